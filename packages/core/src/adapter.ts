@@ -1,0 +1,147 @@
+/**
+ * The source adapter contract (Yarn Resolver/Fetcher split, Nix substituters).
+ *
+ * Contracts every adapter keeps:
+ * - resolve/describe/search have no side effects beyond the adapter's own cache directory.
+ * - fetch downloads, verifies (hashes, signatures) and streams every regular file into the CAS;
+ *   it never writes into /Programs or /System — placing files is core's job.
+ * - paths in a FetchResult are already mapped to the Gobo layout (usr/bin -> bin, etc -> Settings).
+ */
+import type { Cas } from '@nip/cas'
+import type { Layout } from './layout.js'
+import type { Reporter } from './reporter.js'
+import type { Limits } from './archive/limits.js'
+
+export type AdapterId = 'nix' | 'pacman' | 'pkgsrc' | 'gentoo' | 'debian' | 'gobo' | (string & {})
+
+/** What the user asked for: `[source:]name[@version]`, or a local package file. */
+export interface PackageSpec {
+  source?: AdapterId
+  name: string
+  version?: string
+  /** Absolute path of a local package file (`nip install ./x.tar.gz`). */
+  file?: string
+  /** The spec as typed. */
+  raw: string
+}
+
+/** A candidate a source offers. */
+export interface PackageRef {
+  source: AdapterId
+  /** Program name it will be grafted as. */
+  name: string
+  version: string
+  /** The source's own identifier (store path, filename, cpv, ...). */
+  id: string
+  summary?: string
+}
+
+export interface DependencySpec {
+  name: string
+  /** Constraint in the source's own syntax (e.g. ">= 1.2"), empty when any version will do. */
+  constraint?: string
+  /** The dependency exactly as the source wrote it. */
+  raw: string
+}
+
+export interface PackageManifest {
+  ref: PackageRef
+  dependencies: DependencySpec[]
+  provides: string[]
+  conflicts: string[]
+  /** Bytes to download (0 when unknown). */
+  downloadSize: number
+  /** Bytes the program occupies once grafted (0 when unknown). */
+  installedSize: number
+  description?: string
+  license?: string
+  homepage?: string
+  variants?: string[]
+  hashes?: Record<string, string>
+  extra?: Record<string, unknown>
+}
+
+export type EntryType = 'file' | 'dir' | 'symlink'
+
+/** One entry of a fetched program tree, relative to /Programs/<Name>/<Version>. */
+export interface TreeEntry {
+  /** POSIX relative path, no leading "/", no "." or ".." components. */
+  path: string
+  type: EntryType
+  /** Permission bits only (setuid/setgid already cleared by the unpacker). */
+  mode: number
+  /** CAS key, for files. */
+  blob?: string
+  size?: number
+  /** Symlink target, for symlinks. */
+  target?: string
+  /**
+   * A configuration file: grafted into /Programs/<Name>/Settings/<path-relative-to-Settings>,
+   * copied (never hardlinked), and a user's edited copy is kept. Paths of settings entries
+   * start with "Settings/".
+   */
+  settings?: boolean
+}
+
+export interface Scriptlet {
+  /** e.g. "post_install", "postinst", "@exec". */
+  name: string
+  body: string
+}
+
+export interface FetchResult {
+  ref: PackageRef
+  entries: TreeEntry[]
+  /** Maintainer scripts recorded and reported, never run. */
+  scriptlets?: Scriptlet[]
+  /** Bytes actually downloaded. */
+  downloaded?: number
+}
+
+export interface AdapterStatus {
+  id: AdapterId
+  configured: boolean
+  reachable: boolean | null
+  /** Why it is unusable, or a note (e.g. "3 repositories, 1200 packages"). */
+  detail: string
+}
+
+export interface SearchHit {
+  ref: PackageRef
+  score?: number
+}
+
+export interface AdapterContext {
+  layout: Layout
+  cas: Cas
+  reporter: Reporter
+  /** The adapter's own table from the configuration (`[pacman]`, ...), possibly empty. */
+  config: Record<string, unknown>
+  /** The adapter's private cache directory (created on demand). */
+  cacheDir: string
+  limits: Limits
+  signal?: AbortSignal
+}
+
+export interface SourceAdapter {
+  readonly id: AdapterId
+  probe(ctx: AdapterContext): Promise<AdapterStatus>
+  search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit>
+  /** Candidates, best first. Empty when the source does not have it. No side effects. */
+  resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]>
+  describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest>
+  fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult>
+  /** The ecosystem's own version ordering (negative, zero, positive). */
+  compareVersions(a: string, b: string): number
+  /** Whether an installed version satisfies a dependency in this ecosystem's syntax. */
+  satisfies(dep: DependencySpec, version: string): boolean
+  /** Whether this adapter claims a local package file (by name/magic). */
+  claimsFile?(path: string): boolean
+}
+
+export interface BuildCapable {
+  build(ref: PackageRef, variants: string[], ctx: AdapterContext): Promise<FetchResult>
+}
+
+/** How an adapter is made: core loads adapter packages lazily by id. */
+export type AdapterFactory = () => SourceAdapter

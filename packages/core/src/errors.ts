@@ -1,0 +1,107 @@
+/**
+ * NipError: every failure nip reports has a stable code (never reused), a message, a hint
+ * and structured data. The table below is the single source of truth for codes and their
+ * process exit codes; docs/errors.md lists the same table (a test keeps them in sync).
+ */
+
+export const ERROR_CODES = {
+  // generic
+  ERR_NIP_INTERNAL: { exit: 70, summary: 'An unexpected internal error (a bug in nip).' },
+  ERR_NIP_USAGE: { exit: 64, summary: 'The command line is malformed (unknown flag, bad spec).' },
+  ERR_NIP_CONFIG: { exit: 78, summary: 'The configuration file cannot be read or has a bad value.' },
+  ERR_NIP_ROOT: { exit: 78, summary: 'The target root cannot be used (missing, not a directory, not writable).' },
+  ERR_NIP_IO: { exit: 74, summary: 'A filesystem operation failed.' },
+  ERR_NIP_NO_SPACE: { exit: 74, summary: 'The filesystem ran out of space (ENOSPC).' },
+  ERR_NIP_ABORTED: { exit: 1, summary: 'The user declined a prompt.' },
+  // lock and transactions
+  ERR_NIP_LOCKED: { exit: 75, summary: 'Another nip process holds the lock and did not release it in time.' },
+  ERR_NIP_TXN_INTERRUPTED: { exit: 75, summary: 'An interrupted transaction needs recovery and recovery failed.' },
+  // resolution
+  ERR_NIP_NOT_FOUND: { exit: 3, summary: 'No configured source offers the requested package.' },
+  ERR_NIP_UNKNOWN_SOURCE: { exit: 64, summary: 'A source name was given that nip does not know.' },
+  ERR_NIP_BAD_SPEC: { exit: 64, summary: 'A package spec cannot be parsed.' },
+  ERR_NIP_UNSATISFIED_DEPENDENCY: { exit: 3, summary: 'A dependency cannot be satisfied by any source.' },
+  ERR_NIP_DEPENDENCY_CYCLE: { exit: 3, summary: 'Dependencies form a cycle that cannot be ordered.' },
+  ERR_NIP_NOT_INSTALLED: { exit: 3, summary: 'The named program (or version) is not grafted.' },
+  ERR_NIP_ALREADY_INSTALLED: { exit: 0, summary: 'The requested version is already grafted (not an error with --json unless asked).' },
+  ERR_NIP_REQUIRED_BY: { exit: 4, summary: 'Removal refused: other programs depend on it.' },
+  ERR_NIP_BAD_NAME: { exit: 65, summary: 'A program name or version is not a safe path component.' },
+  // conflicts
+  ERR_NIP_LINK_CONFLICT: { exit: 4, summary: 'A link in /System/Links is owned by another program.' },
+  ERR_NIP_LINK_OCCUPIED: { exit: 4, summary: 'A link path is occupied by a file nip does not own.' },
+  ERR_NIP_DISK_SPACE: { exit: 74, summary: 'Not enough free disk space for the planned transaction.' },
+  // verification
+  ERR_NIP_HASH_MISMATCH: { exit: 65, summary: 'Content does not match its expected digest.' },
+  ERR_NIP_SIZE_MISMATCH: { exit: 65, summary: 'Content does not have its expected size.' },
+  ERR_NIP_CAS_CORRUPT: { exit: 65, summary: 'A blob in the content-addressable store does not match its address.' },
+  // safe unpacking (one code per refusal)
+  ERR_NIP_ARCHIVE_CORRUPT: { exit: 65, summary: 'An archive is truncated or malformed.' },
+  ERR_NIP_ARCHIVE_COMPRESSION: { exit: 65, summary: 'An archive uses an unknown or broken compression.' },
+  ERR_NIP_UNSAFE_ABSOLUTE_PATH: { exit: 65, summary: 'An archive entry has an absolute path.' },
+  ERR_NIP_UNSAFE_PARENT_PATH: { exit: 65, summary: 'An archive entry path contains "..".' },
+  ERR_NIP_UNSAFE_THROUGH_SYMLINK: { exit: 65, summary: 'An archive entry would be written through a symlink.' },
+  ERR_NIP_UNSAFE_SYMLINK: { exit: 65, summary: 'An archive symlink points outside the tree.' },
+  ERR_NIP_UNSAFE_HARDLINK: { exit: 65, summary: 'An archive hardlink points outside the tree or to a missing entry.' },
+  ERR_NIP_UNSAFE_DEVICE: { exit: 65, summary: 'An archive contains a device node, FIFO or socket.' },
+  ERR_NIP_UNSAFE_DUPLICATE: { exit: 65, summary: 'An archive contains the same path twice with different types.' },
+  ERR_NIP_ARCHIVE_TOO_MANY_ENTRIES: { exit: 65, summary: 'An archive has more entries than the configured limit.' },
+  ERR_NIP_ARCHIVE_TOO_LARGE: { exit: 65, summary: 'An archive expands to more bytes than the configured limit.' },
+  ERR_NIP_UNSAFE_NAME: { exit: 65, summary: 'An archive entry name is empty, too long, or contains NUL.' },
+  // adapters / network
+  ERR_NIP_SOURCE_UNAVAILABLE: { exit: 69, summary: 'A source is not configured or cannot be reached.' },
+  ERR_NIP_FETCH_FAILED: { exit: 69, summary: 'Downloading from every mirror failed.' },
+  ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata.' },
+  ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
+} as const
+
+export type NipErrorCode = keyof typeof ERROR_CODES
+
+export interface NipErrorOptions {
+  hint?: string
+  data?: Record<string, unknown>
+  cause?: unknown
+}
+
+export class NipError extends Error {
+  readonly code: NipErrorCode
+  readonly hint: string | undefined
+  readonly data: Record<string, unknown>
+
+  constructor(code: NipErrorCode, message: string, options: NipErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'NipError'
+    this.code = code
+    this.hint = options.hint
+    this.data = options.data ?? {}
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit
+  }
+
+  toJSON(): { code: NipErrorCode; message: string; hint?: string; data: Record<string, unknown> } {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), data: this.data }
+  }
+}
+
+export function isNipError(e: unknown, code?: NipErrorCode): e is NipError {
+  return e instanceof NipError && (code === undefined || e.code === code)
+}
+
+/** Map a Node.js system error into a NipError (ENOSPC gets its own code). */
+export function fromSystemError(e: unknown, action: string, path?: string): NipError {
+  if (e instanceof NipError) return e
+  const err = e as NodeJS.ErrnoException
+  const data = { path, errno: err?.code }
+  if (err?.code === 'ENOSPC') {
+    return new NipError('ERR_NIP_NO_SPACE', `No space left on device while ${action}${path ? ` (${path})` : ''}`, {
+      hint: 'Free some space (nip gc can help) and run the command again; the transaction was undone.',
+      data,
+      cause: e,
+    })
+  }
+  return new NipError('ERR_NIP_IO', `${action} failed${path ? ` for ${path}` : ''}: ${err?.message ?? String(e)}`, {
+    data,
+    cause: e,
+  })
+}
