@@ -42,6 +42,11 @@ export interface DependencySpec {
   constraint?: string
   /** The dependency exactly as the source wrote it. */
   raw: string
+  /**
+   * Alternatives (`a | b` in Gobo/Debian): when present, the first satisfiable one is used, in
+   * order; `name`/`constraint` then repeat the first alternative.
+   */
+  anyOf?: DependencySpec[]
 }
 
 export interface PackageManifest {
@@ -143,5 +148,8 @@ export interface BuildCapable {
   build(ref: PackageRef, variants: string[], ctx: AdapterContext): Promise<FetchResult>
 }
 
-/** How an adapter is made: core loads adapter packages lazily by id. */
+/**
+ * Every adapter package exports `createAdapter(): SourceAdapter`; the CLI registers them as lazy
+ * factories so `nip --help` loads none of them.
+ */
 export type AdapterFactory = () => SourceAdapter

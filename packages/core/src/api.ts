@@ -11,8 +11,10 @@ export interface OpenOptions {
   /** Effective configuration (root included). */
   loaded: LoadedConfig
   reporter?: Reporter
-  /** Adapters to use instead of loading @nip/adapter-* by id (tests pass an in-memory adapter). */
+  /** Ready adapters (tests pass an in-memory adapter). They take precedence over factories. */
   adapters?: SourceAdapter[]
+  /** Lazy adapter loaders by id; the CLI registers @nip/adapter-* here so core never imports them. */
+  adapterFactories?: Record<string, () => Promise<SourceAdapter>>
 }
 
 export interface InstallOptions {
