@@ -1,2 +1,338 @@
-// placeholder so core compiles until the CAS lands
-export declare class Cas { constructor(dir: string); readonly dir: string }
+/**
+ * The content-addressable store: every regular file of every program is stored once, as a
+ * read-only blob addressed by its BLAKE3 digest and executable bit (see blobKey.ts).
+ *
+ * Contracts:
+ * - Adding is idempotent and safe to interrupt: content is hashed while it is written to a
+ *   unique temporary file in <dir>/tmp, and only complete, verified content is published, by
+ *   link(2) (atomic, never replaces). Killing nip at any point leaves at most temporary files,
+ *   which cleanTmp() removes.
+ * - An existing blob is re-hashed, never trusted blindly. A blob that no longer matches its
+ *   address is replaced atomically (rename) with the freshly verified content, and the add
+ *   reports `repaired: true`.
+ * - Safe between processes: two processes adding the same content both succeed; whichever
+ *   links first publishes, the other verifies and discards its temporary file.
+ * - fsync: off by default. The database commit, not the blob write, is nip's point of no return,
+ *   and a blob torn by a power loss no longer matches its address, so verify() finds it and the
+ *   next add of that content repairs it. `new Cas(dir, { fsync: true })` syncs each blob before
+ *   it is published, for stores on hardware where re-fetching is not an option.
+ * - Errors are CasError: ERR_NIP_HASH_MISMATCH / ERR_NIP_SIZE_MISMATCH when expectations are not
+ *   met, ERR_NIP_NO_SPACE on ENOSPC, ERR_NIP_IO for other filesystem failures,
+ *   ERR_NIP_CAS_CORRUPT for malformed keys and missing blobs. The temporary file is always removed.
+ */
+import { createReadStream } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { AddOptions, BlobInfo, ImportMethod, ImportOptions } from './types.js'
+import { CasError, errnoOf, toCasError } from './casError.js'
+import { blobMode, blobPath, isDigest, keyOf, parseKey } from './blobKey.js'
+import { createBlake3, hashFile, HASH_CHUNK_SIZE } from './hash.js'
+import { Importer } from './importer.js'
+import { isStale, TEMP_DIR, tempPath } from './tempFile.js'
+
+export interface CasOptions {
+  /** fsync every blob before publishing it (default false; see the file comment). */
+  fsync?: boolean
+}
+
+export interface CleanTmpOptions {
+  /** Temporary files older than this are removed even when their process still runs (default 24 h). */
+  maxAgeMs?: number
+}
+
+const BUCKET = /^[0-9a-f]{2}$/
+const DAY_MS = 24 * 60 * 60 * 1000
+
+export class Cas {
+  readonly dir: string
+  readonly #fsync: boolean
+  readonly #importer: Importer
+  #ready: Promise<void> | undefined
+
+  constructor(dir: string, options: CasOptions = {}) {
+    this.dir = dir
+    this.#fsync = options.fsync === true
+    this.#importer = new Importer(dir)
+  }
+
+  /** Creates the store directory and its tmp directory (idempotent). */
+  async init(): Promise<void> {
+    try {
+      await mkdir(join(this.dir, TEMP_DIR), { recursive: true })
+    } catch (err) {
+      throw toCasError(err, 'create the store at', this.dir)
+    }
+  }
+
+  keyOf(digest: string, executable: boolean): string {
+    return keyOf(digest, executable)
+  }
+
+  pathOf(key: string): string {
+    return blobPath(this.dir, key)
+  }
+
+  static parseKey(key: string): { digest: string; executable: boolean } {
+    return parseKey(key)
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.stat(key)) !== null
+  }
+
+  /** Size of a stored blob, or null when it is absent. */
+  async stat(key: string): Promise<{ size: number } | null> {
+    const path = this.pathOf(key)
+    try {
+      const st = await lstat(path)
+      return st.isFile() ? { size: st.size } : null
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return null
+      throw toCasError(err, 'stat', path)
+    }
+  }
+
+  /**
+   * Stores the content of `src`. See the file comment for the contracts; the returned info says
+   * whether the blob was already present (`existed`) or had to be repaired (`repaired`).
+   */
+  async addStream(src: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream, opts: AddOptions = {}): Promise<BlobInfo> {
+    const executable = opts.executable === true
+    const expectDigest = opts.expectDigest?.toLowerCase()
+    if (expectDigest !== undefined && !isDigest(expectDigest)) {
+      throw new CasError('ERR_NIP_HASH_MISMATCH', `expected digest is not a BLAKE3 hex digest: ${JSON.stringify(opts.expectDigest)}`, {
+        hint: 'The source metadata gives a malformed BLAKE3 digest.',
+        data: { expected: opts.expectDigest },
+      })
+    }
+    await this.#ensureReady()
+    const tmp = tempPath(this.dir, 'blob')
+    let handle: FileHandle | undefined
+    let published = false
+    try {
+      handle = await open(tmp, 'wx', 0o600)
+      const { digest, size } = await writeHashed(handle, src as AsyncIterable<Uint8Array | string>, opts.expectSize)
+      if (opts.expectSize !== undefined && size !== opts.expectSize) throw sizeMismatch(opts.expectSize, size, false)
+      if (expectDigest !== undefined && digest !== expectDigest) {
+        throw new CasError('ERR_NIP_HASH_MISMATCH', `content hashes to ${digest}, expected ${expectDigest}`, {
+          hint: 'The download is corrupt or was tampered with; retry, or try another mirror or source.',
+          data: { expected: expectDigest, actual: digest, size },
+        })
+      }
+      if (this.#fsync) await handle.sync()
+      await handle.close()
+      handle = undefined
+      const key = keyOf(digest, executable)
+      await chmod(tmp, blobMode(executable))
+      const final = this.pathOf(key)
+      await mkdir(dirname(final), { recursive: true })
+      const info: BlobInfo = { key, digest, executable, size, existed: false }
+      try {
+        await link(tmp, final)
+      } catch (err) {
+        if (errnoOf(err) !== 'EEXIST') throw err
+        if (await matches(final, digest, executable, size)) {
+          info.existed = true
+        } else {
+          await rename(tmp, final)
+          published = true
+          info.repaired = true
+        }
+      }
+      return info
+    } catch (err) {
+      throw toCasError(err, 'add a blob via', tmp)
+    } finally {
+      await handle?.close().catch(() => undefined)
+      if (!published) await unlink(tmp).catch(() => undefined)
+    }
+  }
+
+  async addBuffer(buf: Buffer | Uint8Array, opts: AddOptions = {}): Promise<BlobInfo> {
+    return this.addStream(once(buf), opts)
+  }
+
+  /** Stores a file's content; executable defaults to whether any execute bit of the file is set. */
+  async addFile(path: string, opts: AddOptions = {}): Promise<BlobInfo> {
+    let executable = opts.executable
+    if (executable === undefined) {
+      try {
+        executable = ((await stat(path)).mode & 0o111) !== 0
+      } catch (err) {
+        throw toCasError(err, 'read', path)
+      }
+    }
+    return this.addStream(createReadStream(path, { highWaterMark: HASH_CHUNK_SIZE }), { ...opts, executable })
+  }
+
+  /** Re-hashes a blob: true when it exists, is a regular file with its key's mode, and matches its digest. */
+  async verify(key: string): Promise<boolean> {
+    const { digest, executable } = parseKey(key)
+    return matches(this.pathOf(key), digest, executable)
+  }
+
+  /** Removes a blob; false when it was not there. */
+  async remove(key: string): Promise<boolean> {
+    const path = this.pathOf(key)
+    try {
+      await unlink(path)
+      return true
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return false
+      throw toCasError(err, 'remove', path)
+    }
+  }
+
+  /** Every key in the store (a full scan of the bucket directories, in no particular order). */
+  async *keys(): AsyncIterable<string> {
+    for (const first of await listDir(this.dir)) {
+      if (!BUCKET.test(first)) continue
+      for (const second of await listDir(join(this.dir, first))) {
+        if (!BUCKET.test(second)) continue
+        for (const name of await listDir(join(this.dir, first, second))) {
+          if (isKeyIn(name, first, second)) yield name
+        }
+      }
+    }
+  }
+
+  /**
+   * Places blob `key` at `dest` by reflink → hardlink → copy (see importer.ts). `dest` must not
+   * exist (ERR_NIP_IO with errno EEXIST otherwise); a missing blob is ERR_NIP_CAS_CORRUPT.
+   */
+  async importTo(key: string, dest: string, opts: ImportOptions = {}): Promise<ImportMethod> {
+    const { executable } = parseKey(key)
+    const src = this.pathOf(key)
+    if ((await this.stat(key)) === null) {
+      throw new CasError('ERR_NIP_CAS_CORRUPT', `blob ${key} is missing from the store`, {
+        hint: 'Run nip doctor --fix, or reinstall the program so the blob is fetched again.',
+        data: { key, path: src },
+      })
+    }
+    await this.#ensureReady()
+    return this.#importer.place(src, dest, { executable, copy: opts.copy, mode: opts.mode })
+  }
+
+  /** The import method for the filesystem holding `destDir` (probed once, then remembered). */
+  async importMethod(destDir: string): Promise<ImportMethod> {
+    await this.#ensureReady()
+    try {
+      return await this.#importer.methodFor(destDir)
+    } catch (err) {
+      throw toCasError(err, 'probe the import method for', destDir)
+    }
+  }
+
+  /** Removes stale temporary files (see tempFile.ts) and returns how many were removed. */
+  async cleanTmp(options: CleanTmpOptions = {}): Promise<number> {
+    const maxAgeMs = options.maxAgeMs ?? DAY_MS
+    const tmpDir = join(this.dir, TEMP_DIR)
+    let removed = 0
+    for (const name of await listDir(tmpDir)) {
+      const path = join(tmpDir, name)
+      try {
+        const st = await lstat(path)
+        if (!isStale(name, Date.now() - st.mtimeMs, maxAgeMs)) continue
+        await rm(path, { recursive: true, force: true })
+        removed++
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw toCasError(err, 'remove', path)
+      }
+    }
+    return removed
+  }
+
+  #ensureReady(): Promise<void> {
+    this.#ready ??= this.init().catch((err: unknown) => {
+      this.#ready = undefined
+      throw err
+    })
+    return this.#ready
+  }
+}
+
+/**
+ * Hashes and writes every chunk of `src`; the write of one chunk overlaps reading and hashing
+ * the next. Stops as soon as more than `maxSize` bytes arrive, so oversized input never fills
+ * the disk.
+ */
+async function writeHashed(handle: FileHandle, src: AsyncIterable<Uint8Array | string>, maxSize: number | undefined): Promise<{ digest: string; size: number }> {
+  const hasher = createBlake3()
+  let size = 0
+  let pending: Promise<void> | undefined
+  let writeError: { error: unknown } | undefined
+  const settle = async (): Promise<void> => {
+    if (pending !== undefined) await pending
+    if (writeError !== undefined) throw writeError.error
+  }
+  try {
+    for await (const raw of src) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
+      if (chunk.byteLength === 0) continue
+      size += chunk.byteLength
+      if (maxSize !== undefined && size > maxSize) throw sizeMismatch(maxSize, size, true)
+      hasher.update(chunk)
+      await settle()
+      pending = writeAll(handle, chunk).catch((error: unknown) => {
+        writeError = { error }
+      })
+    }
+  } finally {
+    await pending
+  }
+  await settle()
+  return { digest: hasher.digestHex(), size }
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset)
+    offset += bytesWritten
+  }
+}
+
+/** Whether the file at `path` is a regular file with the blob mode, the given size (when known) and digest. */
+async function matches(path: string, digest: string, executable: boolean, size?: number): Promise<boolean> {
+  try {
+    const st = await lstat(path)
+    if (!st.isFile() || (st.mode & 0o7777) !== blobMode(executable)) return false
+    if (size !== undefined && st.size !== size) return false
+    return (await hashFile(path)).digest === digest
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return false
+    throw toCasError(err, 'verify', path)
+  }
+}
+
+function sizeMismatch(expected: number, actual: number, atLeast: boolean): CasError {
+  const got = atLeast ? `more than ${expected} bytes` : `${actual} bytes`
+  return new CasError('ERR_NIP_SIZE_MISMATCH', `content is ${got}, expected ${expected} bytes`, {
+    hint: 'The download is truncated, oversized or corrupt; retry, or try another mirror or source.',
+    data: { expected, actual, ...(atLeast ? { atLeast: true } : {}) },
+  })
+}
+
+async function* once(buf: Uint8Array): AsyncIterable<Uint8Array> {
+  yield buf
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return []
+    throw toCasError(err, 'list', dir)
+  }
+}
+
+function isKeyIn(name: string, first: string, second: string): boolean {
+  if (!name.startsWith(first + second)) return false
+  try {
+    parseKey(name)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -18,6 +18,8 @@ export interface BlobInfo {
   size: number
   /** True when the blob was already present (and verified) before this call. */
   existed: boolean
+  /** True when a blob was present at this key but did not match it, and was replaced. */
+  repaired?: boolean
 }
 
 export type ImportMethod = 'reflink' | 'hardlink' | 'copy'

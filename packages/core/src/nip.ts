@@ -2,10 +2,17 @@
  * Nip: the facade the CLI talks to. One instance per command run; it owns the database
  * handle, the CAS and the adapters, and closes them in close().
  *
- * Readers (list, info, owns, search, sources, status, logs) never take the lock.
- * Writers (install, remove, switch, doctor --fix) take it, run recovery first, then work.
+ * Readers (list, info, owns, search, sources, status, logs, doctor without --fix) never take
+ * the lock and open the DB read-only (WAL: they never block on the writer). Writers (install,
+ * remove, switch, doctor --fix) take the lock, finish or undo any interrupted transaction,
+ * then work.
  */
+import fs from 'node:fs'
+import path from 'node:path'
+import { Cas } from '@nip/cas'
+import type { AdapterContext, AdapterId } from './adapter.js'
 import type {
+  DoctorFinding,
   DoctorReport,
   InfoResult,
   InstallOptions,
@@ -21,50 +28,245 @@ import type {
   StatusResult,
   SwitchResult,
 } from './api.js'
-import { NipError } from './errors.js'
+import type { NipConfig } from './configTypes.js'
+import { Database } from './db/database.js'
+import { Dispatcher } from './dispatcher.js'
+import { NipError, fromSystemError } from './errors.js'
+import { Layout } from './layout.js'
+import { ensureFarm } from './linkFarm.js'
+import { Lock, isStale, readLockOwner } from './lock.js'
+import { silentReporter, type Reporter } from './reporter.js'
+import { Engine, summarize } from './transaction.js'
+import { readLog } from './txlog.js'
+import { DEFAULT_LIMITS, type Limits } from './archive/limits.js'
+import { runDoctor } from './doctor.js'
+import { parseSpec } from './spec.js'
 
 export class Nip {
-  private constructor(readonly options: OpenOptions) {}
+  readonly layout: Layout
+  readonly config: NipConfig
+  readonly reporter: Reporter
+  readonly dispatcher: Dispatcher
+  readonly limits: Limits
+  private casInstance: Cas | null = null
+  private readerDb: Database | null | undefined
+
+  private constructor(readonly options: OpenOptions) {
+    this.config = options.loaded.config
+    this.layout = new Layout(this.config)
+    this.reporter = options.reporter ?? silentReporter
+    this.limits = { ...DEFAULT_LIMITS, maxEntries: this.config.maxArchiveEntries, maxTotalSize: this.config.maxArchiveSize }
+    this.dispatcher = new Dispatcher({
+      sources: this.config.sources,
+      adapters: options.adapters,
+      factories: options.adapterFactories,
+      context: (id) => this.adapterContext(id),
+    })
+  }
 
   static async open(options: OpenOptions): Promise<Nip> {
     return new Nip(options)
   }
 
-  async install(_specs: string[], _opts: InstallOptions = {}): Promise<InstallResult> {
-    throw new NipError('ERR_NIP_INTERNAL', 'install: not wired yet')
+  get cas(): Cas {
+    this.casInstance ??= new Cas(this.layout.casDir)
+    return this.casInstance
   }
-  async remove(_names: string[], _opts: RemoveOptions = {}): Promise<RemoveResult> {
-    throw new NipError('ERR_NIP_INTERNAL', 'remove: not wired yet')
+
+  private adapterContext(id: AdapterId): AdapterContext {
+    return {
+      layout: this.layout,
+      cas: this.cas,
+      reporter: this.reporter,
+      config: this.dispatcher.sourceConfig(id)?.table ?? {},
+      cacheDir: this.layout.adapterCacheDir(String(id)),
+      limits: this.limits,
+    }
   }
+
+  /** Run `fn` as the one writer: lock, open the DB read-write, recover, work, release. */
+  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>): Promise<T> {
+    this.prepareRoot()
+    const lock = await Lock.acquire({ lockPath: this.layout.lockPath, command, timeoutSeconds: this.config.lockTimeout, reporter: this.reporter })
+    let db: Database | null = null
+    try {
+      db = Database.openWriter(this.layout.dbPath)
+      await this.cas.init()
+      const engine = new Engine({ db, layout: this.layout, cas: this.cas, reporter: this.reporter, dispatcher: this.dispatcher, parallelDownloads: this.config.parallelDownloads })
+      await engine.recover()
+      return await fn(engine, db)
+    } finally {
+      db?.close()
+      lock.release()
+    }
+  }
+
+  private prepareRoot(): void {
+    try {
+      fs.mkdirSync(this.layout.root, { recursive: true })
+      if (!fs.statSync(this.layout.root).isDirectory()) throw new Error('not a directory')
+      for (const d of [this.layout.programsDir, this.layout.stateDir, this.layout.logDir]) fs.mkdirSync(d, { recursive: true })
+      ensureFarm(this.layout)
+    } catch (e) {
+      const err = fromSystemError(e, 'preparing the root', this.layout.root)
+      throw new NipError('ERR_NIP_ROOT', `The root ${this.layout.root} cannot be used: ${err.message}`, {
+        hint: 'Pass --root with a writable directory (or set NIP_ROOT).',
+        data: { root: this.layout.root },
+        cause: e,
+      })
+    }
+  }
+
+  /** The read-only DB, or null on a fresh root. Opened once per instance. */
+  private reader(): Database | null {
+    if (this.readerDb === undefined) this.readerDb = Database.openReader(this.layout.dbPath)
+    return this.readerDb
+  }
+
+  async install(specs: string[], opts: InstallOptions = {}): Promise<InstallResult> {
+    if (specs.length === 0) throw new NipError('ERR_NIP_USAGE', 'Nothing to install.', { hint: 'Name at least one package.' })
+    if (opts.dryRun) {
+      // A dry run has no side effects at all: no lock, no root directories, no database.
+      const db = this.reader()
+      const engine = new Engine({ db: db ?? emptyDb(), layout: this.layout, cas: this.cas, reporter: this.reporter, dispatcher: this.dispatcher, parallelDownloads: this.config.parallelDownloads })
+      const { plan, skipped } = await engine.planInstall(specs, opts)
+      return { plan, dryRun: true, grafted: [], skipped, links: { added: 0 } }
+    }
+    return this.write(opts.command ?? `install ${specs.join(' ')}`, (engine) => engine.install(specs, opts))
+  }
+
+  async remove(names: string[], opts: RemoveOptions = {}): Promise<RemoveResult> {
+    if (names.length === 0) throw new NipError('ERR_NIP_USAGE', 'Nothing to remove.', { hint: 'Name at least one program.' })
+    return this.write(opts.command ?? `remove ${names.join(' ')}`, (engine) => engine.remove(names, opts))
+  }
+
   /** Move Current (and the links) of `name` to `version`. */
-  async switch(_name: string, _version: string, _opts: { command?: string } = {}): Promise<SwitchResult> {
-    throw new NipError('ERR_NIP_INTERNAL', 'switch: not wired yet')
+  async switch(name: string, version: string, opts: { command?: string } = {}): Promise<SwitchResult> {
+    return this.write(opts.command ?? `switch ${name} ${version}`, (engine) => engine.switch(name, version, opts.command))
   }
-  list(_opts: { name?: string } = {}): ProgramSummary[] {
-    throw new NipError('ERR_NIP_INTERNAL', 'list: not wired yet')
+
+  list(opts: { name?: string } = {}): ProgramSummary[] {
+    const db = this.reader()
+    if (!db) return []
+    const rows = opts.name ? db.programsNamed(opts.name) : db.programs()
+    if (opts.name && rows.length === 0) {
+      throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint: 'nip list shows what is grafted.', data: { name: opts.name } })
+    }
+    return rows.map((r) => summarize(db, r))
   }
-  async info(_spec: string, _opts: { source?: string } = {}): Promise<InfoResult> {
-    throw new NipError('ERR_NIP_INTERNAL', 'info: not wired yet')
+
+  async info(spec: string, opts: { source?: string } = {}): Promise<InfoResult> {
+    const parsed = parseSpec(spec, { knownSources: this.dispatcher.knownIds(), ...(opts.source ? { source: opts.source } : {}) })
+    const db = this.reader()
+    const rows = db?.programsNamed(parsed.name) ?? []
+    const installed = db ? rows.map((r) => summarize(db, r)) : []
+    const current = rows.find((r) => r.current === 1) ?? rows[rows.length - 1]
+    const dependencies = current && db ? db.dependencies(current.id).map((d) => ({ name: d.name, constraint: d.constraint_text })) : []
+    const requiredBy = db ? [...new Set(db.dependents(parsed.name).map((p) => p.name))] : []
+    let candidates: InfoResult['candidates'] = []
+    let manifest: InfoResult['manifest']
+    try {
+      const { adapter, refs } = await this.dispatcher.resolve(parsed)
+      candidates = refs
+      manifest = await adapter.describe(refs[0], this.adapterContext(adapter.id))
+    } catch (e) {
+      if (installed.length === 0) throw e
+    }
+    return { name: rows[0]?.name ?? candidates[0]?.name ?? parsed.name, installed, dependencies, requiredBy, candidates, ...(manifest ? { manifest } : {}) }
   }
-  /** Which program owns a path (absolute, or relative to the current directory / the root). */
-  owns(_path: string): OwnsResult {
-    throw new NipError('ERR_NIP_INTERNAL', 'owns: not wired yet')
+
+  /** Which program owns a path (absolute, or relative to the current directory; else to the root). */
+  owns(p: string): OwnsResult {
+    const abs = path.isAbsolute(p) ? p : path.resolve(p)
+    let rel = path.relative(this.layout.root, abs)
+    if (rel.startsWith('..') || path.isAbsolute(rel)) rel = p.replace(/^\/+/, '')
+    rel = rel.split(path.sep).join('/')
+    const db = this.reader()
+    const none: OwnsResult = { path: rel, kind: 'none' }
+    if (!db) return none
+    const link = db.link(rel)
+    if (link) {
+      const prog = db.programById(link.program_id)
+      return { path: rel, kind: 'link', owner: { name: link.program, version: prog?.version ?? '' }, target: link.target }
+    }
+    const programsRel = this.layout.rel(this.layout.programsDir)
+    if (rel.startsWith(programsRel + '/')) {
+      const [name, version, ...rest] = rel.slice(programsRel.length + 1).split('/')
+      if (version === 'Settings' && rest.length) {
+        const cur = db.currentProgram(name) ?? db.programsNamed(name)[0]
+        if (cur && db.file(cur.id, ['Settings', ...rest].join('/'))) return { path: rel, kind: 'settings', owner: { name: cur.name, version: cur.version } }
+      }
+      const prog = version === 'Current' ? db.currentProgram(name) : db.program(name, version)
+      if (prog && (rest.length === 0 || db.file(prog.id, rest.join('/')))) return { path: rel, kind: 'file', owner: { name: prog.name, version: prog.version } }
+    }
+    return none
   }
-  async search(_query: string, _opts: { source?: string } = {}): Promise<SearchHit[]> {
-    throw new NipError('ERR_NIP_INTERNAL', 'search: not wired yet')
+
+  async search(query: string, opts: { source?: string } = {}): Promise<SearchHit[]> {
+    return this.dispatcher.search(query, opts.source)
   }
+
   async sources(): Promise<SourceStatus[]> {
-    throw new NipError('ERR_NIP_INTERNAL', 'sources: not wired yet')
+    return this.dispatcher.statuses()
   }
+
   status(): StatusResult {
-    throw new NipError('ERR_NIP_INTERNAL', 'status: not wired yet')
+    const db = this.reader()
+    const holder = readLockOwner(this.layout.lockPath)
+    const programs = db?.programs() ?? []
+    const stats = db?.blobStats() ?? { blobs: 0, bytes: 0 }
+    const last = readLog(this.layout.logDir, 1)[0]
+    return {
+      root: this.layout.root,
+      programs: new Set(programs.map((p) => p.name.toLowerCase())).size,
+      versions: programs.length,
+      links: db?.linkCount() ?? 0,
+      blobs: stats.blobs,
+      casBytes: stats.bytes,
+      lock: holder ? { held: true, pid: holder.pid, command: holder.command, since: holder.since, stale: isStale(holder) } : { held: false },
+      interruptedTransactions: (db?.journal() ?? []).map((j) => ({ id: j.id, kind: j.kind, state: j.state, startedAt: j.started_at })),
+      ...(last ? { lastTransaction: last } : {}),
+    }
   }
+
   /** The last `lines` records of the transaction log, oldest first. */
-  logs(_lines = 20): LogRecord[] {
-    throw new NipError('ERR_NIP_INTERNAL', 'logs: not wired yet')
+  logs(lines = 20): LogRecord[] {
+    return readLog(this.layout.logDir, lines)
   }
-  async doctor(_opts: { fix?: boolean } = {}): Promise<DoctorReport> {
-    throw new NipError('ERR_NIP_INTERNAL', 'doctor: not wired yet')
+
+  async doctor(opts: { fix?: boolean } = {}): Promise<DoctorReport> {
+    const holder = readLockOwner(this.layout.lockPath)
+    const stale = holder !== null && isStale(holder)
+    const lockFinding: DoctorFinding = stale
+      ? { check: 'stale-lock', severity: 'error', message: `A stale lock is left by PID ${holder.pid} (${holder.command}, since ${holder.since}).`, fixable: true, ...(opts.fix ? { fixed: true } : {}) }
+      : { check: 'stale-lock', severity: 'ok', message: holder ? `The lock is held by running PID ${holder.pid} (${holder.command}).` : 'No lock is held.', fixable: false }
+    const withLock = (r: DoctorReport): DoctorReport => ({ healthy: r.healthy && (lockFinding.severity === 'ok' || lockFinding.fixed === true), findings: [lockFinding, ...r.findings] })
+    if (!opts.fix) return withLock(await runDoctor({ db: this.reader(), layout: this.layout, fix: false }))
+    // Taking the lock replaces a stale lock and recovers interrupted transactions: two of the fixes.
+    const before = this.reader()?.journal().length ?? 0
+    this.close()
+    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas }))
+    if (before > 0) {
+      const f = report.findings.find((x) => x.check === 'interrupted-transaction')
+      if (f) Object.assign(f, { severity: 'error', message: `${before} interrupted transaction(s) were finished or rolled back.`, fixable: true, fixed: true })
+    }
+    return withLock(report)
   }
-  close(): void {}
+
+  close(): void {
+    this.readerDb?.close()
+    this.readerDb = undefined
+  }
+}
+
+/** A stand-in for a database that does not exist yet (fresh root, dry run). */
+function emptyDb(): Database {
+  const nothing = () => []
+  return new Proxy({} as Database, {
+    get(_t, prop) {
+      if (prop === 'programsNamed' || prop === 'programs' || prop === 'linksOf' || prop === 'journal') return nothing
+      if (prop === 'currentProgram' || prop === 'program' || prop === 'link') return () => undefined
+      throw new NipError('ERR_NIP_INTERNAL', `No database yet (${String(prop)}).`)
+    },
+  })
 }

@@ -1,0 +1,51 @@
+/**
+ * Blob keys. A key is the BLAKE3 hex digest of the content, with "-x" appended when the blob
+ * is executable: hardlinked copies share one inode and so one mode, so the executable bit must
+ * be part of the address. A blob lives at <dir>/<key[0:2]>/<key[2:4]>/<key>.
+ */
+import { join } from 'node:path'
+import { CasError } from './casError.js'
+
+const KEY_PATTERN = /^([0-9a-f]{64})(-x)?$/
+const DIGEST_PATTERN = /^[0-9a-f]{64}$/
+
+/** Stored mode of a blob: read-only for everyone, executable when the key says so. */
+export function blobMode(executable: boolean): number {
+  return executable ? 0o555 : 0o444
+}
+
+export function isDigest(value: string): boolean {
+  return DIGEST_PATTERN.test(value)
+}
+
+export function isKey(value: string): boolean {
+  return KEY_PATTERN.test(value)
+}
+
+export function keyOf(digest: string, executable: boolean): string {
+  if (!isDigest(digest)) {
+    throw new CasError('ERR_NIP_CAS_CORRUPT', `not a BLAKE3 hex digest: ${JSON.stringify(digest)}`, {
+      hint: 'A digest is 64 lowercase hexadecimal characters.',
+      data: { digest },
+    })
+  }
+  return executable ? `${digest}-x` : digest
+}
+
+/** Splits a key into digest and executable bit; throws ERR_NIP_CAS_CORRUPT on a malformed key. */
+export function parseKey(key: string): { digest: string; executable: boolean } {
+  const match = typeof key === 'string' ? KEY_PATTERN.exec(key) : null
+  if (match === null) {
+    throw new CasError('ERR_NIP_CAS_CORRUPT', `malformed blob key: ${JSON.stringify(key)}`, {
+      hint: 'A blob key is a 64-character lowercase BLAKE3 hex digest, optionally followed by "-x".',
+      data: { key },
+    })
+  }
+  return { digest: match[1], executable: match[2] !== undefined }
+}
+
+/** Path of a blob under the store directory (the key is validated first). */
+export function blobPath(dir: string, key: string): string {
+  parseKey(key)
+  return join(dir, key.slice(0, 2), key.slice(2, 4), key)
+}

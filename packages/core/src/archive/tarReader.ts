@@ -1,0 +1,298 @@
+/**
+ * A streaming, validating tar reader (ustar, GNU and pax, via tar-stream).
+ *
+ * Contract:
+ * - Entries are yielded in archive order, already normalised (see entryPath.ts) and checked
+ *   against every earlier entry (see pathRegistry.ts). Every refusal is a NipError naming the
+ *   entry; nothing is yielded for the refused entry.
+ * - A file entry carries `body`, an async iterable over exactly `size` bytes. It can be iterated
+ *   at most once and only until the caller asks for the next entry; whatever is not consumed by
+ *   then is skipped automatically.
+ * - Setuid, setgid and sticky bits are cleared (and reported) before an entry is yielded.
+ * - After the last entry, every symlink is checked once more with the archive's other symlinks
+ *   followed, so a chain of individually harmless links cannot leave the tree.
+ * - Closing the generator early (break, throw) stops reading the source.
+ */
+import { extract as createExtract, type Entry as TarStreamEntry, type Headers } from 'tar-stream'
+import { NipError, fromSystemError } from '../errors.js'
+import type { Limits } from './limits.js'
+import { checkSymlinkTarget, normalizeEntryPath, splitPath, type AbsoluteSymlinkPolicy } from './entryPath.js'
+import { PathRegistry } from './pathRegistry.js'
+import { refuse, type RefusalContext } from './refusal.js'
+import { toAsyncIterable } from './decompress.js'
+
+export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink'
+
+export interface TarEntry {
+  /** Normalised relative path ("" never occurs: the root entry "./" is skipped). */
+  path: string
+  type: TarEntryType
+  /** Permission bits (0o777 at most): setuid/setgid/sticky already cleared. */
+  mode: number
+  /** The bits that were cleared from the header's mode (0 when none). */
+  clearedBits: number
+  /** Content bytes (0 for everything but files). */
+  size: number
+  /** Symlink target (as recorded, possibly rebased), or the normalised path a hardlink names. */
+  target?: string
+  mtime?: Date
+  uid?: number
+  gid?: number
+  /** File content; see the module contract for when it must be read. */
+  body?: AsyncIterable<Buffer>
+}
+
+export interface ArchiveWarning {
+  /** 'setuid-cleared' | 'duplicate-replaced' */
+  code: string
+  message: string
+  path: string
+}
+
+export interface ReadTarOptions {
+  limits: Limits
+  onWarning?: (w: ArchiveWarning) => void
+  /** What to do with symlinks whose target is absolute (default 'refuse'). */
+  absoluteSymlinks?: AbsoluteSymlinkPolicy
+  /** Drop this many leading components from every path (and hardlink target), like tar's option. */
+  stripComponents?: number
+  /** Name of the archive, for messages and error data. */
+  archive?: string
+}
+
+/**
+ * Header bytes (and padding) allowed per entry, plus a fixed allowance, beyond the content
+ * bytes: bounds the input a hostile archive can make us read outside any entry (e.g. endless
+ * zero blocks after a highly compressible header).
+ */
+const OVERHEAD_PER_ENTRY = 16 * 1024
+const OVERHEAD_FIXED = 16 * 1024 * 1024
+
+const SPECIAL_BITS = 0o7000
+
+export async function* readTar(
+  src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: ReadTarOptions,
+): AsyncGenerator<TarEntry> {
+  const { limits, archive } = opts
+  const policy = opts.absoluteSymlinks ?? 'refuse'
+  const strip = opts.stripComponents ?? 0
+  const registry = new PathRegistry()
+  const extract = createExtract()
+  let entryCount = 0
+  let declaredTotal = 0
+  let streamedTotal = 0
+  let rawTotal = 0
+  let stopped = false
+
+  const tooLarge = (ctx: RefusalContext): NipError =>
+    refuse(
+      'ERR_NIP_ARCHIVE_TOO_LARGE',
+      `The archive expands to more than ${limits.maxTotalSize} bytes`,
+      'Raise limits.maxTotalSize only if the package is trusted.',
+      ctx,
+    )
+
+  // Feed the extractor by hand, with backpressure; a source error destroys it with that error.
+  const pump = (async () => {
+    for await (const chunk of toAsyncIterable(src)) {
+      if (stopped) return
+      rawTotal += chunk.byteLength
+      if (rawTotal - streamedTotal > OVERHEAD_FIXED + OVERHEAD_PER_ENTRY * entryCount) {
+        throw tooLarge({ entry: '', archive })
+      }
+      if (!extract.write(chunk as Buffer)) await new Promise<void>((resolve) => extract.once('drain', () => resolve()))
+    }
+    extract.end()
+  })().catch((e: unknown) => {
+    extract.destroy(e instanceof NipError ? e : fromSystemError(e, 'reading an archive', archive))
+  })
+
+  const entries = extract[Symbol.asyncIterator]() as AsyncIterator<TarStreamEntry>
+  try {
+    for (;;) {
+      let next: IteratorResult<TarStreamEntry>
+      try {
+        next = await entries.next()
+      } catch (e) {
+        throw asReadError(e, archive)
+      }
+      if (next.done) break
+      const stream = next.value
+      const header = stream.header
+      const raw = header.name
+      const ctx: RefusalContext = { entry: raw, archive }
+      if (++entryCount > limits.maxEntries) {
+        throw refuse(
+          'ERR_NIP_ARCHIVE_TOO_MANY_ENTRIES',
+          `The archive has more than ${limits.maxEntries} entries`,
+          'Raise limits.maxEntries only if the package is trusted.',
+          ctx,
+        )
+      }
+      const entry = checkHeader(header, { ...ctx, limits, policy, strip, registry })
+      const content = (async function* () {})()
+      if (entry === null) {
+        await drain(stream[Symbol.asyncIterator]())
+        continue
+      }
+      if (entry.clearedBits !== 0) {
+        opts.onWarning?.({
+          code: 'setuid-cleared',
+          message: `Cleared mode bits ${entry.clearedBits.toString(8).padStart(4, '0')} from ${entry.path}`,
+          path: entry.path,
+        })
+      }
+      if (entry.type === 'file') {
+        declaredTotal += entry.size
+        if (declaredTotal > limits.maxTotalSize) throw tooLarge(ctx)
+      }
+      const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+      let claimed = false
+      let done = false
+      const countChunk = (chunk: Buffer): void => {
+        streamedTotal += chunk.length
+        if (streamedTotal > limits.maxTotalSize) throw tooLarge(ctx)
+      }
+      if (entry.type === 'file') {
+        entry.body = {
+          [Symbol.asyncIterator]: () => {
+            if (claimed) throw new NipError('ERR_NIP_INTERNAL', `The body of ${entry.path} was read twice`)
+            claimed = true
+            return (async function* () {
+              for (;;) {
+                let r: IteratorResult<Buffer>
+                try {
+                  r = await iterator.next()
+                } catch (e) {
+                  throw asReadError(e, archive)
+                }
+                if (r.done) {
+                  done = true
+                  return
+                }
+                countChunk(r.value)
+                yield r.value
+              }
+            })()
+          },
+        }
+      } else {
+        void content
+      }
+      yield entry
+      if (!done) {
+        try {
+          await drain(iterator, countChunk)
+        } catch (e) {
+          throw asReadError(e, archive)
+        }
+      }
+    }
+    registry.verifySymlinks()
+  } finally {
+    stopped = true
+    extract.destroy()
+    await pump
+  }
+}
+
+interface HeaderContext extends RefusalContext {
+  limits: Limits
+  policy: AbsoluteSymlinkPolicy
+  strip: number
+  registry: PathRegistry
+}
+
+/** Validate one header; null for entries that are skipped (the root, stripped-away paths). */
+function checkHeader(header: Headers, ctx: HeaderContext): TarEntry | null {
+  const type = entryType(header, ctx)
+  const normalized = normalizeEntryPath(header.name, ctx)
+  const path = stripPath(normalized, ctx.strip)
+  if (path === '') {
+    if (type === 'dir' || ctx.strip > 0) return null
+    throw refuse('ERR_NIP_UNSAFE_NAME', 'An archive entry that is not a directory names the tree root', 'The archive is malformed; do not install it.', ctx)
+  }
+  const rawMode = (header.mode ?? 0) & 0o7777
+  const clearedBits = rawMode & SPECIAL_BITS
+  const entry: TarEntry = {
+    path,
+    type,
+    mode: rawMode & 0o777,
+    clearedBits,
+    size: type === 'file' ? header.size ?? 0 : 0,
+  }
+  if (header.mtime !== undefined) entry.mtime = header.mtime
+  if (header.uid !== undefined) entry.uid = header.uid
+  if (header.gid !== undefined) entry.gid = header.gid
+
+  if (type === 'symlink') {
+    entry.target = checkSymlinkTarget(path, header.linkname ?? '', { ...ctx, policy: ctx.policy })
+    ctx.registry.record(path, 'symlink', ctx, entry.target)
+  } else if (type === 'hardlink') {
+    entry.target = checkHardlinkTarget(header.linkname ?? '', ctx)
+    ctx.registry.record(path, 'file', ctx)
+  } else {
+    ctx.registry.record(path, type, ctx)
+  }
+  return entry
+}
+
+function entryType(header: Headers, ctx: RefusalContext): TarEntryType {
+  switch (header.type) {
+    case 'file':
+    case 'contiguous-file':
+      return 'file'
+    case 'directory':
+      return 'dir'
+    case 'symlink':
+      return 'symlink'
+    case 'link':
+      return 'hardlink'
+    default:
+      throw refuse(
+        'ERR_NIP_UNSAFE_DEVICE',
+        `An archive entry is a ${header.type ?? 'entry of unknown type'}`,
+        'Packages must not create device nodes, FIFOs or sockets; do not install it.',
+        ctx,
+      )
+  }
+}
+
+function checkHardlinkTarget(linkname: string, ctx: HeaderContext): string {
+  const hint = 'A hardlink must name a regular file earlier in the same archive; do not install it.'
+  const fail = (why: string): NipError => refuse('ERR_NIP_UNSAFE_HARDLINK', `An archive hardlink ${why}`, hint, ctx)
+  if (linkname.length === 0 || linkname.includes('\0')) throw fail('has an empty or NUL-containing target')
+  if (linkname.startsWith('/')) throw fail(`has an absolute target ${JSON.stringify(linkname)}`)
+  const parts = splitPath(linkname)
+  if (parts.includes('..')) throw fail(`target ${JSON.stringify(linkname)} contains ".."`)
+  const target = stripPath(parts.join('/'), ctx.strip)
+  if (target === '' || ctx.registry.kindOf(target) !== 'file' || !ctx.registry.isExplicit(target)) {
+    throw fail(`target ${JSON.stringify(linkname)} is not a regular file earlier in the archive`)
+  }
+  return target
+}
+
+function stripPath(path: string, strip: number): string {
+  if (strip <= 0) return path
+  return splitPath(path).slice(strip).join('/')
+}
+
+async function drain(iterator: AsyncIterator<Buffer>, onChunk?: (chunk: Buffer) => void): Promise<void> {
+  for (;;) {
+    const r = await iterator.next()
+    if (r.done) return
+    onChunk?.(r.value)
+  }
+}
+
+/** tar-stream's own errors (bad checksum, unexpected end, unknown format) mean a corrupt archive. */
+function asReadError(e: unknown, archive?: string): NipError {
+  if (e instanceof NipError) return e
+  const message = (e as Error)?.message ?? String(e)
+  return new NipError('ERR_NIP_ARCHIVE_CORRUPT', `The tar data${archive ? ` of ${archive}` : ''} is corrupt: ${message}`, {
+    hint: 'The archive is truncated or damaged; download it again.',
+    data: archive === undefined ? {} : { archive },
+    cause: e,
+  })
+}

@@ -1,0 +1,136 @@
+/**
+ * Dispatcher: asks the configured sources, in priority order, who has a package. Adapters are
+ * loaded lazily (only when a command needs a source). When no source has it, the error names
+ * every source tried and what each said.
+ */
+import type { AdapterContext, AdapterId, PackageRef, PackageSpec, SearchHit, SourceAdapter } from './adapter.js'
+import type { SourceConfig } from './configTypes.js'
+import type { SourceStatus } from './api.js'
+import { NipError, isNipError } from './errors.js'
+
+export interface DispatcherOptions {
+  sources: SourceConfig[]
+  adapters?: SourceAdapter[]
+  factories?: Record<string, () => Promise<SourceAdapter>>
+  context: (id: AdapterId, source: SourceConfig | undefined) => AdapterContext
+}
+
+export interface Attempt {
+  source: AdapterId
+  outcome: string
+}
+
+export class Dispatcher {
+  private readonly loaded = new Map<string, SourceAdapter>()
+
+  constructor(private readonly opts: DispatcherOptions) {
+    for (const a of opts.adapters ?? []) this.loaded.set(a.id, a)
+  }
+
+  /** Every source id nip knows: configured ones, then any extra adapter given directly. */
+  knownIds(): AdapterId[] {
+    const ids = this.opts.sources.map((s) => s.id)
+    for (const id of [...this.loaded.keys(), ...Object.keys(this.opts.factories ?? {})]) if (!ids.includes(id)) ids.push(id)
+    return ids
+  }
+
+  /** Enabled sources in priority order (adapters given directly count as enabled). */
+  enabledIds(): AdapterId[] {
+    const cfg = this.opts.sources.filter((s) => s.enabled).map((s) => s.id)
+    const direct = [...this.loaded.keys()].filter((id) => !this.opts.sources.some((s) => s.id === id))
+    return [...cfg, ...direct].filter((id) => this.loaded.has(id) || this.opts.factories?.[id] !== undefined)
+  }
+
+  sourceConfig(id: AdapterId): SourceConfig | undefined {
+    return this.opts.sources.find((s) => s.id === id)
+  }
+
+  async adapter(id: AdapterId): Promise<SourceAdapter> {
+    const have = this.loaded.get(id)
+    if (have) return have
+    const factory = this.opts.factories?.[id]
+    if (!factory) {
+      throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${id}".`, {
+        hint: `Known sources: ${this.knownIds().join(', ')}.`,
+        data: { source: id },
+      })
+    }
+    const a = await factory()
+    this.loaded.set(id, a)
+    return a
+  }
+
+  context(id: AdapterId): AdapterContext {
+    return this.opts.context(id, this.sourceConfig(id))
+  }
+
+  /** The best candidates for a spec, from the first source that has any. */
+  async resolve(spec: PackageSpec): Promise<{ adapter: SourceAdapter; refs: PackageRef[] }> {
+    const ids = spec.source ? [spec.source] : this.enabledIds()
+    if (spec.source && !this.knownIds().includes(spec.source)) {
+      throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${spec.source}".`, {
+        hint: `Known sources: ${this.knownIds().join(', ')}.`,
+        data: { source: spec.source },
+      })
+    }
+    const tried: Attempt[] = []
+    for (const id of ids) {
+      let adapter: SourceAdapter
+      try {
+        adapter = await this.adapter(id)
+      } catch (e) {
+        tried.push({ source: id, outcome: `could not be loaded: ${(e as Error).message}` })
+        continue
+      }
+      if (spec.file && adapter.claimsFile && !adapter.claimsFile(spec.file)) {
+        tried.push({ source: id, outcome: 'does not recognise this file' })
+        continue
+      }
+      if (spec.file && !adapter.claimsFile) {
+        tried.push({ source: id, outcome: 'does not install local files' })
+        continue
+      }
+      try {
+        const refs = await adapter.resolve(spec, this.context(id))
+        if (refs.length > 0) return { adapter, refs }
+        tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
+      } catch (e) {
+        tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}` })
+      }
+    }
+    const what = spec.file ?? (spec.version ? `${spec.name}@${spec.version}` : spec.name)
+    const lines = tried.length ? tried.map((t) => `  ${t.source}: ${t.outcome}`).join('\n') : '  (no source is enabled)'
+    throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
+      hint: tried.length ? 'Check the spelling, try nip search, or configure another source (nip sources).' : 'Enable a source in nip.conf (nip config init writes a commented example).',
+      data: { spec: spec.raw, tried },
+    })
+  }
+
+  async search(query: string, source?: AdapterId): Promise<SearchHit[]> {
+    const hits: SearchHit[] = []
+    for (const id of source ? [source] : this.enabledIds()) {
+      const adapter = await this.adapter(id)
+      try {
+        for await (const h of adapter.search(query, this.context(id))) hits.push(h)
+      } catch (e) {
+        if (source) throw e
+      }
+    }
+    return hits
+  }
+
+  async statuses(): Promise<SourceStatus[]> {
+    const out: SourceStatus[] = []
+    for (const id of this.knownIds()) {
+      const cfg = this.sourceConfig(id)
+      const base = { priority: cfg?.priority ?? 100, enabled: cfg?.enabled ?? true }
+      try {
+        const a = await this.adapter(id)
+        out.push({ ...(await a.probe(this.context(id))), ...base })
+      } catch (e) {
+        out.push({ id, configured: false, reachable: null, detail: (e as Error).message, ...base })
+      }
+    }
+    return out.sort((a, b) => a.priority - b.priority || String(a.id).localeCompare(String(b.id)))
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The link farm: <links-dir>/{Executables,Libraries,Headers,Shared,Manuals} and
+ * <settings-dir>, made of relative symlinks into /Programs.
+ *
+ * Contracts:
+ * - Links are per file (no directory folding): every link has exactly one owner row in the DB,
+ *   so ownership, conflicts and removal are exact. Directories in the farm are plain
+ *   directories, created on demand and pruned when empty.
+ * - Targets go through `Programs/<Name>/Current/…`, so switching versions changes one
+ *   symlink for all the files both versions share; only the difference is linked/unlinked.
+ * - Targets are relative, so a root can be moved or used through --root.
+ * - Nothing here replaces a path that nip does not own: conflicts are reported, not resolved.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { FileRow, LinkRow } from './db/database.js'
+import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
+import { fromSystemError } from './errors.js'
+
+/** Where an entry of a program tree is linked, as paths relative to <links-dir> (or settings). */
+export function linkSlots(entryPath: string): { base: LinkDirName | 'Settings'; rest: string }[] {
+  const slots: { base: LinkDirName | 'Settings'; rest: string }[] = []
+  if (entryPath.startsWith('Settings/')) return [{ base: 'Settings', rest: entryPath.slice('Settings/'.length) }]
+  for (const [base, prefixes] of Object.entries(LINK_DIRS) as [LinkDirName, readonly string[]][]) {
+    for (const prefix of prefixes) {
+      if (entryPath.startsWith(prefix + '/') && entryPath.length > prefix.length + 1) {
+        slots.push({ base, rest: entryPath.slice(prefix.length + 1) })
+        break
+      }
+    }
+  }
+  return slots
+}
+
+/** The links a program's current version implies (root-relative paths, relative targets). */
+export function desiredLinks(layout: Layout, program: { id: number; name: string }, files: FileRow[]): LinkRow[] {
+  const rows: LinkRow[] = []
+  const current = path.join(layout.programDir(program.name), 'Current')
+  const settings = layout.programSettingsDir(program.name)
+  for (const f of files) {
+    if (f.type === 'dir') continue
+    for (const slot of linkSlots(f.path)) {
+      const abs = slot.base === 'Settings' ? path.join(layout.settingsDir, slot.rest) : path.join(layout.linksDir, slot.base, slot.rest)
+      const dest = slot.base === 'Settings' ? path.join(settings, slot.rest) : path.join(current, f.path)
+      rows.push({
+        path: layout.rel(abs),
+        program: program.name,
+        program_id: program.id,
+        entry: f.path,
+        target: path.relative(path.dirname(abs), dest),
+      })
+    }
+  }
+  rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return rows
+}
+
+export interface LinkConflict {
+  path: string
+  kind: 'owned' | 'occupied' | 'planned'
+  /** The program that owns it (owned / planned). */
+  owner?: string
+  wanted: string
+}
+
+/**
+ * Check that `rows` can be created for `program`: no path owned by another program (in the DB
+ * or earlier in this plan), no path occupied on disk by something nip does not own.
+ */
+export function findLinkConflicts(opts: {
+  layout: Layout
+  program: string
+  rows: LinkRow[]
+  ownerOf: (p: string) => string | undefined
+  planned?: Map<string, string>
+}): LinkConflict[] {
+  const conflicts: LinkConflict[] = []
+  const checkedDirs = new Set<string>()
+  const me = opts.program.toLowerCase()
+  for (const r of opts.rows) {
+    const owner = opts.ownerOf(r.path)
+    if (owner !== undefined && owner.toLowerCase() !== me) {
+      conflicts.push({ path: r.path, kind: 'owned', owner, wanted: opts.program })
+      continue
+    }
+    const plannedBy = opts.planned?.get(r.path)
+    if (plannedBy !== undefined && plannedBy.toLowerCase() !== me) {
+      conflicts.push({ path: r.path, kind: 'planned', owner: plannedBy, wanted: opts.program })
+      continue
+    }
+    if (owner !== undefined) continue
+    const abs = opts.layout.abs(r.path)
+    const st = lstatOrNull(abs)
+    if (st && !(st.isSymbolicLink() && fs.readlinkSync(abs) === r.target)) {
+      conflicts.push({ path: r.path, kind: 'occupied', wanted: opts.program })
+      continue
+    }
+    // A parent that exists but is not a directory (a user's file or symlink) blocks the link.
+    let dir = path.dirname(abs)
+    while (dir.length > opts.layout.root.length && !checkedDirs.has(dir)) {
+      const ds = lstatOrNull(dir)
+      if (ds && !ds.isDirectory()) {
+        conflicts.push({ path: opts.layout.rel(dir), kind: 'occupied', wanted: opts.program })
+        break
+      }
+      checkedDirs.add(dir)
+      dir = path.dirname(dir)
+    }
+  }
+  return conflicts
+}
+
+/** Create (or leave in place when already right) every link. Idempotent. */
+export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (i: number) => void): number {
+  let created = 0
+  const made = new Set<string>()
+  rows.forEach((r, i) => {
+    const abs = layout.abs(r.path)
+    const dir = path.dirname(abs)
+    try {
+      if (!made.has(dir)) {
+        fs.mkdirSync(dir, { recursive: true })
+        made.add(dir)
+      }
+      const st = lstatOrNull(abs)
+      if (st?.isSymbolicLink()) {
+        if (fs.readlinkSync(abs) === r.target) return
+        // Ours (the DB says so) but stale: replace atomically.
+        const tmp = `${abs}.nip-tmp-${process.pid}`
+        fs.rmSync(tmp, { force: true })
+        fs.symlinkSync(r.target, tmp)
+        fs.renameSync(tmp, abs)
+      } else if (st) {
+        throw Object.assign(new Error(`occupied by a non-link`), { code: 'EEXIST' })
+      } else {
+        fs.symlinkSync(r.target, abs)
+      }
+      created++
+    } catch (e) {
+      throw fromSystemError(e, 'creating a link', abs)
+    }
+    afterEach?.(i)
+  })
+  return created
+}
+
+/**
+ * Remove links that point where we expect (never someone else's file), then prune the empty
+ * directories left behind, up to (not including) the link-farm roots.
+ */
+export function removeLinks(layout: Layout, rows: { path: string; target: string }[], afterEach?: (i: number) => void): number {
+  let removed = 0
+  const dirs = new Set<string>()
+  rows.forEach((r, i) => {
+    const abs = layout.abs(r.path)
+    const st = lstatOrNull(abs)
+    if (st?.isSymbolicLink() && fs.readlinkSync(abs) === r.target) {
+      try {
+        fs.unlinkSync(abs)
+      } catch (e) {
+        throw fromSystemError(e, 'removing a link', abs)
+      }
+      removed++
+      dirs.add(path.dirname(abs))
+    }
+    afterEach?.(i)
+  })
+  pruneEmptyDirs(layout, dirs)
+  return removed
+}
+
+function farmRoots(layout: Layout): Set<string> {
+  return new Set([layout.linksDir, layout.settingsDir, ...Object.keys(LINK_DIRS).map((d) => path.join(layout.linksDir, d))])
+}
+
+export function pruneEmptyDirs(layout: Layout, dirs: Iterable<string>): void {
+  const roots = farmRoots(layout)
+  const sorted = [...dirs].sort((a, b) => b.length - a.length)
+  for (let dir of sorted) {
+    while (!roots.has(dir) && dir.startsWith(layout.root + path.sep)) {
+      try {
+        fs.rmdirSync(dir)
+      } catch {
+        break // not empty, or gone
+      }
+      dir = path.dirname(dir)
+    }
+  }
+}
+
+export function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null
+    throw e
+  }
+}
+
+/** Create the farm's fixed directories. */
+export function ensureFarm(layout: Layout): void {
+  for (const d of Object.keys(LINK_DIRS)) fs.mkdirSync(path.join(layout.linksDir, d), { recursive: true })
+  fs.mkdirSync(layout.settingsDir, { recursive: true })
+}

@@ -1,0 +1,155 @@
+/**
+ * Planner: turns specs into an install plan — the requested programs and their dependency
+ * closure, with what is already grafted skipped — without side effects (`--dry-run` prints
+ * exactly this). Dependency semantics (version ordering, constraint syntax) belong to the
+ * source: the planner asks the adapter (`satisfies`, `compareVersions`).
+ */
+import type { DependencySpec, PackageManifest, PackageRef, PackageSpec, SourceAdapter } from './adapter.js'
+import type { PlannedProgram } from './api.js'
+import type { Database, ProgramRow } from './db/database.js'
+import type { Dispatcher } from './dispatcher.js'
+import { NipError } from './errors.js'
+import { isSafeComponent } from './layout.js'
+
+export interface PlanItem extends PlannedProgram {
+  ref: PackageRef
+  adapter: SourceAdapter
+  manifest: PackageManifest
+}
+
+export interface Unsatisfied {
+  dependency: string
+  requiredBy: string
+  reason: string
+}
+
+export async function planInstall(opts: {
+  specs: PackageSpec[]
+  dispatcher: Dispatcher
+  installed: Pick<Database, 'programsNamed'> | null
+  reinstall?: boolean
+}): Promise<{ items: PlanItem[]; skipped: { name: string; version: string; reason: string }[] }> {
+  const items: PlanItem[] = []
+  const skipped: { name: string; version: string; reason: string }[] = []
+  const unsatisfied: Unsatisfied[] = []
+  const byName = new Map<string, PlanItem>()
+  const queue: PlanItem[] = []
+
+  const add = async (ref: PackageRef, adapter: SourceAdapter, reason: 'explicit' | 'dependency', requiredBy: string[]) => {
+    if (!isSafeComponent(ref.name) || !isSafeComponent(ref.version)) {
+      throw new NipError('ERR_NIP_BAD_NAME', `The source ${ref.source} offers "${ref.name}" "${ref.version}", which is not a safe program name/version.`, {
+        hint: 'Names and versions must be single path components that do not start with "." (and not Current or Settings).',
+        data: { ref },
+      })
+    }
+    const key = ref.name.toLowerCase()
+    const existing = byName.get(key)
+    if (existing) {
+      existing.requiredBy.push(...requiredBy)
+      if (reason === 'explicit') existing.reason = 'explicit'
+      return
+    }
+    const ctx = opts.dispatcher.context(adapter.id)
+    const manifest = await adapter.describe(ref, ctx)
+    const item: PlanItem = {
+      name: ref.name,
+      version: ref.version,
+      source: ref.source,
+      packageId: ref.id,
+      reason,
+      requiredBy: [...requiredBy],
+      downloadSize: manifest.downloadSize,
+      installedSize: manifest.installedSize,
+      ref,
+      adapter,
+      manifest,
+    }
+    byName.set(key, item)
+    queue.push(item)
+  }
+
+  for (const spec of opts.specs) {
+    const { adapter, refs } = await opts.dispatcher.resolve(spec)
+    const ref = refs[0]
+    const have = opts.installed?.programsNamed(ref.name).find((p) => p.version === ref.version)
+    if (have && !opts.reinstall) {
+      skipped.push({ name: have.name, version: have.version, reason: 'already-installed' })
+      continue
+    }
+    await add(ref, adapter, 'explicit', [])
+  }
+
+  // Breadth-first over dependencies; the order of `items` puts dependencies before dependents.
+  for (let i = 0; i < queue.length; i++) {
+    const item = queue[i]
+    for (const dep of item.manifest.dependencies) {
+      const alternatives = dep.anyOf && dep.anyOf.length > 0 ? dep.anyOf : [dep]
+      let done = false
+      const reasons: string[] = []
+      for (const alt of alternatives) {
+        const installed = opts.installed?.programsNamed(alt.name).find((p: ProgramRow) => item.adapter.satisfies(alt, p.version))
+        if (installed) {
+          done = true
+          break
+        }
+        const planned = byName.get(alt.name.toLowerCase())
+        if (planned) {
+          if (item.adapter.satisfies(alt, planned.version)) {
+            planned.requiredBy.push(item.name)
+            done = true
+            break
+          }
+          reasons.push(`${planned.name} ${planned.version} is planned but does not satisfy ${alt.raw}`)
+          continue
+        }
+        const found = await resolveDependency(opts.dispatcher, item.adapter, alt)
+        if (found) {
+          await add(found, item.adapter, 'dependency', [item.name])
+          done = true
+          break
+        }
+        reasons.push(`${item.adapter.id} has no version of ${alt.name} matching "${alt.constraint || 'any'}"`)
+      }
+      if (!done) unsatisfied.push({ dependency: dep.raw, requiredBy: `${item.name} ${item.version}`, reason: reasons.join('; ') })
+    }
+    items.push(item)
+  }
+
+  if (unsatisfied.length > 0) {
+    const lines = unsatisfied.map((u) => `  ${u.dependency} (required by ${u.requiredBy}): ${u.reason}`).join('\n')
+    throw new NipError('ERR_NIP_UNSATISFIED_DEPENDENCY', `Some dependencies cannot be satisfied:\n${lines}`, {
+      hint: 'Graft a satisfying version first, or configure a source that has it.',
+      data: { unsatisfied },
+    })
+  }
+  // Dependencies first: reverse the discovery order but keep explicit requests' relative order stable.
+  const ordered = orderDependenciesFirst(items)
+  return { items: ordered, skipped }
+}
+
+async function resolveDependency(dispatcher: Dispatcher, adapter: SourceAdapter, dep: DependencySpec): Promise<PackageRef | null> {
+  const spec: PackageSpec = { raw: dep.raw, name: dep.name, source: adapter.id }
+  const refs = await adapter.resolve(spec, dispatcher.context(adapter.id))
+  return refs.find((r) => adapter.satisfies(dep, r.version)) ?? null
+}
+
+function orderDependenciesFirst(items: PlanItem[]): PlanItem[] {
+  const byName = new Map(items.map((i) => [i.name.toLowerCase(), i]))
+  const out: PlanItem[] = []
+  const state = new Map<string, 'visiting' | 'done'>()
+  const visit = (item: PlanItem) => {
+    const k = item.name.toLowerCase()
+    if (state.get(k)) return // done, or a cycle: the graft is atomic as a whole, so any order is safe
+    state.set(k, 'visiting')
+    for (const dep of item.manifest.dependencies) {
+      for (const alt of dep.anyOf ?? [dep]) {
+        const d = byName.get(alt.name.toLowerCase())
+        if (d) visit(d)
+      }
+    }
+    state.set(k, 'done')
+    out.push(item)
+  }
+  for (const i of items) visit(i)
+  return out
+}

@@ -1,0 +1,143 @@
+/**
+ * Reconcile: make the filesystem agree with the database for some programs. This is the one
+ * mechanism behind every commit, undo and crash recovery:
+ *
+ *   install = fetch → stage → rename → register (DB) → reconcile
+ *   remove  = register (DB) → reconcile
+ *   switch  = register (DB) → reconcile
+ *   recover = reconcile what the journal names, whatever state it reached
+ *
+ * The DB is the truth. Reconcile is idempotent and safe to interrupt: running it again after a
+ * kill converges to the same state. It only deletes what it can prove is nip's: directories
+ * and links listed in the journal payload that the DB no longer (or never did) know.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Cas } from '@nip/cas'
+import type { Database } from './db/database.js'
+import type { Layout } from './layout.js'
+import { createLinks, lstatOrNull, removeLinks } from './linkFarm.js'
+import { placeSettings, stageTree } from './stage.js'
+import { crashPoint } from './crash.js'
+import { fromSystemError } from './errors.js'
+import type { TreeEntry } from './adapter.js'
+
+export interface JournalPayload {
+  /** Programs (by name) this transaction touches. */
+  names: string[]
+  /** Root-relative directories this transaction may have created or must delete. */
+  dirs: string[]
+  /** Links (root-relative path and target) that may exist and that the DB may no longer own. */
+  links: { path: string; target: string }[]
+  /** For undo: the current version of each name before the transaction (null: none). */
+  previousCurrent: Record<string, string | null>
+}
+
+export interface ReconcileContext {
+  db: Database
+  layout: Layout
+  cas: Cas
+  txn: string
+}
+
+export async function reconcile(ctx: ReconcileContext, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
+  const { db, layout } = ctx
+  let linksAdded = 0
+  let linksRemoved = 0
+  // 1. Links the DB no longer owns go first, so a switch never shows a link to a missing file.
+  const owned = new Set(db.links().map((l) => l.path))
+  const stale = payload.links.filter((l) => !owned.has(l.path))
+  linksRemoved += removeLinks(layout, stale, () => crashPoint('reconcile:unlinking'))
+  crashPoint('reconcile:unlinked')
+
+  for (const name of payload.names) {
+    const rows = db.programsNamed(name)
+    // 2. Every registered version has its tree (rebuilt from the CAS if a crash lost it).
+    for (const row of rows) {
+      const vdir = layout.versionDir(row.name, row.version)
+      if (!lstatOrNull(vdir)) {
+        const staging = layout.stagingDir(row.name, row.version, ctx.txn)
+        fs.rmSync(staging, { recursive: true, force: true })
+        const entries = db.files(row.id).map(
+          (f): TreeEntry => ({ path: f.path, type: f.type, mode: f.mode, blob: f.blob ?? undefined, size: f.size ?? undefined, target: f.target ?? undefined, settings: f.settings === 1 }),
+        )
+        await stageTree(ctx.cas, entries, staging)
+        fs.renameSync(staging, vdir)
+      }
+    }
+    // 3. Current points at the DB's current version, switched atomically.
+    const current = rows.find((r) => r.current === 1)
+    const canonical = rows[0]?.name ?? name
+    const currentLink = layout.currentLink(canonical)
+    if (current) {
+      await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name))
+      switchCurrent(currentLink, current.version)
+      crashPoint('reconcile:current')
+      // 4. The links the DB says this program owns.
+      linksAdded += createLinks(layout, db.linksOf(current.name), (i) => {
+        if (i === 0) crashPoint('reconcile:linking')
+      })
+      crashPoint('reconcile:linked')
+    } else {
+      const st = lstatOrNull(currentLink)
+      if (st?.isSymbolicLink()) fs.unlinkSync(currentLink)
+    }
+  }
+
+  // 5. Directories this transaction made or retired that the DB does not (or no longer) know.
+  for (const rel of payload.dirs) {
+    const abs = layout.abs(rel)
+    const base = path.basename(abs)
+    const programDir = path.dirname(abs)
+    const registered = !base.startsWith('.') && db.program(path.basename(programDir), base) !== undefined
+    if (registered || !lstatOrNull(abs)) continue
+    discardDir(layout, abs, ctx.txn)
+    crashPoint('reconcile:discarded')
+  }
+  for (const name of payload.names) {
+    const dir = layout.programDir(name)
+    try {
+      if (fs.readdirSync(dir).length === 0) fs.rmdirSync(dir)
+    } catch {
+      /* absent or not empty */
+    }
+  }
+  emptyTrash(layout)
+  return { linksAdded, linksRemoved }
+}
+
+/** Point <Name>/Current at `version`: a temporary symlink renamed over the old one (atomic). */
+export function switchCurrent(currentLink: string, version: string): void {
+  try {
+    const st = lstatOrNull(currentLink)
+    if (st?.isSymbolicLink() && fs.readlinkSync(currentLink) === version) return
+    const tmp = `${currentLink}.tmp-${process.pid}`
+    fs.rmSync(tmp, { force: true })
+    fs.symlinkSync(version, tmp)
+    fs.renameSync(tmp, currentLink)
+  } catch (e) {
+    throw fromSystemError(e, 'switching Current', currentLink)
+  }
+}
+
+/** Move a directory out of sight first (one rename), then delete it. */
+export function discardDir(layout: Layout, abs: string, txn: string): void {
+  fs.mkdirSync(layout.trashDir, { recursive: true })
+  const aside = path.join(layout.trashDir, `${txn}-${Date.now()}-${path.basename(abs)}`)
+  try {
+    fs.renameSync(abs, aside)
+  } catch (e) {
+    throw fromSystemError(e, 'moving a directory to the trash', abs)
+  }
+  fs.rmSync(aside, { recursive: true, force: true })
+}
+
+export function emptyTrash(layout: Layout): void {
+  let names: string[]
+  try {
+    names = fs.readdirSync(layout.trashDir)
+  } catch {
+    return
+  }
+  for (const n of names) fs.rmSync(path.join(layout.trashDir, n), { recursive: true, force: true })
+}

@@ -1,0 +1,74 @@
+/**
+ * Staging: materialise a program tree from the CAS into a directory that is not yet visible
+ * as a program (`/Programs/<Name>/.<Version>.tmp-<txn>`). Files are imported by the CAS
+ * (reflink → hardlink → copy), so they share the blob's read-only inode. Settings entries are
+ * not staged: they live in the version-neutral Settings directory (see placeSettings).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Cas } from '@nip/cas'
+import type { TreeEntry } from './adapter.js'
+import { NipError, fromSystemError } from './errors.js'
+
+const IMPORT_CONCURRENCY = 32
+
+export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string): Promise<void> {
+  try {
+    fs.mkdirSync(dir, { recursive: true })
+    const dirs = entries.filter((e) => e.type === 'dir' && !e.settings)
+    for (const d of dirs) fs.mkdirSync(path.join(dir, d.path), { recursive: true, mode: 0o755 })
+    const leaves = entries.filter((e) => e.type !== 'dir' && !e.settings)
+    for (const l of leaves) fs.mkdirSync(path.dirname(path.join(dir, l.path)), { recursive: true })
+    let next = 0
+    const worker = async () => {
+      while (next < leaves.length) {
+        const e = leaves[next++]
+        const dest = path.join(dir, e.path)
+        if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
+        else {
+          if (!e.blob) throw new NipError('ERR_NIP_INTERNAL', `Tree entry ${e.path} has no blob.`)
+          await cas.importTo(e.blob, dest)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, leaves.length) }, worker))
+    // Directory modes last (a 0555 directory could not be filled); owner keeps write so nip can remove it.
+    for (const d of dirs.reverse()) fs.chmodSync(path.join(dir, d.path), (d.mode & 0o777) | 0o700)
+  } catch (e) {
+    throw mapCasError(e, 'staging a program', dir)
+  }
+}
+
+/**
+ * Put a program's settings files into /Programs/<Name>/Settings: copied (never linked, the
+ * user edits them), and an existing file is kept as the user left it.
+ */
+export async function placeSettings(cas: Cas, entries: { path: string; type: string; blob?: string | null; target?: string | null; mode: number; settings?: boolean | number }[], settingsDir: string): Promise<void> {
+  for (const e of entries) {
+    if (!e.settings || e.type === 'dir') continue
+    const dest = path.join(settingsDir, e.path.slice('Settings/'.length))
+    try {
+      fs.lstatSync(dest)
+      continue
+    } catch {
+      /* absent: place it */
+    }
+    try {
+      fs.mkdirSync(path.dirname(dest), { recursive: true })
+      if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
+      else await cas.importTo(e.blob as string, dest, { copy: true, mode: e.mode & 0o777 })
+    } catch (err) {
+      throw mapCasError(err, 'placing a settings file', dest)
+    }
+  }
+}
+
+/** CasError carries the same codes as NipError; re-raise it as one. */
+export function mapCasError(e: unknown, action: string, p?: string): NipError {
+  if (e instanceof NipError) return e
+  const err = e as { code?: string; message?: string; hint?: string; data?: Record<string, unknown>; name?: string }
+  if (err && typeof err.code === 'string' && err.code.startsWith('ERR_NIP_')) {
+    return new NipError(err.code as never, err.message ?? action, { hint: err.hint, data: err.data ?? {}, cause: e })
+  }
+  return fromSystemError(e, action, p)
+}

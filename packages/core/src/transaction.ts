@@ -1,0 +1,533 @@
+/**
+ * Transactions (alpm trans.c, Nix addToStore, Homebrew Keg#link), run by the one writer that
+ * holds the lock:
+ *
+ *   install: plan (no side effects) → journal row → fetch (parallel, verified, into the CAS)
+ *            → link-conflict check → stage `.<Version>.tmp-<txn>` → rename into place
+ *            → register in one SQLite transaction (the point of no return; the journal row
+ *            flips to "registered" in the same transaction) → reconcile (Current, links)
+ *   remove:  journal → register → reconcile
+ *   switch:  journal → register → reconcile
+ *
+ * A kill before "registered" is rolled back by the next run (reconcile deletes what the journal
+ * lists and the DB does not know); a kill after it is rolled forward. A failure while
+ * reconciling after registration is undone: the DB change is reverted, then reconciled again.
+ */
+import fs from 'node:fs'
+import crypto from 'node:crypto'
+import type { Cas } from '@nip/cas'
+import { treeDigest } from '@nip/cas'
+import type { AdapterId, FetchResult, TreeEntry } from './adapter.js'
+import type { InstallOptions, InstallResult, LogRecord, Plan, ProgramSummary, RemoveOptions, RemoveResult, SwitchResult } from './api.js'
+import type { Database, FileRow, LinkRow, ProgramRow } from './db/database.js'
+import type { Dispatcher } from './dispatcher.js'
+import type { Layout } from './layout.js'
+import type { Reporter } from './reporter.js'
+import { NipError, isNipError } from './errors.js'
+import { desiredLinks, findLinkConflicts, type LinkConflict } from './linkFarm.js'
+import { planInstall, type PlanItem } from './planner.js'
+import { reconcile, type JournalPayload } from './reconcile.js'
+import { stageTree, mapCasError } from './stage.js'
+import { crashPoint } from './crash.js'
+import { parseSpec } from './spec.js'
+import { appendLog } from './txlog.js'
+import { compareVersionsNatural } from './versionOrder.js'
+
+export interface EngineOptions {
+  db: Database
+  layout: Layout
+  cas: Cas
+  reporter: Reporter
+  dispatcher: Dispatcher
+  parallelDownloads: number
+}
+
+export function newTransactionId(): string {
+  return `${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`
+}
+
+export function summarize(db: Pick<Database, 'fileCount'>, p: ProgramRow): ProgramSummary {
+  return {
+    name: p.name,
+    version: p.version,
+    source: p.source,
+    packageId: p.package_id,
+    current: p.current === 1,
+    explicit: p.explicit === 1,
+    installedAt: p.installed_at,
+    size: p.size,
+    files: db.fileCount(p.id),
+    treeDigest: p.tree_digest,
+  }
+}
+
+export class Engine {
+  constructor(private readonly o: EngineOptions) {}
+
+  private get db(): Database {
+    return this.o.db
+  }
+
+  // ---- recovery -------------------------------------------------------------------------
+
+  /** Finish or undo every transaction a killed nip left in the journal. */
+  async recover(): Promise<LogRecord[]> {
+    const records: LogRecord[] = []
+    for (const row of this.db.journal()) {
+      const payload = JSON.parse(row.payload) as JournalPayload
+      const forward = row.state === 'registered'
+      this.o.reporter.emit({ type: 'phase', phase: 'recover', message: `${forward ? 'Finishing' : 'Rolling back'} interrupted ${row.kind} (${row.id}, PID ${row.pid})` })
+      await reconcile({ db: this.db, layout: this.o.layout, cas: this.o.cas, txn: row.id }, payload)
+      this.db.deleteJournal(row.id)
+      const rec: LogRecord = {
+        time: new Date().toISOString(),
+        transaction: row.id,
+        command: row.command,
+        action: row.kind,
+        outcome: forward ? 'recovered' : 'rolled-back',
+        programs: payload.names.map((n) => ({ name: n, version: this.db.currentProgram(n)?.version ?? '', change: forward ? 'finished' : 'undone' })),
+      }
+      appendLog(this.o.layout.logDir, rec)
+      records.push(rec)
+    }
+    return records
+  }
+
+  // ---- install --------------------------------------------------------------------------
+
+  async planInstall(rawSpecs: string[], opts: InstallOptions): Promise<{ plan: Plan; items: PlanItem[]; skipped: InstallResult['skipped'] }> {
+    const known = this.o.dispatcher.knownIds()
+    const specs = rawSpecs.map((s) => parseSpec(s, { knownSources: known, ...(opts.source ? { source: opts.source } : {}) }))
+    this.o.reporter.emit({ type: 'phase', phase: 'resolve', message: `Resolving ${rawSpecs.join(', ')}` })
+    const { items, skipped } = await planInstall({ specs, dispatcher: this.o.dispatcher, installed: this.db, reinstall: opts.reinstall })
+    const plan: Plan = {
+      action: 'install',
+      programs: items.map(({ ref: _r, adapter: _a, manifest: _m, ...p }) => p),
+      downloadSize: items.reduce((s, i) => s + i.downloadSize, 0),
+      installedSize: items.reduce((s, i) => s + i.installedSize, 0),
+      freeSpace: freeSpace(this.o.layout.root),
+      warnings: [],
+    }
+    for (const s of skipped) plan.warnings.push(`${s.name} ${s.version} is already grafted (use --reinstall to graft it again)`)
+    return { plan, items, skipped }
+  }
+
+  async install(rawSpecs: string[], opts: InstallOptions): Promise<InstallResult> {
+    const started = Date.now()
+    const { plan, items, skipped } = await this.planInstall(rawSpecs, opts)
+    if (plan.downloadSize + plan.installedSize > plan.freeSpace) {
+      throw new NipError('ERR_NIP_DISK_SPACE', `The plan needs ${plan.downloadSize + plan.installedSize} bytes but only ${plan.freeSpace} are free.`, {
+        hint: 'Free some space and try again.',
+        data: { needed: plan.downloadSize + plan.installedSize, free: plan.freeSpace },
+      })
+    }
+    if (opts.dryRun || items.length === 0) return { plan, dryRun: !!opts.dryRun, grafted: [], skipped, links: { added: 0 } }
+    const proceed = await this.o.reporter.confirm({ id: 'install', message: `Graft ${items.length} program(s)?`, default: true })
+    if (!proceed) throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled.', { hint: 'Nothing was changed.' })
+
+    const { layout, db } = this.o
+    const txn = newTransactionId()
+    // Keep the canonical case of a program that is already grafted (Gobo matches names case-insensitively).
+    for (const item of items) item.name = db.programsNamed(item.name)[0]?.name ?? item.name
+    const names = items.map((i) => i.name)
+    const payload: JournalPayload = {
+      names,
+      // Only what this transaction creates: a version directory joins the list just before it is renamed into place.
+      dirs: items.map((i) => layout.rel(layout.stagingDir(i.name, i.version, txn))),
+      links: [],
+      previousCurrent: Object.fromEntries(names.map((n) => [n, db.currentProgram(n)?.version ?? null])),
+    }
+    const command = opts.command ?? `install ${rawSpecs.join(' ')}`
+    db.insertJournal({ id: txn, kind: 'install', state: 'fetching', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
+    crashPoint('install:journal')
+    let registered = false
+    try {
+      // 1. fetch
+      this.o.reporter.emit({ type: 'phase', phase: 'fetch', message: `Fetching ${items.length} program(s)` })
+      const fetched = await mapLimit(items, this.o.parallelDownloads, async (item) => {
+        const r = await item.adapter.fetch(item.ref, this.o.dispatcher.context(item.adapter.id))
+        validateEntries(r, item)
+        return r
+      })
+      crashPoint('install:fetched')
+
+      // 2. link conflicts, before anything becomes visible
+      const becomesCurrent = items.map((i) => !opts.noSwitch || !db.currentProgram(i.name))
+      const conflicts: LinkConflict[] = []
+      const planned = new Map<string, string>()
+      items.forEach((item, k) => {
+        if (!becomesCurrent[k]) return
+        const rows = desiredLinks(layout, { id: 0, name: item.name }, fetched[k].entries.map(toFileRow))
+        conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => db.link(p)?.program, planned }))
+        for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
+        payload.links.push(...rows.map((r) => ({ path: r.path, target: r.target })))
+        payload.links.push(...db.linksOf(item.name).map((r) => ({ path: r.path, target: r.target })))
+      })
+      if (conflicts.length > 0) throw linkConflictError(conflicts)
+      db.transaction(() => db.db.prepare('UPDATE journal SET payload = ?, state = ? WHERE id = ?').run(JSON.stringify(payload), 'staging', txn))
+
+      // 3. stage and rename into place
+      this.o.reporter.emit({ type: 'phase', phase: 'stage', message: 'Staging' })
+      for (const [k, item] of items.entries()) {
+        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn))
+        crashPoint('install:staged')
+      }
+      for (const item of items) {
+        const vdir = layout.versionDir(item.name, item.version)
+        if (fs.existsSync(vdir) && (!opts.reinstall || !db.program(item.name, item.version))) {
+          throw new NipError('ERR_NIP_LINK_OCCUPIED', `${layout.rel(vdir)} already exists and nip does not own it.`, {
+            hint: 'Move that directory away (it was not grafted by nip), then try again.',
+            data: { path: layout.rel(vdir) },
+          })
+        }
+      }
+      payload.dirs.push(...items.map((i) => layout.rel(layout.versionDir(i.name, i.version))))
+      db.db.prepare('UPDATE journal SET payload = ? WHERE id = ?').run(JSON.stringify(payload), txn)
+      for (const item of items) {
+        const vdir = layout.versionDir(item.name, item.version)
+        if (fs.existsSync(vdir)) {
+          // Reinstall: retire the old tree; the DB row is replaced below (a kill here is repaired from the CAS).
+          fs.renameSync(vdir, `${layout.stagingDir(item.name, item.version, txn)}.old`)
+          payload.dirs.push(layout.rel(`${layout.stagingDir(item.name, item.version, txn)}.old`))
+          db.db.prepare('UPDATE journal SET payload = ? WHERE id = ?').run(JSON.stringify(payload), txn)
+        }
+        fs.renameSync(layout.stagingDir(item.name, item.version, txn), vdir)
+        crashPoint('install:renamed')
+      }
+
+      // 4. register: the point of no return
+      this.o.reporter.emit({ type: 'phase', phase: 'register', message: 'Registering' })
+      db.transaction(() => {
+        items.forEach((item, k) => {
+          const old = db.program(item.name, item.version)
+          if (old) db.deleteProgram(old.id)
+          const entries = fetched[k].entries
+          const id = db.insertProgram({
+            name: item.name,
+            version: item.version,
+            source: item.source,
+            packageId: item.packageId,
+            treeDigest: treeDigest(entries.map((e) => ({ path: e.path, type: e.type, mode: e.mode, ...(e.blob ? { key: e.blob } : {}), ...(e.target !== undefined ? { target: e.target } : {}) }))),
+            explicit: item.reason === 'explicit',
+            size: entries.reduce((s, e) => s + (e.size ?? 0), 0),
+            txn,
+            entries,
+            dependencies: item.manifest.dependencies,
+          })
+          if (becomesCurrent[k]) this.makeCurrent(item.name, id)
+        })
+        db.setJournalState(txn, 'registered')
+      })
+      registered = true
+      crashPoint('install:registered')
+
+      // 5. Current and links
+      this.o.reporter.emit({ type: 'phase', phase: 'link', message: 'Linking' })
+      const r = await this.reconcileOrUndo(txn, payload)
+      db.deleteJournal(txn)
+      const grafted = items.map((i) => summarize(db, db.program(i.name, i.version) as ProgramRow))
+      for (const g of grafted) this.o.reporter.emit({ type: 'program', action: 'grafted', name: g.name, version: g.version, source: g.source })
+      for (const [k, f] of fetched.entries()) {
+        for (const s of f.scriptlets ?? []) {
+          this.o.reporter.emit({ type: 'warning', code: 'scriptlet-not-run', message: `${items[k].name} ships a ${s.name} script; nip records it but does not run it.` })
+        }
+      }
+      appendLog(layout.logDir, {
+        time: new Date().toISOString(),
+        transaction: txn,
+        command,
+        action: 'install',
+        outcome: 'ok',
+        programs: grafted.map((g) => ({ name: g.name, version: g.version, change: 'grafted' })),
+        durationMs: Date.now() - started,
+      })
+      return { plan, dryRun: false, grafted, skipped, links: { added: r.linksAdded }, transaction: txn }
+    } catch (e) {
+      if (!registered) {
+        // Nothing is registered: discard what was staged or renamed (the DB does not know it).
+        await reconcile({ db, layout, cas: this.o.cas, txn }, payload).catch(() => undefined)
+        db.deleteJournal(txn)
+      }
+      const err = mapCasError(e, 'installing')
+      appendLog(layout.logDir, {
+        time: new Date().toISOString(),
+        transaction: txn,
+        command,
+        action: 'install',
+        outcome: 'failed',
+        programs: items.map((i) => ({ name: i.name, version: i.version, change: 'not grafted' })),
+        error: { code: err.code, message: err.message },
+        durationMs: Date.now() - started,
+      })
+      throw err
+    }
+  }
+
+  /** Inside a DB transaction: mark `id` current for `name` and take its links. */
+  private makeCurrent(name: string, id: number | null, skipConflicts = false): void {
+    const { db, layout } = this.o
+    db.setCurrentFlag(name, id)
+    if (id === null) {
+      db.replaceLinks(name, [])
+      return
+    }
+    let rows = desiredLinks(layout, { id, name }, db.files(id))
+    if (skipConflicts) {
+      const owner = (p: string) => db.link(p)?.program
+      const bad = new Set(findLinkConflicts({ layout, program: name, rows, ownerOf: owner }).map((c) => c.path))
+      if (bad.size) {
+        this.o.reporter.emit({ type: 'warning', code: 'links-skipped', message: `${bad.size} link(s) of ${name} are taken by other programs and were not created.`, data: { paths: [...bad] } })
+        rows = rows.filter((r) => !bad.has(r.path))
+      }
+    }
+    db.replaceLinks(name, rows)
+  }
+
+  /** Reconcile after registration; on failure revert the DB to payload.previousCurrent and reconcile again. */
+  private async reconcileOrUndo(txn: string, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
+    const { db, layout, cas } = this.o
+    try {
+      return await reconcile({ db, layout, cas, txn }, payload)
+    } catch (e) {
+      this.o.reporter.emit({ type: 'warning', code: 'undo', message: `Undoing transaction ${txn}: ${(e as Error).message}` })
+      db.transaction(() => {
+        for (const p of db.db.prepare('SELECT * FROM programs WHERE txn = ?').all(txn) as ProgramRow[]) db.deleteProgram(p.id)
+        for (const [name, version] of Object.entries(payload.previousCurrent)) {
+          const prev = version === null ? undefined : db.program(name, version)
+          this.makeCurrent(name, prev ? prev.id : null, true)
+        }
+      })
+      await reconcile({ db, layout, cas, txn }, payload)
+      db.deleteJournal(txn)
+      throw e
+    }
+  }
+
+  // ---- remove ---------------------------------------------------------------------------
+
+  async remove(targets: string[], opts: RemoveOptions): Promise<RemoveResult> {
+    const started = Date.now()
+    const { db, layout } = this.o
+    const victims = new Map<number, ProgramRow>()
+    for (const t of targets) {
+      const at = t.lastIndexOf('@')
+      const name = at > 0 ? t.slice(0, at) : t
+      const version = at > 0 ? t.slice(at + 1) : undefined
+      const rows = db.programsNamed(name).filter((p) => version === undefined || p.version === version)
+      if (rows.length === 0) {
+        const have = db.programsNamed(name).map((p) => p.version)
+        throw new NipError('ERR_NIP_NOT_INSTALLED', version ? `${name} ${version} is not grafted.` : `${name} is not grafted.`, {
+          hint: have.length ? `Grafted versions: ${have.join(', ')}.` : 'nip list shows what is grafted.',
+          data: { name, version },
+        })
+      }
+      for (const r of rows) victims.set(r.id, r)
+    }
+    // Who would lose a dependency: programs outside the removal set depending on a name that disappears entirely.
+    const gone = () => new Set([...victims.values()].map((v) => v.name.toLowerCase()).filter((n) => db.programsNamed(n).every((p) => victims.has(p.id))))
+    for (;;) {
+      const goneNames = gone()
+      const blockers = [...goneNames].flatMap((n) => db.dependents(n).filter((d) => !victims.has(d.id)).map((d) => ({ dependent: d, on: n })))
+      if (blockers.length === 0 || opts.force) break
+      if (!opts.cascade) {
+        const list = blockers.map((b) => `${b.dependent.name} ${b.dependent.version} needs ${b.on}`).join('; ')
+        throw new NipError('ERR_NIP_REQUIRED_BY', `Refusing to remove: ${list}.`, {
+          hint: 'Remove the dependents too with --cascade, or use --force to remove anyway (they may stop working).',
+          data: { blockers: blockers.map((b) => ({ name: b.dependent.name, version: b.dependent.version, requires: b.on })) },
+        })
+      }
+      for (const b of blockers) for (const p of db.programsNamed(b.dependent.name)) victims.set(p.id, p)
+    }
+    const removed = [...victims.values()].map((v) => ({ name: v.name, version: v.version }))
+    if (opts.dryRun) return { dryRun: true, removed, links: { removed: 0 } }
+    const proceed = await this.o.reporter.confirm({ id: 'remove', message: `Remove ${removed.length} program version(s)?`, default: true })
+    if (!proceed) throw new NipError('ERR_NIP_ABORTED', 'Removal cancelled.', { hint: 'Nothing was changed.' })
+
+    const names = [...new Set([...victims.values()].map((v) => v.name))]
+    // The new current version of a program that keeps other versions: the highest, in its source's order.
+    const nextCurrent = new Map<string, number | null>()
+    for (const n of names) {
+      const all = db.programsNamed(n)
+      const cur = all.find((p) => p.current === 1)
+      if (cur && !victims.has(cur.id)) continue
+      const left = all.filter((p) => !victims.has(p.id))
+      let best: ProgramRow | null = null
+      for (const p of left) {
+        const cmp = await this.compare(p.source, p.version, best?.version)
+        if (!best || cmp > 0) best = p
+      }
+      nextCurrent.set(n, best ? best.id : null)
+    }
+    const txn = newTransactionId()
+    const payload: JournalPayload = {
+      names,
+      dirs: [...victims.values()].map((v) => layout.rel(layout.versionDir(v.name, v.version))),
+      links: names.flatMap((n) => db.linksOf(n).map((l) => ({ path: l.path, target: l.target }))),
+      previousCurrent: Object.fromEntries(names.map((n) => [n, db.currentProgram(n)?.version ?? null])),
+    }
+    const command = opts.command ?? `remove ${targets.join(' ')}`
+    db.insertJournal({ id: txn, kind: 'remove', state: 'prepared', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
+    crashPoint('remove:journal')
+    db.transaction(() => {
+      for (const v of victims.values()) db.deleteProgram(v.id)
+      for (const [n, id] of nextCurrent) this.makeCurrent(n, id, true)
+      db.setJournalState(txn, 'registered')
+    })
+    crashPoint('remove:registered')
+    this.o.reporter.emit({ type: 'phase', phase: 'unlink', message: 'Unlinking and removing' })
+    const r = await reconcile({ db, layout, cas: this.o.cas, txn }, payload)
+    db.deleteJournal(txn)
+    for (const v of removed) this.o.reporter.emit({ type: 'program', action: 'removed', name: v.name, version: v.version })
+    appendLog(layout.logDir, {
+      time: new Date().toISOString(),
+      transaction: txn,
+      command,
+      action: 'remove',
+      outcome: 'ok',
+      programs: removed.map((v) => ({ ...v, change: 'removed' })),
+      durationMs: Date.now() - started,
+    })
+    return { dryRun: false, removed, links: { removed: r.linksRemoved }, transaction: txn }
+  }
+
+  // ---- switch ---------------------------------------------------------------------------
+
+  async switch(name: string, version: string, command?: string): Promise<SwitchResult> {
+    const started = Date.now()
+    const { db, layout } = this.o
+    const target = db.program(name, version)
+    if (!target) {
+      const have = db.programsNamed(name).map((p) => p.version)
+      throw new NipError('ERR_NIP_NOT_INSTALLED', `${name} ${version} is not grafted.`, {
+        hint: have.length ? `Grafted versions of ${name}: ${have.join(', ')}.` : `Graft it first: nip install ${name}@${version}.`,
+        data: { name, version, installed: have },
+      })
+    }
+    const from = db.currentProgram(target.name)
+    if (from?.id === target.id) return { name: target.name, from: from.version, to: target.version, links: { added: 0, removed: 0 } }
+    const rows = desiredLinks(layout, { id: target.id, name: target.name }, db.files(target.id))
+    const conflicts = findLinkConflicts({ layout, program: target.name, rows, ownerOf: (p) => db.link(p)?.program })
+    if (conflicts.length) throw linkConflictError(conflicts)
+    const txn = newTransactionId()
+    const payload: JournalPayload = {
+      names: [target.name],
+      dirs: [],
+      links: [...db.linksOf(target.name), ...rows].map((l) => ({ path: l.path, target: l.target })),
+      previousCurrent: { [target.name]: from?.version ?? null },
+    }
+    const cmd = command ?? `switch ${name} ${version}`
+    db.insertJournal({ id: txn, kind: 'switch', state: 'prepared', pid: process.pid, command: cmd, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
+    crashPoint('switch:journal')
+    db.transaction(() => {
+      this.makeCurrent(target.name, target.id)
+      db.setJournalState(txn, 'registered')
+    })
+    crashPoint('switch:registered')
+    const r = await this.reconcileOrUndo(txn, payload)
+    db.deleteJournal(txn)
+    this.o.reporter.emit({ type: 'program', action: 'switched', name: target.name, version: target.version })
+    appendLog(layout.logDir, {
+      time: new Date().toISOString(),
+      transaction: txn,
+      command: cmd,
+      action: 'switch',
+      outcome: 'ok',
+      programs: [{ name: target.name, version: target.version, change: `switched from ${from?.version ?? 'none'}` }],
+      durationMs: Date.now() - started,
+    })
+    return { name: target.name, from: from?.version ?? null, to: target.version, links: { added: r.linksAdded, removed: r.linksRemoved } }
+  }
+
+  private async compare(source: AdapterId, a: string, b: string | undefined): Promise<number> {
+    if (b === undefined) return 1
+    try {
+      return (await this.o.dispatcher.adapter(source)).compareVersions(a, b)
+    } catch {
+      return compareVersionsNatural(a, b)
+    }
+  }
+}
+
+function toFileRow(e: TreeEntry): FileRow {
+  return { program_id: 0, path: e.path, type: e.type, mode: e.mode, blob: e.blob ?? null, size: e.size ?? null, target: e.target ?? null, settings: e.settings ? 1 : 0 }
+}
+
+/** Adapters map paths; core re-checks the result before anything touches the disk. */
+function validateEntries(r: FetchResult, item: PlanItem): void {
+  for (const e of r.entries) {
+    const parts = e.path.split('/')
+    const bad =
+      e.path === '' ||
+      e.path.startsWith('/') ||
+      e.path.includes('\0') ||
+      parts.some((p) => p === '..' || p === '.' || p === '') ||
+      (e.settings === true && !e.path.startsWith('Settings/')) ||
+      (e.type === 'file' && !e.blob) ||
+      (e.type === 'symlink' && (e.target === undefined || e.target.startsWith('/') || escapes(e.path, e.target)))
+    if (bad) {
+      throw new NipError('ERR_NIP_BAD_PACKAGE', `${item.adapter.id} returned an unsafe entry "${e.path}" for ${item.name} ${item.version}.`, {
+        hint: 'This is a bug in the source adapter or a hostile package; nothing was grafted.',
+        data: { entry: e, package: item.packageId },
+      })
+    }
+  }
+}
+
+function escapes(entryPath: string, target: string): boolean {
+  const stack = entryPath.split('/').slice(0, -1)
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue
+    if (part === '..') {
+      if (stack.length === 0) return true
+      stack.pop()
+    } else stack.push(part)
+  }
+  return false
+}
+
+function linkConflictError(conflicts: LinkConflict[]): NipError {
+  const lines = conflicts.slice(0, 20).map((c) =>
+    c.kind === 'occupied'
+      ? `  ${c.path}: occupied by a file nip does not own (wanted by ${c.wanted})`
+      : `  ${c.path}: owned by ${c.owner} (wanted by ${c.wanted})`,
+  )
+  if (conflicts.length > 20) lines.push(`  … and ${conflicts.length - 20} more`)
+  const occupied = conflicts.every((c) => c.kind === 'occupied')
+  const owners = [...new Set(conflicts.filter((c) => c.owner).map((c) => c.owner))]
+  return new NipError(occupied ? 'ERR_NIP_LINK_OCCUPIED' : 'ERR_NIP_LINK_CONFLICT', `Link conflict:\n${lines.join('\n')}`, {
+    hint: occupied
+      ? 'Move those files out of the link farm (nip owns reports who owns a path), then try again.'
+      : `Remove or switch away from ${owners.join(', ')} first (nip remove ${owners[0]}), or graft without switching (--no-switch).`,
+    data: { conflicts },
+  })
+}
+
+export function freeSpace(dir: string): number {
+  try {
+    const s = fs.statfsSync(dir)
+    return Number(s.bavail) * Number(s.bsize)
+  } catch {
+    return Number.MAX_SAFE_INTEGER
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  let failed: unknown = null
+  const worker = async () => {
+    while (next < items.length && failed === null) {
+      const k = next++
+      try {
+        out[k] = await fn(items[k])
+      } catch (e) {
+        failed ??= e
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  if (failed !== null) throw isNipError(failed) ? failed : failed
+  return out
+}
+
+export type { LinkRow }
