@@ -1,1 +1,10 @@
-export {}
+export { parsePackageFileName, versionWithRevision, LEGACY_ARCH } from './packageFileName.js'
+export type { PackageFileName, PackageCompression } from './packageFileName.js'
+export { compareVersions, guessLatest, sortLatestFirst, splitRevision, isUnstableVersion, extractVersion } from './versionOrder.js'
+export { parseConstraint, formatConstraint, satisfies } from './constraint.js'
+export type { ConstraintClause, ConstraintOperator } from './constraint.js'
+export { parseDependencies } from './dependencies.js'
+export type { ParsedDependencies } from './dependencies.js'
+export { parseDescription } from './description.js'
+export type { Description } from './description.js'
+export { parseSha256Sums, verifyChecksum, CHECKSUMS_FILE } from './checksums.js'

@@ -98,21 +98,26 @@ export class Cas {
    * whether the blob was already present (`existed`) or had to be repaired (`repaired`).
    */
   async addStream(src: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream, opts: AddOptions = {}): Promise<BlobInfo> {
-    const executable = opts.executable === true
-    const expectDigest = opts.expectDigest?.toLowerCase()
-    if (expectDigest !== undefined && !isDigest(expectDigest)) {
-      throw new CasError('ERR_NIP_HASH_MISMATCH', `expected digest is not a BLAKE3 hex digest: ${JSON.stringify(opts.expectDigest)}`, {
-        hint: 'The source metadata gives a malformed BLAKE3 digest.',
-        data: { expected: opts.expectDigest },
-      })
-    }
-    await this.#ensureReady()
+    // A Node stream may fail before iteration starts (a missing file): keep that from being an
+    // unhandled 'error' event; the iterator reports the stream's stored error when it starts.
+    // The iterator is always closed below, which destroys the stream.
+    if (typeof (src as NodeJS.ReadableStream).on === 'function') (src as NodeJS.ReadableStream).on('error', ignore)
+    const iterator = (src as AsyncIterable<Uint8Array | string>)[Symbol.asyncIterator]()
     const tmp = tempPath(this.dir, 'blob')
     let handle: FileHandle | undefined
     let published = false
     try {
+      const executable = opts.executable === true
+      const expectDigest = opts.expectDigest?.toLowerCase()
+      if (expectDigest !== undefined && !isDigest(expectDigest)) {
+        throw new CasError('ERR_NIP_HASH_MISMATCH', `expected digest is not a BLAKE3 hex digest: ${JSON.stringify(opts.expectDigest)}`, {
+          hint: 'The source metadata gives a malformed BLAKE3 digest.',
+          data: { expected: opts.expectDigest },
+        })
+      }
+      await this.#ensureReady()
       handle = await open(tmp, 'wx', 0o600)
-      const { digest, size } = await writeHashed(handle, src as AsyncIterable<Uint8Array | string>, opts.expectSize)
+      const { digest, size } = await writeHashed(handle, iterator, opts.expectSize)
       if (opts.expectSize !== undefined && size !== opts.expectSize) throw sizeMismatch(opts.expectSize, size, false)
       if (expectDigest !== undefined && digest !== expectDigest) {
         throw new CasError('ERR_NIP_HASH_MISMATCH', `content hashes to ${digest}, expected ${expectDigest}`, {
@@ -144,6 +149,7 @@ export class Cas {
     } catch (err) {
       throw toCasError(err, 'add a blob via', tmp)
     } finally {
+      await iterator.return?.().catch(() => undefined)
       await handle?.close().catch(() => undefined)
       if (!published) await unlink(tmp).catch(() => undefined)
     }
@@ -257,7 +263,12 @@ export class Cas {
  * the next. Stops as soon as more than `maxSize` bytes arrive, so oversized input never fills
  * the disk.
  */
-async function writeHashed(handle: FileHandle, src: AsyncIterable<Uint8Array | string>, maxSize: number | undefined): Promise<{ digest: string; size: number }> {
+async function writeHashed(
+  handle: FileHandle,
+  iterator: AsyncIterator<Uint8Array | string>,
+  maxSize: number | undefined,
+): Promise<{ digest: string; size: number }> {
+  const src: AsyncIterable<Uint8Array | string> = { [Symbol.asyncIterator]: () => iterator }
   const hasher = createBlake3()
   let size = 0
   let pending: Promise<void> | undefined
@@ -313,6 +324,8 @@ function sizeMismatch(expected: number, actual: number, atLeast: boolean): CasEr
     data: { expected, actual, ...(atLeast ? { atLeast: true } : {}) },
   })
 }
+
+function ignore(): void {}
 
 async function* once(buf: Uint8Array): AsyncIterable<Uint8Array> {
   yield buf

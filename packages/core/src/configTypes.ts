@@ -58,6 +58,8 @@ export interface LoadConfigOptions {
   userConfigPath?: string | null
   /** Environment (default process.env): NIP_ROOT is handled by the CLI; NIP_CONFIG names an extra file. */
   env?: Record<string, string | undefined>
+  /** An extra configuration file named on the command line (`--config FILE`): read after NIP_CONFIG, origin 'flag'. */
+  configFile?: string
   /** Values from flags, by config key (e.g. { "parallel-downloads": 8 }). */
   flags?: Record<string, unknown>
 }

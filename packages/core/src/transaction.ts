@@ -461,7 +461,7 @@ function validateEntries(r: FetchResult, item: PlanItem): void {
       e.path.startsWith('/') ||
       e.path.includes('\0') ||
       parts.some((p) => p === '..' || p === '.' || p === '') ||
-      (e.settings === true && !e.path.startsWith('Settings/')) ||
+      (e.settings === true && e.path !== 'Settings' && !e.path.startsWith('Settings/')) ||
       (e.type === 'file' && !e.blob) ||
       (e.type === 'symlink' && (e.target === undefined || e.target.startsWith('/') || escapes(e.path, e.target)))
     if (bad) {

@@ -1,1 +1,5 @@
-export {}
+export * from './tarBuilder.js'
+export { MemoryAdapter, parseDependency } from './memoryAdapter.js'
+export type { MemoryPackage, MemoryFile } from './memoryAdapter.js'
+export { testConfig, tempRoot, openNip, checkConsistency, listTree } from './scenario.js'
+export type { ConsistencyReport } from './scenario.js'

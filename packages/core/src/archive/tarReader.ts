@@ -13,7 +13,7 @@
  *   followed, so a chain of individually harmless links cannot leave the tree.
  * - Closing the generator early (break, throw) stops reading the source.
  */
-import { extract as createExtract, type Entry as TarStreamEntry, type Headers } from 'tar-stream'
+import { extract as createExtract, type Header } from 'tar-stream'
 import { NipError, fromSystemError } from '../errors.js'
 import type { Limits } from './limits.js'
 import { checkSymlinkTarget, normalizeEntryPath, splitPath, type AbsoluteSymlinkPolicy } from './entryPath.js'
@@ -70,6 +70,9 @@ const OVERHEAD_FIXED = 16 * 1024 * 1024
 
 const SPECIAL_BITS = 0o7000
 
+/** One member as tar-stream yields it: its header and a readable over its content. */
+type TarStreamEntry = AsyncIterable<Buffer> & { header: Header }
+
 export async function* readTar(
   src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   opts: ReadTarOptions,
@@ -78,6 +81,8 @@ export async function* readTar(
   const policy = opts.absoluteSymlinks ?? 'refuse'
   const strip = opts.stripComponents ?? 0
   const registry = new PathRegistry()
+  /** Paths that the entry being checked replaces (checkHeader adds, the loop reports). */
+  const replacedPaths = new Set<string>()
   const extract = createExtract()
   let entryCount = 0
   let declaredTotal = 0
@@ -101,9 +106,10 @@ export async function* readTar(
       if (rawTotal - streamedTotal > OVERHEAD_FIXED + OVERHEAD_PER_ENTRY * entryCount) {
         throw tooLarge({ entry: '', archive })
       }
-      if (!extract.write(chunk as Buffer)) await new Promise<void>((resolve) => extract.once('drain', () => resolve()))
+      if (!extract.write(chunk as Buffer)) await writable(extract)
+      if (stopped) return
     }
-    extract.end()
+    extract.end(null)
   })().catch((e: unknown) => {
     extract.destroy(e instanceof NipError ? e : fromSystemError(e, 'reading an archive', archive))
   })
@@ -130,11 +136,13 @@ export async function* readTar(
           ctx,
         )
       }
-      const entry = checkHeader(header, { ...ctx, limits, policy, strip, registry })
-      const content = (async function* () {})()
+      const entry = checkHeader(header, { ...ctx, limits, policy, strip, registry, replacedPaths })
       if (entry === null) {
         await drain(stream[Symbol.asyncIterator]())
         continue
+      }
+      if (replacedPaths.delete(entry.path)) {
+        opts.onWarning?.({ code: 'duplicate-replaced', message: `A later entry replaces ${entry.path}`, path: entry.path })
       }
       if (entry.clearedBits !== 0) {
         opts.onWarning?.({
@@ -177,8 +185,6 @@ export async function* readTar(
             })()
           },
         }
-      } else {
-        void content
       }
       yield entry
       if (!done) {
@@ -193,6 +199,9 @@ export async function* readTar(
   } finally {
     stopped = true
     extract.destroy()
+    // Unblock a pump waiting on a source that has more to give: nobody will read it now.
+    const destroyable = src as { destroy?: () => void; readableEnded?: boolean }
+    if (typeof destroyable.destroy === 'function' && destroyable.readableEnded !== true) destroyable.destroy()
     await pump
   }
 }
@@ -202,10 +211,11 @@ interface HeaderContext extends RefusalContext {
   policy: AbsoluteSymlinkPolicy
   strip: number
   registry: PathRegistry
+  replacedPaths: Set<string>
 }
 
 /** Validate one header; null for entries that are skipped (the root, stripped-away paths). */
-function checkHeader(header: Headers, ctx: HeaderContext): TarEntry | null {
+function checkHeader(header: Header, ctx: HeaderContext): TarEntry | null {
   const type = entryType(header, ctx)
   const normalized = normalizeEntryPath(header.name, ctx)
   const path = stripPath(normalized, ctx.strip)
@@ -228,17 +238,15 @@ function checkHeader(header: Headers, ctx: HeaderContext): TarEntry | null {
 
   if (type === 'symlink') {
     entry.target = checkSymlinkTarget(path, header.linkname ?? '', { ...ctx, policy: ctx.policy })
-    ctx.registry.record(path, 'symlink', ctx, entry.target)
   } else if (type === 'hardlink') {
     entry.target = checkHardlinkTarget(header.linkname ?? '', ctx)
-    ctx.registry.record(path, 'file', ctx)
-  } else {
-    ctx.registry.record(path, type, ctx)
   }
+  const kind = type === 'hardlink' ? 'file' : type
+  if (ctx.registry.record(path, kind, ctx, entry.target)) ctx.replacedPaths.add(path)
   return entry
 }
 
-function entryType(header: Headers, ctx: RefusalContext): TarEntryType {
+function entryType(header: Header, ctx: RefusalContext): TarEntryType {
   switch (header.type) {
     case 'file':
     case 'contiguous-file':
@@ -276,6 +284,19 @@ function checkHardlinkTarget(linkname: string, ctx: HeaderContext): string {
 function stripPath(path: string, strip: number): string {
   if (strip <= 0) return path
   return splitPath(path).slice(strip).join('/')
+}
+
+/** Resolves once `extract` can take more input (or is gone). */
+function writable(extract: ReturnType<typeof createExtract>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      extract.off('drain', done)
+      extract.off('close', done)
+      resolve()
+    }
+    extract.on('drain', done)
+    extract.on('close', done)
+  })
 }
 
 async function drain(iterator: AsyncIterator<Buffer>, onChunk?: (chunk: Buffer) => void): Promise<void> {

@@ -1,0 +1,8 @@
+export { detectCompression, decompressStream, looksLikeTar, COMPRESSION_MAGIC_LENGTH } from './decompress.js'
+export type { Compression, DecompressOptions } from './decompress.js'
+export { readTar } from './tarReader.js'
+export type { ArchiveWarning, ReadTarOptions, TarEntry, TarEntryType } from './tarReader.js'
+export { unpackToCas, MAX_METADATA_SIZE } from './unpackToCas.js'
+export type { UnpackOptions, UnpackResult } from './unpackToCas.js'
+export { normalizeEntryPath, rebaseAbsoluteTarget, resolveLexically } from './entryPath.js'
+export type { AbsoluteSymlinkPolicy } from './entryPath.js'

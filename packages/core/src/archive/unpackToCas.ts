@@ -1,0 +1,194 @@
+/**
+ * Unpack a (possibly compressed) tar archive into the CAS and describe it as a program tree.
+ *
+ * Contract:
+ * - Writes nothing but blobs, and only through `cas.addStream`; a refused archive may leave
+ *   blobs behind (garbage for gc) but nothing anywhere else.
+ * - Every entry passes readTar's checks under its archive path, then again under its mapped
+ *   path: the mapped path must be safe, must not go through a mapped symlink, must keep its kind,
+ *   and a mapped symlink's target must stay inside the tree.
+ * - Hardlinks become file entries sharing the blob (and mode) of the file they name, even when
+ *   that file itself was dropped by `mapPath`.
+ * - The result is sorted by path (code-unit order) and lists every parent directory; parents
+ *   the archive did not list get mode 0755.
+ */
+import type { BlobInfo, Cas } from '@nip/cas'
+import type { TreeEntry } from '../adapter.js'
+import { ERROR_CODES, NipError, fromSystemError, type NipErrorCode } from '../errors.js'
+import type { Limits } from './limits.js'
+import { decompressStream, type Compression } from './decompress.js'
+import { checkSymlinkTarget, normalizeEntryPath, parentPath } from './entryPath.js'
+import { PathRegistry } from './pathRegistry.js'
+import { refuse } from './refusal.js'
+import { readTar, type ArchiveWarning, type TarEntry } from './tarReader.js'
+import type { AbsoluteSymlinkPolicy } from './entryPath.js'
+
+/** The most bytes one captured metadata member may hold. */
+export const MAX_METADATA_SIZE = 1024 * 1024
+
+export interface UnpackOptions {
+  cas: Cas
+  limits: Limits
+  /**
+   * Where an entry goes in the program tree; null drops it. Receives the normalised archive path.
+   * The result is re-validated like an archive path.
+   */
+  mapPath?: (path: string, entry: TarEntry) => string | null
+  /** Whether a mapped file is a configuration file (TreeEntry.settings). */
+  isSettings?: (mappedPath: string) => boolean
+  /**
+   * Keep this member's content in memory (result.metadata, keyed by archive path), at most
+   * MAX_METADATA_SIZE bytes. A captured member whose mapPath is null is kept only in memory.
+   */
+  captureMetadata?: (path: string) => boolean
+  onWarning?: (w: ArchiveWarning) => void
+  absoluteSymlinks?: AbsoluteSymlinkPolicy
+  stripComponents?: number
+  /** Skip detection and use this compression. */
+  compression?: Compression
+  /** Name of the archive, for messages and error data. */
+  archive?: string
+}
+
+export interface UnpackResult {
+  entries: TreeEntry[]
+  /** Captured metadata members, by archive path. */
+  metadata: Map<string, Buffer>
+}
+
+interface StoredFile {
+  blob: string
+  size: number
+  mode: number
+}
+
+export async function unpackToCas(
+  src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: UnpackOptions,
+): Promise<UnpackResult> {
+  const { archive } = opts
+  const metadata = new Map<string, Buffer>()
+  const byArchivePath = new Map<string, StoredFile>()
+  const tree = new Map<string, TreeEntry>()
+  const registry = new PathRegistry()
+  /** Archive paths seen so far: readTar already warned when one of them repeats. */
+  const archivePaths = new Set<string>()
+  const input = decompressStream(src, { compression: opts.compression, archive })
+
+  for await (const entry of readTar(input, {
+    limits: opts.limits,
+    onWarning: opts.onWarning,
+    absoluteSymlinks: opts.absoluteSymlinks,
+    stripComponents: opts.stripComponents,
+    archive,
+  })) {
+    const ctx = { entry: entry.path, archive }
+    const repeated = archivePaths.has(entry.path)
+    archivePaths.add(entry.path)
+    const captured = entry.type === 'file' && opts.captureMetadata?.(entry.path) === true ? await capture(entry, archive) : undefined
+    if (captured !== undefined) metadata.set(entry.path, captured)
+
+    const rawMapped = opts.mapPath ? opts.mapPath(entry.path, entry) : entry.path
+    let mapped: string | null = null
+    if (rawMapped !== null) {
+      mapped = normalizeEntryPath(rawMapped, { ...ctx, limits: opts.limits })
+      if (mapped === '' && entry.type !== 'dir') {
+        throw refuse('ERR_NIP_UNSAFE_NAME', `mapPath sent a ${entry.type} to the tree root`, 'This is a bug in the adapter\'s path mapping.', ctx)
+      }
+    }
+
+    if (entry.type === 'file') {
+      // Hardlinks may name this file even when it is dropped, so it is stored regardless,
+      // unless it was captured and dropped (metadata lives only in memory).
+      if (mapped === null && captured !== undefined) continue
+      const info = await store(opts.cas, captured ?? entry.body!, entry, archive)
+      const file = { blob: info.key, size: info.size, mode: entry.mode }
+      byArchivePath.set(entry.path, file)
+      if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
+    } else if (entry.type === 'hardlink') {
+      const file = byArchivePath.get(entry.target!)
+      if (file === undefined) {
+        throw refuse(
+          'ERR_NIP_UNSAFE_HARDLINK',
+          `An archive hardlink names ${JSON.stringify(entry.target)}, whose content was not kept`,
+          'A hardlink must name a regular file earlier in the same archive.',
+          ctx,
+        )
+      }
+      byArchivePath.set(entry.path, file)
+      if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
+    } else if (mapped === null || mapped === '') {
+      continue
+    } else if (entry.type === 'dir') {
+      place(mapped, { path: mapped, type: 'dir', mode: entry.mode }, repeated)
+    } else {
+      const target = checkSymlinkTarget(mapped, entry.target!, { ...ctx, policy: 'refuse' })
+      place(mapped, { path: mapped, type: 'symlink', mode: entry.mode, target }, repeated)
+    }
+  }
+  registry.verifySymlinks()
+
+  for (const path of [...tree.keys()]) {
+    for (let p = parentPath(path); p !== '' && !tree.has(p); p = parentPath(p)) {
+      tree.set(p, { path: p, type: 'dir', mode: 0o755 })
+    }
+  }
+  const entries = [...tree.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return { entries, metadata }
+
+  function place(path: string, treeEntry: TreeEntry, repeated: boolean): void {
+    const ctx = { entry: path, archive }
+    const replaced = registry.record(path, treeEntry.type, ctx, treeEntry.target)
+    if (replaced && !repeated) {
+      opts.onWarning?.({ code: 'duplicate-replaced', message: `A later entry replaces ${path}`, path })
+    }
+    if (treeEntry.type === 'file' && opts.isSettings?.(path) === true) treeEntry.settings = true
+    tree.set(path, treeEntry)
+  }
+}
+
+async function capture(entry: TarEntry, archive?: string): Promise<Buffer> {
+  const tooLarge = (): NipError =>
+    refuse(
+      'ERR_NIP_ARCHIVE_TOO_LARGE',
+      `A metadata member is larger than ${MAX_METADATA_SIZE} bytes`,
+      'Package metadata this large is not plausible; the package is malformed or hostile.',
+      { entry: entry.path, archive },
+    )
+  if (entry.size > MAX_METADATA_SIZE) throw tooLarge()
+  const chunks: Buffer[] = []
+  let total = 0
+  for await (const chunk of entry.body!) {
+    total += chunk.length
+    if (total > MAX_METADATA_SIZE) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: TarEntry, archive?: string): Promise<BlobInfo> {
+  const body = Buffer.isBuffer(content) ? [content] : content
+  try {
+    return await cas.addStream(toAsync(body), { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size })
+  } catch (e) {
+    throw asNipError(e, entry.path, archive)
+  }
+}
+
+async function* toAsync(body: AsyncIterable<Buffer> | Buffer[]): AsyncGenerator<Buffer> {
+  yield* body
+}
+
+/** CAS errors carry NipError codes: keep the code, message, hint and data. */
+function asNipError(e: unknown, path: string, archive?: string): NipError {
+  if (e instanceof NipError) return e
+  const err = e as { code?: unknown; message?: string; hint?: string; data?: Record<string, unknown> }
+  if (typeof err?.code === 'string' && Object.hasOwn(ERROR_CODES, err.code)) {
+    return new NipError(err.code as NipErrorCode, err.message ?? String(e), {
+      hint: err.hint,
+      data: { ...(err.data ?? {}), entry: path, ...(archive === undefined ? {} : { archive }) },
+      cause: e,
+    })
+  }
+  return fromSystemError(e, 'storing an archive entry', path)
+}

@@ -1,0 +1,235 @@
+/**
+ * Scenario tests of the graft pipeline, with an in-memory source: given sources, run
+ * commands, expect programs, links, exit codes.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { MemoryAdapter, openNip, tempRoot, checkConsistency, listTree, type MemoryPackage } from '@nip/testing'
+import { NipError, type Nip } from '@nip/core'
+import { blake3Hex } from '@nip/cas'
+
+const greet = (v: string): MemoryPackage => ({
+  name: 'libgreet',
+  version: v,
+  files: { [`lib/libgreet.so.${v}`]: `greet ${v}`, 'include/greet.h': '#define GREET 1\n' },
+})
+const hello = (v: string, extra: Record<string, string> = {}): MemoryPackage => ({
+  name: 'hello',
+  version: v,
+  dependencies: ['libgreet >= 1.0'],
+  files: {
+    'bin/hello': `#!/bin/sh\necho hello ${v}\n`,
+    'share/man/man1/hello.1': `.TH HELLO 1 ${v}\n`,
+    'Settings/hello.conf': { content: `greeting=${v}\n`, mode: 0o644, settings: true },
+    ...extra,
+  },
+})
+
+async function expectNipError(p: Promise<unknown>, code: string): Promise<NipError> {
+  try {
+    await p
+  } catch (e) {
+    assert.ok(e instanceof NipError, `expected NipError, got ${String(e)}`)
+    assert.equal(e.code, code, e.message)
+    return e
+  }
+  assert.fail(`expected ${code}`)
+}
+
+describe('graft pipeline (in-memory source)', () => {
+  let root: string
+  let nip: Nip
+  let source: MemoryAdapter
+  beforeEach(async () => {
+    root = await tempRoot()
+    source = new MemoryAdapter([greet('1.0'), greet('1.2'), hello('1.0', { 'bin/hello-old': 'old\n' }), hello('2.0', { 'bin/hello-new': 'new\n' })])
+    ;({ nip } = await openNip(root, [source]))
+  })
+  afterEach(async () => {
+    nip.close()
+    await fs.promises.rm(root, { recursive: true, force: true })
+  })
+
+  it('installs a program with its dependency, links it, and records it', async () => {
+    const r = await nip.install(['hello'])
+    assert.deepEqual(r.grafted.map((g) => `${g.name}@${g.version}:${g.explicit}`), ['libgreet@1.2:false', 'hello@2.0:true'])
+    const link = path.join(root, 'System/Links/Executables/hello')
+    assert.equal(fs.readlinkSync(link), '../../../Programs/hello/Current/bin/hello')
+    assert.equal(fs.readFileSync(link, 'utf8'), '#!/bin/sh\necho hello 2.0\n')
+    assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), '2.0')
+    assert.equal(fs.readlinkSync(path.join(root, 'System/Links/Libraries/libgreet.so.1.2')), '../../../Programs/libgreet/Current/lib/libgreet.so.1.2')
+    assert.equal(fs.readlinkSync(path.join(root, 'System/Links/Headers/greet.h')), '../../../Programs/libgreet/Current/include/greet.h')
+    assert.equal(fs.readlinkSync(path.join(root, 'System/Links/Manuals/man1/hello.1')), '../../../../Programs/hello/Current/share/man/man1/hello.1')
+    assert.equal(fs.readlinkSync(path.join(root, 'System/Links/Shared/man/man1/hello.1')), '../../../../../Programs/hello/Current/share/man/man1/hello.1')
+    // the program file is the CAS blob itself (hardlink), read-only and executable
+    const file = path.join(root, 'Programs/hello/2.0/bin/hello')
+    const key = blake3Hex(Buffer.from('#!/bin/sh\necho hello 2.0\n')) + '-x'
+    const blob = path.join(root, 'var/nip/cas', key.slice(0, 2), key.slice(2, 4), key)
+    assert.equal(fs.statSync(file).ino, fs.statSync(blob).ino)
+    assert.equal(fs.statSync(file).mode & 0o777, 0o555)
+    // settings are copied (own inode, writable) and linked into System/Settings
+    const conf = path.join(root, 'Programs/hello/Settings/hello.conf')
+    assert.equal(fs.readFileSync(conf, 'utf8'), 'greeting=2.0\n')
+    assert.equal(fs.statSync(conf).nlink, 1)
+    assert.equal(fs.statSync(conf).mode & 0o200, 0o200)
+    assert.equal(fs.readlinkSync(path.join(root, 'System/Settings/hello.conf')), '../../Programs/hello/Settings/hello.conf')
+    assert.deepEqual(nip.owns(path.join(root, 'System/Links/Executables/hello')), {
+      path: 'System/Links/Executables/hello',
+      kind: 'link',
+      owner: { name: 'hello', version: '2.0' },
+      target: '../../../Programs/hello/Current/bin/hello',
+    })
+    assert.equal(nip.owns('Programs/libgreet/1.2/include/greet.h').owner?.name, 'libgreet')
+    assert.equal(nip.owns('etc/passwd').kind, 'none')
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('keeps two versions side by side and switches Current and links', async () => {
+    await nip.install(['hello@1.0'])
+    await nip.install(['hello@2.0'])
+    assert.deepEqual(nip.list({ name: 'hello' }).map((p) => `${p.version}:${p.current}`), ['1.0:false', '2.0:true'])
+    assert.ok(fs.existsSync(path.join(root, 'Programs/hello/1.0/bin/hello-old')))
+    const links = path.join(root, 'System/Links/Executables')
+    assert.deepEqual(fs.readdirSync(links).sort(), ['hello', 'hello-new'])
+    const s = await nip.switch('hello', '1.0')
+    assert.deepEqual(s, { name: 'hello', from: '2.0', to: '1.0', links: { added: 1, removed: 1 } })
+    assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), '1.0')
+    assert.deepEqual(fs.readdirSync(links).sort(), ['hello', 'hello-old'])
+    assert.equal(fs.readFileSync(path.join(links, 'hello'), 'utf8'), '#!/bin/sh\necho hello 1.0\n')
+    await expectNipError(nip.switch('hello', '3.0'), 'ERR_NIP_NOT_INSTALLED')
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('refuses to remove a program another one depends on, and honours --cascade and --force', async () => {
+    await nip.install(['hello'])
+    const before = listTree(root)
+    const e = await expectNipError(nip.remove(['libgreet']), 'ERR_NIP_REQUIRED_BY')
+    assert.equal(e.exitCode, 4)
+    assert.match(e.message, /hello 2\.0 needs libgreet/)
+    assert.deepEqual(listTree(root).filter((p) => !p.startsWith('var/')), before.filter((p) => !p.startsWith('var/')))
+    const dry = await nip.remove(['libgreet'], { cascade: true, dryRun: true })
+    assert.deepEqual(dry.removed.map((r) => r.name).sort(), ['hello', 'libgreet'])
+    assert.equal(nip.list().length, 2)
+    const forced = await nip.remove(['libgreet'], { force: true })
+    assert.deepEqual(forced.removed, [{ name: 'libgreet', version: '1.2' }])
+    assert.ok(!fs.existsSync(path.join(root, 'Programs/libgreet')))
+    assert.ok(!fs.existsSync(path.join(root, 'System/Links/Libraries/libgreet.so.1.2')))
+    assert.ok(fs.existsSync(path.join(root, 'System/Links/Executables/hello')))
+    await nip.remove(['hello'])
+    assert.deepEqual(nip.list(), [])
+    assert.deepEqual(fs.readdirSync(path.join(root, 'System/Links/Executables')), [])
+    // the user's settings stay, like Gobo's RemoveProgram
+    assert.ok(fs.existsSync(path.join(root, 'Programs/hello/Settings/hello.conf')))
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('removes with --cascade', async () => {
+    await nip.install(['hello'])
+    const r = await nip.remove(['libgreet'], { cascade: true })
+    assert.deepEqual(r.removed.map((x) => x.name).sort(), ['hello', 'libgreet'])
+    assert.deepEqual(nip.list(), [])
+  })
+
+  it('removing the current version makes the highest remaining one current', async () => {
+    await nip.install(['hello@1.0'])
+    await nip.install(['hello@2.0'])
+    await nip.remove(['hello@2.0'])
+    assert.deepEqual(nip.list({ name: 'hello' }).map((p) => `${p.version}:${p.current}`), ['1.0:true'])
+    assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), '1.0')
+    assert.ok(fs.existsSync(path.join(root, 'System/Links/Executables/hello-old')))
+    assert.ok(!fs.existsSync(path.join(root, 'System/Links/Executables/hello-new')))
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('refuses a link conflict between two programs and grafts nothing of the second', async () => {
+    source.packages.push({ name: 'other', version: '1', files: { 'bin/hello': 'impostor\n', 'bin/other': 'x\n' } })
+    await nip.install(['hello'])
+    const e = await expectNipError(nip.install(['other']), 'ERR_NIP_LINK_CONFLICT')
+    assert.match(e.message, /System\/Links\/Executables\/hello: owned by hello \(wanted by other\)/)
+    assert.match(e.hint ?? '', /nip remove hello/)
+    assert.ok(!fs.existsSync(path.join(root, 'Programs/other')))
+    assert.equal(nip.list({ name: 'hello' }).length, 1)
+    assert.throws(() => nip.list({ name: 'other' }), /not grafted/)
+    assert.equal(fs.readFileSync(path.join(root, 'System/Links/Executables/hello'), 'utf8'), '#!/bin/sh\necho hello 2.0\n')
+    assert.ok(!fs.existsSync(path.join(root, 'System/Links/Executables/other')))
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('refuses to replace a file in the link farm that nip does not own', async () => {
+    fs.mkdirSync(path.join(root, 'System/Links/Executables'), { recursive: true })
+    fs.writeFileSync(path.join(root, 'System/Links/Executables/hello'), 'mine')
+    await expectNipError(nip.install(['hello']), 'ERR_NIP_LINK_OCCUPIED')
+    assert.equal(fs.readFileSync(path.join(root, 'System/Links/Executables/hello'), 'utf8'), 'mine')
+    assert.deepEqual(nip.list(), [])
+  })
+
+  it('--dry-run changes nothing on disk', async () => {
+    const r = await nip.install(['hello'], { dryRun: true })
+    assert.equal(r.dryRun, true)
+    assert.deepEqual(r.plan.programs.map((p) => `${p.name}@${p.version}:${p.reason}`), ['libgreet@1.2:dependency', 'hello@2.0:explicit'])
+    assert.deepEqual(r.plan.programs[0].requiredBy, ['hello'])
+    assert.deepEqual(listTree(root), [])
+    assert.deepEqual(source.fetched, [])
+  })
+
+  it('skips a dependency that is already grafted at a satisfying version', async () => {
+    await nip.install(['libgreet@1.0'])
+    const r = await nip.install(['hello'])
+    assert.deepEqual(r.grafted.map((g) => g.name), ['hello'])
+    assert.deepEqual(source.fetched, ['libgreet@1.0', 'hello@2.0'])
+    const again = await nip.install(['hello'])
+    assert.deepEqual(again.grafted, [])
+    assert.deepEqual(again.skipped, [{ name: 'hello', version: '2.0', reason: 'already-installed' }])
+  })
+
+  it('names every source it tried when nothing is found', async () => {
+    const other = new MemoryAdapter([], { id: 'second' })
+    nip.close()
+    ;({ nip } = await openNip(root, [source, other]))
+    const e = await expectNipError(nip.install(['nonesuch']), 'ERR_NIP_NOT_FOUND')
+    assert.deepEqual((e.data.tried as { source: string }[]).map((t) => t.source), ['memory', 'second'])
+    assert.match(e.message, /memory: has no package named nonesuch\n {2}second: has no package named nonesuch/)
+    await expectNipError(nip.install(['nosuchsource:hello']), 'ERR_NIP_UNKNOWN_SOURCE')
+    const viaSource = await nip.install(['memory:libgreet@1.0'])
+    assert.equal(viaSource.grafted[0].version, '1.0')
+  })
+
+  it('reports an unsatisfiable dependency with what requires it', async () => {
+    source.packages.push({ name: 'needy', version: '1', dependencies: ['libgreet >= 9'], files: { 'bin/needy': 'x' } })
+    const e = await expectNipError(nip.install(['needy']), 'ERR_NIP_UNSATISFIED_DEPENDENCY')
+    assert.match(e.message, /libgreet >= 9 \(required by needy 1\)/)
+    assert.deepEqual(listTree(root).filter((p) => p.startsWith('Programs/')), [])
+  })
+
+  it('undoes everything when a fetch fails', async () => {
+    source.failFetch.add('libgreet')
+    await expectNipError(nip.install(['hello']), 'ERR_NIP_FETCH_FAILED')
+    assert.deepEqual(nip.list(), [])
+    assert.deepEqual(fs.readdirSync(path.join(root, 'Programs')), [])
+    const log = nip.logs(1)[0]
+    assert.equal(log.outcome, 'failed')
+    assert.equal(log.error?.code, 'ERR_NIP_FETCH_FAILED')
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('keeps a settings file the user edited when the program is grafted again', async () => {
+    await nip.install(['hello@1.0'])
+    const conf = path.join(root, 'Programs/hello/Settings/hello.conf')
+    fs.writeFileSync(conf, 'mine\n')
+    await nip.install(['hello@2.0'])
+    assert.equal(fs.readFileSync(conf, 'utf8'), 'mine\n')
+  })
+
+  it('counts blob references exactly and shares blobs between versions', async () => {
+    await nip.install(['hello@1.0'])
+    await nip.install(['hello@2.0'])
+    const st = nip.status()
+    // libgreet 1.2: 2 files; hello 1.0 and 2.0: 4 files each, none shared except greet.h? no: distinct contents
+    assert.equal(st.versions, 3)
+    assert.equal(st.programs, 2)
+    assert.deepEqual(st.interruptedTransactions, [])
+    assert.equal(st.lock.held, false)
+    assert.deepEqual((await checkConsistency(nip)).doctor.findings.find((f) => f.check === 'cas-refcounts')?.severity, 'ok')
+  })
+})
