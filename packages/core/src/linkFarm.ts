@@ -110,11 +110,11 @@ export function findLinkConflicts(opts: {
   return conflicts
 }
 
-/** Create (or leave in place when already right) every link. Idempotent. */
-export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (i: number) => void): number {
+/** Create (or leave in place when already right) every link. Idempotent. `afterEach(n)` runs after the n-th link made. */
+export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (created: number) => void): number {
   let created = 0
   const made = new Set<string>()
-  rows.forEach((r, i) => {
+  rows.forEach((r) => {
     const abs = layout.abs(r.path)
     const dir = path.dirname(abs)
     try {
@@ -139,7 +139,7 @@ export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (i: num
     } catch (e) {
       throw fromSystemError(e, 'creating a link', abs)
     }
-    afterEach?.(i)
+    afterEach?.(created)
   })
   return created
 }

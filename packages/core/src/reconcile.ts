@@ -74,8 +74,8 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
       switchCurrent(currentLink, current.version)
       crashPoint('reconcile:current')
       // 4. The links the DB says this program owns.
-      linksAdded += createLinks(layout, db.linksOf(current.name), (i) => {
-        if (i === 0) crashPoint('reconcile:linking')
+      linksAdded += createLinks(layout, db.linksOf(current.name), (n) => {
+        if (n === 1) crashPoint('reconcile:linking')
       })
       crashPoint('reconcile:linked')
     } else {

@@ -1,0 +1,166 @@
+/**
+ * Crash consistency: a nip process is killed with SIGKILL at each named step of install,
+ * remove and switch (NIP_CRASH_AT), then the next nip run must leave the store consistent:
+ * every program in the DB has its full tree, no staging directory shows as a program, links
+ * match the DB, blob reference counts match. Before the point of no return ("registered") the
+ * transaction is rolled back; after it, rolled forward.
+ */
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { MemoryAdapter, openNip, tempRoot, checkConsistency } from '@nip/testing'
+// @ts-expect-error plain ESM fixture without types
+import { packages } from './fixtures/crashPackages.mjs'
+
+const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crashRunner.mjs')
+
+function runKilled(root: string, step: string, args: string[]): { signal: NodeJS.Signals | null; status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [runner, root, ...args], { env: { ...process.env, NIP_CRASH_AT: step }, encoding: 'utf8' })
+  return { signal: r.signal, status: r.status, stderr: r.stderr }
+}
+
+async function state(root: string) {
+  const { nip } = await openNip(root, [new MemoryAdapter(packages())])
+  try {
+    return {
+      programs: nip.list().map((p) => `${p.name}@${p.version}${p.current ? '*' : ''}`),
+      execs: fs.existsSync(path.join(root, 'System/Links/Executables')) ? fs.readdirSync(path.join(root, 'System/Links/Executables')).sort() : [],
+      interrupted: nip.status().interruptedTransactions.length,
+    }
+  } finally {
+    nip.close()
+  }
+}
+
+/** The next writer recovers; afterwards the store must be consistent. */
+async function recoverAndCheck(root: string) {
+  const { nip } = await openNip(root, [new MemoryAdapter(packages())])
+  try {
+    await nip.doctor({ fix: true })
+    const c = await checkConsistency(nip)
+    assert.deepEqual(c.problems, [], `inconsistent after recovery: ${c.problems.join('\n')}`)
+    assert.equal(nip.status().interruptedTransactions.length, 0)
+  } finally {
+    nip.close()
+  }
+}
+
+const RECONCILE = ['reconcile:unlinking', 'reconcile:unlinked', 'reconcile:current', 'reconcile:linking', 'reconcile:linked']
+
+describe('crash consistency (SIGKILL at each named step)', function () {
+  this.timeout(120000)
+
+  const fresh = ['install:journal', 'install:fetched', 'install:staged', 'install:renamed']
+  for (const step of [...fresh, 'install:registered', 'reconcile:current', 'reconcile:linking', 'reconcile:linked']) {
+    it(`install into an empty root, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        const r = runKilled(root, step, ['install', 'hello@2.0'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        const before = await state(root)
+        assert.equal(before.interrupted, 1)
+        await recoverAndCheck(root)
+        const after = await state(root)
+        if (fresh.includes(step)) {
+          assert.deepEqual(after.programs, [])
+          assert.deepEqual(after.execs, [])
+        } else {
+          assert.deepEqual(after.programs, ['hello@2.0*', 'libgreet@1.0*'])
+          assert.deepEqual(after.execs, ['hello', 'hello-new'])
+          assert.equal(fs.readFileSync(path.join(root, 'System/Links/Executables/hello'), 'utf8'), '#!/bin/sh\necho 2.0\n')
+        }
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  for (const step of ['install:fetched', 'install:renamed', 'install:registered', ...RECONCILE]) {
+    it(`upgrade 1.0 → 2.0, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        assert.equal(runKilled(root, 'none', ['install', 'hello@1.0']).status, 0)
+        const r = runKilled(root, step, ['install', 'hello@2.0'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        await recoverAndCheck(root)
+        const after = await state(root)
+        if (step === 'install:fetched' || step === 'install:renamed') {
+          assert.deepEqual(after.programs, ['hello@1.0*', 'libgreet@1.0*'])
+          assert.deepEqual(after.execs, ['hello', 'hello-old'])
+        } else {
+          assert.deepEqual(after.programs, ['hello@1.0', 'hello@2.0*', 'libgreet@1.0*'])
+          assert.deepEqual(after.execs, ['hello', 'hello-new'])
+        }
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  for (const step of ['remove:journal', 'remove:registered', 'reconcile:unlinking', 'reconcile:unlinked', 'reconcile:discarded']) {
+    it(`remove, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        assert.equal(runKilled(root, 'none', ['install', 'hello@2.0']).status, 0)
+        const r = runKilled(root, step, ['remove', 'hello'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        await recoverAndCheck(root)
+        const after = await state(root)
+        if (step === 'remove:journal') {
+          assert.deepEqual(after.programs, ['hello@2.0*', 'libgreet@1.0*'])
+          assert.deepEqual(after.execs, ['hello', 'hello-new'])
+        } else {
+          assert.deepEqual(after.programs, ['libgreet@1.0*'])
+          assert.deepEqual(after.execs, [])
+          assert.ok(!fs.existsSync(path.join(root, 'Programs/hello/2.0')))
+        }
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  for (const step of ['switch:journal', 'switch:registered', ...RECONCILE]) {
+    it(`switch 2.0 → 1.0, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        assert.equal(runKilled(root, 'none', ['install', 'hello@1.0']).status, 0)
+        assert.equal(runKilled(root, 'none', ['install', 'hello@2.0']).status, 0)
+        const r = runKilled(root, step, ['switch', 'hello', '1.0'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        await recoverAndCheck(root)
+        const after = await state(root)
+        if (step === 'switch:journal') assert.deepEqual(after.execs, ['hello', 'hello-new'])
+        else assert.deepEqual(after.execs, ['hello', 'hello-old'])
+        assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), step === 'switch:journal' ? '2.0' : '1.0')
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it('a stale lock left by a killed nip is recognised and replaced', async () => {
+    const root = await tempRoot()
+    try {
+      runKilled(root, 'install:fetched', ['install', 'hello@2.0'])
+      // the killed process never released its lock
+      assert.ok(fs.existsSync(path.join(root, 'var/nip/lock')))
+      const { nip } = await openNip(root, [new MemoryAdapter(packages())])
+      try {
+        const report = await nip.doctor()
+        const lock = report.findings.find((f) => f.check === 'stale-lock')
+        assert.equal(lock?.severity, 'error')
+        assert.equal(report.healthy, false)
+        const r = await nip.install(['hello@1.0'])
+        assert.deepEqual(r.grafted.map((g) => g.version), ['1.0', '1.0'].slice(0, r.grafted.length))
+        assert.ok(!fs.existsSync(path.join(root, 'var/nip/lock')))
+      } finally {
+        nip.close()
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
