@@ -27,7 +27,6 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
-  type TreeEntry,
 } from '@nip/core'
 import { verifyChecksum } from './checksums.js'
 import { satisfies } from './constraint.js'
@@ -142,7 +141,7 @@ export class GoboAdapter implements SourceAdapter {
     const warning = checkResources(files, { file: pkg.file, pkg, arch: config.arch })
     if (warning) ctx.reporter.emit({ type: 'warning', code: 'gobo-revision-unchecked', message: warning, data: { file: pkg.file } })
     ctx.reporter.emit({ type: 'progress', id: ref.id, label, done: size, total: size, unit: 'bytes' })
-    return { ref, entries: result.entries as TreeEntry[], downloaded: 0 }
+    return { ref, entries: result.entries, downloaded: 0 }
   }
 
   compareVersions(a: string, b: string): number {

@@ -46,13 +46,6 @@ export function mapMemberPath(member: string, type: 'file' | 'dir' | 'symlink' |
   return { path: rest, settings: false }
 }
 
-/** Whether a relative symlink at `linkPath` (a tree path) resolves inside the tree. */
-export function staysInTree(linkPath: string, target: string): boolean {
-  if (target.startsWith('/')) return false
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target))
-  return resolved !== '..' && !resolved.startsWith('../')
-}
-
 function outside(member: string, ctx: MemberContext): NipError {
   return new NipError('ERR_NIP_BAD_PACKAGE', `${path.basename(ctx.file)}: member ${JSON.stringify(member)} is not under ${ctx.name}/${ctx.version}/`, {
     hint: `A GoboLinux package holds ${ctx.name}/${ctx.version}/ only, as its file name says; do not install it.`,

@@ -33,21 +33,27 @@ export function createBlake3(): Blake3Stream {
   }
 }
 
-/** BLAKE3 digest and byte size of a file's content. */
+/**
+ * BLAKE3 digest and byte size of a file's content. Double-buffered: the next chunk is read (on
+ * libuv's thread pool) while the current one is hashed (synchronously, natively).
+ */
 export async function hashFile(path: string): Promise<{ digest: string; size: number }> {
   const handle = await open(path, 'r')
+  const buffers = [Buffer.allocUnsafe(HASH_CHUNK_SIZE), Buffer.allocUnsafe(HASH_CHUNK_SIZE)]
+  let reading = handle.read(buffers[0], 0, HASH_CHUNK_SIZE, null)
   try {
     const hasher = new Blake3Hasher()
-    const buffer = Buffer.allocUnsafe(HASH_CHUNK_SIZE)
     let size = 0
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null)
+    for (let turn = 0; ; turn++) {
+      const { bytesRead, buffer } = await reading
       if (bytesRead === 0) break
+      reading = handle.read(buffers[(turn + 1) % 2], 0, HASH_CHUNK_SIZE, null)
       hasher.update(buffer.subarray(0, bytesRead))
       size += bytesRead
     }
     return { digest: hasher.digest('hex'), size }
   } finally {
+    await reading.catch(() => undefined)
     await handle.close()
   }
 }

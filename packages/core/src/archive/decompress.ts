@@ -125,9 +125,16 @@ function toBuffer(chunk: Uint8Array): Buffer {
 /** Pipe `input` through the decoder for `compression`; errors of either end up on the result. */
 function connectDecoder(input: Readable, compression: Exclude<Compression, 'none'>): Readable {
   if (compression === 'bzip2') {
-    // unbzip2-stream is a classic (pre-streams2) stream: pipe into it, wrap its output.
-    const decoder = unbzip2Stream()
-    const output = new PassThrough().wrap(decoder)
+    // unbzip2-stream is a classic (through) stream that closes itself right after 'end'; a
+    // wrapping Readable would drop what it had not yet handed on, so bridge it by hand.
+    const decoder = unbzip2Stream() as unknown as NodeJS.ReadWriteStream
+    const output = new PassThrough()
+    decoder.on('data', (chunk: Buffer) => {
+      if (!output.write(chunk)) decoder.pause()
+    })
+    output.on('drain', () => decoder.resume())
+    decoder.on('end', () => output.end())
+    decoder.on('error', (e: Error) => output.destroy(e))
     input.on('error', (e) => output.destroy(e))
     input.pipe(decoder)
     return output

@@ -168,15 +168,22 @@ async function capture(entry: TarEntry, archive?: string): Promise<Buffer> {
 
 async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: TarEntry, archive?: string): Promise<BlobInfo> {
   const body = Buffer.isBuffer(content) ? [content] : content
-  try {
-    return await cas.addStream(toAsync(body), { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size })
-  } catch (e) {
-    throw asNipError(e, entry.path, archive)
+  // The archive's own failure (truncation, a limit) is the one to report, whatever the store
+  // makes of a source that throws.
+  let sourceError: unknown
+  async function* watched(): AsyncGenerator<Buffer> {
+    try {
+      yield* body
+    } catch (e) {
+      sourceError = e
+      throw e
+    }
   }
-}
-
-async function* toAsync(body: AsyncIterable<Buffer> | Buffer[]): AsyncGenerator<Buffer> {
-  yield* body
+  try {
+    return await cas.addStream(watched(), { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size })
+  } catch (e) {
+    throw asNipError(sourceError ?? e, entry.path, archive)
+  }
 }
 
 /** CAS errors carry NipError codes: keep the code, message, hint and data. */
