@@ -42,6 +42,8 @@ export interface CleanTmpOptions {
 }
 
 const BUCKET = /^[0-9a-f]{2}$/
+/** link(2) errnos meaning the store's filesystem has no hardlinks at all. */
+const NO_HARDLINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 const DAY_MS = 24 * 60 * 60 * 1000
 
 export class Cas {
@@ -136,7 +138,15 @@ export class Cas {
       try {
         await link(tmp, final)
       } catch (err) {
-        if (errnoOf(err) !== 'EEXIST') throw err
+        const errno = errnoOf(err)
+        if (errno !== undefined && NO_HARDLINKS.has(errno)) {
+          // A store on a filesystem without hardlinks: rename publishes too; racing renames
+          // replace verified content with identical verified content.
+          await rename(tmp, final)
+          published = true
+          return info
+        }
+        if (errno !== 'EEXIST') throw err
         if (await matches(final, digest, executable, size)) {
           info.existed = true
         } else {

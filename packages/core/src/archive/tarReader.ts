@@ -61,12 +61,15 @@ export interface ReadTarOptions {
 }
 
 /**
- * Header bytes (and padding) allowed per entry, plus a fixed allowance, beyond the content
- * bytes: bounds the input a hostile archive can make us read outside any entry (e.g. endless
- * zero blocks after a highly compressible header).
+ * Header bytes allowed per entry, plus a fixed allowance, beyond the declared content of the
+ * entries seen so far: bounds the input a hostile archive can make us read outside any entry
+ * (e.g. endless zero blocks after the end of the archive). The fixed part also covers the input
+ * fed to the extractor ahead of its parsing (at most one slice plus its buffer).
  */
 const OVERHEAD_PER_ENTRY = 16 * 1024
 const OVERHEAD_FIXED = 16 * 1024 * 1024
+/** Input is fed to the extractor in slices of at most this size, so it cannot run far ahead. */
+const FEED_SLICE = 64 * 1024
 
 const SPECIAL_BITS = 0o7000
 
@@ -88,6 +91,8 @@ export async function* readTar(
   let declaredTotal = 0
   let streamedTotal = 0
   let rawTotal = 0
+  /** Declared member sizes, padded to 512-byte blocks, of every header seen. */
+  let declaredBlocks = 0
   let stopped = false
 
   const tooLarge = (ctx: RefusalContext): NipError =>
@@ -101,14 +106,18 @@ export async function* readTar(
   // Feed the extractor by hand, with backpressure; a source error destroys it with that error.
   const pump = (async () => {
     for await (const chunk of toAsyncIterable(src)) {
-      if (stopped) return
-      rawTotal += chunk.byteLength
-      if (rawTotal - streamedTotal > OVERHEAD_FIXED + OVERHEAD_PER_ENTRY * entryCount) {
-        throw tooLarge({ entry: '', archive })
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      for (let at = 0; at < buf.length; at += FEED_SLICE) {
+        if (stopped) return
+        const slice = buf.subarray(at, at + FEED_SLICE)
+        rawTotal += slice.length
+        if (rawTotal - declaredBlocks > OVERHEAD_FIXED + OVERHEAD_PER_ENTRY * entryCount) {
+          throw tooLarge({ entry: '', archive })
+        }
+        if (!extract.write(slice)) await writable(extract)
       }
-      if (!extract.write(chunk as Buffer)) await writable(extract)
-      if (stopped) return
     }
+    if (stopped) return
     extract.end(null)
   })().catch((e: unknown) => {
     extract.destroy(e instanceof NipError ? e : fromSystemError(e, 'reading an archive', archive))
@@ -128,6 +137,7 @@ export async function* readTar(
       const header = stream.header
       const raw = header.name
       const ctx: RefusalContext = { entry: raw, archive }
+      declaredBlocks += Math.ceil((header.size ?? 0) / 512) * 512
       if (++entryCount > limits.maxEntries) {
         throw refuse(
           'ERR_NIP_ARCHIVE_TOO_MANY_ENTRIES',

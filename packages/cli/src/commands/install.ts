@@ -1,0 +1,54 @@
+import { Flags } from '@oclif/core'
+import type { AdapterId, InstallOptions, InstallResult } from '@nip/core'
+import { BaseCommand } from '../baseCommand.js'
+import { renderInstallResult, renderPlan } from '../render/plan.js'
+import type { Style } from '../render/style.js'
+
+export default class Install extends BaseCommand<InstallResult> {
+  static override summary = 'Fetch, verify and graft programs (with their dependencies).'
+  static override description =
+    'Each SPEC is [source:]name[@version], or the path of a local package file. Sources are asked in priority order (nip sources). On a terminal the plan is shown and nip asks before changing anything, unless --yes.'
+  static override examples = ['<%= config.bin %> install hello', '<%= config.bin %> install nix:ripgrep@14.1.0 --dry-run', '<%= config.bin %> install --source pacman zstd --yes']
+  static override strict = false
+  static override usage = '<%= command.id %> SPEC...'
+  static override mutates = true
+  static override flags = {
+    source: Flags.string({ description: 'Resolve only from this source (nix, pacman, pkgsrc, gentoo, gobo, ...).' }),
+    'dry-run': Flags.boolean({ description: 'Show the plan and change nothing.' }),
+    reinstall: Flags.boolean({ description: 'Graft again even when the same version is already grafted.' }),
+    'no-switch': Flags.boolean({ description: 'Do not move Current when another version is already current.' }),
+  }
+
+  protected override async execute(): Promise<InstallResult> {
+    const { flags, argv } = await this.parse(this.constructor as typeof Install)
+    this.useGlobals(flags)
+    const specs = argv as string[]
+    const stray = specs.find((s) => s.startsWith('-'))
+    if (stray) throw await this.usageError(`Unknown flag: ${stray}.`, `Run "nip ${this.commandName} --help" for the flags.`, { flag: stray })
+    if (specs.length === 0) throw await this.usageError('Nothing to install.', `Name at least one package: nip ${this.commandName} SPEC...`)
+    const opts: InstallOptions = {
+      command: this.commandLine,
+      ...(flags.source ? { source: flags.source as AdapterId } : {}),
+      ...(flags.reinstall ? { reinstall: true } : {}),
+      ...(flags['no-switch'] ? { noSwitch: true } : {}),
+    }
+    const nip = await this.openNip()
+    if (flags['dry-run']) return nip.install(specs, { ...opts, dryRun: true })
+    if (this.globals.interactive) {
+      const preview = await nip.install(specs, { ...opts, dryRun: true })
+      const pending = preview.plan.programs.filter((p) => !p.skip)
+      if (pending.length === 0) return preview.plan.programs.length > 0 ? { ...preview, dryRun: false, skipped: preview.skipped } : preview
+      process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
+      const proceed = await this.reporter.confirm({ id: 'install.proceed', message: 'Proceed with the installation?', default: true })
+      if (!proceed) {
+        const { NipError } = await import('@nip/core')
+        throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled; nothing was changed.', { hint: 'Pass --yes to install without asking.' })
+      }
+    }
+    return nip.install(specs, opts)
+  }
+
+  protected override renderHuman(result: InstallResult, style: Style): string {
+    return renderInstallResult(result, style)
+  }
+}
