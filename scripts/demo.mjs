@@ -69,6 +69,10 @@ function run(command, args) {
 }
 
 async function main() {
+  if (!(await stat(cli).catch(() => null))) {
+    console.error(`${path.relative(top, cli)} is missing: run \`npm run build\` first (or \`npm run demo\`).`)
+    process.exit(1)
+  }
   await rm(rootDir, { recursive: true, force: true })
   await rm(repoDir, { recursive: true, force: true })
 

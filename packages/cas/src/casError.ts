@@ -33,7 +33,8 @@ export class CasError extends Error {
 /** The errno string of a Node system error, or undefined for anything else. */
 export function errnoOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('E') ? code : undefined
+  // System errnos are E followed by capitals/digits (ENOSPC, EXDEV); nip's own codes start with ERR_NIP_.
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined
 }
 
 /**

@@ -302,6 +302,13 @@ describe('archive: unpackToCas refusals', () => {
     assert.equal((await refusal(unpack(data))).code, 'ERR_NIP_ARCHIVE_COMPRESSION')
   })
 
+  it('does not count content fed in one large chunk as overhead', async function () {
+    this.timeout(20000)
+    const data = await buildTar(Array.from({ length: 20 }, (_, i) => ({ path: `f${i}`, content: Buffer.alloc(1024 * 1024, i) })))
+    const { entries } = await unpack(data)
+    assert.equal(entries.length, 20)
+  })
+
   it('endless zero blocks after the archive → ERR_NIP_ARCHIVE_TOO_LARGE', async function () {
     this.timeout(20000)
     const tar = await buildTar([{ path: 'a', content: 'x' }])

@@ -36,13 +36,14 @@ export default class Install extends BaseCommand<InstallResult> {
     if (flags['dry-run']) return nip.install(specs, { ...opts, dryRun: true })
     if (this.globals.interactive) {
       const preview = await nip.install(specs, { ...opts, dryRun: true })
-      const pending = preview.plan.programs.filter((p) => !p.skip)
-      if (pending.length === 0) return preview.plan.programs.length > 0 ? { ...preview, dryRun: false, skipped: preview.skipped } : preview
-      process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
-      const proceed = await this.reporter.confirm({ id: 'install.proceed', message: 'Proceed with the installation?', default: true })
-      if (!proceed) {
-        const { NipError } = await import('@nip/core')
-        throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled; nothing was changed.', { hint: 'Pass --yes to install without asking.' })
+      // Ask only when something would be fetched; already-grafted programs need no consent.
+      if (preview.plan.programs.some((p) => !p.skip)) {
+        process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
+        const proceed = await this.reporter.confirm({ id: 'install.proceed', message: 'Proceed with the installation?', default: true })
+        if (!proceed) {
+          const { NipError } = await import('@nip/core')
+          throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled; nothing was changed.', { hint: 'Pass --yes to install without asking.' })
+        }
       }
     }
     return nip.install(specs, opts)

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// nip's entry point: oclif finds the commands through oclif.manifest.json, so --help and
+// --version load no command module, no SQLite and no adapter.
+import { flush, run } from '@oclif/core'
+import { reportTopLevelFailure } from '../dist/topLevel.js'
+
+const argv = process.argv.slice(2)
+try {
+  await run(argv, import.meta.url)
+  await flush()
+} catch (e) {
+  reportTopLevelFailure(e, argv)
+}
