@@ -4,7 +4,7 @@
  *  1. packs every program under demo/<Name>/<Version>/ as a real GoboLinux binary package,
  *     demo-repo/<Name>--<Version>--noarch.tar.gz, and writes the repository's SHA256SUMS;
  *  2. writes demo-root/etc/nip/nip.conf pointing the gobo source at demo-repo;
- *  3. runs `nip --root demo-root install hello --yes` (Hello 2.0 and its dependency HelloData);
+ *  3. runs `nip install hello --yes --root demo-root` (Hello 2.0 and its dependency HelloData);
  *  4. runs demo-root/System/Links/Executables/hello and shows what it says.
  * demo-root and demo-repo are wiped first, so the demo can be run again and again.
  */
@@ -85,9 +85,10 @@ async function main() {
     `# Written by scripts/demo.mjs\n[gobo]\nrepositories = [${JSON.stringify(repoDir)}]\n`,
   )
 
-  const nip = ['node', path.relative(top, cli), '--root', path.relative(top, rootDir)]
-  console.log(`\n$ ${[...nip, 'install', 'hello', '--yes'].join(' ')}`)
-  const status = run(process.execPath, [cli, '--root', rootDir, 'install', 'hello', '--yes'])
+  // `--root` follows the command: oclif reads a command's flags after its name.
+  const shown = (...args) => ['node', path.relative(top, cli), ...args, '--root', path.relative(top, rootDir)].join(' ')
+  console.log(`\n$ ${shown('install', 'hello', '--yes')}`)
+  const status = run(process.execPath, [cli, 'install', 'hello', '--yes', '--root', rootDir])
   if (status !== 0) {
     console.error(`\nnip install exited with status ${status}.`)
     process.exit(status)
@@ -103,8 +104,9 @@ async function main() {
   process.stdout.write(said.stdout)
 
   console.log('\nTry next:')
-  console.log(`  ${[...nip, 'list'].join(' ')}`)
-  console.log(`  ${[...nip, 'switch', 'Hello', '1.0'].join(' ')}`)
+  console.log(`  ${shown('install', 'Hello@1.0', '--no-switch', '--yes')}`)
+  console.log(`  ${shown('list')}`)
+  console.log(`  ${shown('switch', 'Hello', '1.0')}`)
   console.log(`and run ${path.relative(top, hello)} again.`)
 }
 

@@ -141,7 +141,10 @@ export class GoboAdapter implements SourceAdapter {
     const warning = checkResources(files, { file: pkg.file, pkg, arch: config.arch })
     if (warning) ctx.reporter.emit({ type: 'warning', code: 'gobo-revision-unchecked', message: warning, data: { file: pkg.file } })
     ctx.reporter.emit({ type: 'progress', id: ref.id, label, done: size, total: size, unit: 'bytes' })
-    return { ref, entries: result.entries, downloaded: 0 }
+    // Everything under Settings/ (its directories included) belongs to the version-neutral
+    // /Programs/<Name>/Settings, never to the version directory.
+    const entries = result.entries.map((e) => (e.path === 'Settings' || e.path.startsWith('Settings/') ? { ...e, settings: true } : e))
+    return { ref, entries, downloaded: 0 }
   }
 
   compareVersions(a: string, b: string): number {

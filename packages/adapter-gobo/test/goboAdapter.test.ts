@@ -268,7 +268,7 @@ describe('GoboAdapter', () => {
       { path: 'Resources/Dependencies', ...file('HelloData >= 1.0\n', 0o644) },
       { path: 'Resources/Description', ...file('[Summary] Hi\n', 0o644) },
       { path: 'Resources/Revision', ...file('r1\n', 0o644) },
-      { path: 'Settings', type: 'dir', mode: 0o755 },
+      { path: 'Settings', type: 'dir', mode: 0o755, settings: true },
       { path: 'Settings/hello.conf', ...file(CONF, 0o644), settings: true },
       { path: 'bin', type: 'dir', mode: 0o755 },
       { path: 'bin/hello', ...file(HELLO_SCRIPT, 0o755, true) },

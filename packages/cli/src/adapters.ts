@@ -1,7 +1,8 @@
 /**
  * The source adapters nip ships, as lazy factories: an adapter package is imported only when a
  * command needs that source, so `nip --help`, `nip list` and friends load none of them. A source
- * whose package does not export createAdapter yet is served by core's not-implemented placeholder.
+ * without an adapter package yet (debian), or whose package does not export createAdapter yet, is
+ * served by core's not-implemented placeholder.
  */
 import type { SourceAdapter } from '@nip/core'
 
@@ -22,4 +23,5 @@ export const adapterFactories: Record<string, () => Promise<SourceAdapter>> = {
   pkgsrc: () => instantiate('pkgsrc', () => import('@nip/adapter-pkgsrc')),
   pacman: () => instantiate('pacman', () => import('@nip/adapter-pacman')),
   gentoo: () => instantiate('gentoo', () => import('@nip/adapter-gentoo')),
+  debian: async () => (await import('@nip/core')).notImplementedAdapter('debian'),
 }

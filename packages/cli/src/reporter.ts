@@ -83,23 +83,19 @@ export class CliReporter implements Reporter {
   async confirm(question: Question): Promise<boolean> {
     if (!this.opts.interactive) return question.default
     this.clearBar()
-    const rl = readline.createInterface({ input: this.opts.input ?? process.stdin, output: this.stream })
+    const rl = readline.createInterface({ input: this.opts.input ?? process.stdin, terminal: false })
+    const prompt = `${question.message} ${question.default ? '[Y/n]' : '[y/N]'} `
     try {
-      const suffix = question.default ? '[Y/n]' : '[y/N]'
-      for (;;) {
-        // End of input answers with the default, as when there is no TTY.
-        const answer = (
-          await new Promise<string>((resolve) => {
-            rl.once('close', () => resolve(''))
-            rl.question(`${question.message} ${suffix} `, resolve)
-          })
-        )
-          .trim()
-          .toLowerCase()
+      this.stream.write(prompt)
+      for await (const line of rl) {
+        const answer = line.trim().toLowerCase()
         if (answer === '') return question.default
         if (answer === 'y' || answer === 'yes') return true
         if (answer === 'n' || answer === 'no') return false
+        this.stream.write(prompt)
       }
+      // End of input answers with the default, as when there is no TTY.
+      return question.default
     } finally {
       rl.close()
     }

@@ -59,7 +59,7 @@ const SOURCE_TABLE_KEYS = { priority: 'integer', enabled: 'boolean' } as const
 
 /** The adapter-specific keys each source table conventionally holds (named in renderDefaultConfig). */
 const ADAPTER_KEYS: Readonly<Record<string, string>> = {
-  gobo: 'repositories (local directories or URLs of Gobo package repositories)',
+  gobo: 'repositories (local directories or file:// URLs), arch, require-checksums',
   nix: 'substituters (binary cache URLs), trusted-public-keys (narinfo signing keys)',
   pkgsrc: 'repositories (binary package repositories), trusted-keys',
   pacman: 'repositories (name and server of each repository), trusted-keys',
