@@ -20,7 +20,7 @@
  *   met, ERR_NIP_NO_SPACE on ENOSPC, ERR_NIP_IO for other filesystem failures,
  *   ERR_NIP_CAS_CORRUPT for malformed keys and missing blobs. The temporary file is always removed.
  */
-import { createReadStream, linkSync, lstatSync, mkdirSync, openSync, readSync, closeSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
+import { createReadStream, lstatSync, mkdirSync, openSync, readSync, closeSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -203,18 +203,12 @@ export class Cas {
         mkdirSync(bucket, { recursive: true })
         this.#buckets.add(bucket)
       }
-      try {
-        linkSync(tmp, final)
-      } catch (err) {
-        const errno = errnoOf(err)
-        if (errno !== 'EEXIST' && !(errno !== undefined && NO_HARDLINKS.has(errno))) throw err
-        if (errno === 'EEXIST' && matchesSync(final, digest, executable, size)) info.existed = true
-        else {
-          renameSync(tmp, final)
-          published = true
-          if (errno === 'EEXIST') info.repaired = true
-        }
-      }
+      // The blob was absent (or corrupt) a moment ago, so rename(2) publishes in one call; a
+      // process racing us to the same key renames identical, verified content, which is harmless.
+      const existedBefore = lstatOrNull(final) !== null
+      renameSync(tmp, final)
+      published = true
+      if (existedBefore) info.repaired = true
       return info
     } catch (err) {
       throw toCasError(err, 'add a blob via', tmp)
@@ -378,6 +372,14 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
 }
 
 /** Whether the file at `path` is a regular file with the blob mode, the given size (when known) and digest. */
+function lstatOrNull(path: string): import('node:fs').Stats | null {
+  try {
+    return lstatSync(path)
+  } catch {
+    return null
+  }
+}
+
 function matchesSync(path: string, digest: string, executable: boolean, size: number): boolean {
   let st
   try {

@@ -18,7 +18,34 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string): Pr
     const dirs = entries.filter((e) => e.type === 'dir' && !e.settings)
     for (const d of dirs) fs.mkdirSync(path.join(dir, d.path), { recursive: true, mode: 0o755 })
     const leaves = entries.filter((e) => e.type !== 'dir' && !e.settings)
-    for (const l of leaves) fs.mkdirSync(path.dirname(path.join(dir, l.path)), { recursive: true })
+    const made = new Set(dirs.map((d) => path.join(dir, d.path)))
+    for (const l of leaves) {
+      const parent = path.dirname(path.join(dir, l.path))
+      if (!made.has(parent)) {
+        fs.mkdirSync(parent, { recursive: true })
+        made.add(parent)
+      }
+    }
+    // Hardlinks (the common case: store and programs on one filesystem) are made with
+    // synchronous link(2) calls: thousands of them, each far cheaper than a thread-pool round trip.
+    if (leaves.length > 0 && (await cas.importMethod(dir)) === 'hardlink') {
+      for (const e of leaves) {
+        const dest = path.join(dir, e.path)
+        if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
+        else if (!e.blob) throw new NipError('ERR_NIP_INTERNAL', `Tree entry ${e.path} has no blob.`)
+        else {
+          try {
+            fs.linkSync(cas.pathOf(e.blob), dest)
+          } catch {
+            // A missing blob, EMLINK (a blob at the link limit) and friends: the CAS falls back
+            // for this file or reports the problem with its own error code.
+            await cas.importTo(e.blob, dest)
+          }
+        }
+      }
+      for (const d of dirs.reverse()) fs.chmodSync(path.join(dir, d.path), (d.mode & 0o777) | 0o700)
+      return
+    }
     let next = 0
     const worker = async () => {
       while (next < leaves.length) {

@@ -2,7 +2,7 @@
  * Unpack a (possibly compressed) tar archive into the CAS and describe it as a program tree.
  *
  * Contract:
- * - Writes nothing but blobs, and only through `cas.addStream`; a refused archive may leave
+ * - Writes nothing but blobs, and only through the CAS (`addStream`, or `addBufferSync` for small members); a refused archive may leave
  *   blobs behind (garbage for gc) but nothing anywhere else.
  * - Every entry passes readTar's checks under its archive path, then again under its mapped
  *   path: the mapped path must be safe, must not go through a mapped symlink, must keep its kind,
@@ -22,6 +22,9 @@ import { PathRegistry } from './pathRegistry.js'
 import { refuse } from './refusal.js'
 import { readTar, type ArchiveWarning, type TarEntry } from './tarReader.js'
 import type { AbsoluteSymlinkPolicy } from './entryPath.js'
+
+/** Members up to this size are buffered and stored synchronously (see store()). */
+const BUFFERED_MAX = 8 * 1024 * 1024
 
 /** The most bytes one captured metadata member may hold. */
 export const MAX_METADATA_SIZE = 1024 * 1024
@@ -180,7 +183,20 @@ async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: T
     }
   }
   try {
-    return await cas.addStream(watched(), { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size })
+    const add = { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size }
+    if (entry.size <= BUFFERED_MAX) {
+      // Small members: collect in memory and store with synchronous calls. With thousands of
+      // files the per-call latency of the async path, not the bytes, dominates unpacking.
+      const chunks: Buffer[] = []
+      let total = 0
+      for await (const chunk of watched()) {
+        total += chunk.length
+        if (total > entry.size) break
+        chunks.push(chunk)
+      }
+      return cas.addBufferSync(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total), add)
+    }
+    return await cas.addStream(watched(), add)
   } catch (e) {
     throw asNipError(sourceError ?? e, entry.path, archive)
   }
