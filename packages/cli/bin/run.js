@@ -3,8 +3,9 @@
 // --version load no command module, no SQLite and no adapter.
 import { flush, run } from '@oclif/core'
 import { reportTopLevelFailure } from '../dist/topLevel.js'
+import { hoistGlobalFlags } from '../dist/argv.js'
 
-const argv = process.argv.slice(2)
+const argv = hoistGlobalFlags(process.argv.slice(2))
 try {
   await run(argv, import.meta.url)
   await flush()

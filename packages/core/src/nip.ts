@@ -147,12 +147,11 @@ export class Nip {
 
   list(opts: { name?: string } = {}): ProgramSummary[] {
     const db = this.reader()
-    if (!db) return []
-    const rows = opts.name ? db.programsNamed(opts.name) : db.programs()
+    const rows = opts.name ? (db?.programsNamed(opts.name) ?? []) : (db?.programs() ?? [])
     if (opts.name && rows.length === 0) {
       throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint: 'nip list shows what is grafted.', data: { name: opts.name } })
     }
-    return rows.map((r) => summarize(db, r))
+    return db ? rows.map((r) => summarize(db, r)) : []
   }
 
   async info(spec: string, opts: { source?: string } = {}): Promise<InfoResult> {

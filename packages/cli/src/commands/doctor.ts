@@ -6,7 +6,7 @@ import type { Style } from '../render/style.js'
 
 export default class Doctor extends BaseCommand<DoctorReport> {
   static override summary = 'Check the root for broken or foreign links, database drift, interrupted transactions, stale locks and store refcounts.'
-  static override description = 'Without --fix it only reads. With --fix it takes the lock, finishes or undoes interrupted transactions, and repairs what it can.'
+  static override description = 'Without --fix it only reads. With --fix it takes the lock, finishes or undoes interrupted transactions, and repairs what it can. Exits 1 when problems remain.'
   static override examples = ['<%= config.bin %> doctor', '<%= config.bin %> doctor --fix']
   static override flags = {
     fix: Flags.boolean({ description: 'Repair what can be repaired.' }),
@@ -16,7 +16,10 @@ export default class Doctor extends BaseCommand<DoctorReport> {
     const { flags } = await this.parse(Doctor)
     this.useGlobals(flags)
     const nip = await this.openNip()
-    return nip.doctor({ fix: flags.fix })
+    const report = await nip.doctor({ fix: flags.fix })
+    // Like `pacman -Dk` and `brew doctor`: problems left unfixed make the exit status 1.
+    if (!report.healthy) process.exitCode = 1
+    return report
   }
 
   protected override renderHuman(result: DoctorReport, style: Style): string {

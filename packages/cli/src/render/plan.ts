@@ -21,7 +21,6 @@ export function renderPlan(plan: Plan, style: Style): string {
 export function renderInstallResult(result: InstallResult, style: Style): string {
   if (result.dryRun) return `${renderPlan(result.plan, style)}\n${style.dim('Dry run: nothing was changed.')}`
   const lines: string[] = []
-  for (const p of result.grafted) lines.push(`${style.green('grafted')} ${style.bold(p.name)} ${p.version} ${style.dim(`(${p.source})`)}`)
   for (const s of result.skipped) lines.push(`${style.dim('skipped')} ${s.name} ${s.version}: ${s.reason}`)
   if (result.grafted.length === 0 && result.skipped.length === 0) lines.push('Nothing to do.')
   if (result.grafted.length > 0) lines.push(`${plural(result.grafted.length, 'program')} grafted, ${plural(result.links.added, 'link')} added.`)
