@@ -28,7 +28,7 @@ describe('nip executable', function () {
   it('--version and --help load neither core, SQLite nor adapters', () => {
     const v = loadsOf(['--version'])
     assert.equal(v.run.status, 0, v.run.stderr)
-    assert.match(v.run.stdout, new RegExp(`^@nip/cli/${version.replace(/\./g, '\\.')} `))
+    assert.match(v.run.stdout, new RegExp(`^nip/${version.replace(/\./g, '\\.')} `))
     assert.ok(v.urls.some((u) => u.includes('@oclif/core')), 'the hook records loads')
     assert.deepEqual(heavy(v.urls), [])
 
