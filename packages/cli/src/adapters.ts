@@ -1,8 +1,7 @@
 /**
  * The source adapters nip ships, as lazy factories: an adapter package is imported only when a
- * command needs that source, so `nip --help`, `nip list` and friends load none of them. A source
- * without an adapter package yet (debian), or whose package does not export createAdapter yet, is
- * served by core's not-implemented placeholder.
+ * command needs that source, so `nip --help`, `nip list` and friends load none of them. A package
+ * that does not export createAdapter is served by core's not-implemented placeholder.
  */
 import type { SourceAdapter } from '@nip/core'
 
@@ -23,5 +22,5 @@ export const adapterFactories: Record<string, () => Promise<SourceAdapter>> = {
   pkgsrc: () => instantiate('pkgsrc', () => import('@nip/adapter-pkgsrc')),
   pacman: () => instantiate('pacman', () => import('@nip/adapter-pacman')),
   gentoo: () => instantiate('gentoo', () => import('@nip/adapter-gentoo')),
-  debian: async () => (await import('@nip/core')).notImplementedAdapter('debian'),
+  debian: () => instantiate('debian', () => import('@nip/adapter-debian')),
 }
