@@ -1,0 +1,153 @@
+/**
+ * Mutated input: valid archives in every compression nip reads, and nip.conf, damaged by bit
+ * flips, truncation and splicing with a fixed seed. The only outcomes allowed are a correct
+ * install or a NipError with a code — never an uncaught exception, a hang, a write outside the
+ * root, or a half-grafted program. NIP_LONG_TESTS=1 runs ten times as many cases.
+ */
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { TarAdapter, buildTar, openNip, checkConsistency, listTree, type FixtureCompression } from '@nip/testing'
+import { NipError, loadConfig } from '@nip/core'
+
+const LONG = process.env.NIP_LONG_TESTS === '1'
+const PER_FORMAT = LONG ? 3000 : 300
+
+/** mulberry32: a small seeded PRNG, so every run tries the same cases. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function mutate(input: Buffer, rnd: () => number): { data: Buffer; how: string } {
+  const kind = Math.floor(rnd() * 3)
+  const data = Buffer.from(input)
+  if (kind === 0) {
+    const flips = 1 + Math.floor(rnd() * 4)
+    const at: number[] = []
+    for (let i = 0; i < flips; i++) {
+      const pos = Math.floor(rnd() * data.length)
+      data[pos] ^= 1 << Math.floor(rnd() * 8)
+      at.push(pos)
+    }
+    return { data, how: `flip@${at.join(',')}` }
+  }
+  if (kind === 1) {
+    const len = Math.floor(rnd() * data.length)
+    return { data: data.subarray(0, len), how: `truncate@${len}` }
+  }
+  const from = Math.floor(rnd() * data.length)
+  const to = Math.floor(rnd() * data.length)
+  const len = Math.floor(rnd() * Math.min(512, data.length - from))
+  const out = Buffer.concat([data.subarray(0, to), data.subarray(from, from + len), data.subarray(to)])
+  return { data: out, how: `splice ${from}+${len}@${to}` }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang: ${label} did not finish in ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([p, t])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const VALID = [
+  { path: 'bin/tool', content: '#!/bin/sh\necho tool\n', mode: 0o755 },
+  { path: 'lib/libtool.so.1', content: Buffer.alloc(3000, 7) },
+  { path: 'lib/libtool.so', type: 'symlink' as const, target: 'libtool.so.1' },
+  { path: 'share/doc/tool/README', content: 'read me\n'.repeat(40) },
+  { path: 'include/tool.h', content: '#define TOOL 1\n' },
+]
+
+describe('mutated inputs end in an install or a NipError, nothing else', function () {
+  this.timeout(900000)
+  const outcomes: Record<string, Record<string, number>> = {}
+  after(() => {
+    // The figures docs/reliability.md quotes.
+    console.log(`      mutation outcomes (${PER_FORMAT} cases per format): ${JSON.stringify(outcomes)}`)
+  })
+
+  for (const compression of ['none', 'gzip', 'xz', 'zstd', 'bzip2'] as FixtureCompression[]) {
+    it(`tar (${compression}): ${PER_FORMAT} mutated archives`, async function () {
+      let valid: Buffer
+      try {
+        valid = await buildTar(VALID, { compression })
+      } catch (e) {
+        console.log(`      (skipped: cannot build a ${compression} fixture: ${(e as Error).message})`)
+        this.skip()
+      }
+      const tally: Record<string, number> = {}
+      outcomes[`tar.${compression}`] = tally
+      const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-mut-'))
+      const root = path.join(parent, 'root')
+      fs.mkdirSync(root)
+      const rnd = prng(0x5eed + compression.length)
+      try {
+        for (let i = 0; i < PER_FORMAT; i++) {
+          const { data, how } = mutate(valid, rnd)
+          const { nip } = await openNip(root, [new TarAdapter([{ name: 'tool', version: `${i}`, archive: data }])])
+          try {
+            await withTimeout(nip.install(['tool']), 20000, `${compression} case ${i} (${how})`)
+            tally.installed = (tally.installed ?? 0) + 1
+            assert.equal(nip.list().length, 1)
+            await nip.remove(['tool'])
+          } catch (e) {
+            if (!(e instanceof NipError)) throw new Error(`${compression} case ${i} (${how}): not a NipError: ${(e as Error).stack}`)
+            tally[e.code] = (tally[e.code] ?? 0) + 1
+          } finally {
+            nip.close()
+          }
+          assert.deepEqual(listTree(parent).filter((p) => p !== 'root' && !p.startsWith('root/')), [], `case ${i} (${how}) wrote outside the root`)
+          if (i % 10 === 9 || i === PER_FORMAT - 1) {
+            const { nip: check } = await openNip(root, [])
+            try {
+              const c = await checkConsistency(check)
+              assert.deepEqual(c.problems, [], `after case ${i} (${how})`)
+              assert.deepEqual(check.list().filter((p) => p.current), [])
+            } finally {
+              check.close()
+            }
+          }
+        }
+      } finally {
+        fs.rmSync(parent, { recursive: true, force: true })
+      }
+    })
+  }
+
+  it(`nip.conf: ${PER_FORMAT * 2} mutated configuration files`, async () => {
+    const { renderDefaultConfig } = await import('@nip/core')
+    const base = Buffer.from(renderDefaultConfig().replace(/^# ?(\w[\w-]* =)/gm, '$1') + '\n[gobo]\nrepositories = ["/srv/gobo"]\n')
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-mutconf-'))
+    const tally: Record<string, number> = {}
+    outcomes['nip.conf'] = tally
+    const rnd = prng(0xc0f)
+    try {
+      fs.mkdirSync(path.join(root, 'etc/nip'), { recursive: true })
+      for (let i = 0; i < PER_FORMAT * 2; i++) {
+        const { data, how } = mutate(base, rnd)
+        fs.writeFileSync(path.join(root, 'etc/nip/nip.conf'), data)
+        try {
+          await loadConfig({ root, userConfigPath: null, env: {} })
+          tally.loaded = (tally.loaded ?? 0) + 1
+        } catch (e) {
+          if (!(e instanceof NipError)) throw new Error(`config case ${i} (${how}): not a NipError: ${(e as Error).stack}`)
+          tally[e.code] = (tally[e.code] ?? 0) + 1
+        }
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
