@@ -15,7 +15,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { FileRow, LinkRow } from './db/database.js'
 import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
-import { fromSystemError } from './errors.js'
+import { fromSystemError, isNipError } from './errors.js'
+import { assertConfined } from './confine.js'
 
 /** Where an entry of a program tree is linked, as paths relative to <links-dir> (or settings). */
 export function linkSlots(entryPath: string): { base: LinkDirName | 'Settings'; rest: string }[] {
@@ -120,6 +121,7 @@ export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (create
     try {
       if (!made.has(dir)) {
         fs.mkdirSync(dir, { recursive: true })
+        assertConfined(layout.root, dir)
         made.add(dir)
       }
       const st = lstatOrNull(abs)
@@ -137,7 +139,7 @@ export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (create
       }
       created++
     } catch (e) {
-      throw fromSystemError(e, 'creating a link', abs)
+      throw isNipError(e) ? e : fromSystemError(e, 'creating a link', abs)
     }
     afterEach?.(created)
   })

@@ -9,12 +9,15 @@ import path from 'node:path'
 import type { Cas } from '@nip/cas'
 import type { TreeEntry } from './adapter.js'
 import { NipError, fromSystemError } from './errors.js'
+import { assertConfined } from './confine.js'
 
 const IMPORT_CONCURRENCY = 32
 
-export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string): Promise<void> {
+export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, root?: string): Promise<void> {
   try {
+    if (root) assertConfined(root, path.dirname(dir))
     fs.mkdirSync(dir, { recursive: true })
+    if (root) assertConfined(root, dir)
     const dirs = entries.filter((e) => e.type === 'dir' && !e.settings)
     for (const d of dirs) fs.mkdirSync(path.join(dir, d.path), { recursive: true, mode: 0o755 })
     const leaves = entries.filter((e) => e.type !== 'dir' && !e.settings)
@@ -70,10 +73,11 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string): Pr
  * Put a program's settings files into /Programs/<Name>/Settings: copied (never linked, the
  * user edits them), and an existing file is kept as the user left it.
  */
-export async function placeSettings(cas: Cas, entries: { path: string; type: string; blob?: string | null; target?: string | null; mode: number; settings?: boolean | number }[], settingsDir: string): Promise<void> {
+export async function placeSettings(cas: Cas, entries: { path: string; type: string; blob?: string | null; target?: string | null; mode: number; settings?: boolean | number }[], settingsDir: string, root?: string): Promise<void> {
   for (const e of entries) {
     if (!e.settings || e.type === 'dir') continue
     const dest = path.join(settingsDir, e.path.slice('Settings/'.length))
+    if (root) assertConfined(root, path.dirname(dest))
     try {
       fs.lstatSync(dest)
       continue
