@@ -61,7 +61,7 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
         const entries = db.files(row.id).map(
           (f): TreeEntry => ({ path: f.path, type: f.type, mode: f.mode, blob: f.blob ?? undefined, size: f.size ?? undefined, target: f.target ?? undefined, settings: f.settings === 1 }),
         )
-        await stageTree(ctx.cas, entries, staging)
+        await stageTree(ctx.cas, entries, staging, layout.root)
         fs.renameSync(staging, vdir)
       }
     }
@@ -70,7 +70,7 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
     const canonical = rows[0]?.name ?? name
     const currentLink = layout.currentLink(canonical)
     if (current) {
-      await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name))
+      await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name), layout.root)
       switchCurrent(currentLink, current.version)
       crashPoint('reconcile:current')
       // 4. The links the DB says this program owns.

@@ -169,7 +169,7 @@ export class Engine {
       // 3. stage and rename into place
       this.o.reporter.emit({ type: 'phase', phase: 'stage', message: 'Staging' })
       for (const [k, item] of items.entries()) {
-        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn))
+        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn), layout.root)
         crashPoint('install:staged')
       }
       for (const item of items) {
