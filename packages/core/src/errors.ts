@@ -29,11 +29,17 @@ export const ERROR_CODES = {
   // conflicts
   ERR_NIP_LINK_CONFLICT: { exit: 4, summary: 'A link in /System/Links is owned by another program.' },
   ERR_NIP_LINK_OCCUPIED: { exit: 4, summary: 'A link path is occupied by a file nip does not own.' },
+  ERR_NIP_PACKAGE_CONFLICT: { exit: 4, summary: 'A package declares a conflict with a grafted program (or a grafted program with it).' },
   ERR_NIP_DISK_SPACE: { exit: 74, summary: 'Not enough free disk space for the planned transaction.' },
   // verification
   ERR_NIP_HASH_MISMATCH: { exit: 65, summary: 'Content does not match its expected digest.' },
   ERR_NIP_SIZE_MISMATCH: { exit: 65, summary: 'Content does not have its expected size.' },
   ERR_NIP_CAS_CORRUPT: { exit: 65, summary: 'A blob in the content-addressable store does not match its address.' },
+  ERR_NIP_SIGNATURE_INVALID: { exit: 65, summary: 'A signature does not verify, or its key is expired, revoked or not trusted.' },
+  ERR_NIP_SIGNATURE_MISSING: { exit: 65, summary: 'A required signature is absent.' },
+  ERR_NIP_KEY_UNKNOWN: { exit: 65, summary: 'Content is signed by a key that is not in the trusted keyring.' },
+  ERR_NIP_KEYRING_INVALID: { exit: 65, summary: 'A keyring (trusted public keys) cannot be parsed or holds no key.' },
+  ERR_NIP_METADATA_EXPIRED: { exit: 65, summary: 'Signed repository metadata is past its validity date (Debian Valid-Until).' },
   // safe unpacking (one code per refusal)
   ERR_NIP_ARCHIVE_CORRUPT: { exit: 65, summary: 'An archive is truncated or malformed.' },
   ERR_NIP_ARCHIVE_COMPRESSION: { exit: 65, summary: 'An archive uses an unknown or broken compression.' },
@@ -52,6 +58,8 @@ export const ERROR_CODES = {
   ERR_NIP_FETCH_FAILED: { exit: 69, summary: 'Downloading from every mirror failed.' },
   ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata.' },
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
+  // store lifecycle
+  ERR_NIP_NO_GENERATION: { exit: 3, summary: 'The named generation does not exist, or there is no earlier generation to roll back to.' },
 } as const
 
 export type NipErrorCode = keyof typeof ERROR_CODES

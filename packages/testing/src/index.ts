@@ -5,3 +5,5 @@ export { testConfig, tempRoot, openNip, checkConsistency, listTree } from './sce
 export type { ConsistencyReport } from './scenario.js'
 export { TarAdapter } from './tarAdapter.js'
 export type { TarPackage } from './tarAdapter.js'
+export { startMirror } from './mirror.js'
+export type { Mirror, MirrorRoute, MirrorFileRoute, MirrorRedirectRoute, MirrorFault, MirrorRequest } from './mirror.js'

@@ -1,0 +1,5 @@
+export { download, downloadToBuffer } from './downloader.js'
+export type { DownloadOptions, DownloadResult, FailedAttempt } from './downloader.js'
+export { createDigest, DIGEST_ALGORITHMS } from './digest.js'
+export type { Digest, DigestAlgorithm } from './digest.js'
+export { backoffDelay, parseRetryAfter } from './backoff.js'
