@@ -1,10 +1,12 @@
-/**
- * The pkgsrc source adapter. Not implemented yet: it registers itself so that `nip sources`
- * lists it, reports itself as unconfigured, and resolves nothing. Its implementation is a
- * separate piece of work (see docs/adapters.md).
- */
-import { notImplementedAdapter, type SourceAdapter } from '@nip/core'
-
-export function createAdapter(): SourceAdapter {
-  return notImplementedAdapter('pkgsrc')
-}
+/** The pkgsrc source adapter: pkg_summary repositories, binary packages, dewey and patterns. */
+export { PkgsrcAdapter, createAdapter, toDependency } from './pkgsrcAdapter.js'
+export { compareDewey, parseDewey, deweyMatch, deweyTest } from './dewey.js'
+export type { DeweyOperator, DeweyVersion } from './dewey.js'
+export { pkgMatch, expandAlternatives, expandAllAlternatives, patternName } from './pattern.js'
+export { parseSummary } from './summary.js'
+export type { SummaryEntry, FileChecksum } from './summary.js'
+export { parsePlist } from './plist.js'
+export type { Plist, PlistFile, PlistCommand } from './plist.js'
+export { META_ORDER, readPackageMetadata, unpackPackage } from './binaryPackage.js'
+export { parsePkgsrcConfig } from './pkgsrcConfig.js'
+export type { PkgsrcConfig, PkgsrcRepository, VerifiedInstallation } from './pkgsrcConfig.js'

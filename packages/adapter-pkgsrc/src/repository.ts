@@ -1,0 +1,77 @@
+/**
+ * A pkgsrc binary repository: its `pkg_summary`, fetched in the first compression the
+ * repository offers (pkg_summary.zst, .xz, .bz2, .gz, then plain — pkgin's preference),
+ * revalidated conditionally (If-None-Match / If-Modified-Since through core's downloader)
+ * and cached in the adapter's cache directory. When the repository cannot be reached, the
+ * cached copy is used and a warning says so.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync } from 'node:fs'
+import path from 'node:path'
+import { NipError, decompressStream, download, isNipError, type AdapterContext } from '@nip/core'
+import type { PkgsrcRepository } from './pkgsrcConfig.js'
+import { parseSummary, type SummaryEntry } from './summary.js'
+
+export const SUMMARY_NAMES = ['pkg_summary.zst', 'pkg_summary.xz', 'pkg_summary.bz2', 'pkg_summary.gz', 'pkg_summary'] as const
+
+export interface LoadedRepository extends PkgsrcRepository {
+  entries: SummaryEntry[]
+  /** Which summary file was used. */
+  summary: string
+  /** True when the repository was unreachable and a cached summary was used. */
+  stale: boolean
+}
+
+/** The cache directory of one repository (named by a digest of its URL). */
+export function repositoryCacheDir(cacheDir: string, url: string): string {
+  return path.join(cacheDir, 'repos', createHash('sha256').update(url).digest('hex').slice(0, 16))
+}
+
+export async function loadRepository(repo: PkgsrcRepository, ctx: AdapterContext): Promise<LoadedRepository> {
+  const dir = repositoryCacheDir(ctx.cacheDir, repo.url)
+  const failures: string[] = []
+  for (const name of SUMMARY_NAMES) {
+    const dest = path.join(dir, name)
+    try {
+      await download({
+        urls: [`${repo.url}/${name}`],
+        dest,
+        conditional: true,
+        resume: false,
+        retries: 1,
+        reporter: ctx.reporter,
+        label: `pkgsrc ${name}`,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      })
+      return { ...repo, entries: await parseSummaryFile(dest, `${repo.url}/${name}`), summary: name, stale: false }
+    } catch (e) {
+      if (isNotFound(e)) continue
+      failures.push(`${name}: ${(e as Error).message}`)
+      break
+    }
+  }
+  for (const name of SUMMARY_NAMES) {
+    const dest = path.join(dir, name)
+    if (failures.length > 0 && existsSync(dest)) {
+      ctx.reporter.emit({ type: 'warning', code: 'pkgsrc-stale-summary', message: `${repo.url} is unreachable; using the cached ${name}`, data: { url: repo.url } })
+      return { ...repo, entries: await parseSummaryFile(dest, `${repo.url}/${name}`), summary: name, stale: true }
+    }
+  }
+  throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `The pkgsrc repository ${repo.url} offers no pkg_summary${failures.length ? `: ${failures.join('; ')}` : ''}.`, {
+    hint: 'Check the URL in [pkgsrc] repositories: it must name the directory holding pkg_summary.gz (PKG_PATH style, usually ending in /All).',
+    data: { url: repo.url, tried: SUMMARY_NAMES.map((n) => `${repo.url}/${n}`) },
+  })
+}
+
+async function parseSummaryFile(file: string, source: string): Promise<SummaryEntry[]> {
+  const chunks: Buffer[] = []
+  for await (const c of decompressStream(createReadStream(file), { archive: source })) chunks.push(c as Buffer)
+  return parseSummary(Buffer.concat(chunks).toString('utf8'), source)
+}
+
+/** A 404 (or a missing file:// path): this compression is simply not offered. */
+function isNotFound(e: unknown): boolean {
+  if (!isNipError(e, 'ERR_NIP_FETCH_FAILED')) return false
+  const attempts = (e.data.attempts ?? []) as Array<{ reason?: string; status?: number }>
+  return attempts.length > 0 && attempts.every((a) => a.reason === 'not-found' || a.status === 404 || a.status === 410)
+}

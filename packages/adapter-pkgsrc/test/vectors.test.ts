@@ -1,0 +1,63 @@
+import { strict as assert } from 'node:assert'
+import { readFileSync } from 'node:fs'
+import { compareDewey, parseDewey } from '../src/dewey.js'
+import { expandAlternatives, patternName, pkgMatch } from '../src/pattern.js'
+
+function rows(file: string): string[][] {
+  const lines = readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8').split('\n').filter((l) => l !== '')
+  return lines.slice(1).map((l) => l.split('\t'))
+}
+
+describe('dewey (vercmp-pkgsrc.tsv)', () => {
+  const table = rows('vercmp-pkgsrc.tsv')
+  it('has the 435 pairwise rows', () => assert.equal(table.length, 435))
+  it('orders every row as pkg_install dewey.c does (the flagged rows by dewey.c)', () => {
+    const failures: string[] = []
+    let flagged = 0
+    for (const [a, b, expected, agrees] of table) {
+      const m = /^no\(pkg_install=(-?\d+)\)$/.exec(agrees)
+      if (m) flagged++
+      const want = m ? Number(m[1]) : Number(expected)
+      const got = compareDewey(a, b)
+      if (got !== want) failures.push(`${a} vs ${b}: got ${got}, want ${want}`)
+      if (compareDewey(b, a) !== -want) failures.push(`${b} vs ${a}: not antisymmetric`)
+    }
+    assert.equal(flagged, 6)
+    assert.deepEqual(failures, [])
+  })
+  it('parses components as dewey.c mkcomponent does', () => {
+    assert.deepEqual(parseDewey('1.0a'), { components: [1, 0, 0, 0, 1], revision: 0 })
+    assert.deepEqual(parseDewey('1.0alpha'), { components: [1, 0, 0, -3], revision: 0 })
+    assert.deepEqual(parseDewey('pl1'), { components: [0, 1], revision: 0 })
+    assert.deepEqual(parseDewey('2.0RC1nb3'), { components: [2, 0, 0, -1, 1], revision: 3 })
+    assert.deepEqual(parseDewey('1nb2nb'), { components: [1], revision: 0 })
+    assert.equal(compareDewey('5.5', '5.005'), 0)
+    assert.equal(compareDewey('1.0nb9', '1.0.1'), -1)
+    assert.equal(compareDewey('1.0a', '1.0.2'), -1)
+  })
+})
+
+describe('patterns (pkgsrc-pattern-match.tsv)', () => {
+  const table = rows('pkgsrc-pattern-match.tsv')
+  it('has 108 rows', () => assert.equal(table.length, 108))
+  it('matches every row as pkg_install pkg_match does', () => {
+    const failures = table.filter(([pattern, pkg, expected]) => pkgMatch(pattern, pkg) !== (expected === 'match'))
+    assert.deepEqual(failures.map(([p, k, e]) => `${p} ${k} ${e}`), [])
+  })
+  it('expands alternatives and names patterns', () => {
+    assert.deepEqual(expandAlternatives('{gtk2,gtk3}-[0-9]*'), ['gtk2-[0-9]*', 'gtk3-[0-9]*'])
+    assert.deepEqual(expandAlternatives('a-{b,c}-{d{e,f},g}-h'), ['a-b-{d{e,f},g}-h', 'a-c-{d{e,f},g}-h'])
+    assert.deepEqual(expandAlternatives('perl-5.30{,nb[0-9]*}'), ['perl-5.30', 'perl-5.30nb[0-9]*'])
+    assert.throws(() => expandAlternatives('foo{a,b'), /Malformed alternate/)
+    assert.equal(patternName('perl>=5.30<6'), 'perl')
+    assert.equal(patternName('foo-1.[0-9]*'), 'foo')
+    assert.equal(patternName('foo-bar'), 'foo-bar')
+    assert.equal(patternName('foo-1.0'), 'foo')
+    assert.equal(patternName('py3*-foo-[0-9]*'), null)
+    assert.equal(pkgMatch('foo-bar', 'foo-bar-2.1'), true)
+    assert.equal(pkgMatch('foo-1.[0-9]*', 'foo-1.12nb1'), true)
+    assert.equal(pkgMatch('foo-1.[0-9]*', 'foo-2.0'), false)
+    assert.equal(pkgMatch('perl>=5.30<6', 'perl-5.36.0nb1'), true)
+    assert.equal(pkgMatch('perl>=5.30<6', 'perl-6.0'), false)
+  })
+})
