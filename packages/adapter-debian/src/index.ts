@@ -1,10 +1,8 @@
-/**
- * The debian source adapter. Not implemented yet: it registers itself so that `nip sources`
- * lists it, reports itself as unconfigured, and resolves nothing. Its implementation is a
- * separate piece of work (see docs/adapters.md).
- */
-import { notImplementedAdapter, type SourceAdapter } from '@nip/core'
-
-export function createAdapter(): SourceAdapter {
-  return notImplementedAdapter('debian')
-}
+/** The Debian source adapter: apt repositories and local .deb files. */
+export { DebianAdapter, createAdapter } from './debianAdapter.js'
+export { compareVersions, parseVersion, isValidVersion } from './versionCompare.js'
+export { parseRelations, versionSatisfies } from './relation.js'
+export { splitClearSigned } from './clearsigned.js'
+export { mapDebPath, mapSymlinkTarget } from './debPath.js'
+export { parseOneLineList, parseDeb822Sources } from './aptSources.js'
+export { readDeb, readDebLayout, readDebControl } from './debPackage.js'

@@ -1,0 +1,275 @@
+/**
+ * The Debian source: packages from apt repositories (the host's apt sources or `[debian]`
+ * sources), and local `.deb` files.
+ *
+ * Contracts:
+ * - resolve/describe/search read verified indices only (InRelease signature, Release hashes);
+ *   they write nothing but the adapter's cache directory.
+ * - fetch downloads the .deb into the cache, checks its SHA256 and size against the verified
+ *   Packages index, checks that its control file names the package and version the index
+ *   promised, and streams data.tar into the CAS (md5sums checked); maintainer scripts are
+ *   returned as scriptlets and reported, never run.
+ * - Dependencies already installed by dpkg on the host (its status database) are not grafted,
+ *   unless `host-packages = false`.
+ * - The index is built once per adapter instance and configuration.
+ */
+import path from 'node:path'
+import {
+  NipError,
+  type AdapterContext,
+  type AdapterStatus,
+  type DependencySpec,
+  type FetchResult,
+  type PackageManifest,
+  type PackageRef,
+  type PackageSpec,
+  type SearchHit,
+  type SourceAdapter,
+} from '@nip/core'
+import { readAptSources, type AptSource } from './aptSources.js'
+import { chooseDependencies } from './dependencyChoice.js'
+import { readDeb, readDebControl, readDebLayout } from './debPackage.js'
+import { parseDebianConfig, type DebianConfig } from './debianConfig.js'
+import { readDpkgStatus } from './dpkgStatus.js'
+import { fetchFile } from './fetchFile.js'
+import { PackageIndex, packageFromStanza, type DebianPackage } from './packageIndex.js'
+import { parseConstraint, versionSatisfies } from './relation.js'
+import { loadSource, type LoadedSource } from './repository.js'
+import { compareVersions } from './versionCompare.js'
+
+const ID = 'debian'
+
+interface Index {
+  config: DebianConfig
+  sources: AptSource[]
+  loaded: LoadedSource[]
+  /** Sources that failed to load, with the reason (reported by probe). */
+  failed: { source: AptSource; error: NipError }[]
+  packages: PackageIndex
+  host: PackageIndex | null
+  byId: Map<string, DebianPackage>
+}
+
+export class DebianAdapter implements SourceAdapter {
+  readonly id = ID
+  private index: { key: string; value: Promise<Index> } | null = null
+  private readonly local = new Map<string, DebianPackage>()
+
+  async probe(ctx: AdapterContext): Promise<AdapterStatus> {
+    const config = parseDebianConfig(ctx.config)
+    const sources = await this.sourcesOf(config)
+    if (sources.length === 0) {
+      return { id: ID, configured: false, reachable: null, detail: 'no apt sources (host sources absent; set [debian] sources)' }
+    }
+    const index = await this.indexOf(ctx)
+    const detail = `${index.loaded.length}/${sources.length} sources, ${index.packages.size} packages` + (index.failed.length > 0 ? `; failed: ${index.failed.map((f) => `${f.source.uri} ${f.source.suite}: ${f.error.code}`).join(', ')}` : '')
+    return { id: ID, configured: true, reachable: index.loaded.length > 0, detail }
+  }
+
+  async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
+    const q = query.toLowerCase()
+    const index = await this.requireIndex(ctx)
+    const names = [...index.packages.byName.keys()].sort()
+    for (const name of names) {
+      const best = index.packages.versionsOf(name)[0]
+      const byName = name.includes(q)
+      if (byName || (best.summary ?? '').toLowerCase().includes(q)) {
+        yield { ref: toRef(best, idOf(best)), score: name === q ? 1 : byName ? 0.5 : 0.25 }
+      }
+    }
+  }
+
+  async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
+    if (spec.file) {
+      const pkg = await this.localPackage(spec.file, ctx)
+      return [toRef(pkg, idOf(pkg))]
+    }
+    const index = await this.requireIndex(ctx)
+    const name = spec.name.toLowerCase()
+    let candidates = index.packages.versionsOf(name)
+    if (candidates.length === 0) {
+      // A virtual package: its providers, best version first.
+      candidates = (index.packages.providers.get(name) ?? []).map((p) => p.pkg).sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
+    }
+    if (spec.version !== undefined) candidates = candidates.filter((p) => p.version === spec.version)
+    return candidates.map((p) => toRef(p, idOf(p)))
+  }
+
+  async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
+    const index = await this.requireIndex(ctx)
+    const pkg = this.packageOf(ref, index)
+    const { dependencies, onHost } = chooseDependencies(pkg, index.packages, index.host)
+    return {
+      ref: toRef(pkg, ref.id),
+      dependencies,
+      provides: pkg.provides.flat().map((p) => p.name),
+      conflicts: [...pkg.conflicts, ...pkg.breaks].flat().map((r) => r.raw),
+      downloadSize: pkg.size ?? 0,
+      installedSize: pkg.installedSize ?? 0,
+      ...(pkg.description !== undefined ? { description: pkg.description } : {}),
+      ...(pkg.homepage !== undefined ? { homepage: pkg.homepage } : {}),
+      ...(pkg.sha256 !== undefined ? { hashes: { sha256: pkg.sha256 } } : {}),
+      extra: { architecture: pkg.architecture, origin: pkg.origin, satisfiedOnHost: onHost, ...(pkg.section ? { section: pkg.section } : {}) },
+    }
+  }
+
+  async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
+    const index = await this.requireIndex(ctx)
+    const pkg = this.packageOf(ref, index)
+    const label = `${pkg.name} ${pkg.version}`
+    let file: string
+    let downloaded = 0
+    if (pkg.url === undefined || pkg.url.startsWith('/')) {
+      file = pkg.url ?? ref.id
+    } else {
+      const got = await fetchFile({
+        url: pkg.url,
+        dest: path.join(ctx.cacheDir, 'debs', `${pkg.sha256 ?? 'unverified'}.deb`),
+        ...(pkg.size !== undefined ? { size: pkg.size } : {}),
+        ...(pkg.sha256 !== undefined ? { sha256: pkg.sha256 } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onProgress: (done) => ctx.reporter.emit({ type: 'progress', id: ref.id, label: `download ${label}`, done, total: pkg.size ?? 0, unit: 'bytes' }),
+      })
+      if (pkg.sha256 === undefined) throw new NipError('ERR_NIP_BAD_PACKAGE', `${pkg.name} ${pkg.version} has no SHA256 in its index`, { hint: 'nip only grafts packages it can verify.', data: { url: pkg.url } })
+      file = got.path
+      downloaded = got.downloaded
+    }
+    const deb = await readDeb(file, {
+      cas: ctx.cas,
+      limits: ctx.limits,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      onWarning: (w) => ctx.reporter.emit({ type: 'warning', code: w.code, message: `${label}: ${w.message}`, data: { path: w.path } }),
+      onProgress: (done, total) => ctx.reporter.emit({ type: 'progress', id: ref.id, label, done, total, unit: 'bytes' }),
+    })
+    const name = deb.control.get('package')
+    const version = deb.control.get('version')
+    if (name !== pkg.name || version !== pkg.version) {
+      throw new NipError('ERR_NIP_BAD_PACKAGE', `${path.basename(file)} contains ${name} ${version}, not ${pkg.name} ${pkg.version}`, {
+        hint: 'The .deb does not match its index entry; do not install it.',
+        data: { file, expected: { name: pkg.name, version: pkg.version }, actual: { name, version } },
+      })
+    }
+    if (deb.scriptlets.length > 0) {
+      ctx.reporter.emit({
+        type: 'warning',
+        code: 'debian-maintainer-scripts',
+        message: `${label} has maintainer scripts (${deb.scriptlets.map((s) => s.name).join(', ')}); nip records them but does not run them`,
+        data: { package: pkg.name, scripts: deb.scriptlets.map((s) => s.name) },
+      })
+    }
+    return { ref, entries: deb.entries, scriptlets: deb.scriptlets, downloaded }
+  }
+
+  compareVersions(a: string, b: string): number {
+    return compareVersions(a, b)
+  }
+
+  satisfies(dep: DependencySpec, version: string): boolean {
+    const { op, version: required } = parseConstraint(dep.constraint)
+    return versionSatisfies(version, op, required)
+  }
+
+  claimsFile(file: string): boolean {
+    return file.endsWith('.deb')
+  }
+
+  private packageOf(ref: PackageRef, index: Index): DebianPackage {
+    const pkg = index.byId.get(ref.id) ?? this.local.get(ref.id)
+    if (pkg === undefined) {
+      throw new NipError('ERR_NIP_NOT_FOUND', `The Debian sources no longer offer ${ref.name} ${ref.version}`, { hint: 'Run the command again to re-read the indices.', data: { ref } })
+    }
+    return pkg
+  }
+
+  private async localPackage(file: string, ctx: AdapterContext): Promise<DebianPackage> {
+    const abs = path.resolve(file)
+    const layout = await readDebLayout(abs)
+    const { control } = await readDebControl(abs, layout, ctx.limits)
+    const pkg = packageFromStanza(control, { origin: abs, priority: -1 })!
+    pkg.url = abs
+    const index = await this.requireIndex(ctx, true)
+    if (pkg.architecture !== index.config.architecture && pkg.architecture !== 'all') {
+      throw new NipError('ERR_NIP_BAD_PACKAGE', `${path.basename(abs)} is built for ${pkg.architecture}, not ${index.config.architecture}`, {
+        hint: `Use the ${index.config.architecture} or "all" package.`,
+        data: { file: abs, architecture: pkg.architecture },
+      })
+    }
+    this.local.set(abs, pkg)
+    return pkg
+  }
+
+  private async sourcesOf(config: DebianConfig): Promise<AptSource[]> {
+    if (config.sources.length > 0) return config.sources
+    return config.hostSources ? readAptSources(config.aptDir) : []
+  }
+
+  /** The index; a failure of every source is an error (unless `allowEmpty`, for local files). */
+  private async requireIndex(ctx: AdapterContext, allowEmpty = false): Promise<Index> {
+    const index = await this.indexOf(ctx)
+    if (!allowEmpty && index.loaded.length === 0 && index.failed.length > 0) throw index.failed[0].error
+    return index
+  }
+
+  private indexOf(ctx: AdapterContext): Promise<Index> {
+    const config = parseDebianConfig(ctx.config)
+    const key = JSON.stringify(config)
+    if (this.index?.key !== key) {
+      const value = this.buildIndex(config, ctx)
+      value.catch(() => {
+        if (this.index?.value === value) this.index = null
+      })
+      this.index = { key, value }
+    }
+    return this.index.value
+  }
+
+  private async buildIndex(config: DebianConfig, ctx: AdapterContext): Promise<Index> {
+    const sources = await this.sourcesOf(config)
+    const results = await Promise.allSettled(
+      sources.map((source, priority) =>
+        loadSource({
+          source,
+          priority,
+          architecture: config.architecture,
+          defaultKeyrings: config.keyrings,
+          checkValidUntil: config.checkValidUntil,
+          cacheDir: ctx.cacheDir,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        }),
+      ),
+    )
+    const loaded: LoadedSource[] = []
+    const failed: { source: AptSource; error: NipError }[] = []
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') loaded.push(r.value)
+      else {
+        const error = r.reason instanceof NipError ? r.reason : new NipError('ERR_NIP_INTERNAL', String((r.reason as Error)?.message ?? r.reason), { cause: r.reason })
+        failed.push({ source: sources[i], error })
+        ctx.reporter.emit({ type: 'warning', code: error.code, message: `debian: ${sources[i].uri} ${sources[i].suite}: ${error.message}`, data: { source: sources[i].origin } })
+      }
+    })
+    const packages = new PackageIndex(config.architecture)
+    const byId = new Map<string, DebianPackage>()
+    for (const l of loaded) {
+      for (const p of l.packages) {
+        packages.add(p)
+        byId.set(idOf(p), p)
+      }
+    }
+    const host = config.hostPackages ? await readDpkgStatus(config.dpkgStatus, config.architecture) : null
+    return { config, sources, loaded, failed, packages, host, byId }
+  }
+}
+
+export function createAdapter(): SourceAdapter {
+  return new DebianAdapter()
+}
+
+/** A package's identity: the .deb URL (or local path) — unique across sources and versions. */
+function idOf(p: DebianPackage): string {
+  return p.url ?? `${p.name}_${p.version}_${p.architecture}`
+}
+
+function toRef(p: DebianPackage, id: string): PackageRef {
+  return { source: ID, name: p.name, version: p.version, id, ...(p.summary !== undefined ? { summary: p.summary } : {}) }
+}

@@ -1,0 +1,103 @@
+/**
+ * The packages a set of `Packages` stanzas offers (one architecture plus `all`), indexed by name
+ * and by what they provide, and the dpkg status database of the host read the same way.
+ */
+import type { Stanza } from './deb822.js'
+import { parseRelations, type RelationGroup } from './relation.js'
+import { compareVersions } from './versionCompare.js'
+
+export interface DebianPackage {
+  name: string
+  version: string
+  architecture: string
+  /** URL of the .deb (repository packages) or absolute path (a local file). */
+  url?: string
+  size?: number
+  sha256?: string
+  installedSize?: number
+  summary?: string
+  description?: string
+  homepage?: string
+  section?: string
+  depends: RelationGroup[]
+  preDepends: RelationGroup[]
+  conflicts: RelationGroup[]
+  breaks: RelationGroup[]
+  provides: RelationGroup[]
+  /** Which source it came from (its position in the configured list) and the index URL. */
+  origin: string
+  priority: number
+}
+
+export function packageFromStanza(s: Stanza, opts: { base?: string; origin: string; priority: number }): DebianPackage | null {
+  const name = s.get('package')
+  const version = s.get('version')
+  const architecture = s.get('architecture')
+  if (!name || !version || !architecture) return null
+  const src = `${opts.origin} (${name})`
+  const description = s.get('description')
+  const pkg: DebianPackage = {
+    name,
+    version,
+    architecture,
+    depends: parseRelations(s.get('depends'), `${src} Depends`),
+    preDepends: parseRelations(s.get('pre-depends'), `${src} Pre-Depends`),
+    conflicts: parseRelations(s.get('conflicts'), `${src} Conflicts`),
+    breaks: parseRelations(s.get('breaks'), `${src} Breaks`),
+    provides: parseRelations(s.get('provides'), `${src} Provides`),
+    origin: opts.origin,
+    priority: opts.priority,
+  }
+  const filename = s.get('filename')
+  if (filename !== undefined && opts.base !== undefined) pkg.url = new URL(filename, opts.base).toString()
+  const size = s.get('size')
+  if (size !== undefined && /^[0-9]+$/.test(size)) pkg.size = Number(size)
+  const sha256 = s.get('sha256')
+  if (sha256 !== undefined) pkg.sha256 = sha256.toLowerCase()
+  const installed = s.get('installed-size')
+  if (installed !== undefined && /^[0-9]+$/.test(installed)) pkg.installedSize = Number(installed) * 1024
+  if (description !== undefined) {
+    const [first, ...rest] = description.split('\n')
+    pkg.summary = first
+    if (rest.length > 0) pkg.description = rest.map((l) => (l === '.' ? '' : l)).join('\n')
+  }
+  const homepage = s.get('homepage')
+  if (homepage !== undefined) pkg.homepage = homepage
+  const section = s.get('section')
+  if (section !== undefined) pkg.section = section
+  return pkg
+}
+
+/** Packages by name and by provided name. */
+export class PackageIndex {
+  readonly byName = new Map<string, DebianPackage[]>()
+  readonly providers = new Map<string, { pkg: DebianPackage; version?: string }[]>()
+
+  constructor(readonly architecture: string) {}
+
+  add(pkg: DebianPackage): void {
+    if (pkg.architecture !== this.architecture && pkg.architecture !== 'all') return
+    const list = this.byName.get(pkg.name)
+    if (list === undefined) this.byName.set(pkg.name, [pkg])
+    else list.push(pkg)
+    for (const group of pkg.provides) {
+      for (const p of group) {
+        const entry = { pkg, ...(p.op === '=' && p.version !== undefined ? { version: p.version } : {}) }
+        const l = this.providers.get(p.name)
+        if (l === undefined) this.providers.set(p.name, [entry])
+        else l.push(entry)
+      }
+    }
+  }
+
+  /** Every version of a real package, best first (highest version, then the earlier source). */
+  versionsOf(name: string): DebianPackage[] {
+    return [...(this.byName.get(name) ?? [])].sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
+  }
+
+  get size(): number {
+    let n = 0
+    for (const l of this.byName.values()) n += l.length
+    return n
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Loading one apt source: InRelease (split strictly, OpenPGP-verified against the source's
+ * keyring, Valid-Until checked), then each component's `Packages` index for the architecture
+ * (and `all` where the archive keeps it apart), verified against the SHA256 and size of the
+ * signed Release before a byte of it is parsed.
+ *
+ * Contract: writes only into `cacheDir` (downloaded files, keyed by their SHA256). Nothing that
+ * is not covered by a verified signature is ever used.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { readdir, readFile, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type * as openpgp from 'openpgp'
+import { NipError, decompressStream } from '@nip/core'
+import type { AptSource } from './aptSources.js'
+import { parseStanzas } from './deb822.js'
+import { fetchFile } from './fetchFile.js'
+import { packageFromStanza, type DebianPackage } from './packageIndex.js'
+import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
+import { readKeyring, verifyInRelease } from './releaseSignature.js'
+
+export interface LoadSourceOptions {
+  source: AptSource
+  /** Position of the source in the configured list (earlier wins ties). */
+  priority: number
+  architecture: string
+  /** Keyrings for sources without Signed-By: files or directories of .gpg/.asc files. */
+  defaultKeyrings: string[]
+  checkValidUntil: boolean
+  cacheDir: string
+  now?: Date
+  signal?: AbortSignal
+}
+
+export interface LoadedSource {
+  source: AptSource
+  release: Release
+  fingerprint: string
+  packages: DebianPackage[]
+  /** Component/architecture pairs the Release does not list. */
+  missing: string[]
+}
+
+const INRELEASE_MAX = 64 * 1024 * 1024
+
+export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource> {
+  const { source } = opts
+  const base = source.uri.endsWith('/') ? source.uri : `${source.uri}/`
+  const flat = source.suite.endsWith('/')
+  const distUrl = flat ? new URL(source.suite === './' ? '' : source.suite, base).toString() : new URL(`dists/${source.suite}/`, base).toString()
+  const listDir = path.join(opts.cacheDir, 'lists', distUrl.replace(/^[a-z]+:\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_'))
+  const inReleaseUrl = new URL('InRelease', distUrl).toString()
+  const fetched = await fetchFile({ url: inReleaseUrl, dest: path.join(listDir, 'InRelease'), maxSize: INRELEASE_MAX, ...(opts.signal ? { signal: opts.signal } : {}) })
+  const text = await readFile(fetched.path, 'utf8')
+  const keys = await keyringOf(source, opts.defaultKeyrings)
+  const verified = await verifyInRelease(text, keys, inReleaseUrl)
+  const release = parseRelease(verified.text, inReleaseUrl)
+  if (opts.checkValidUntil) checkValidUntil(release, inReleaseUrl, opts.now)
+
+  const archs = source.architectures.length > 0 ? source.architectures.filter((a) => a === opts.architecture) : [opts.architecture]
+  const packages: DebianPackage[] = []
+  const missing: string[] = []
+  const components = flat ? [''] : source.components
+  for (const component of components) {
+    for (const arch of [...archs, 'all']) {
+      const dir = flat ? '' : `${component}/binary-${arch}/`
+      const index = pickIndex(release, dir)
+      if (index === null) {
+        if (arch !== 'all') missing.push(`${component}/${arch}`)
+        continue
+      }
+      const url = release.acquireByHash && !flat ? new URL(`${dir}by-hash/SHA256/${index.sha256}`, distUrl).toString() : new URL(index.path, distUrl).toString()
+      const file = await fetchFile({
+        url,
+        dest: path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`),
+        size: index.size,
+        sha256: index.sha256,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+      const content = await decompressFile(file.path, index.path)
+      const plain = release.files.get(`${dir}Packages`)
+      if (plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, url)
+      const origin = `${distUrl}${dir}Packages`
+      for (const stanza of parseStanzas(content.toString('utf8'), { source: origin })) {
+        const pkg = packageFromStanza(stanza, { base: flat ? distUrl : base, origin, priority: opts.priority })
+        if (pkg !== null) packages.push(pkg)
+      }
+    }
+  }
+  return { source, release, fingerprint: verified.fingerprint, packages, missing }
+}
+
+/** The best-compressed Packages file the Release lists under `dir`. */
+function pickIndex(release: Release, dir: string): { path: string; sha256: string; size: number } | null {
+  for (const ext of ['.xz', '.gz', '']) {
+    const p = `${dir}Packages${ext}`
+    const entry = release.files.get(p)
+    if (entry !== undefined) return { path: p, ...entry }
+  }
+  return null
+}
+
+async function decompressFile(file: string, name: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of decompressStream(createReadStream(file), { archive: name })) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+function checkPlain(content: Buffer, expected: { sha256: string; size: number }, url: string): void {
+  const digest = createHash('sha256').update(content).digest('hex')
+  if (content.length !== expected.size || digest !== expected.sha256) {
+    throw new NipError('ERR_NIP_HASH_MISMATCH', `${url} decompresses to content the Release file does not list (SHA256 ${digest}, ${content.length} bytes)`, {
+      hint: 'The mirror serves a damaged or altered index; nothing from it was used.',
+      data: { url, expected: expected.sha256, actual: digest },
+    })
+  }
+}
+
+async function keyringOf(source: AptSource, defaults: string[]): Promise<openpgp.PublicKey[]> {
+  const keys: openpgp.PublicKey[] = []
+  const named = source.signedBy.length > 0 ? source.signedBy : defaults
+  for (const entry of named) {
+    if (entry.includes('-----BEGIN')) {
+      keys.push(...(await readKeyring(Buffer.from(entry), `${source.origin} Signed-By`)))
+      continue
+    }
+    for (const file of await keyFiles(entry)) keys.push(...(await readKeyring(await readFile(file), file)))
+  }
+  if (keys.length === 0) {
+    throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `No keyring for ${source.uri} ${source.suite}: ${named.join(', ') || 'none configured'}`, {
+      hint: 'Give the source a Signed-By keyring (or set [debian] keyrings); nip never uses unverified repositories.',
+      data: { source: source.origin, keyrings: named },
+    })
+  }
+  return keys
+}
+
+/** A keyring file, or the .gpg/.asc files of a directory; nothing when the path is absent. */
+async function keyFiles(p: string): Promise<string[]> {
+  try {
+    const st = await stat(p)
+    if (!st.isDirectory()) return [p]
+    return (await readdir(p)).filter((n) => n.endsWith('.gpg') || n.endsWith('.asc')).sort().map((n) => path.join(p, n))
+  } catch {
+    return []
+  }
+}
