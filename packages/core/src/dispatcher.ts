@@ -6,7 +6,18 @@
 import type { AdapterContext, AdapterId, PackageRef, PackageSpec, SearchHit, SourceAdapter } from './adapter.js'
 import type { SourceConfig } from './configTypes.js'
 import type { SourceStatus } from './api.js'
-import { NipError, isNipError } from './errors.js'
+import { NipError, isNipError, type NipErrorCode } from './errors.js'
+
+/** Refusals that mean "this source's data is not trustworthy", as opposed to "not here". */
+const VERIFICATION_CODES = new Set<NipErrorCode>([
+  'ERR_NIP_SIGNATURE_INVALID',
+  'ERR_NIP_SIGNATURE_MISSING',
+  'ERR_NIP_KEY_UNKNOWN',
+  'ERR_NIP_KEYRING_INVALID',
+  'ERR_NIP_METADATA_EXPIRED',
+  'ERR_NIP_HASH_MISMATCH',
+  'ERR_NIP_SIZE_MISMATCH',
+])
 
 export interface DispatcherOptions {
   sources: SourceConfig[]
@@ -96,6 +107,11 @@ export class Dispatcher {
         tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
       } catch (e) {
         tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}` })
+        // A source that fails verification (a bad signature, a tampered index) stops the search:
+        // quietly taking the package from the next source would hide an attack on this one.
+        if (isNipError(e) && VERIFICATION_CODES.has(e.code)) {
+          throw new NipError(e.code, e.message, { hint: e.hint, data: { ...e.data, spec: spec.raw, tried }, cause: e })
+        }
       }
     }
     const what = spec.file ?? (spec.version ? `${spec.name}@${spec.version}` : spec.name)
