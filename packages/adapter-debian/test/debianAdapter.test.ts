@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { isNipError } from '@nip/core'
 import { buildTar, compressBuffer, listTree, openNip, tempRoot } from '@nip/testing'
 import { DebianAdapter } from '../src/index.js'
@@ -111,8 +111,11 @@ describe('debian adapter against a local signed repository', function () {
   }
 
   async function open(suite: string, extra: Record<string, unknown> = {}) {
-    const root = await tempRoot('nip-debian-root-')
-    roots.push(root)
+    // The root sits in a private parent, so "nothing outside the root" checks scan only that parent.
+    const parent = await tempRoot('nip-debian-root-')
+    roots.push(parent)
+    const root = path.join(parent, 'root')
+    mkdirSync(root)
     const { nip, reporter } = await openNip(root, [new DebianAdapter()], { sources: [{ id: 'debian', enabled: true, priority: 10, table: table(suite, extra) }] })
     return { root, nip, reporter }
   }
@@ -195,7 +198,8 @@ describe('debian adapter against a local signed repository', function () {
     try {
       await assert.rejects(nip.install(['evil'], { yes: true }), (e) => isNipError(e, 'ERR_NIP_UNSAFE_PARENT_PATH'))
       assert.deepEqual(nip.list(), [])
-      assert.ok(!listTree(path.dirname(root)).some((p) => p.endsWith('/evil')))
+      assert.deepEqual(listTree(path.dirname(root)).filter((p) => p !== 'root' && !p.startsWith('root/')), [])
+      assert.ok(!listTree(root).some((p) => p.endsWith('/evil')))
     } finally {
       nip.close()
     }
