@@ -1,10 +1,17 @@
 /**
- * The pacman source adapter. Not implemented yet: it registers itself so that `nip sources`
- * lists it, reports itself as unconfigured, and resolves nothing. Its implementation is a
- * separate piece of work (see docs/adapters.md).
+ * The pacman source adapter: sync repositories (pacman.conf or `[pacman]`), signed packages and
+ * databases, pacman's version ordering and dependency semantics. See docs/pacman.md.
  */
-import { notImplementedAdapter, type SourceAdapter } from '@nip/core'
-
-export function createAdapter(): SourceAdapter {
-  return notImplementedAdapter('pacman')
-}
+export { createAdapter, PacmanAdapter, dependencyOf } from './pacmanAdapter.js'
+export { vercmp, rpmvercmp } from './vercmp.js'
+export { parseDep, packageSatisfies, provisionSatisfies, versionMatches } from './depString.js'
+export type { PacmanDep, DepOperator } from './depString.js'
+export { parseSigLevel } from './sigLevel.js'
+export { parsePacmanConfig, parsePacmanConf } from './pacmanConfig.js'
+export { readSyncDatabase, parseBlocks, splitName, isValidFilename } from './syncDatabase.js'
+export type { SyncPackage } from './syncDatabase.js'
+export { parseMtree } from './mtree.js'
+export { mapMemberPath } from './memberPath.js'
+export { remapTarget } from './packagePayload.js'
+export { parsePkginfo, parseKeyValues } from './packageInfo.js'
+export { parsePackageFileName } from './packageFile.js'

@@ -27,7 +27,7 @@ import type { AbsoluteSymlinkPolicy } from './entryPath.js'
 const BUFFERED_MAX = 8 * 1024 * 1024
 
 /** The most bytes one captured metadata member may hold. */
-export const MAX_METADATA_SIZE = 1024 * 1024
+export const MAX_METADATA_SIZE = 32 * 1024 * 1024
 
 export interface UnpackOptions {
   cas: Cas

@@ -1,0 +1,66 @@
+/**
+ * The sync databases of the configured repositories: downloaded into the adapter's cache
+ * (`<cacheDir>/sync/<repo>.db`, refreshed with conditional requests), their signatures checked
+ * under the repository's Database SigLevel, and parsed.
+ *
+ * Contract: a database whose signature fails is never parsed, and a failed refresh never
+ * replaces a cached copy; when a refresh fails and a verified cached copy exists, the cached copy
+ * is used with a warning.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { isNipError, type AdapterContext } from '@nip/core'
+import type { PacmanConfig, RepositoryConfig } from './pacmanConfig.js'
+import { checkSignature, MAX_SIGNATURE_SIZE, type Keyring } from './signature.js'
+import { readSyncDatabase, type SyncPackage } from './syncDatabase.js'
+import { fetchFile, fetchOptional } from './transfer.js'
+
+export interface Repository {
+  config: RepositoryConfig
+  packages: SyncPackage[]
+  /** Where the verified database came from. */
+  origin: string
+}
+
+export function joinUrl(server: string, file: string): string {
+  return `${server.replace(/\/+$/, '')}/${file}`
+}
+
+export async function loadRepository(repo: RepositoryConfig, opts: { config: PacmanConfig; keyring: Keyring; ctx: AdapterContext }): Promise<Repository> {
+  const { ctx, keyring } = opts
+  const dir = path.join(ctx.cacheDir, 'sync')
+  const dest = path.join(dir, `${repo.name}.db`)
+  const file = `${repo.name}.db`
+  const urls = repo.servers.map((s) => joinUrl(s, file))
+  let origin = urls[0] ?? dest
+  try {
+    // Conditional refresh: an unchanged database (304) is re-verified from the cache. A fresh
+    // one that fails its signature is deleted, so nothing unverified is ever parsed or kept.
+    const got = await fetchFile({ urls, dest, conditional: true, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    origin = got.url
+    const data = await readFile(dest)
+    let sig: Buffer | null
+    if (got.notModified) {
+      sig = await readFile(`${dest}.sig`).catch(() => null)
+    } else {
+      await rm(`${dest}.sig`, { force: true })
+      sig = repo.siglevel.database.check === 'never' ? null : ((await fetchOptional(repo.servers.map((s) => joinUrl(s, `${file}.sig`)), MAX_SIGNATURE_SIZE, ctx.signal))?.data ?? null)
+      if (sig) await writeFile(`${dest}.sig`, sig)
+    }
+    try {
+      await checkSignature({ what: file, origin, data, signature: sig, keyring, policy: repo.siglevel.database })
+    } catch (e) {
+      await Promise.all([dest, `${dest}.sig`, `${dest}.meta`].map((f) => rm(f, { force: true })))
+      throw e
+    }
+    return { config: repo, packages: await readSyncDatabase(data, { repo: repo.name, source: origin, limits: ctx.limits }), origin }
+  } catch (e) {
+    if (!isNipError(e, 'ERR_NIP_FETCH_FAILED')) throw e
+    const cached = await readFile(dest).catch(() => null)
+    if (cached === null) throw e
+    const sig = await readFile(`${dest}.sig`).catch(() => null)
+    await checkSignature({ what: file, origin: dest, data: cached, signature: sig, keyring, policy: repo.siglevel.database })
+    ctx.reporter.emit({ type: 'warning', code: 'pacman-stale-database', message: `Using the cached ${file}: ${e.message}`, data: { repo: repo.name } })
+    return { config: repo, packages: await readSyncDatabase(cached, { repo: repo.name, source: dest, limits: ctx.limits }), origin: dest }
+  }
+}
