@@ -1,10 +1,25 @@
-/**
- * The nix source adapter. Not implemented yet: it registers itself so that `nip sources`
- * lists it, reports itself as unconfigured, and resolves nothing. Its implementation is a
- * separate piece of work (see docs/adapters.md).
- */
-import { notImplementedAdapter, type SourceAdapter } from '@nip/core'
-
-export function createAdapter(): SourceAdapter {
-  return notImplementedAdapter('nix')
-}
+export { NixAdapter, createAdapter } from './nixAdapter.js'
+export { encodeNix32, decodeNix32, nix32Length, NIX32_ALPHABET } from './nixBase32.js'
+export { parseHash, formatHashNix32, formatHashSri } from './hashString.js'
+export type { NixHash, HashAlgorithm } from './hashString.js'
+export { parseStorePath, parseStorePathBase, formatStorePath, requireStorePath, DEFAULT_STORE_DIR } from './storePath.js'
+export type { StorePath } from './storePath.js'
+export { parseDrvName } from './drvName.js'
+export { compareVersions } from './versionOrder.js'
+export { readNar, NAR_MAGIC } from './narReader.js'
+export type { NarSink } from './narReader.js'
+export { writeNarNode, dumpPath, hashNar, narString } from './narWriter.js'
+export type { NarNode } from './narWriter.js'
+export { parseNarInfo, fingerprint } from './narInfo.js'
+export type { NarInfo } from './narInfo.js'
+export { parsePublicKey, parseSignature, verifiedBy, requireSignature } from './signature.js'
+export { parseCacheInfo } from './cacheInfo.js'
+export { parseNixConfig } from './nixConfig.js'
+export { programNameOf } from './programName.js'
+export { Relocation } from './relocation.js'
+export { narToCas } from './narToCas.js'
+export { checkElf, checkElfTree, readElf } from './elfCheck.js'
+export type { ElfProblem, ElfInfo } from './elfCheck.js'
+export { ChannelIndex, parseStorePaths } from './channelIndex.js'
+export { narHashOfProgram, narDumpOptions, readProgramRecord, RECORD_FILE } from './verifyProgram.js'
+export type { ProgramRecord } from './verifyProgram.js'
