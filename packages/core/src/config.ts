@@ -60,11 +60,11 @@ const SOURCE_TABLE_KEYS = { priority: 'integer', enabled: 'boolean' } as const
 /** The adapter-specific keys each source table conventionally holds (named in renderDefaultConfig). */
 const ADAPTER_KEYS: Readonly<Record<string, string>> = {
   gobo: 'repositories (local directories or file:// URLs), arch, require-checksums',
-  nix: 'substituters (binary cache URLs), trusted-public-keys (narinfo signing keys)',
-  pkgsrc: 'repositories (binary package repositories), trusted-keys',
-  pacman: 'repositories (name and server of each repository), trusted-keys',
-  gentoo: 'binhosts (GPKG binary hosts), trusted-keys',
-  debian: 'mirrors, trusted-keys (reserved: the debian adapter is not implemented yet)',
+  nix: 'substituters, trusted-public-keys, require-sigs, channel, store-dir, run-root (docs/nix.md)',
+  pkgsrc: 'repositories, machine-arch, verified-installation, gpg-keyring (docs/pkgsrc.md)',
+  pacman: 'repositories ({ name, servers, siglevel }), keyring, siglevel, architecture, parallel-downloads, use-host-config (docs/pacman.md)',
+  gentoo: 'repository metadata, profiles, binhosts and USE settings (docs/gentoo.md)',
+  debian: 'host-sources, apt-dir, sources, keyrings, architecture, host-packages, dpkg-status, check-valid-until (docs/debian.md)',
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 }
