@@ -1,10 +1,22 @@
 /**
- * The gentoo source adapter. Not implemented yet: it registers itself so that `nip sources`
- * lists it, reports itself as unconfigured, and resolves nothing. Its implementation is a
- * separate piece of work (see docs/adapters.md).
+ * The gentoo source adapter: ebuild repository metadata and profiles (PMS semantics: versions,
+ * atoms, USE-conditional dependencies, REQUIRED_USE), USE flags as nip variants, and binhost
+ * grafts (GPKG and XPAK). See docs/gentoo.md.
  */
-import { notImplementedAdapter, type SourceAdapter } from '@nip/core'
+import type { SourceAdapter } from '@nip/core'
+import { GentooAdapter } from './gentooAdapter.js'
 
 export function createAdapter(): SourceAdapter {
-  return notImplementedAdapter('gentoo')
+  return new GentooAdapter()
 }
+
+export { GentooAdapter }
+export { compareVersions, parseVersion, isValidVersion } from './version.js'
+export { parseCpv } from './cpv.js'
+export { parseAtom, isValidAtom } from './atom.js'
+export { atomMatches, matchFromList } from './atomMatch.js'
+export { useReduce, parenReduce, DepStringError } from './depString.js'
+export { checkRequiredUse, suggestRequiredUseFix } from './requiredUse.js'
+export { parseBinhostIndex } from './binhostIndex.js'
+export { buildXpakPackage, parseXpakSegment } from './xpak.js'
+export { manifestLine } from './gpkg.js'

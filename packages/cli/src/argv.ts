@@ -20,5 +20,8 @@ export function hoistGlobalFlags(argv: string[]): string[] {
     } else break
   }
   if (leading.length === 0 || i >= argv.length) return argv
-  return [...argv.slice(i), ...leading]
+  // Keep them before a `--`, after which everything is an argument (`nip info ffmpeg -- -gpl`).
+  const rest = argv.slice(i)
+  const dashes = rest.indexOf('--')
+  return dashes === -1 ? [...rest, ...leading] : [...rest.slice(0, dashes), ...leading, ...rest.slice(dashes)]
 }

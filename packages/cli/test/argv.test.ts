@@ -7,6 +7,9 @@ describe('global flags before the command', () => {
     assert.deepEqual(hoistGlobalFlags(['--json', '--root=R', '-y', 'config', 'show']), ['config', 'show', '--json', '--root=R', '-y'])
     assert.deepEqual(hoistGlobalFlags(['--config', 'c.toml', '--quiet', 'remove', 'x', '--cascade']), ['remove', 'x', '--cascade', '--config', 'c.toml', '--quiet'])
   })
+  it('keeps them before a "--" so later words stay arguments', () => {
+    assert.deepEqual(hoistGlobalFlags(['--root', 'R', 'info', 'ffmpeg', '--', '-gpl', '+vaapi']), ['info', 'ffmpeg', '--root', 'R', '--', '-gpl', '+vaapi'])
+  })
   it('leaves everything else alone', () => {
     assert.deepEqual(hoistGlobalFlags(['install', '--root', 'R', 'hello']), ['install', '--root', 'R', 'hello'])
     assert.deepEqual(hoistGlobalFlags(['--version']), ['--version'])

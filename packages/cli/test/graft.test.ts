@@ -66,10 +66,21 @@ describe('nip install/list/owns/remove with a Gobo repository', function () {
     const r = sb.nip(['remove', 'Hello', '--root', sb.root, '--json'])
     assert.equal(r.status, 0, r.stdout + r.stderr)
     assert.deepEqual(sb.json(r).result.removed, [{ name: 'Hello', version: '1.0' }])
-    assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'Hello')), false)
+    // Removed from the current generation (no Current, no links); the tree stays for rollback until gc.
+    assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'Hello', 'Current')), false)
     assert.equal(fs.existsSync(path.join(sb.root, 'System', 'Links', 'Executables', 'hello')), false)
+    const listed = sb.json(sb.nip(['list', '--root', sb.root, '--json'])).result as { name: string; active: boolean }[]
+    assert.deepEqual(listed.map((p) => `${p.name}:${p.active}`), ['Hello:false'])
+    // An older generation still references it, so gc keeps it; once only the current generation is kept, gc frees it.
+    assert.equal(sb.nip(['gc', '--root', sb.root, '--json']).status, 0)
+    assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'Hello', '1.0')), true)
+    const del = sb.nip(['generations', 'delete', '--keep', '1', '--root', sb.root, '--json'])
+    assert.equal(del.status, 0, del.stdout + del.stderr)
+    const gc = sb.nip(['gc', '--root', sb.root, '--json'])
+    assert.equal(gc.status, 0, gc.stdout + gc.stderr)
+    assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'Hello', '1.0')), false)
     const logs = sb.json(sb.nip(['logs', '--root', sb.root, '--json']))
-    assert.deepEqual(logs.result.map((l: { outcome: string }) => l.outcome), ['ok', 'ok'])
+    assert.deepEqual(logs.result.map((l: { outcome: string }) => l.outcome).slice(0, 2), ['ok', 'ok'])
     const again = sb.nip(['remove', 'Hello', '--root', sb.root, '--json'])
     assert.equal(again.status, 3)
     assert.equal(sb.json(again).error.code, 'ERR_NIP_NOT_INSTALLED')

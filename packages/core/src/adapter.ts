@@ -23,6 +23,11 @@ export interface PackageSpec {
   file?: string
   /** The spec as typed. */
   raw: string
+  /**
+   * Variant words that followed the spec on the command line (`+flag`, `-flag`, `~flag`,
+   * `key=value`), in order; each source interprets them (Gentoo: USE flags).
+   */
+  variants?: string[]
 }
 
 /** A candidate a source offers. */

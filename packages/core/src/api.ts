@@ -65,6 +65,138 @@ export interface ProgramSummary {
   size: number
   files: number
   treeDigest: string
+  /** In the current generation (false: removed, kept until nip gc finds it unreferenced). */
+  active?: boolean
+  /** Pinned: a GC root, and upgrades do not move Current away from it. */
+  pinned?: boolean
+  /** The result of the last nip verify, when one ran since it was grafted. */
+  integrity?: IntegrityState
+  verifiedAt?: string
+}
+
+export type IntegrityState = 'VERIFIED' | 'MODIFIED' | 'TAMPERED' | 'MISSING'
+
+/** A program version's place in a generation. */
+export type MemberState = 'current' | 'grafted' | 'absent'
+
+export interface GenerationChange {
+  name: string
+  version: string
+  before: MemberState
+  after: MemberState
+}
+
+export interface GenerationSummary {
+  id: number
+  /** The generation this one was made from (what nip rollback returns to); null for the first. */
+  parent: number | null
+  createdAt: string
+  command: string
+  kind: string
+  current: boolean
+  /** For a rollback: the generation whose set it restored. */
+  restores?: number
+  changes: GenerationChange[]
+}
+
+export interface GenerationDiff {
+  from: number
+  to: number
+  changes: GenerationChange[]
+}
+
+export interface GenerationsDeleteResult {
+  deleted: number[]
+  /** Generation memberships released (programs they alone kept become gc candidates). */
+  released: number
+  kept: number[]
+}
+
+export interface RollbackResult {
+  dryRun: boolean
+  from: number
+  /** The generation whose set was restored. */
+  to: number
+  /** The new generation recorded by the rollback (absent for a dry run or when nothing changed). */
+  generation?: number
+  changes: GenerationChange[]
+  links: { added: number; removed: number }
+  transaction?: string
+}
+
+export interface GcOptions {
+  dryRun?: boolean
+  /** Stop once this many bytes would be freed (whole programs at a time). */
+  maxFreed?: number
+  /** Also scan every program and the whole CAS and report drift (slow; the cross-check). */
+  verify?: boolean
+  command?: string
+}
+
+export interface GcResult {
+  dryRun: boolean
+  programs: { name: string; version: string; size: number }[]
+  /** Blobs deleted (or that would be) and their bytes: what the store actually frees. */
+  blobs: number
+  bytes: number
+  /** True when --max-freed stopped early with garbage left. */
+  truncated: boolean
+  durationMs: number
+  drift?: GcDrift
+  transaction?: string
+}
+
+export interface GcDrift {
+  /** Blobs on disk that no blobs row knows (collected unless --dry-run). */
+  orphanBlobs: string[]
+  orphanBytes: number
+  /** Blobs rows with references whose file is missing from the CAS. */
+  missingBlobs: string[]
+  /** Program directories on disk the DB does not know. */
+  unknownTrees: string[]
+  /** Programs whose stored reference count differs from its spans and pin. */
+  refDrift: { name: string; version: string; stored: number; actual: number }[]
+}
+
+export interface VerifyOptions {
+  repair?: boolean
+  command?: string
+}
+
+export interface VerifyProblem {
+  path: string
+  problem: 'modified' | 'tampered' | 'missing' | 'blob-damaged'
+  repaired?: boolean
+}
+
+export interface VerifiedProgram {
+  name: string
+  version: string
+  state: IntegrityState
+  files: number
+  problems: VerifyProblem[]
+  /** State after --repair. */
+  repairedState?: IntegrityState
+}
+
+export interface VerifyResult {
+  programs: VerifiedProgram[]
+  ok: boolean
+}
+
+export interface PinResult {
+  name: string
+  version: string
+  pinned: boolean
+  changed: boolean
+}
+
+export interface AutoremoveResult {
+  dryRun: boolean
+  /** Dependency programs no explicit program needs (the plan). */
+  plan: { name: string; version: string }[]
+  removed: { name: string; version: string }[]
+  transaction?: string
 }
 
 export interface InstallResult {
@@ -83,6 +215,8 @@ export interface RemoveOptions {
   /** Remove even when other programs depend on it. */
   force?: boolean
   command?: string
+  /** The generation's kind (autoremove records its own). */
+  kind?: string
 }
 
 export interface RemoveResult {
@@ -147,7 +281,17 @@ export interface LogRecord {
 export type DoctorSeverity = 'ok' | 'warning' | 'error'
 
 export interface DoctorFinding {
-  check: 'broken-links' | 'unowned-links' | 'db-drift' | 'interrupted-transaction' | 'stale-lock' | 'cas-refcounts'
+  check:
+    | 'broken-links'
+    | 'unowned-links'
+    | 'db-drift'
+    | 'interrupted-transaction'
+    | 'stale-lock'
+    | 'cas-refcounts'
+    | 'blob-hash'
+    | 'program-refcounts'
+    | 'generations'
+    | 'trash'
   severity: DoctorSeverity
   message: string
   paths?: string[]

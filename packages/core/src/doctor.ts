@@ -11,9 +11,12 @@ import type { Database } from './db/database.js'
 import type { Layout } from './layout.js'
 import type { Engine } from './transaction.js'
 import { lstatOrNull, pruneEmptyDirs } from './linkFarm.js'
-import { reconcile } from './reconcile.js'
+import { emptyTrash, reconcile } from './reconcile.js'
 
-export async function runDoctor(opts: { db: Database | null; layout: Layout; fix: boolean; engine?: Engine; cas?: Cas }): Promise<DoctorReport> {
+/** Blobs re-hashed by a default run (a random sample); --full re-hashes every referenced blob. */
+const BLOB_SAMPLE = 64
+
+export async function runDoctor(opts: { db: Database | null; layout: Layout; fix: boolean; engine?: Engine; cas?: Cas; full?: boolean }): Promise<DoctorReport> {
   const { db, layout, fix } = opts
   const findings: DoctorFinding[] = []
   if (!db) return { healthy: true, findings: [{ check: 'db-drift', severity: 'ok', message: 'No programs grafted yet.', fixable: false }] }
@@ -89,6 +92,29 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
 
   const drift2 = db.refcountDrift()
 
+  // store lifecycle: blob contents, program reference counts, generations, trash
+  const badBlobs: string[] = []
+  let hashed = 0
+  if (opts.cas) {
+    for (const b of opts.full ? db.referencedBlobs() : db.sampleBlobs(BLOB_SAMPLE)) {
+      hashed++
+      if (!(await opts.cas.verify(b.key))) badBlobs.push(b.key)
+    }
+  }
+  const refDrift = db.programRefDrift()
+  const deadSpans = db.deadSpans()
+  const activeDrift = db.activeDrift()
+  const missingMembers = db
+    .programs()
+    .filter((p) => p.refs > 0 && !lstatOrNull(layout.versionDir(p.name, p.version)))
+    .map((p) => layout.rel(layout.versionDir(p.name, p.version)))
+  let trash: string[] = []
+  try {
+    trash = fs.readdirSync(layout.trashDir)
+  } catch {
+    /* no trash directory */
+  }
+
   if (fix) {
     if (missingFiles.length && opts.cas) {
       for (const m of missingFiles) {
@@ -102,6 +128,13 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
     for (const abs of danglingOurs) fs.rmSync(abs, { force: true })
     pruneEmptyDirs(layout, danglingOurs.map((a) => path.dirname(a)))
     if (drift2.length) db.transaction(() => db.recountBlobs())
+    if (refDrift.length || deadSpans || activeDrift.length) {
+      db.transaction(() => {
+        db.recountProgramRefs()
+        db.fixActiveFlags()
+      })
+    }
+    if (trash.length) emptyTrash(layout)
   }
 
   const finding = (check: DoctorFinding['check'], bad: string[], okMsg: string, badMsg: string, fixable: boolean, fixed: boolean): DoctorFinding =>
@@ -118,6 +151,27 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
     drift2.length
       ? { check: 'cas-refcounts', severity: 'error', message: `${drift2.length} blob reference count(s) differ from the files table.`, paths: drift2.slice(0, 100).map((d) => `${d.key}: stored ${d.stored}, actual ${d.actual}`), fixable: true, ...(fix ? { fixed: true } : {}) }
       : { check: 'cas-refcounts', severity: 'ok', message: 'Blob reference counts match the files table.', fixable: false },
+  )
+  findings.push(
+    badBlobs.length
+      ? { check: 'blob-hash', severity: 'error', message: `${badBlobs.length} of ${hashed} blob(s) re-hashed do not match their address; nip verify --repair refetches them.`, paths: badBlobs.slice(0, 100), fixable: false }
+      : { check: 'blob-hash', severity: 'ok', message: opts.cas ? `${hashed} blob(s) re-hashed${opts.full ? ' (all)' : ' (a sample; --full re-hashes all)'}: all match.` : 'Blob contents not checked.', fixable: false },
+  )
+  findings.push(
+    refDrift.length || deadSpans
+      ? { check: 'program-refcounts', severity: 'error', message: `${refDrift.length} program reference count(s) differ from the generations and pins; ${deadSpans} dead generation span(s).`, paths: refDrift.slice(0, 100).map((d) => `${d.name} ${d.version}: stored ${d.stored}, actual ${d.actual}`), fixable: true, ...(fix ? { fixed: true } : {}) }
+      : { check: 'program-refcounts', severity: 'ok', message: 'Program reference counts match the generations and pins.', fixable: false },
+  )
+  const genBad = [...activeDrift.map((d) => `${d.name} ${d.version}: active ${d.active} but ${d.active ? 'not in' : 'in'} the current generation`), ...missingMembers.map((m) => `${m}: kept by a generation or pin, but its tree is missing`)]
+  findings.push(
+    genBad.length
+      ? { check: 'generations', severity: 'error', message: `${genBad.length} generation problem(s).`, paths: genBad.slice(0, 100), fixable: true, ...(fix ? { fixed: !!opts.cas } : {}) }
+      : { check: 'generations', severity: 'ok', message: 'Every generation names programs that exist with their trees.', fixable: false },
+  )
+  findings.push(
+    trash.length
+      ? { check: 'trash', severity: 'warning', message: `${trash.length} item(s) left in the trash by an interrupted deletion.`, paths: trash.slice(0, 100).map((t) => layout.rel(path.join(layout.trashDir, t))), fixable: true, ...(fix ? { fixed: true } : {}) }
+      : { check: 'trash', severity: 'ok', message: 'The trash is empty.', fixable: false },
   )
   const healthy = findings.every((f) => f.severity === 'ok' || f.fixed === true)
   return { healthy, findings }

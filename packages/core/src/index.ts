@@ -20,3 +20,4 @@ export { loadConfig, renderDefaultConfig, defaultUserConfigPath, systemConfigPat
 export * from './archive/index.js'
 export * from './download/index.js'
 export * from './signature/index.js'
+export { parseDuration } from './generations.js'

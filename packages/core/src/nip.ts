@@ -27,6 +27,16 @@ import type {
   SourceStatus,
   StatusResult,
   SwitchResult,
+  AutoremoveResult,
+  GcOptions,
+  GcResult,
+  GenerationDiff,
+  GenerationSummary,
+  GenerationsDeleteResult,
+  PinResult,
+  RollbackResult,
+  VerifyOptions,
+  VerifyResult,
 } from './api.js'
 import type { NipConfig } from './configTypes.js'
 import { Database } from './db/database.js'
@@ -41,6 +51,11 @@ import { readLog } from './txlog.js'
 import { DEFAULT_LIMITS, type Limits } from './archive/limits.js'
 import { runDoctor } from './doctor.js'
 import { parseSpec } from './spec.js'
+import { deleteGenerations, diffGenerations, listGenerations, type DeleteSelection } from './generations.js'
+import { collectGarbage } from './gc.js'
+import { setPin } from './pins.js'
+import { verifyPrograms } from './verify.js'
+import { planAutoremove } from './autoremove.js'
 
 export class Nip {
   readonly layout: Layout
@@ -145,6 +160,63 @@ export class Nip {
     return this.write(opts.command ?? `switch ${name} ${version}`, (engine) => engine.switch(name, version, opts.command))
   }
 
+  // ---- store lifecycle ------------------------------------------------------------------
+
+  /** Every kept generation, oldest first (the last is the current one). */
+  generations(): GenerationSummary[] {
+    return listGenerations(this.reader())
+  }
+
+  generationsDiff(a: number, b: number): GenerationDiff {
+    return diffGenerations(this.reader(), a, b)
+  }
+
+  /** Delete generations (never the current one); their programs become gc candidates when nothing else keeps them. */
+  async generationsDelete(sel: DeleteSelection & { command?: string }): Promise<GenerationsDeleteResult> {
+    return this.write(sel.command ?? 'generations delete', async (_engine, db) => {
+      const r = deleteGenerations(db, sel)
+      return { ...r, kept: db.generations().map((g) => g.id) }
+    })
+  }
+
+  /** Return to the parent of the current generation, or to generation `to`; recorded as a new generation. */
+  async rollback(opts: { to?: number; dryRun?: boolean; command?: string } = {}): Promise<RollbackResult> {
+    return this.write(opts.command ?? 'rollback', (engine) => engine.rollback(opts))
+  }
+
+  /** Delete unreachable program trees and unreferenced blobs. A dry run takes the lock but changes nothing. */
+  async gc(opts: GcOptions = {}): Promise<GcResult> {
+    if (opts.dryRun && !fs.existsSync(this.layout.dbPath)) return { dryRun: true, programs: [], blobs: 0, bytes: 0, truncated: false, durationMs: 0 }
+    return this.write(opts.command ?? 'gc', (_engine, db) => collectGarbage({ db, layout: this.layout, cas: this.cas, reporter: this.reporter }, opts))
+  }
+
+  async pin(spec: string): Promise<PinResult> {
+    return this.write(`pin ${spec}`, async (_engine, db) => setPin(db, spec, true))
+  }
+
+  async unpin(spec: string): Promise<PinResult> {
+    return this.write(`unpin ${spec}`, async (_engine, db) => setPin(db, spec, false))
+  }
+
+  /** Re-hash programs (all active ones when `names` is empty); stores each result for nip list. */
+  async verify(names: string[] = [], opts: VerifyOptions = {}): Promise<VerifyResult> {
+    return this.write(opts.command ?? `verify ${names.join(' ')}`.trim(), (_engine, db) =>
+      verifyPrograms({ db, layout: this.layout, cas: this.cas, dispatcher: this.dispatcher, reporter: this.reporter }, names, opts),
+    )
+  }
+
+  /** Remove the dependency programs no explicit program needs (the plan is confirmed first). */
+  async autoremove(opts: { dryRun?: boolean; command?: string } = {}): Promise<AutoremoveResult> {
+    const command = opts.command ?? 'autoremove'
+    return this.write(command, async (engine, db) => {
+      const victims = planAutoremove(db)
+      const plan = victims.map((p) => ({ name: p.name, version: p.version }))
+      if (opts.dryRun || plan.length === 0) return { dryRun: !!opts.dryRun, plan, removed: [] }
+      const r = await engine.remove(plan.map((p) => `${p.name}@${p.version}`), { force: true, command, kind: 'autoremove' })
+      return { dryRun: false, plan, removed: r.removed, ...(r.transaction ? { transaction: r.transaction } : {}) }
+    })
+  }
+
   list(opts: { name?: string } = {}): ProgramSummary[] {
     const db = this.reader()
     const rows = opts.name ? (db?.programsNamed(opts.name) ?? []) : (db?.programs() ?? [])
@@ -154,8 +226,10 @@ export class Nip {
     return db ? rows.map((r) => summarize(db, r)) : []
   }
 
-  async info(spec: string, opts: { source?: string } = {}): Promise<InfoResult> {
+  /** `variants`: the command line's variant words (`+flag`, `-flag`, `key=value`), for the source to interpret. */
+  async info(spec: string, opts: { source?: string; variants?: string[] } = {}): Promise<InfoResult> {
     const parsed = parseSpec(spec, { knownSources: this.dispatcher.knownIds(), ...(opts.source ? { source: opts.source } : {}) })
+    if (opts.variants && opts.variants.length > 0) parsed.variants = opts.variants
     const db = this.reader()
     const rows = db?.programsNamed(parsed.name) ?? []
     const installed = db ? rows.map((r) => summarize(db, r)) : []
@@ -233,18 +307,18 @@ export class Nip {
     return readLog(this.layout.logDir, lines)
   }
 
-  async doctor(opts: { fix?: boolean } = {}): Promise<DoctorReport> {
+  async doctor(opts: { fix?: boolean; full?: boolean } = {}): Promise<DoctorReport> {
     const holder = readLockOwner(this.layout.lockPath)
     const stale = holder !== null && isStale(holder)
     const lockFinding: DoctorFinding = stale
       ? { check: 'stale-lock', severity: 'error', message: `A stale lock is left by PID ${holder.pid} (${holder.command}, since ${holder.since}).`, fixable: true, ...(opts.fix ? { fixed: true } : {}) }
       : { check: 'stale-lock', severity: 'ok', message: holder ? `The lock is held by running PID ${holder.pid} (${holder.command}).` : 'No lock is held.', fixable: false }
     const withLock = (r: DoctorReport): DoctorReport => ({ healthy: r.healthy && (lockFinding.severity === 'ok' || lockFinding.fixed === true), findings: [lockFinding, ...r.findings] })
-    if (!opts.fix) return withLock(await runDoctor({ db: this.reader(), layout: this.layout, fix: false }))
+    if (!opts.fix) return withLock(await runDoctor({ db: this.reader(), layout: this.layout, fix: false, cas: this.cas, full: !!opts.full }))
     // Taking the lock replaces a stale lock and recovers interrupted transactions: two of the fixes.
     const before = this.reader()?.journal().length ?? 0
     this.close()
-    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas }))
+    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas, full: !!opts.full }))
     if (before > 0) {
       const f = report.findings.find((x) => x.check === 'interrupted-transaction')
       if (f) Object.assign(f, { severity: 'error', message: `${before} interrupted transaction(s) were finished or rolled back.`, fixable: true, fixed: true })

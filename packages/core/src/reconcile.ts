@@ -31,6 +31,8 @@ export interface JournalPayload {
   links: { path: string; target: string }[]
   /** For undo: the current version of each name before the transaction (null: none). */
   previousCurrent: Record<string, string | null>
+  /** For undo: the versions of each name in the current generation before the transaction. */
+  previousActive?: Record<string, string[]>
 }
 
 export interface ReconcileContext {
@@ -45,8 +47,8 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
   let linksAdded = 0
   let linksRemoved = 0
   // 1. Links the DB no longer owns go first, so a switch never shows a link to a missing file.
-  const owned = new Set(db.links().map((l) => l.path))
-  const stale = payload.links.filter((l) => !owned.has(l.path))
+  // Looked up one by one: the cost follows the payload, not the size of the farm (gc relies on it).
+  const stale = payload.links.filter((l) => db.link(l.path) === undefined)
   linksRemoved += removeLinks(layout, stale, () => crashPoint('reconcile:unlinking'))
   crashPoint('reconcile:unlinked')
 

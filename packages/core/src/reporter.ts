@@ -16,6 +16,8 @@ export type Phase =
   | 'link'
   | 'unlink'
   | 'remove'
+  | 'gc'
+  | 'verify'
   | 'done'
 
 export type NipEvent =

@@ -18,7 +18,7 @@ import crypto from 'node:crypto'
 import type { Cas } from '@nip/cas'
 import { treeDigest } from '@nip/cas'
 import type { AdapterId, FetchResult, TreeEntry } from './adapter.js'
-import type { InstallOptions, InstallResult, LogRecord, Plan, ProgramSummary, RemoveOptions, RemoveResult, SwitchResult } from './api.js'
+import type { InstallOptions, InstallResult, IntegrityState, LogRecord, Plan, ProgramSummary, RemoveOptions, RemoveResult, RollbackResult, SwitchResult } from './api.js'
 import type { Database, FileRow, LinkRow, ProgramRow } from './db/database.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { Layout } from './layout.js'
@@ -32,6 +32,7 @@ import { crashPoint } from './crash.js'
 import { parseSpec } from './spec.js'
 import { appendLog } from './txlog.js'
 import { compareVersionsNatural } from './versionOrder.js'
+import { membersOf, recordGeneration, requireGeneration } from './generations.js'
 
 export interface EngineOptions {
   db: Database
@@ -58,6 +59,10 @@ export function summarize(db: Pick<Database, 'fileCount'>, p: ProgramRow): Progr
     size: p.size,
     files: db.fileCount(p.id),
     treeDigest: p.tree_digest,
+    active: p.active !== 0,
+    pinned: p.pinned === 1,
+    ...(p.verify_state ? { integrity: p.verify_state as IntegrityState } : {}),
+    ...(p.verified_at ? { verifiedAt: p.verified_at } : {}),
   }
 }
 
@@ -99,7 +104,10 @@ export class Engine {
     const known = this.o.dispatcher.knownIds()
     const specs = rawSpecs.map((s) => parseSpec(s, { knownSources: known, ...(opts.source ? { source: opts.source } : {}) }))
     this.o.reporter.emit({ type: 'phase', phase: 'resolve', message: `Resolving ${rawSpecs.join(', ')}` })
-    const { items, skipped } = await planInstall({ specs, dispatcher: this.o.dispatcher, installed: this.db, reinstall: opts.reinstall })
+    // Only the current generation counts as grafted: a removed version (kept for rollback until
+    // gc) is planned again and revived without fetching (see install).
+    const installed = { programsNamed: (n: string) => this.db.programsNamed(n).filter((p) => p.active !== 0) }
+    const { items, skipped } = await planInstall({ specs, dispatcher: this.o.dispatcher, installed, reinstall: opts.reinstall })
     const plan: Plan = {
       action: 'install',
       programs: items.map(({ ref: _r, adapter: _a, manifest: _m, ...p }) => p),
@@ -121,6 +129,7 @@ export class Engine {
         data: { needed: plan.downloadSize + plan.installedSize, free: plan.freeSpace },
       })
     }
+    if (!opts.dryRun) this.markExplicit(skipped)
     if (opts.dryRun || items.length === 0) return { plan, dryRun: !!opts.dryRun, grafted: [], skipped, links: { added: 0 } }
     const proceed = await this.o.reporter.confirm({ id: 'install', message: `Graft ${items.length} program(s)?`, default: true })
     if (!proceed) throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled.', { hint: 'Nothing was changed.' })
@@ -136,6 +145,7 @@ export class Engine {
       dirs: items.map((i) => layout.rel(layout.stagingDir(i.name, i.version, txn))),
       links: [],
       previousCurrent: Object.fromEntries(names.map((n) => [n, db.currentProgram(n)?.version ?? null])),
+      previousActive: activeVersions(db, names),
     }
     const command = opts.command ?? `install ${rawSpecs.join(' ')}`
     db.insertJournal({ id: txn, kind: 'install', state: 'fetching', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
@@ -144,7 +154,15 @@ export class Engine {
     try {
       // 1. fetch
       this.o.reporter.emit({ type: 'phase', phase: 'fetch', message: `Fetching ${items.length} program(s)` })
+      // A version a kept generation still holds (removed, not yet collected) is revived from its
+      // rows and tree instead of being fetched again.
+      const revived = items.map((i) => {
+        const row = db.program(i.name, i.version)
+        return !opts.reinstall && row !== undefined && row.active === 0 ? row : undefined
+      })
       const fetched = await mapLimit(items, this.o.parallelDownloads, async (item) => {
+        const old = revived[items.indexOf(item)]
+        if (old) return { ref: item.ref, entries: db.files(old.id).map(toTreeEntry) }
         const r = await item.adapter.fetch(item.ref, this.o.dispatcher.context(item.adapter.id))
         validateEntries(r, item)
         return r
@@ -152,7 +170,15 @@ export class Engine {
       crashPoint('install:fetched')
 
       // 2. link conflicts, before anything becomes visible
-      const becomesCurrent = items.map((i) => !opts.noSwitch || !db.currentProgram(i.name))
+      // A pinned Current stays Current: the new version is grafted beside it.
+      const becomesCurrent = items.map((i) => {
+        const cur = db.currentProgram(i.name)
+        if (cur?.pinned === 1 && cur.version !== i.version) {
+          this.o.reporter.emit({ type: 'warning', code: 'pinned', message: `${cur.name} is pinned at ${cur.version}: ${i.version} is grafted but not made Current (nip unpin ${cur.name}).` })
+          return false
+        }
+        return !opts.noSwitch || !cur
+      })
       const conflicts: LinkConflict[] = []
       const planned = new Map<string, string>()
       items.forEach((item, k) => {
@@ -168,11 +194,13 @@ export class Engine {
 
       // 3. stage and rename into place
       this.o.reporter.emit({ type: 'phase', phase: 'stage', message: 'Staging' })
+      const fresh = items.filter((_, k) => !revived[k])
       for (const [k, item] of items.entries()) {
+        if (revived[k]) continue
         await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn), layout.root)
         crashPoint('install:staged')
       }
-      for (const item of items) {
+      for (const item of fresh) {
         const vdir = layout.versionDir(item.name, item.version)
         if (fs.existsSync(vdir) && (!opts.reinstall || !db.program(item.name, item.version))) {
           throw new NipError('ERR_NIP_LINK_OCCUPIED', `${layout.rel(vdir)} already exists and nip does not own it.`, {
@@ -181,9 +209,9 @@ export class Engine {
           })
         }
       }
-      payload.dirs.push(...items.map((i) => layout.rel(layout.versionDir(i.name, i.version))))
+      payload.dirs.push(...fresh.map((i) => layout.rel(layout.versionDir(i.name, i.version))))
       db.db.prepare('UPDATE journal SET payload = ? WHERE id = ?').run(JSON.stringify(payload), txn)
-      for (const item of items) {
+      for (const item of fresh) {
         const vdir = layout.versionDir(item.name, item.version)
         if (fs.existsSync(vdir)) {
           // Reinstall: retire the old tree; the DB row is replaced below (a kill here is repaired from the CAS).
@@ -200,22 +228,29 @@ export class Engine {
       db.transaction(() => {
         items.forEach((item, k) => {
           const old = db.program(item.name, item.version)
-          if (old) db.deleteProgram(old.id)
           const entries = fetched[k].entries
-          const id = db.insertProgram({
-            name: item.name,
-            version: item.version,
+          const content = {
             source: item.source,
             packageId: item.packageId,
             treeDigest: treeDigest(entries.map((e) => ({ path: e.path, type: e.type, mode: e.mode, ...(e.blob ? { key: e.blob } : {}), ...(e.target !== undefined ? { target: e.target } : {}) }))),
-            explicit: item.reason === 'explicit',
             size: entries.reduce((s, e) => s + (e.size ?? 0), 0),
             txn,
             entries,
             dependencies: item.manifest.dependencies,
-          })
+          }
+          let id: number
+          if (old) {
+            // Reinstall or revival: the row keeps its id, so the generations naming it stay valid.
+            id = old.id
+            if (!revived[k]) db.replaceProgramContent(id, content)
+            db.setActive(id, true)
+            if (item.reason === 'explicit') db.setExplicit(id, true)
+          } else {
+            id = db.insertProgram({ name: item.name, version: item.version, explicit: item.reason === 'explicit', ...content })
+          }
           if (becomesCurrent[k]) this.makeCurrent(item.name, id)
         })
+        recordGeneration(db, { names, kind: 'install', command, txn })
         db.setJournalState(txn, 'registered')
       })
       registered = true
@@ -291,7 +326,16 @@ export class Engine {
     } catch (e) {
       this.o.reporter.emit({ type: 'warning', code: 'undo', message: `Undoing transaction ${txn}: ${(e as Error).message}` })
       db.transaction(() => {
-        for (const p of db.db.prepare('SELECT * FROM programs WHERE txn = ?').all(txn) as ProgramRow[]) db.deleteProgram(p.id)
+        const gen = db.generationByTxn(txn)
+        if (gen) db.undoGeneration(gen.id)
+        const before = payload.previousActive ?? {}
+        for (const p of db.db.prepare('SELECT * FROM programs WHERE txn = ?').all(txn) as ProgramRow[]) {
+          // A row this transaction created goes; a reinstalled or revived one keeps its place.
+          if (p.refs === 0) db.deleteProgram(p.id)
+        }
+        for (const [name, versions] of Object.entries(before)) {
+          for (const p of db.programsNamed(name)) db.setActive(p.id, versions.includes(p.version))
+        }
         for (const [name, version] of Object.entries(payload.previousCurrent)) {
           const prev = version === null ? undefined : db.program(name, version)
           this.makeCurrent(name, prev ? prev.id : null, true)
@@ -313,9 +357,9 @@ export class Engine {
       const at = t.lastIndexOf('@')
       const name = at > 0 ? t.slice(0, at) : t
       const version = at > 0 ? t.slice(at + 1) : undefined
-      const rows = db.programsNamed(name).filter((p) => version === undefined || p.version === version)
+      const rows = db.activeNamed(name).filter((p) => version === undefined || p.version === version)
       if (rows.length === 0) {
-        const have = db.programsNamed(name).map((p) => p.version)
+        const have = db.activeNamed(name).map((p) => p.version)
         throw new NipError('ERR_NIP_NOT_INSTALLED', version ? `${name} ${version} is not grafted.` : `${name} is not grafted.`, {
           hint: have.length ? `Grafted versions: ${have.join(', ')}.` : 'nip list shows what is grafted.',
           data: { name, version },
@@ -324,7 +368,7 @@ export class Engine {
       for (const r of rows) victims.set(r.id, r)
     }
     // Who would lose a dependency: programs outside the removal set depending on a name that disappears entirely.
-    const gone = () => new Set([...victims.values()].map((v) => v.name.toLowerCase()).filter((n) => db.programsNamed(n).every((p) => victims.has(p.id))))
+    const gone = () => new Set([...victims.values()].map((v) => v.name.toLowerCase()).filter((n) => db.activeNamed(n).every((p) => victims.has(p.id))))
     for (;;) {
       const goneNames = gone()
       const blockers = [...goneNames].flatMap((n) => db.dependents(n).filter((d) => !victims.has(d.id)).map((d) => ({ dependent: d, on: n })))
@@ -336,7 +380,7 @@ export class Engine {
           data: { blockers: blockers.map((b) => ({ name: b.dependent.name, version: b.dependent.version, requires: b.on })) },
         })
       }
-      for (const b of blockers) for (const p of db.programsNamed(b.dependent.name)) victims.set(p.id, p)
+      for (const b of blockers) for (const p of db.activeNamed(b.dependent.name)) victims.set(p.id, p)
     }
     const removed = [...victims.values()].map((v) => ({ name: v.name, version: v.version }))
     if (opts.dryRun) return { dryRun: true, removed, links: { removed: 0 } }
@@ -347,7 +391,7 @@ export class Engine {
     // The new current version of a program that keeps other versions: the highest, in its source's order.
     const nextCurrent = new Map<string, number | null>()
     for (const n of names) {
-      const all = db.programsNamed(n)
+      const all = db.activeNamed(n)
       const cur = all.find((p) => p.current === 1)
       if (cur && !victims.has(cur.id)) continue
       const left = all.filter((p) => !victims.has(p.id))
@@ -359,18 +403,24 @@ export class Engine {
       nextCurrent.set(n, best ? best.id : null)
     }
     const txn = newTransactionId()
+    // Remove leaves the trees: it records a generation without them; nip gc deletes what no kept generation holds.
     const payload: JournalPayload = {
       names,
-      dirs: [...victims.values()].map((v) => layout.rel(layout.versionDir(v.name, v.version))),
+      dirs: [],
       links: names.flatMap((n) => db.linksOf(n).map((l) => ({ path: l.path, target: l.target }))),
       previousCurrent: Object.fromEntries(names.map((n) => [n, db.currentProgram(n)?.version ?? null])),
+      previousActive: activeVersions(db, names),
     }
     const command = opts.command ?? `remove ${targets.join(' ')}`
     db.insertJournal({ id: txn, kind: 'remove', state: 'prepared', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
     crashPoint('remove:journal')
     db.transaction(() => {
-      for (const v of victims.values()) db.deleteProgram(v.id)
+      for (const v of victims.values()) {
+        db.setActive(v.id, false)
+        if (v.current === 1) db.setCurrentFlag(v.name, null)
+      }
       for (const [n, id] of nextCurrent) this.makeCurrent(n, id, true)
+      recordGeneration(db, { names, kind: opts.kind ?? 'remove', command, txn })
       db.setJournalState(txn, 'registered')
     })
     crashPoint('remove:registered')
@@ -396,8 +446,8 @@ export class Engine {
     const started = Date.now()
     const { db, layout } = this.o
     const target = db.program(name, version)
-    if (!target) {
-      const have = db.programsNamed(name).map((p) => p.version)
+    if (!target || target.active === 0) {
+      const have = db.activeNamed(name).map((p) => p.version)
       throw new NipError('ERR_NIP_NOT_INSTALLED', `${name} ${version} is not grafted.`, {
         hint: have.length ? `Grafted versions of ${name}: ${have.join(', ')}.` : `Graft it first: nip install ${name}@${version}.`,
         data: { name, version, installed: have },
@@ -420,6 +470,7 @@ export class Engine {
     crashPoint('switch:journal')
     db.transaction(() => {
       this.makeCurrent(target.name, target.id)
+      recordGeneration(db, { names: [target.name], kind: 'switch', command: cmd, txn })
       db.setJournalState(txn, 'registered')
     })
     crashPoint('switch:registered')
@@ -438,6 +489,101 @@ export class Engine {
     return { name: target.name, from: from?.version ?? null, to: target.version, links: { added: r.linksAdded, removed: r.linksRemoved } }
   }
 
+  // ---- rollback -------------------------------------------------------------------------
+
+  /**
+   * Return to generation `to` (default: the parent of the current one): register its set —
+   * active and Current flags and link rows of every program that differs — as a new generation
+   * whose parent is the restored one's parent (so rolling back again goes further back), then
+   * reconcile. Current links and the farm change together, or recovery finishes or undoes them.
+   */
+  async rollback(opts: { to?: number; dryRun?: boolean; command?: string } = {}): Promise<RollbackResult> {
+    const started = Date.now()
+    const { db, layout } = this.o
+    const cur = db.currentGeneration()
+    if (!cur) {
+      throw new NipError('ERR_NIP_NO_GENERATION', 'There is no generation to roll back from.', { hint: 'Graft something first; every change records a generation.' })
+    }
+    let targetId = opts.to
+    if (targetId === undefined) {
+      if (cur.parent === null || !db.generation(cur.parent)) {
+        throw new NipError('ERR_NIP_NO_GENERATION', cur.parent === null ? `Generation ${cur.id} has no earlier generation to roll back to.` : `The parent of generation ${cur.id} (${cur.parent}) was deleted.`, {
+          hint: 'nip generations lists the kept ones; nip rollback --to N returns to any of them.',
+          data: { generation: cur.id, parent: cur.parent },
+        })
+      }
+      targetId = cur.parent
+    }
+    const target = requireGeneration(db, targetId)
+    const want = membersOf(db, target.id)
+    const have = membersOf(db, cur.id)
+    const changed = new Map<number, ProgramRow>()
+    for (const id of new Set([...want.keys(), ...have.keys()])) {
+      if ((want.get(id) ?? 'absent') === (have.get(id) ?? 'absent')) continue
+      const p = db.programById(id)
+      if (p) changed.set(id, p)
+    }
+    const names = [...new Set([...changed.values()].map((p) => p.name))]
+    const preview = [...changed.values()].map((p) => ({ name: p.name, version: p.version, before: have.get(p.id) ?? 'absent', after: want.get(p.id) ?? 'absent' }))
+    if (opts.dryRun || names.length === 0) return { dryRun: !!opts.dryRun, from: cur.id, to: target.id, changes: preview, links: { added: 0, removed: 0 } }
+    const txn = newTransactionId()
+    const command = opts.command ?? `rollback --to ${target.id}`
+    const payload: JournalPayload = {
+      names,
+      dirs: [],
+      links: names.flatMap((n) => db.linksOf(n).map((l) => ({ path: l.path, target: l.target }))),
+      previousCurrent: Object.fromEntries(names.map((n) => [n, db.currentProgram(n)?.version ?? null])),
+      previousActive: activeVersions(db, names),
+    }
+    // The links the restored set implies may be stale on disk if a kill lands mid-way: list them too.
+    for (const n of names) {
+      for (const p of db.programsNamed(n)) {
+        if (want.get(p.id) === 'current') payload.links.push(...desiredLinks(layout, { id: p.id, name: p.name }, db.files(p.id)).map((l) => ({ path: l.path, target: l.target })))
+      }
+    }
+    db.insertJournal({ id: txn, kind: 'rollback', state: 'prepared', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
+    crashPoint('rollback:journal')
+    let gen = 0
+    db.transaction(() => {
+      // Release every changed program's links first, so a link moving between programs is free to take.
+      for (const n of names) db.replaceLinks(n, [])
+      for (const n of names) {
+        let currentId: number | null = null
+        for (const p of db.programsNamed(n)) {
+          const st = want.get(p.id)
+          db.setActive(p.id, st !== undefined)
+          if (st === 'current') currentId = p.id
+        }
+        this.makeCurrent(n, currentId, true)
+      }
+      gen = recordGeneration(db, { names, kind: 'rollback', command, txn, restores: target })
+      db.setJournalState(txn, 'registered')
+    })
+    crashPoint('rollback:registered')
+    const r = await this.reconcileOrUndo(txn, payload)
+    db.deleteJournal(txn)
+    const changes = (JSON.parse(db.generation(gen)?.changes ?? '[]') as RollbackResult['changes'])
+    appendLog(layout.logDir, {
+      time: new Date().toISOString(),
+      transaction: txn,
+      command,
+      action: 'rollback',
+      outcome: 'ok',
+      programs: changes.map((c) => ({ name: c.name, version: c.version, change: `${c.before} → ${c.after}` })),
+      durationMs: Date.now() - started,
+    })
+    return { dryRun: false, from: cur.id, to: target.id, generation: gen, changes, links: { added: r.linksAdded, removed: r.linksRemoved }, transaction: txn }
+  }
+
+  /** A program the user names explicitly stops being "only a dependency" (autoremove leaves it). */
+  private markExplicit(skipped: { name: string; version: string }[]): void {
+    const { db } = this.o
+    for (const s of skipped) {
+      const p = db.program(s.name, s.version)
+      if (p && p.explicit === 0) db.setExplicit(p.id, true)
+    }
+  }
+
   private async compare(source: AdapterId, a: string, b: string | undefined): Promise<number> {
     if (b === undefined) return 1
     try {
@@ -446,6 +592,15 @@ export class Engine {
       return compareVersionsNatural(a, b)
     }
   }
+}
+
+function toTreeEntry(f: FileRow): TreeEntry {
+  return { path: f.path, type: f.type, mode: f.mode, ...(f.blob ? { blob: f.blob } : {}), ...(f.size !== null ? { size: f.size } : {}), ...(f.target !== null ? { target: f.target } : {}), ...(f.settings ? { settings: true } : {}) }
+}
+
+/** For undo: which versions of each name are in the current generation now. */
+function activeVersions(db: Database, names: string[]): Record<string, string[]> {
+  return Object.fromEntries(names.map((n) => [n, db.activeNamed(n).map((p) => p.version)]))
 }
 
 function toFileRow(e: TreeEntry): FileRow {

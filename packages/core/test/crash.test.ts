@@ -11,8 +11,14 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemoryAdapter, openNip, tempRoot, checkConsistency } from '@nip/testing'
+import { blake3Hex } from '@nip/cas'
 // @ts-expect-error plain ESM fixture without types
 import { packages } from './fixtures/crashPackages.mjs'
+
+function casParts(content: string, exec: boolean): string[] {
+  const key = blake3Hex(Buffer.from(content)) + (exec ? '-x' : '')
+  return [key.slice(0, 2), key.slice(2, 4), key]
+}
 
 const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crashRunner.mjs')
 
@@ -26,8 +32,10 @@ async function state(root: string) {
   try {
     return {
       programs: nip.list().map((p) => `${p.name}@${p.version}${p.current ? '*' : ''}`),
+      active: nip.list().filter((p) => p.active).map((p) => `${p.name}@${p.version}`),
       execs: fs.existsSync(path.join(root, 'System/Links/Executables')) ? fs.readdirSync(path.join(root, 'System/Links/Executables')).sort() : [],
       interrupted: nip.status().interruptedTransactions.length,
+      generations: nip.generations().map((g) => g.id),
     }
   } finally {
     nip.close()
@@ -99,7 +107,7 @@ describe('crash consistency (SIGKILL at each named step)', function () {
     })
   }
 
-  for (const step of ['remove:journal', 'remove:registered', 'reconcile:unlinking', 'reconcile:unlinked', 'reconcile:discarded']) {
+  for (const step of ['remove:journal', 'remove:registered', 'reconcile:unlinking', 'reconcile:unlinked']) {
     it(`remove, killed at ${step}`, async () => {
       const root = await tempRoot()
       try {
@@ -112,9 +120,15 @@ describe('crash consistency (SIGKILL at each named step)', function () {
           assert.deepEqual(after.programs, ['hello@2.0*', 'libgreet@1.0*'])
           assert.deepEqual(after.execs, ['hello', 'hello-new'])
         } else {
-          assert.deepEqual(after.programs, ['libgreet@1.0*'])
+          // removed from the current generation; the tree stays until gc finds it unreferenced
+          assert.deepEqual(after.programs, ['hello@2.0', 'libgreet@1.0*'])
+          assert.deepEqual(after.active, ['libgreet@1.0'])
           assert.deepEqual(after.execs, [])
+          assert.ok(fs.existsSync(path.join(root, 'Programs/hello/2.0')))
+          assert.equal(runKilled(root, 'none', ['generations-delete', '1']).status, 0)
+          assert.equal(runKilled(root, 'none', ['gc']).status, 0)
           assert.ok(!fs.existsSync(path.join(root, 'Programs/hello/2.0')))
+          assert.deepEqual((await state(root)).programs, ['libgreet@1.0*'])
         }
       } finally {
         fs.rmSync(root, { recursive: true, force: true })
@@ -135,6 +149,77 @@ describe('crash consistency (SIGKILL at each named step)', function () {
         if (step === 'switch:journal') assert.deepEqual(after.execs, ['hello', 'hello-new'])
         else assert.deepEqual(after.execs, ['hello', 'hello-old'])
         assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), step === 'switch:journal' ? '2.0' : '1.0')
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  // install 1.0 (g1), install 2.0 (g2): rollback returns to g1's set.
+  for (const step of ['rollback:journal', 'rollback:registered', ...RECONCILE]) {
+    it(`rollback 2.0 → 1.0, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        assert.equal(runKilled(root, 'none', ['install', 'hello@1.0']).status, 0)
+        assert.equal(runKilled(root, 'none', ['install', 'hello@2.0']).status, 0)
+        const r = runKilled(root, step, ['rollback'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        await recoverAndCheck(root)
+        const after = await state(root)
+        const back = step !== 'rollback:journal'
+        assert.deepEqual(after.execs, back ? ['hello', 'hello-old'] : ['hello', 'hello-new'])
+        assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), back ? '1.0' : '2.0')
+        assert.deepEqual(after.active, back ? ['hello@1.0', 'libgreet@1.0'] : ['hello@1.0', 'hello@2.0', 'libgreet@1.0'])
+        assert.deepEqual(after.generations, back ? [1, 2, 3] : [1, 2])
+        // nothing a kept generation references was deleted
+        assert.ok(fs.existsSync(path.join(root, 'Programs/hello/2.0/bin/hello-new')))
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  for (const step of ['generations-delete:selected', 'generations-delete:committed']) {
+    it(`generations delete, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        assert.equal(runKilled(root, 'none', ['install', 'hello@2.0']).status, 0)
+        assert.equal(runKilled(root, 'none', ['remove', 'hello']).status, 0)
+        const r = runKilled(root, step, ['generations-delete', '1'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        await recoverAndCheck(root)
+        const after = await state(root)
+        assert.deepEqual(after.generations, step === 'generations-delete:selected' ? [1, 2] : [2])
+        assert.ok(fs.existsSync(path.join(root, 'Programs/hello/2.0/bin/hello-new')))
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+
+  for (const step of ['gc:journal', 'gc:registered', 'gc:trashed', 'gc:blobs']) {
+    it(`gc of a removed version, killed at ${step}`, async () => {
+      const root = await tempRoot()
+      try {
+        assert.equal(runKilled(root, 'none', ['install', 'hello@1.0']).status, 0)
+        assert.equal(runKilled(root, 'none', ['install', 'hello@2.0']).status, 0)
+        assert.equal(runKilled(root, 'none', ['remove', 'hello@1.0']).status, 0)
+        assert.equal(runKilled(root, 'none', ['generations-delete', '1']).status, 0)
+        const r = runKilled(root, step, ['gc'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        await recoverAndCheck(root)
+        const rolledBack = step === 'gc:journal'
+        let after = await state(root)
+        assert.deepEqual(after.programs, rolledBack ? ['hello@1.0', 'hello@2.0*', 'libgreet@1.0*'] : ['hello@2.0*', 'libgreet@1.0*'])
+        assert.equal(fs.existsSync(path.join(root, 'Programs/hello/1.0')), rolledBack)
+        // what is referenced is intact; the next gc finishes the job
+        assert.equal(fs.readFileSync(path.join(root, 'System/Links/Executables/hello'), 'utf8'), '#!/bin/sh\necho 2.0\n')
+        assert.equal(runKilled(root, 'none', ['gc']).status, 0)
+        after = await state(root)
+        assert.deepEqual(after.programs, ['hello@2.0*', 'libgreet@1.0*'])
+        assert.ok(!fs.existsSync(path.join(root, 'var/nip/cas', ...casParts('old\n', true))))
+        assert.ok(fs.existsSync(path.join(root, 'var/nip/cas', ...casParts('new\n', true))))
+        await recoverAndCheck(root)
       } finally {
         fs.rmSync(root, { recursive: true, force: true })
       }

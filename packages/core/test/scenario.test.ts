@@ -26,6 +26,11 @@ const hello = (v: string, extra: Record<string, string> = {}): MemoryPackage => 
   },
 })
 
+/** The programs of the current generation (removed ones stay listed, inactive, until gc). */
+function active(nip: Nip): string[] {
+  return nip.list().filter((p) => p.active).map((p) => `${p.name}@${p.version}`)
+}
+
 async function expectNipError(p: Promise<unknown>, code: string): Promise<NipError> {
   try {
     await p
@@ -113,12 +118,20 @@ describe('graft pipeline (in-memory source)', () => {
     assert.equal(nip.list().length, 2)
     const forced = await nip.remove(['libgreet'], { force: true })
     assert.deepEqual(forced.removed, [{ name: 'libgreet', version: '1.2' }])
-    assert.ok(!fs.existsSync(path.join(root, 'Programs/libgreet')))
+    // removed from the current generation: unlinked, no Current; the tree waits for gc
+    assert.ok(!fs.existsSync(path.join(root, 'Programs/libgreet/Current')))
+    assert.ok(fs.existsSync(path.join(root, 'Programs/libgreet/1.2')))
     assert.ok(!fs.existsSync(path.join(root, 'System/Links/Libraries/libgreet.so.1.2')))
     assert.ok(fs.existsSync(path.join(root, 'System/Links/Executables/hello')))
     await nip.remove(['hello'])
-    assert.deepEqual(nip.list(), [])
+    assert.deepEqual(active(nip), [])
     assert.deepEqual(fs.readdirSync(path.join(root, 'System/Links/Executables')), [])
+    // gone after the generations that hold them are deleted and gc runs
+    await nip.generationsDelete({ keep: 1 })
+    const gc = await nip.gc()
+    assert.deepEqual(gc.programs.map((p) => `${p.name}@${p.version}`).sort(), ['hello@2.0', 'libgreet@1.2'])
+    assert.deepEqual(nip.list(), [])
+    assert.ok(!fs.existsSync(path.join(root, 'Programs/libgreet')))
     // the user's settings stay, like Gobo's RemoveProgram
     assert.ok(fs.existsSync(path.join(root, 'Programs/hello/Settings/hello.conf')))
     assert.deepEqual((await checkConsistency(nip)).problems, [])
@@ -128,14 +141,14 @@ describe('graft pipeline (in-memory source)', () => {
     await nip.install(['hello'])
     const r = await nip.remove(['libgreet'], { cascade: true })
     assert.deepEqual(r.removed.map((x) => x.name).sort(), ['hello', 'libgreet'])
-    assert.deepEqual(nip.list(), [])
+    assert.deepEqual(active(nip), [])
   })
 
   it('removing the current version makes the highest remaining one current', async () => {
     await nip.install(['hello@1.0'])
     await nip.install(['hello@2.0'])
     await nip.remove(['hello@2.0'])
-    assert.deepEqual(nip.list({ name: 'hello' }).map((p) => `${p.version}:${p.current}`), ['1.0:true'])
+    assert.deepEqual(nip.list({ name: 'hello' }).map((p) => `${p.version}:${p.current}:${p.active}`), ['1.0:true:true', '2.0:false:false'])
     assert.equal(fs.readlinkSync(path.join(root, 'Programs/hello/Current')), '1.0')
     assert.ok(fs.existsSync(path.join(root, 'System/Links/Executables/hello-old')))
     assert.ok(!fs.existsSync(path.join(root, 'System/Links/Executables/hello-new')))

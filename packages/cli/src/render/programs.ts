@@ -10,9 +10,10 @@ export function renderProgramList(programs: ProgramSummary[], style: Style): str
     p.current ? style.green(`${p.version} *`) : p.version,
     String(p.source),
     formatBytes(p.size),
-    p.explicit ? '' : style.dim('dependency'),
+    p.integrity ?? '',
+    [p.explicit ? '' : 'dependency', p.pinned ? 'pinned' : '', p.active === false ? 'removed (kept for rollback until nip gc)' : ''].filter(Boolean).map((x) => style.dim(x)).join(', '),
   ])
-  return formatTable(rows, { header: ['Program', 'Version', 'Source', 'Size', ''] })
+  return formatTable(rows, { header: ['Program', 'Version', 'Source', 'Size', 'Verified', ''] })
 }
 
 export function renderInfo(info: InfoResult, style: Style): string {
@@ -33,6 +34,8 @@ export function renderInfo(info: InfoResult, style: Style): string {
     if (m.homepage) lines.push(`Homepage: ${m.homepage}`)
     if (m.license) lines.push(`License: ${m.license}`)
     if (m.downloadSize || m.installedSize) lines.push(`Size: ${formatBytes(m.downloadSize)} download, ${formatBytes(m.installedSize)} installed`)
+    if (m.variants && m.variants.length > 0) lines.push(`Variants: ${m.variants.join(' ')}`)
+    if (m.dependencies.length > 0) lines.push(`Needs: ${m.dependencies.map((d) => d.raw).join(' ')}`)
   }
   return lines.join('\n')
 }

@@ -22,6 +22,31 @@ export interface ProgramRow {
   installed_at: string
   size: number
   txn: string
+  /** 1 when the program is in the current generation (removed programs wait for gc with 0). */
+  active: number
+  /** Live generation spans naming it, plus 1 when pinned: gc collects programs with 0. */
+  refs: number
+  pinned: number
+  verify_state: string | null
+  verified_at: string | null
+}
+
+export interface GenerationRow {
+  id: number
+  parent: number | null
+  created_at: string
+  command: string
+  kind: string
+  txn: string
+  restores: number | null
+  changes: string
+}
+
+export interface SpanRow {
+  program_id: number
+  current: number
+  first_gen: number
+  end_gen: number | null
 }
 
 export interface FileRow {
@@ -155,18 +180,7 @@ export class Database {
       )
       .run(p.name, p.version, p.source, p.packageId, p.treeDigest, p.explicit ? 1 : 0, new Date().toISOString(), p.size, p.txn)
     const id = Number(info.lastInsertRowid)
-    const insFile = this.db.prepare(
-      'INSERT INTO files (program_id, path, type, mode, blob, size, target, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    )
-    const ref = this.db.prepare(
-      'INSERT INTO blobs (key, size, refs) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET refs = refs + 1',
-    )
-    for (const e of p.entries) {
-      insFile.run(id, e.path, e.type, e.mode, e.blob ?? null, e.size ?? null, e.target ?? null, e.settings ? 1 : 0)
-      if (e.type === 'file' && e.blob) ref.run(e.blob, e.size ?? 0)
-    }
-    const insDep = this.db.prepare('INSERT INTO dependencies (program_id, name, constraint_text, raw) VALUES (?, ?, ?, ?)')
-    for (const d of p.dependencies) insDep.run(id, d.name, d.constraint ?? '', d.raw)
+    this.insertContent(id, p.entries, p.dependencies)
     return id
   }
 
@@ -179,9 +193,227 @@ export class Database {
       )
       .run(id, id)
     this.db.prepare('DELETE FROM links WHERE program_id = ?').run(id)
+    this.db.prepare('DELETE FROM generation_spans WHERE program_id = ?').run(id)
     this.db.prepare('DELETE FROM dependencies WHERE program_id = ?').run(id)
     this.db.prepare('DELETE FROM files WHERE program_id = ?').run(id)
     this.db.prepare('DELETE FROM programs WHERE id = ?').run(id)
+  }
+
+  /** The active (in the current generation) versions of `name`. */
+  activeNamed(name: string): ProgramRow[] {
+    return this.db.prepare('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND active = 1 ORDER BY id').all(name) as ProgramRow[]
+  }
+  activePrograms(): ProgramRow[] {
+    return this.db.prepare('SELECT * FROM programs WHERE active = 1 ORDER BY name COLLATE NOCASE, id').all() as ProgramRow[]
+  }
+  setActive(id: number, active: boolean): void {
+    this.db.prepare('UPDATE programs SET active = ? WHERE id = ?').run(active ? 1 : 0, id)
+  }
+  /** Pin or unpin; a pin is one reference (a GC root). Returns false when it was already so. */
+  setPinned(id: number, pinned: boolean): boolean {
+    const r = this.db.prepare('UPDATE programs SET pinned = ?, refs = refs + ? WHERE id = ? AND pinned = ?').run(pinned ? 1 : 0, pinned ? 1 : -1, id, pinned ? 0 : 1)
+    return r.changes > 0
+  }
+  setVerifyState(id: number, state: string): void {
+    this.db.prepare('UPDATE programs SET verify_state = ?, verified_at = ? WHERE id = ?').run(state, new Date().toISOString(), id)
+  }
+
+  /**
+   * Reinstall in place: replace the files, dependencies and digest of program `id` (blob
+   * references moved accordingly), keeping its id so the generations naming it stay valid.
+   */
+  replaceProgramContent(id: number, p: Pick<NewProgram, 'treeDigest' | 'size' | 'txn' | 'entries' | 'dependencies' | 'source' | 'packageId'>): void {
+    this.db
+      .prepare(
+        `UPDATE blobs SET refs = refs - (SELECT COUNT(*) FROM files f WHERE f.program_id = ? AND f.blob = blobs.key)
+         WHERE key IN (SELECT blob FROM files WHERE program_id = ? AND blob IS NOT NULL)`,
+      )
+      .run(id, id)
+    this.db.prepare('DELETE FROM files WHERE program_id = ?').run(id)
+    this.db.prepare('DELETE FROM dependencies WHERE program_id = ?').run(id)
+    this.db
+      .prepare('UPDATE programs SET tree_digest = ?, size = ?, txn = ?, source = ?, package_id = ?, installed_at = ?, verify_state = NULL, verified_at = NULL WHERE id = ?')
+      .run(p.treeDigest, p.size, p.txn, p.source, p.packageId, new Date().toISOString(), id)
+    this.insertContent(id, p.entries, p.dependencies)
+  }
+
+  private insertContent(id: number, entries: TreeEntry[], dependencies: DependencySpec[]): void {
+    const insFile = this.db.prepare(
+      'INSERT INTO files (program_id, path, type, mode, blob, size, target, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    const ref = this.db.prepare(
+      'INSERT INTO blobs (key, size, refs) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET refs = refs + 1',
+    )
+    for (const e of entries) {
+      insFile.run(id, e.path, e.type, e.mode, e.blob ?? null, e.size ?? null, e.target ?? null, e.settings ? 1 : 0)
+      if (e.type === 'file' && e.blob) ref.run(e.blob, e.size ?? 0)
+    }
+    const insDep = this.db.prepare('INSERT INTO dependencies (program_id, name, constraint_text, raw) VALUES (?, ?, ?, ?)')
+    for (const d of dependencies) insDep.run(id, d.name, d.constraint ?? '', d.raw)
+  }
+
+  // ---- generations ----------------------------------------------------------------------
+
+  /** The current generation: the newest (a rollback is a new generation too). */
+  currentGeneration(): GenerationRow | undefined {
+    return this.db.prepare('SELECT * FROM generations ORDER BY id DESC LIMIT 1').get() as GenerationRow | undefined
+  }
+  generation(id: number): GenerationRow | undefined {
+    return this.db.prepare('SELECT * FROM generations WHERE id = ?').get(id) as GenerationRow | undefined
+  }
+  generationByTxn(txn: string): GenerationRow | undefined {
+    return this.db.prepare('SELECT * FROM generations WHERE txn = ?').get(txn) as GenerationRow | undefined
+  }
+  generations(): GenerationRow[] {
+    return this.db.prepare('SELECT * FROM generations ORDER BY id').all() as GenerationRow[]
+  }
+  insertGeneration(g: GenerationRow): void {
+    this.db
+      .prepare('INSERT INTO generations (id, parent, created_at, command, kind, txn, restores, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(g.id, g.parent, g.created_at, g.command, g.kind, g.txn, g.restores, g.changes)
+  }
+  openSpan(programId: number): SpanRow | undefined {
+    return this.db.prepare('SELECT * FROM generation_spans WHERE program_id = ? AND end_gen IS NULL').get(programId) as SpanRow | undefined
+  }
+  /** Open a span (the program joins generation `gen`) and take its reference. */
+  startSpan(programId: number, current: boolean, gen: number): void {
+    this.db.prepare('INSERT INTO generation_spans (program_id, current, first_gen, end_gen) VALUES (?, ?, ?, NULL)').run(programId, current ? 1 : 0, gen)
+    this.db.prepare('UPDATE programs SET refs = refs + 1 WHERE id = ?').run(programId)
+  }
+  /** Close the open span of a program: it is not in generation `gen` (its reference stays while older generations are kept). */
+  endSpan(programId: number, gen: number): void {
+    this.db.prepare('UPDATE generation_spans SET end_gen = ? WHERE program_id = ? AND end_gen IS NULL').run(gen, programId)
+  }
+  /** The members of generation `gen`: program id and whether it was Current. */
+  members(gen: number): { program_id: number; current: number }[] {
+    return this.db
+      .prepare('SELECT program_id, current FROM generation_spans WHERE first_gen <= ? AND (end_gen IS NULL OR end_gen > ?)')
+      .all(gen, gen) as { program_id: number; current: number }[]
+  }
+  /** Undo generation `gen` (the newest): drop the spans it opened, reopen those it closed, delete it. */
+  undoGeneration(gen: number): void {
+    this.db.prepare('UPDATE programs SET refs = refs - 1 WHERE id IN (SELECT program_id FROM generation_spans WHERE first_gen = ?)').run(gen)
+    this.db.prepare('DELETE FROM generation_spans WHERE first_gen = ?').run(gen)
+    this.db.prepare('UPDATE generation_spans SET end_gen = NULL WHERE end_gen = ?').run(gen)
+    this.db.prepare('DELETE FROM generations WHERE id = ?').run(gen)
+  }
+  deleteGenerationRow(id: number): void {
+    this.db.prepare('DELETE FROM generations WHERE id = ?').run(id)
+  }
+  /**
+   * After generations were deleted, release the spans lying wholly inside the gap between kept
+   * generations `lo` and `hi` (exclusive; lo 0 for "none before"): no kept generation names them.
+   * Found through the end_gen index: the cost is the number of changes made inside the gap.
+   */
+  releaseSpansBetween(lo: number, hi: number): number {
+    const dead = this.db
+      .prepare('SELECT rowid AS rid, program_id FROM generation_spans WHERE end_gen > ? AND end_gen <= ? AND first_gen > ?')
+      .all(lo, hi, lo) as { rid: number; program_id: number }[]
+    const dec = this.db.prepare('UPDATE programs SET refs = refs - 1 WHERE id = ?')
+    const del = this.db.prepare('DELETE FROM generation_spans WHERE rowid = ?')
+    for (const d of dead) {
+      dec.run(d.program_id)
+      del.run(d.rid)
+    }
+    return dead.length
+  }
+
+  // ---- garbage --------------------------------------------------------------------------
+
+  /** Programs no kept generation, pin or running transaction references (through the refs = 0 index). */
+  unreferencedPrograms(): ProgramRow[] {
+    return this.db
+      .prepare('SELECT * FROM programs WHERE refs = 0 AND active = 0 AND pinned = 0 AND txn NOT IN (SELECT id FROM journal) ORDER BY id')
+      .all() as ProgramRow[]
+  }
+  /** Blobs no files row names (through the partial index). */
+  unreferencedBlobs(): { key: string; size: number }[] {
+    return this.db.prepare('SELECT key, size FROM blobs WHERE refs <= 0').all() as { key: string; size: number }[]
+  }
+  deleteBlobRow(key: string): void {
+    this.db.prepare('DELETE FROM blobs WHERE key = ? AND refs <= 0').run(key)
+  }
+  hasBlobRow(key: string): boolean {
+    return this.db.prepare('SELECT 1 FROM blobs WHERE key = ?').get(key) !== undefined
+  }
+  /** Bytes of blobs that deleting `ids` would free: blobs all of whose references are among them. */
+  blobsFreedBy(ids: number[]): { key: string; size: number }[] {
+    if (ids.length === 0) return []
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS gc_ids (id INTEGER PRIMARY KEY)')
+    this.db.exec('DELETE FROM gc_ids')
+    const ins = this.db.prepare('INSERT INTO gc_ids (id) VALUES (?)')
+    for (const id of ids) ins.run(id)
+    return this.db
+      .prepare(
+        `SELECT b.key AS key, b.size AS size FROM
+           (SELECT blob, COUNT(*) AS n FROM files WHERE program_id IN (SELECT id FROM gc_ids) AND blob IS NOT NULL GROUP BY blob) f
+         JOIN blobs b ON b.key = f.blob WHERE b.refs <= f.n`,
+      )
+      .all() as { key: string; size: number }[]
+  }
+
+  /**
+   * Programs whose stored refs differ from the truth: spans containing a kept generation, plus
+   * the pin (a full scan, for gc --verify and doctor).
+   */
+  programRefDrift(): { id: number; name: string; version: string; stored: number; actual: number }[] {
+    return this.db
+      .prepare(
+        `SELECT id, name, version, stored, actual FROM (
+           SELECT p.id AS id, p.name AS name, p.version AS version, p.refs AS stored, p.pinned + (
+             SELECT COUNT(*) FROM generation_spans s WHERE s.program_id = p.id AND EXISTS (
+               SELECT 1 FROM generations g WHERE g.id >= s.first_gen AND (s.end_gen IS NULL OR g.id < s.end_gen))) AS actual
+           FROM programs p) WHERE stored <> actual`,
+      )
+      .all() as { id: number; name: string; version: string; stored: number; actual: number }[]
+  }
+  /** Spans naming a program that no longer exists, or containing no kept generation. */
+  deadSpans(): number {
+    return (
+      this.db
+        .prepare(
+          `SELECT COUNT(*) AS n FROM generation_spans s WHERE NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = s.program_id)
+             OR NOT EXISTS (SELECT 1 FROM generations g WHERE g.id >= s.first_gen AND (s.end_gen IS NULL OR g.id < s.end_gen))`,
+        )
+        .get() as { n: number }
+    ).n
+  }
+  /** Drop dead spans and recompute every program's refs from the spans and pins. */
+  recountProgramRefs(): void {
+    this.db.exec(`
+      DELETE FROM generation_spans WHERE NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = generation_spans.program_id)
+        OR NOT EXISTS (SELECT 1 FROM generations g WHERE g.id >= generation_spans.first_gen AND (generation_spans.end_gen IS NULL OR g.id < generation_spans.end_gen));
+      UPDATE programs SET refs = pinned + (SELECT COUNT(*) FROM generation_spans s WHERE s.program_id = programs.id);
+    `)
+  }
+  /** Programs whose active flag disagrees with their open span (the current generation). */
+  activeDrift(): { id: number; name: string; version: string; active: number }[] {
+    return this.db
+      .prepare(
+        `SELECT id, name, version, active FROM programs p
+         WHERE p.active <> EXISTS (SELECT 1 FROM generation_spans s WHERE s.program_id = p.id AND s.end_gen IS NULL)
+           AND EXISTS (SELECT 1 FROM generations)`,
+      )
+      .all() as { id: number; name: string; version: string; active: number }[]
+  }
+  /** Make the active flags follow the current generation's spans. */
+  fixActiveFlags(): void {
+    this.db.exec(`UPDATE programs SET active = EXISTS (SELECT 1 FROM generation_spans s WHERE s.program_id = programs.id AND s.end_gen IS NULL)
+                  WHERE EXISTS (SELECT 1 FROM generations)`)
+  }
+  /** Keys and sizes of blobs that files rows reference (refs > 0). */
+  referencedBlobs(): { key: string; size: number }[] {
+    return this.db.prepare('SELECT key, size FROM blobs WHERE refs > 0').all() as { key: string; size: number }[]
+  }
+  /** A random sample of referenced blobs (doctor's default hash check). */
+  sampleBlobs(n: number): { key: string; size: number }[] {
+    return this.db.prepare('SELECT key, size FROM blobs WHERE refs > 0 ORDER BY random() LIMIT ?').all(n) as { key: string; size: number }[]
+  }
+  /** Files rows (with their program) naming blob `key`. */
+  filesWithBlob(key: string): (FileRow & { name: string; version: string })[] {
+    return this.db
+      .prepare('SELECT f.*, p.name AS name, p.version AS version FROM files f JOIN programs p ON p.id = f.program_id WHERE f.blob = ?')
+      .all(key) as (FileRow & { name: string; version: string })[]
   }
 
   setExplicit(id: number, explicit: boolean): void {
@@ -215,12 +447,12 @@ export class Database {
       raw: string
     }[]
   }
-  /** Programs (other than `name` itself) that declare a dependency on `name`. */
+  /** Active programs (other than `name` itself) that declare a dependency on `name`. */
   dependents(name: string): ProgramRow[] {
     return this.db
       .prepare(
         `SELECT DISTINCT p.* FROM programs p JOIN dependencies d ON d.program_id = p.id
-         WHERE d.name = ? COLLATE NOCASE AND p.name <> ? COLLATE NOCASE ORDER BY p.name`,
+         WHERE d.name = ? COLLATE NOCASE AND p.name <> ? COLLATE NOCASE AND p.active = 1 ORDER BY p.name`,
       )
       .all(name, name) as ProgramRow[]
   }

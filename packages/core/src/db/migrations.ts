@@ -73,3 +73,50 @@ export const MIGRATIONS: string[] = [
   );
   `,
 ]
+MIGRATIONS.push(
+  // 2: store lifecycle — generations, reachability counts, pins, last verify result
+  `
+  -- One row per committed transaction that changed the set of grafted programs (see generations.ts).
+  CREATE TABLE generations (
+    id         INTEGER PRIMARY KEY,
+    parent     INTEGER,
+    created_at TEXT NOT NULL,
+    command    TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    txn        TEXT NOT NULL,
+    restores   INTEGER,
+    changes    TEXT NOT NULL
+  );
+
+  -- Membership as spans: program_id was in every generation g with first_gen <= g < end_gen
+  -- (end_gen NULL: still in the current one), Current or not as 'current' says. A transaction
+  -- touches only the spans of what it changes; a span no kept generation falls in is deleted.
+  CREATE TABLE generation_spans (
+    program_id INTEGER NOT NULL REFERENCES programs (id),
+    current    INTEGER NOT NULL,
+    first_gen  INTEGER NOT NULL,
+    end_gen    INTEGER
+  );
+  CREATE INDEX generation_spans_program ON generation_spans (program_id);
+  CREATE INDEX generation_spans_first ON generation_spans (first_gen);
+  CREATE INDEX generation_spans_end ON generation_spans (end_gen) WHERE end_gen IS NOT NULL;
+
+  -- active: in the current generation. refs: live spans + pin; GC collects refs = 0 through the index.
+  ALTER TABLE programs ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE programs ADD COLUMN refs INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE programs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE programs ADD COLUMN verify_state TEXT;
+  ALTER TABLE programs ADD COLUMN verified_at TEXT;
+  CREATE INDEX programs_unreferenced ON programs (id) WHERE refs = 0;
+  CREATE INDEX blobs_unreferenced ON blobs (key) WHERE refs <= 0;
+  -- deleteProgram removes links by program_id: without this, gc would scan the whole farm per program.
+  CREATE INDEX links_program_id ON links (program_id);
+
+  -- A store grafted before generations existed becomes generation 1.
+  INSERT INTO generations (id, parent, created_at, command, kind, txn, restores, changes)
+    SELECT 1, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'upgrade to generations', 'migrate', 'migration-2', NULL, '[]'
+    WHERE EXISTS (SELECT 1 FROM programs);
+  INSERT INTO generation_spans (program_id, current, first_gen, end_gen) SELECT id, current, 1, NULL FROM programs;
+  UPDATE programs SET refs = 1;
+  `,
+)
