@@ -20,6 +20,8 @@ export interface AptSource {
   signedBy: string[]
   /** Where the entry was read, for messages. */
   origin: string
+  /** Other base URIs serving the same archive, tried in order after `uri` ([debian] sources only). */
+  mirrors?: string[]
 }
 
 export function parseOneLineList(text: string, origin: string): AptSource[] {

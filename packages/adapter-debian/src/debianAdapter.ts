@@ -31,7 +31,7 @@ import { chooseDependencies } from './dependencyChoice.js'
 import { readDeb, readDebControl, readDebLayout } from './debPackage.js'
 import { parseDebianConfig, type DebianConfig } from './debianConfig.js'
 import { readDpkgStatus } from './dpkgStatus.js'
-import { fetchFile } from './fetchFile.js'
+import { downloadVerified } from './verifiedDownload.js'
 import { PackageIndex, packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { parseConstraint, versionSatisfies } from './relation.js'
 import { loadSource, type LoadedSource } from './repository.js'
@@ -61,9 +61,10 @@ export class DebianAdapter implements SourceAdapter {
     if (sources.length === 0) {
       return { id: ID, configured: false, reachable: null, detail: 'no apt sources (host sources absent; set [debian] sources)' }
     }
-    const index = await this.indexOf(ctx)
-    const detail = `${index.loaded.length}/${sources.length} sources, ${index.packages.size} packages` + (index.failed.length > 0 ? `; failed: ${index.failed.map((f) => `${f.source.uri} ${f.source.suite}: ${f.error.code}`).join(', ')}` : '')
-    return { id: ID, configured: true, reachable: index.loaded.length > 0, detail }
+    // Probing stays cheap and writes nothing: the indexes (tens of MB per suite) are fetched by
+    // the first search/info/install, not by `nip sources`.
+    const names = sources.map((s) => `${s.uri} ${s.suite}`).join(', ')
+    return { id: ID, configured: true, reachable: null, detail: `${sources.length} source(s): ${names}; indexes load on first use` }
   }
 
   async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
@@ -122,13 +123,15 @@ export class DebianAdapter implements SourceAdapter {
     if (pkg.url === undefined || pkg.url.startsWith('/')) {
       file = pkg.url ?? ref.id
     } else {
-      const got = await fetchFile({
-        url: pkg.url,
+      const got = await downloadVerified({
+        urls: [pkg.url, ...(pkg.mirrorUrls ?? [])],
         dest: path.join(ctx.cacheDir, 'debs', `${pkg.sha256 ?? 'unverified'}.deb`),
         ...(pkg.size !== undefined ? { size: pkg.size } : {}),
         ...(pkg.sha256 !== undefined ? { sha256: pkg.sha256 } : {}),
+        settings: index.config.download,
+        label: `${pkg.name}_${pkg.version}.deb`,
+        reporter: ctx.reporter,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
-        onProgress: (done) => ctx.reporter.emit({ type: 'progress', id: ref.id, label: `download ${label}`, done, total: pkg.size ?? 0, unit: 'bytes' }),
       })
       if (pkg.sha256 === undefined) throw new NipError('ERR_NIP_BAD_PACKAGE', `${pkg.name} ${pkg.version} has no SHA256 in its index`, { hint: 'nip only grafts packages it can verify.', data: { url: pkg.url } })
       file = got.path
@@ -234,6 +237,8 @@ export class DebianAdapter implements SourceAdapter {
           defaultKeyrings: config.keyrings,
           checkValidUntil: config.checkValidUntil,
           cacheDir: ctx.cacheDir,
+          download: config.download,
+          reporter: ctx.reporter,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         }),
       ),

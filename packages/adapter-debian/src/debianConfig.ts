@@ -11,6 +11,12 @@
  *   host-packages = true         # skip dependencies that dpkg already has installed on the host
  *   dpkg-status = "/var/lib/dpkg/status"
  *   check-valid-until = true
+ *   retries = 3                  # extra tries per mirror for transient download failures
+ *   timeout = 30                 # seconds without a byte before a request is dropped
+ *
+ * A source table may list `mirrors = ["http://other.example/debian"]`: other base URIs serving
+ * the same archive, tried in order when `uri` fails (everything is still checked against the
+ * one signed InRelease).
  */
 import { NipError } from '@nip/core'
 import type { AptSource } from './aptSources.js'
@@ -24,6 +30,13 @@ export interface DebianConfig {
   hostPackages: boolean
   dpkgStatus: string
   checkValidUntil: boolean
+  download: DownloadSettings
+}
+
+/** What the `retries` and `timeout` keys pass to core's downloader (absent: its defaults). */
+export interface DownloadSettings {
+  retries?: number
+  timeoutMs?: number
 }
 
 const DPKG_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: 'i386', arm: 'armhf', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' }
@@ -62,8 +75,13 @@ export function parseDebianConfig(table: Record<string, unknown>): DebianConfig 
       architectures: list(t.architectures, `debian.sources[${i}].architectures`),
       signedBy: list(t['signed-by'], `debian.sources[${i}].signed-by`),
       origin: `[debian] sources[${i}]`,
+      ...(t.mirrors !== undefined ? { mirrors: list(t.mirrors, `debian.sources[${i}].mirrors`) } : {}),
     }
   })
+  const retries = table.retries
+  if (retries !== undefined && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw configError('debian.retries must be a non-negative integer', retries)
+  const timeout = table.timeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw configError('debian.timeout must be a positive number of seconds', timeout)
   return {
     hostSources: bool('host-sources', true),
     aptDir: str('apt-dir', '/etc/apt'),
@@ -73,6 +91,10 @@ export function parseDebianConfig(table: Record<string, unknown>): DebianConfig 
     hostPackages: bool('host-packages', true),
     dpkgStatus: str('dpkg-status', '/var/lib/dpkg/status'),
     checkValidUntil: bool('check-valid-until', true),
+    download: {
+      ...(retries !== undefined ? { retries: retries as number } : {}),
+      ...(timeout !== undefined ? { timeoutMs: Math.round((timeout as number) * 1000) } : {}),
+    },
   }
 }
 

@@ -12,6 +12,8 @@ export interface DebianPackage {
   architecture: string
   /** URL of the .deb (repository packages) or absolute path (a local file). */
   url?: string
+  /** The same .deb on the source's mirrors, tried in order after `url`. */
+  mirrorUrls?: string[]
   size?: number
   sha256?: string
   installedSize?: number

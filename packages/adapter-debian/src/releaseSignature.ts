@@ -1,17 +1,17 @@
 /**
- * Verifying an InRelease file: apt's strict split first (clearsigned.ts), then OpenPGP over the
- * signed text only. The file is accepted when at least one of its signatures verifies with a key
- * of the source's keyring (what gpgv does for apt); signatures by keys outside the keyring are
- * ignored, and if no signature is by a known key the file is refused with ERR_NIP_KEY_UNKNOWN.
+ * Verifying an InRelease file: apt's strict split first (clearsigned.ts), then core's OpenPGP
+ * verification over the signed text only — each signature block as a detached signature over
+ * that text (a cleartext signature is a text-mode signature: line ends are canonicalised to CRLF,
+ * and the split has already removed trailing whitespace, as RFC 4880 §7.1 requires).
+ *
+ * The file is accepted when at least one signature verifies with a key of the source's keyring
+ * that is valid now (what gpgv does for apt); signatures by keys outside the keyring are ignored,
+ * and if no signature is by a known key the file is refused with ERR_NIP_KEY_UNKNOWN.
  *
  * Keyrings are binary (`.gpg`, what Debian ships in /usr/share/keyrings) or ASCII-armored (`.asc`).
  */
-import * as openpgp from 'openpgp'
-import { NipError } from '@nip/core'
+import { NipError, isNipError, readKeyring as readCoreKeyring, verifyDetached, type PublicKeyring } from '@nip/core'
 import { splitClearSigned } from './clearsigned.js'
-
-/** openpgp's CleartextMessage takes (text, signature) at run time; its typings omit the constructor. */
-const CleartextWithSignature = openpgp.CleartextMessage as unknown as new (text: string, signature: openpgp.Signature) => openpgp.CleartextMessage
 
 export interface VerifiedRelease {
   /** The signed text, and nothing outside it. */
@@ -20,11 +20,10 @@ export interface VerifiedRelease {
   fingerprint: string
 }
 
-export async function readKeyring(data: Uint8Array, source: string): Promise<openpgp.PublicKey[]> {
+/** A keyring file's keys; an unreadable keyring is a configuration error naming `source`. */
+export async function readKeyring(data: Uint8Array, source: string): Promise<PublicKeyring> {
   try {
-    const text = Buffer.from(data.subarray(0, 64)).toString('latin1')
-    if (text.includes('-----BEGIN PGP')) return await openpgp.readKeys({ armoredKeys: Buffer.from(data).toString('utf8') })
-    return await openpgp.readKeys({ binaryKeys: data })
+    return await readCoreKeyring(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
   } catch (e) {
     throw new NipError('ERR_NIP_CONFIG', `The keyring ${source} cannot be read: ${(e as Error).message}`, {
       hint: 'Signed-By must name an OpenPGP keyring file (binary .gpg or armored .asc).',
@@ -34,7 +33,7 @@ export async function readKeyring(data: Uint8Array, source: string): Promise<ope
   }
 }
 
-export async function verifyInRelease(input: string, keys: openpgp.PublicKey[], file: string): Promise<VerifiedRelease> {
+export async function verifyInRelease(input: string, keyring: PublicKeyring, file: string): Promise<VerifiedRelease> {
   const split = splitClearSigned(input, file)
   if (!split.signed) {
     throw new NipError('ERR_NIP_SIGNATURE_MISSING', `${file} is not clear-signed`, {
@@ -42,32 +41,19 @@ export async function verifyInRelease(input: string, keys: openpgp.PublicKey[], 
       data: { file },
     })
   }
-  const knownIds = new Set(keys.flatMap((k) => k.getKeyIDs().map((id) => id.toHex())))
-  let sawKnown = false
+  const data = Buffer.from(split.text, 'utf8')
   const failures: string[] = []
-  for (const armored of split.signatures) {
-    let signature: openpgp.Signature
+  for (const signature of split.signatures) {
     try {
-      signature = await openpgp.readSignature({ armoredSignature: armored })
+      const v = await verifyDetached({ data, signature, keyring })
+      return { text: split.text, fingerprint: v.fingerprint.toLowerCase() }
     } catch (e) {
-      failures.push(`unreadable signature: ${(e as Error).message}`)
-      continue
-    }
-    const message = new CleartextWithSignature(split.text, signature)
-    const result = await openpgp.verify({ message, verificationKeys: keys, expectSigned: false })
-    for (const s of result.signatures) {
-      if (!knownIds.has(s.keyID.toHex())) continue
-      sawKnown = true
-      try {
-        await s.verified
-        const key = keys.find((k) => k.getKeyIDs().some((id) => id.equals(s.keyID)))!
-        return { text: split.text, fingerprint: key.getFingerprint() }
-      } catch (e) {
-        failures.push(`${s.keyID.toHex()}: ${(e as Error).message}`)
-      }
+      if (isNipError(e, 'ERR_NIP_KEY_UNKNOWN')) continue // by a key we do not trust: ignored, as gpgv does
+      if (!isNipError(e)) throw e
+      failures.push(e.code === 'ERR_NIP_SIGNATURE_MISSING' ? `unreadable signature: ${e.message}` : e.message)
     }
   }
-  if (!sawKnown && failures.length === 0) {
+  if (failures.length === 0) {
     const ids = split.signatures.length
     throw new NipError('ERR_NIP_KEY_UNKNOWN', `${file} is signed (${ids} signature${ids === 1 ? '' : 's'}) but by no key of the source's keyring`, {
       hint: 'Check Signed-By (or [debian] keyring) names the archive key of this repository.',

@@ -11,14 +11,14 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
-import type * as openpgp from 'openpgp'
-import { NipError, decompressStream } from '@nip/core'
+import { NipError, combineKeyrings, decompressStream, type PublicKeyring, type Reporter } from '@nip/core'
 import type { AptSource } from './aptSources.js'
 import { parseStanzas } from './deb822.js'
-import { fetchFile } from './fetchFile.js'
 import { packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
+import type { DownloadSettings } from './debianConfig.js'
 import { readKeyring, verifyInRelease } from './releaseSignature.js'
+import { downloadVerified } from './verifiedDownload.js'
 
 export interface LoadSourceOptions {
   source: AptSource
@@ -31,6 +31,8 @@ export interface LoadSourceOptions {
   cacheDir: string
   now?: Date
   signal?: AbortSignal
+  download?: DownloadSettings
+  reporter?: Reporter
 }
 
 export interface LoadedSource {
@@ -51,7 +53,12 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
   const distUrl = flat ? new URL(source.suite === './' ? '' : source.suite, base).toString() : new URL(`dists/${source.suite}/`, base).toString()
   const listDir = path.join(opts.cacheDir, 'lists', distUrl.replace(/^[a-z]+:\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_'))
   const inReleaseUrl = new URL('InRelease', distUrl).toString()
-  const fetched = await fetchFile({ url: inReleaseUrl, dest: path.join(listDir, 'InRelease'), maxSize: INRELEASE_MAX, ...(opts.signal ? { signal: opts.signal } : {}) })
+  // The same archive on the source's mirrors: any URL under `base` has its twin under each.
+  const mirrorBases = (source.mirrors ?? []).map((m) => (m.endsWith('/') ? m : `${m}/`))
+  const onMirrors = (url: string): string[] => (url.startsWith(base) ? [url, ...mirrorBases.map((m) => m + url.slice(base.length))] : [url])
+  const settings = opts.download ?? {}
+  const ctx = { ...(opts.reporter ? { reporter: opts.reporter } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }
+  const fetched = await downloadVerified({ urls: onMirrors(inReleaseUrl), dest: path.join(listDir, 'InRelease'), maxSize: INRELEASE_MAX, settings, label: 'InRelease', ...ctx })
   const text = await readFile(fetched.path, 'utf8')
   const keys = await keyringOf(source, opts.defaultKeyrings)
   const verified = await verifyInRelease(text, keys, inReleaseUrl)
@@ -71,12 +78,14 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
         continue
       }
       const url = release.acquireByHash && !flat ? new URL(`${dir}by-hash/SHA256/${index.sha256}`, distUrl).toString() : new URL(index.path, distUrl).toString()
-      const file = await fetchFile({
-        url,
+      const file = await downloadVerified({
+        urls: onMirrors(url),
         dest: path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`),
         size: index.size,
         sha256: index.sha256,
-        ...(opts.signal ? { signal: opts.signal } : {}),
+        settings,
+        label: index.path,
+        ...ctx,
       })
       const content = await decompressFile(file.path, index.path)
       const plain = release.files.get(`${dir}Packages`)
@@ -84,7 +93,9 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
       const origin = `${distUrl}${dir}Packages`
       for (const stanza of parseStanzas(content.toString('utf8'), { source: origin })) {
         const pkg = packageFromStanza(stanza, { base: flat ? distUrl : base, origin, priority: opts.priority })
-        if (pkg !== null) packages.push(pkg)
+        if (pkg === null) continue
+        if (pkg.url !== undefined && mirrorBases.length > 0) pkg.mirrorUrls = onMirrors(pkg.url).slice(1)
+        packages.push(pkg)
       }
     }
   }
@@ -117,15 +128,15 @@ function checkPlain(content: Buffer, expected: { sha256: string; size: number },
   }
 }
 
-async function keyringOf(source: AptSource, defaults: string[]): Promise<openpgp.PublicKey[]> {
-  const keys: openpgp.PublicKey[] = []
+async function keyringOf(source: AptSource, defaults: string[]): Promise<PublicKeyring> {
+  const keys: PublicKeyring[] = []
   const named = source.signedBy.length > 0 ? source.signedBy : defaults
   for (const entry of named) {
     if (entry.includes('-----BEGIN')) {
-      keys.push(...(await readKeyring(Buffer.from(entry), `${source.origin} Signed-By`)))
+      keys.push(await readKeyring(Buffer.from(entry), `${source.origin} Signed-By`))
       continue
     }
-    for (const file of await keyFiles(entry)) keys.push(...(await readKeyring(await readFile(file), file)))
+    for (const file of await keyFiles(entry)) keys.push(await readKeyring(await readFile(file), file))
   }
   if (keys.length === 0) {
     throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `No keyring for ${source.uri} ${source.suite}: ${named.join(', ') || 'none configured'}`, {
@@ -133,7 +144,7 @@ async function keyringOf(source: AptSource, defaults: string[]): Promise<openpgp
       data: { source: source.origin, keyrings: named },
     })
   }
-  return keys
+  return combineKeyrings(...keys)
 }
 
 /** A keyring file, or the .gpg/.asc files of a directory; nothing when the path is absent. */

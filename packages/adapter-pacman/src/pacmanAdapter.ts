@@ -20,6 +20,7 @@ import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import {
   NipError,
+  download,
   type AdapterContext,
   type AdapterStatus,
   type DependencySpec,
@@ -38,7 +39,7 @@ import { parsePacmanConfig, type PacmanConfig } from './pacmanConfig.js'
 import { joinUrl, loadRepository, type Repository } from './repositoryIndex.js'
 import { checkSignature, loadKeyring, MAX_SIGNATURE_SIZE, type Keyring, type SignatureOutcome } from './signature.js'
 import type { SyncPackage } from './syncDatabase.js'
-import { fetchFile, fetchOptional } from './transfer.js'
+import { downloadOptional } from './optionalFile.js'
 import { vercmp } from './vercmp.js'
 
 const ID = 'pacman'
@@ -124,21 +125,22 @@ export class PacmanAdapter implements SourceAdapter {
       const pkg = await this.syncPackage(ref, ctx)
       const repo = index.repositories.find((r) => r.config.name === pkg.repo)!
       file = path.join(ctx.cacheDir, 'pkg', pkg.filename)
-      const label = `${pkg.name} ${pkg.version}`
-      ctx.reporter.emit({ type: 'progress', id: ref.id, label, done: 0, total: pkg.csize, unit: 'bytes' })
-      const got = await fetchFile({
+      const got = await download({
         urls: repo.config.servers.map((s) => joinUrl(s, pkg.filename)),
         dest: file,
         ...(pkg.csize > 0 ? { expectSize: pkg.csize } : {}),
-        ...(pkg.sha256 ? { sha256: pkg.sha256 } : {}),
+        ...(pkg.sha256 ? { expectHash: { algorithm: 'sha256' as const, digest: pkg.sha256 } } : {}),
+        ...index.config.download,
+        reporter: ctx.reporter,
+        label: `${pkg.name} ${pkg.version}`,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
-        onProgress: (done) => ctx.reporter.emit({ type: 'progress', id: ref.id, label, done, total: pkg.csize, unit: 'bytes' }),
       })
-      downloaded = got.transferred
+      downloaded = got.size
       const policy = repo.config.siglevel.package
       let sig: Buffer | null = pkg.pgpsig ? Buffer.from(pkg.pgpsig, 'base64') : null
       if (sig === null && policy.check !== 'never') {
-        sig = (await fetchOptional(repo.config.servers.map((s) => joinUrl(s, `${pkg.filename}.sig`)), MAX_SIGNATURE_SIZE, ctx.signal))?.data ?? null
+        const sigUrls = repo.config.servers.map((s) => joinUrl(s, `${pkg.filename}.sig`))
+        sig = (await downloadOptional({ urls: sigUrls, maxSize: MAX_SIGNATURE_SIZE, label: `${pkg.filename}.sig`, settings: index.config.download, ctx }))?.data ?? null
       }
       signature = await this.checkPackageSignature({ file, origin: got.url, sig, policy, keyring: index.keyring })
       expected = { name: pkg.name, version: pkg.version }

@@ -8,6 +8,8 @@
  *   architecture = "x86_64"                    # default: the machine's ("auto" too)
  *   siglevel = "Required DatabaseOptional"     # default for every repository ([options] SigLevel)
  *   use-host-config = true                     # or a path; true reads /etc/pacman.conf if present
+ *   retries = 3                                # extra tries per mirror for transient failures
+ *   timeout = 30                               # seconds without a byte before a request is dropped
  *
  * Repositories from pacman.conf come first (in its order), then those of the table. When
  * `use-host-config` is absent it defaults to true only when the table lists no repositories.
@@ -24,6 +26,12 @@ export interface RepositoryConfig {
   siglevel: SigLevel
 }
 
+/** What the `retries` and `timeout` keys pass to core's downloader (absent: its defaults). */
+export interface DownloadSettings {
+  retries?: number
+  timeoutMs?: number
+}
+
 export interface PacmanConfig {
   repositories: RepositoryConfig[]
   /** Absolute path of an armored keyring, or null. */
@@ -34,6 +42,7 @@ export interface PacmanConfig {
   localFileSigLevel: SigLevel
   /** The pacman.conf read, if any. */
   hostConfig: string | null
+  download: DownloadSettings
 }
 
 const MACHINE_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i686', arm: 'armv7h' }
@@ -52,6 +61,10 @@ export function parsePacmanConfig(table: Record<string, unknown>, root: string):
   if (typeof parallel !== 'number' || !Number.isInteger(parallel) || parallel < 1) throw configError('pacman.parallel-downloads must be a positive integer', parallel)
   const keyring = table.keyring ?? null
   if (keyring !== null && typeof keyring !== 'string') throw configError('pacman.keyring must be a path to an armored keyring', keyring)
+  const retries = table.retries
+  if (retries !== undefined && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw configError('pacman.retries must be a non-negative integer', retries)
+  const timeout = table.timeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw configError('pacman.timeout must be a positive number of seconds', timeout)
   const base = typeof table.siglevel === 'string' ? parseSigLevel(table.siglevel) : DEFAULT_SIGLEVEL
   const host = table['use-host-config'] ?? repos.length === 0
   if (typeof host !== 'boolean' && typeof host !== 'string') throw configError('pacman.use-host-config must be true, false or a path', host)
@@ -82,6 +95,10 @@ export function parsePacmanConfig(table: Record<string, unknown>, root: string):
     architecture: finalArch,
     localFileSigLevel: fromHost?.localFileSigLevel ?? base,
     hostConfig: hostFile,
+    download: {
+      ...(retries !== undefined ? { retries: retries as number } : {}),
+      ...(timeout !== undefined ? { timeoutMs: Math.round((timeout as number) * 1000) } : {}),
+    },
   }
 }
 

@@ -9,11 +9,11 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { isNipError, type AdapterContext } from '@nip/core'
+import { download, isNipError, type AdapterContext } from '@nip/core'
+import { downloadOptional } from './optionalFile.js'
 import type { PacmanConfig, RepositoryConfig } from './pacmanConfig.js'
 import { checkSignature, MAX_SIGNATURE_SIZE, type Keyring } from './signature.js'
 import { readSyncDatabase, type SyncPackage } from './syncDatabase.js'
-import { fetchFile, fetchOptional } from './transfer.js'
 
 export interface Repository {
   config: RepositoryConfig
@@ -36,7 +36,15 @@ export async function loadRepository(repo: RepositoryConfig, opts: { config: Pac
   try {
     // Conditional refresh: an unchanged database (304) is re-verified from the cache. A fresh
     // one that fails its signature is deleted, so nothing unverified is ever parsed or kept.
-    const got = await fetchFile({ urls, dest, conditional: true, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    const got = await download({
+      urls,
+      dest,
+      conditional: true,
+      ...opts.config.download,
+      reporter: ctx.reporter,
+      label: file,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    })
     origin = got.url
     const data = await readFile(dest)
     let sig: Buffer | null
@@ -44,13 +52,17 @@ export async function loadRepository(repo: RepositoryConfig, opts: { config: Pac
       sig = await readFile(`${dest}.sig`).catch(() => null)
     } else {
       await rm(`${dest}.sig`, { force: true })
-      sig = repo.siglevel.database.check === 'never' ? null : ((await fetchOptional(repo.servers.map((s) => joinUrl(s, `${file}.sig`)), MAX_SIGNATURE_SIZE, ctx.signal))?.data ?? null)
+      const sigUrls = repo.servers.map((s) => joinUrl(s, `${file}.sig`))
+      sig =
+        repo.siglevel.database.check === 'never'
+          ? null
+          : ((await downloadOptional({ urls: sigUrls, maxSize: MAX_SIGNATURE_SIZE, label: `${file}.sig`, settings: opts.config.download, ctx }))?.data ?? null)
       if (sig) await writeFile(`${dest}.sig`, sig)
     }
     try {
       await checkSignature({ what: file, origin, data, signature: sig, keyring, policy: repo.siglevel.database })
     } catch (e) {
-      await Promise.all([dest, `${dest}.sig`, `${dest}.meta`].map((f) => rm(f, { force: true })))
+      await Promise.all([dest, `${dest}.sig`, `${dest}.meta.json`].map((f) => rm(f, { force: true })))
       throw e
     }
     return { config: repo, packages: await readSyncDatabase(data, { repo: repo.name, source: origin, limits: ctx.limits }), origin }

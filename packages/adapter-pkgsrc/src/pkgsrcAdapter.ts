@@ -165,12 +165,13 @@ export class PkgsrcAdapter implements SourceAdapter {
       const e = indexed.entry
       const cksum = e.fileCksum && ['sha256', 'sha512', 'md5'].includes(e.fileCksum.algorithm) ? e.fileCksum : undefined
       const result = await download({
-        urls: [indexed.url],
+        urls: [indexed.url, ...indexed.repo.mirrors.map((m) => `${m}/${e.fileName}`)],
         dest: path.join(ctx.cacheDir, 'packages', path.basename(new URL(indexed.url).pathname)),
         ...(e.fileSize !== undefined ? { expectSize: e.fileSize } : {}),
         ...(cksum ? { expectHash: { algorithm: cksum.algorithm as 'sha256', digest: cksum.digest } } : {}),
         reporter: ctx.reporter,
         label: `${e.name} ${e.version}`,
+        ...config.download,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       })
       file = result.path
@@ -279,7 +280,7 @@ export class PkgsrcAdapter implements SourceAdapter {
     const config = parsePkgsrcConfig(ctx.config, ctx.layout.root)
     const key = JSON.stringify(config)
     if (this.index?.key !== key) {
-      const value = Promise.all(config.repositories.map((r) => loadRepository(r, ctx))).then((repos) => buildIndex(config, repos))
+      const value = Promise.all(config.repositories.map((r) => loadRepository(r, ctx, config.download))).then((repos) => buildIndex(config, repos))
       value.catch(() => {
         if (this.index?.value === value) this.index = null
       })

@@ -6,7 +6,11 @@
  *   machine-arch = "x86_64"            # default: this machine's, in pkgsrc's spelling
  *   verified-installation = "trusted"  # never | trusted | always (pkg_install's names)
  *   gpg-keyring = "/etc/nip/pkgsrc-keys.asc"
+ *   retries = 3                        # extra tries per URL for transient download failures
+ *   timeout = 30                       # seconds without a byte before a request is dropped
  *
+ * A repository table may list `mirrors = ["https://other/…/All"]`: the same directory on other
+ * hosts, tried in order when `url` fails (files are still checked against pkg_summary).
  * Repositories are PKG_PATH-style directory URLs (http, https, file, or an absolute path);
  * a lower `priority` is asked first, and listed order breaks ties. `verified-installation`:
  * `never` ignores signatures, `trusted` verifies a signed package and accepts an unsigned one,
@@ -22,6 +26,14 @@ export interface PkgsrcRepository {
   /** Directory URL without a trailing slash. */
   url: string
   priority: number
+  /** The same directory elsewhere, tried in order after `url` (no trailing slash). */
+  mirrors: string[]
+}
+
+/** What the `retries` and `timeout` keys pass to core's downloader (absent: its defaults). */
+export interface DownloadSettings {
+  retries?: number
+  timeoutMs?: number
 }
 
 export interface PkgsrcConfig {
@@ -29,6 +41,7 @@ export interface PkgsrcConfig {
   machineArch: string
   verifiedInstallation: VerifiedInstallation
   gpgKeyring?: string
+  download: DownloadSettings
 }
 
 const ARCHES: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386', arm: 'earmv7hf', ppc64: 'powerpc64', riscv64: 'riscv64', s390x: 's390x' }
@@ -38,7 +51,7 @@ export function machineArch(nodeArch: string = process.arch): string {
 }
 
 export function parsePkgsrcConfig(table: Record<string, unknown>, root: string): PkgsrcConfig {
-  const known = new Set(['repositories', 'machine-arch', 'verified-installation', 'gpg-keyring'])
+  const known = new Set(['repositories', 'machine-arch', 'verified-installation', 'gpg-keyring', 'retries', 'timeout'])
   for (const key of Object.keys(table)) if (!known.has(key)) throw configError(`unknown key [pkgsrc] ${key}`)
   const raw = table.repositories ?? []
   if (!Array.isArray(raw)) throw configError('[pkgsrc] repositories must be a list of URLs or { url, priority } tables')
@@ -47,9 +60,10 @@ export function parsePkgsrcConfig(table: Record<string, unknown>, root: string):
     if (typeof item !== 'object' || item === null || typeof (item as { url?: unknown }).url !== 'string') {
       throw configError(`[pkgsrc] repositories[${i}] must be a URL or { url = "…", priority = N }`)
     }
-    const { url, priority = 50 } = item as { url: string; priority?: unknown }
+    const { url, priority = 50, mirrors = [] } = item as { url: string; priority?: unknown; mirrors?: unknown }
     if (typeof priority !== 'number' || !Number.isInteger(priority)) throw configError(`[pkgsrc] repositories[${i}].priority must be an integer`)
-    return { url: normalizeUrl(url, root), priority, order: i }
+    if (!Array.isArray(mirrors) || !mirrors.every((m) => typeof m === 'string')) throw configError(`[pkgsrc] repositories[${i}].mirrors must be a list of URLs`)
+    return { url: normalizeUrl(url, root), priority, mirrors: (mirrors as string[]).map((m) => normalizeUrl(m, root)), order: i }
   })
   repositories.sort((a, b) => a.priority - b.priority || a.order - b.order)
   const vi = table['verified-installation'] ?? 'trusted'
@@ -58,8 +72,16 @@ export function parsePkgsrcConfig(table: Record<string, unknown>, root: string):
   if (typeof arch !== 'string' || arch === '') throw configError('[pkgsrc] machine-arch must be a string such as "x86_64"')
   const keyring = table['gpg-keyring']
   if (keyring !== undefined && typeof keyring !== 'string') throw configError('[pkgsrc] gpg-keyring must be a path')
+  const retries = table.retries
+  if (retries !== undefined && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw configError('[pkgsrc] retries must be a non-negative integer')
+  const timeout = table.timeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw configError('[pkgsrc] timeout must be a positive number of seconds')
   return {
-    repositories: repositories.map(({ url, priority }) => ({ url, priority })),
+    download: {
+      ...(retries !== undefined ? { retries: retries as number } : {}),
+      ...(timeout !== undefined ? { timeoutMs: Math.round((timeout as number) * 1000) } : {}),
+    },
+    repositories: repositories.map(({ url, priority, mirrors }) => ({ url, priority, mirrors })),
     machineArch: arch,
     verifiedInstallation: vi,
     ...(keyring !== undefined ? { gpgKeyring: path.resolve(root, keyring) } : {}),

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import path from 'node:path'
 import { NipError, decompressStream, download, isNipError, type AdapterContext } from '@nip/core'
-import type { PkgsrcRepository } from './pkgsrcConfig.js'
+import type { DownloadSettings, PkgsrcRepository } from './pkgsrcConfig.js'
 import { parseSummary, type SummaryEntry } from './summary.js'
 
 export const SUMMARY_NAMES = ['pkg_summary.zst', 'pkg_summary.xz', 'pkg_summary.bz2', 'pkg_summary.gz', 'pkg_summary'] as const
@@ -27,18 +27,19 @@ export function repositoryCacheDir(cacheDir: string, url: string): string {
   return path.join(cacheDir, 'repos', createHash('sha256').update(url).digest('hex').slice(0, 16))
 }
 
-export async function loadRepository(repo: PkgsrcRepository, ctx: AdapterContext): Promise<LoadedRepository> {
+export async function loadRepository(repo: PkgsrcRepository, ctx: AdapterContext, settings: DownloadSettings = {}): Promise<LoadedRepository> {
   const dir = repositoryCacheDir(ctx.cacheDir, repo.url)
   const failures: string[] = []
   for (const name of SUMMARY_NAMES) {
     const dest = path.join(dir, name)
     try {
       await download({
-        urls: [`${repo.url}/${name}`],
+        urls: [repo.url, ...repo.mirrors].map((u) => `${u}/${name}`),
         dest,
         conditional: true,
         resume: false,
         retries: 1,
+        ...settings,
         reporter: ctx.reporter,
         label: `pkgsrc ${name}`,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
