@@ -1,7 +1,8 @@
 // GC benchmark (not a test): builds a store of N small programs through nip's own API (core with
-// an in-memory source, in batches, so there are several generations), removes 1% of them, deletes
-// the generations that still held them, and times `nip gc` (open, lock, select, delete).
-//   node bench/gc.mjs N [garbage-fraction=0.01]      prints one JSON line
+// an in-memory source, in batches, so there are several generations), removes GARBAGE of them,
+// deletes the generations that still held them, and times `nip gc` (lock, recover, select, delete).
+//   node bench/gc.mjs N [GARBAGE=1% of N]      prints one JSON line
+// gc.sh passes the same GARBAGE for both store sizes, so the ratio isolates the store's size.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -9,7 +10,7 @@ import { openNip } from '@nip/testing'
 import { NipError } from '@nip/core'
 
 const N = Number(process.argv[2] ?? 2000)
-const fraction = Number(process.argv[3] ?? 0.01)
+const GARBAGE = Number(process.argv[3] ?? Math.round(N * 0.01))
 const BATCH = 1000
 
 /** A source of N one-file programs with O(1) resolve (the MemoryAdapter scans its list). */
@@ -43,7 +44,7 @@ try {
     const specs = Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => `p${i + k}`)
     await nip.install(specs)
   }
-  const garbage = Array.from({ length: Math.round(N * fraction) }, (_, k) => `p${Math.floor((k * N) / Math.round(N * fraction))}`)
+  const garbage = Array.from({ length: GARBAGE }, (_, k) => `p${Math.floor((k * N) / GARBAGE)}`)
   await nip.remove(garbage)
   await nip.generationsDelete({ keep: 1 })
   const buildMs = Date.now() - t0

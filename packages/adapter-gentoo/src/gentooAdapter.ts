@@ -7,8 +7,12 @@
  *   and the config's per-package USE); when builds exist but none matches, the error names the
  *   flags in which the nearest builds differ. Without a binhost, the repository's ebuilds are
  *   offered for info (fetching them needs a build, which this adapter does not do yet).
+ *   A requested flag that no build (nor the ebuild) knows is refused as a typo, with the closest
+ *   known flags. The variants are part of the ref's id (`binpkg:PATH@@URL +vaapi -gpl`), which
+ *   is what nip records for the grafted program.
  * describe: effective USE (profile → config → command line) and the dependencies reduced for it.
- * fetch: download through core's downloader (size and MD5 checked by it, SHA1 here), verify a
+ * fetch: check again that the build has the requested USE (a ref may come from elsewhere than
+ *   resolve: refused the same way as resolve refuses), then download through core's downloader (size and MD5 checked by it, SHA1 here), verify a
  *   GPKG's Manifest or split an XPAK, stream the image into the CAS. Nothing is written outside
  *   the CAS and the adapter's cache directory.
  */
@@ -35,7 +39,8 @@ import {
 } from '@nip/core'
 import { parseAtom } from './atom.js'
 import { atomMatches } from './atomMatch.js'
-import { chooseBuild, type UseRequest } from './binaryChoice.js'
+import { chooseBuild, mismatches, type BuildMismatch, type UseRequest } from './binaryChoice.js'
+import { closest } from './editDistance.js'
 import { parseBinhostIndex, BinhostIndexError, type BinaryPackage, type BinhostIndex } from './binhostIndex.js'
 import { parseCpv, type Cpv } from './cpv.js'
 import { reduceDependencies } from './dependencies.js'
@@ -65,6 +70,7 @@ interface State {
 
 export class GentooAdapter implements SourceAdapter {
   readonly id = 'gentoo'
+  readonly acceptsVariants = true
   private state?: { key: string; value: State }
 
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
@@ -114,14 +120,9 @@ export class GentooAdapter implements SourceAdapter {
       if (builds.length > 0) {
         const request = this.useRequest(s, builds[0].pkg.cpv, variants)
         const wanted = this.wantedUse(s, builds[0].pkg.cpv, variants)
+        if (wanted === undefined) refuseUnknownFlags(builds.map((b) => b.pkg), request)
         const { chosen, nearest } = chooseBuild(builds.map((b) => b.pkg), { ...request, wanted })
-        if (chosen === undefined) {
-          const lines = nearest.map((n) => `${n.build.path} differs in ${n.differs.join(' ')}`)
-          throw new NipError('ERR_NIP_NOT_FOUND', `No binary build of ${builds[0].pkg.cpv.cp} has the requested USE (${variants.join(' ')}); ${lines.join('; ')}`, {
-            hint: 'Change the requested flags to match one of these builds, or build from source.',
-            data: { package: builds[0].pkg.cpv.cp, requested: request, nearest: nearest.map((n) => ({ path: n.build.path, differs: n.differs })) },
-          })
-        }
+        if (chosen === undefined) throw noMatchingBuild(builds[0].pkg.cpv.cp, variants, request, nearest)
         const host = builds.find((b) => b.pkg === chosen)!.host
         const others = builds
           .filter((b) => b.pkg !== chosen && b.pkg.cpv.cpv !== chosen.cpv.cpv && chooseBuild([b.pkg], request).chosen !== undefined)
@@ -209,6 +210,12 @@ export class GentooAdapter implements SourceAdapter {
       })
     }
     const { host, pkg } = this.findBinary(s, parsed.host, parsed.path, ref)
+    const variants = ref.variants ?? parsed.variants
+    if (variants.length > 0) {
+      const request = this.useRequest(s, pkg.cpv, variants)
+      const differs = mismatches(pkg, request)
+      if (differs.length > 0) throw noMatchingBuild(pkg.cpv.cp, variants, request, [{ build: pkg, differs }])
+    }
     const relative = safeRelativePath(pkg.path)
     const label = `${host.url}/${relative}`
     let file: string
@@ -435,6 +442,37 @@ function reduceLicense(md: EbuildMetadata, use: string[]): DepNode[] {
   } catch {
     return [md.license]
   }
+}
+
+/** No build has the requested USE: name the nearest builds and the flags they differ in. */
+function noMatchingBuild(cp: string, variants: string[], request: UseRequest, nearest: BuildMismatch[]): NipError {
+  const lines = nearest.map((n) => `${n.build.path} differs in ${n.differs.join(' ')}`)
+  return new NipError('ERR_NIP_NOT_FOUND', `No binary build of ${cp} has the requested USE (${variants.join(' ')}); ${lines.join('; ')}`, {
+    hint: 'Change the requested flags to match one of these builds, or build from source.',
+    data: {
+      package: cp,
+      requested: { enable: request.enable, disable: request.disable },
+      nearest: nearest.map((n) => ({ path: n.build.path, differs: n.differs })),
+    },
+  })
+}
+
+/**
+ * Without the ebuild to check against, the builds' IUSE (or USE, where an index omits IUSE) are
+ * the flags the package has; a requested flag outside them is a typo, not a missing build.
+ */
+function refuseUnknownFlags(builds: BinaryPackage[], request: UseRequest): void {
+  const known = new Set<string>()
+  for (const b of builds) for (const f of [...b.iuse, ...b.use]) known.add(f)
+  if (known.size === 0) return
+  const unknown = [...request.enable, ...request.disable].filter((f) => !known.has(f))
+  if (unknown.length === 0) return
+  const f = unknown[0]
+  const near = closest(f, known)
+  throw new NipError('ERR_NIP_BAD_SPEC', `${builds[0].cpv.cp} has no USE flag ${f}${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`, {
+    hint: `The builds on the binhost know: ${[...known].sort().join(' ')}.`,
+    data: { package: builds[0].cpv.cp, flag: f, closest: near },
+  })
 }
 
 function parseVariantOrThrow(raw: string) {

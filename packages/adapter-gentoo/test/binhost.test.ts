@@ -16,7 +16,7 @@ import * as openpgp from 'openpgp'
 import { buildGpkg, buildXpak, serve, writeBinhost, type BinMeta, type IndexedPackage } from './binhostFixture.js'
 
 const script = (text: string): FixtureEntry => ({ path: 'usr/bin/hello', content: `#!/bin/sh\necho ${text}\n`, mode: 0o755 })
-const meta = (pf: string, use: string[], iuse: string[] = ['foo']): BinMeta => ({ category: 'app-misc', pf, use, iuse })
+const meta = (pf: string, use: string[], iuse: string[] = ['bar', 'foo']): BinMeta => ({ category: 'app-misc', pf, use, iuse })
 
 async function packages(): Promise<IndexedPackage[]> {
   const hostile = buildHostileArchives()
@@ -84,7 +84,7 @@ describe('gentoo binhost grafts', function () {
     const foo = await adapter.resolve({ name: 'app-misc/hello', raw: 'app-misc/hello', variants: ['+foo'] }, ctx)
     assert.equal(foo[0].id, `binpkg:app-misc/hello/hello-1.0-1.gpkg.tar@@${server.url} +foo`)
     const described = await adapter.describe(foo[0], ctx)
-    assert.deepEqual(described.variants, ['+foo'])
+    assert.deepEqual(described.variants, ['-bar', '+foo'])
     assert.deepEqual(described.extra?.use, ['foo'])
     const noFoo = await adapter.resolve({ name: 'hello', raw: 'hello', variants: ['-foo'] }, ctx)
     assert.match(noFoo[0].id, /hello-1\.0-2\.gpkg\.tar/)

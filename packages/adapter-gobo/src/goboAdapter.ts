@@ -43,6 +43,8 @@ const ID = 'gobo'
 const REVISION_SUFFIX = /-r[0-9]+(?:p[0-9]+)?$/
 /** Emit a progress event at most every this many bytes. */
 const PROGRESS_STEP = 1 << 20
+/** Read size for package files: large reads keep the per-chunk cost of the stream pipeline low. */
+const READ_CHUNK_SIZE = 1 << 20
 
 interface Index {
   config: GoboConfig
@@ -53,6 +55,8 @@ export class GoboAdapter implements SourceAdapter {
   readonly id = ID
   private index: { key: string; value: Promise<Index> } | null = null
   private readonly manifests = new Map<string, Promise<PackageManifest>>()
+  /** Package file → identity and digest when it last matched its SHA256SUMS (see verify()). */
+  private readonly verified = new Map<string, string>()
 
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const { config, repositories } = await this.indexOf(ctx)
@@ -114,7 +118,7 @@ export class GoboAdapter implements SourceAdapter {
     const memberCtx = { name: pkg.name, version: pkg.version, file: pkg.file }
     const resourcePaths = new Set(RESOURCE_FILES.map((f) => resourceMemberPath(pkg, f)))
     const settingsPaths = new Set<string>()
-    const source = createReadStream(pkg.file, ctx.signal ? { signal: ctx.signal } : {})
+    const source = createReadStream(pkg.file, { highWaterMark: READ_CHUNK_SIZE, ...(ctx.signal ? { signal: ctx.signal } : {}) })
     let result: Awaited<ReturnType<typeof unpackToCas>>
     try {
       result = await unpackToCas(countProgress(source, { id: ref.id, label, total: size, ctx }), {
@@ -186,12 +190,22 @@ export class GoboAdapter implements SourceAdapter {
     }
   }
 
-  /** Verify a package against the SHA256SUMS of its directory. */
+  /**
+   * Verify a package against the SHA256SUMS of its directory. A file this adapter verified before
+   * (describe, then fetch) is hashed again only when it may have changed: its identity (device,
+   * inode, size, mtime and ctime, taken before hashing) is remembered with the digest it matched,
+   * and any write to or replacement of the file changes it.
+   */
   private async verify(pkg: IndexedPackage, config: GoboConfig, ctx: AdapterContext): Promise<{ sha256?: string }> {
     const repo = (await this.indexOf(ctx)).repositories.find((r) => r.dir === pkg.repository)
     const sums = repo ? repo.sums : await readChecksums(pkg.repository)
+    const expected = sums?.get(path.basename(pkg.file))
+    const identity = expected === undefined ? undefined : `${await fileIdentity(pkg.file)} ${expected}`
+    if (identity !== undefined && this.verified.get(pkg.file) === identity) return { sha256: expected }
     const outcome = await verifyChecksum({ file: pkg.file, sums, required: config.requireChecksums, ...(ctx.signal ? { signal: ctx.signal } : {}) })
-    return outcome === 'verified' ? { sha256: sums!.get(path.basename(pkg.file))! } : {}
+    if (outcome !== 'verified') return {}
+    this.verified.set(pkg.file, identity!)
+    return { sha256: expected }
   }
 
   private indexOf(ctx: AdapterContext): Promise<Index> {
@@ -269,6 +283,16 @@ async function statPackage(file: string): Promise<{ size: number }> {
     return { size: st.size }
   } catch (e) {
     if (e instanceof NipError) throw e
+    throw fromSystemError(e, 'reading a package', file)
+  }
+}
+
+/** What changes whenever a file is written to or replaced. */
+async function fileIdentity(file: string): Promise<string> {
+  try {
+    const st = await stat(file, { bigint: true })
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+  } catch (e) {
     throw fromSystemError(e, 'reading a package', file)
   }
 }

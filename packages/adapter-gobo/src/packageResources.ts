@@ -16,6 +16,8 @@ export const RESOURCE_FILES = ['Dependencies', 'Description', 'Revision', 'Archi
 export type ResourceFile = (typeof RESOURCE_FILES)[number]
 
 const MAX_RESOURCE_SIZE = 1024 * 1024
+/** Read size for package files: large reads keep the per-chunk cost of the stream pipeline low. */
+const READ_CHUNK_SIZE = 1 << 20
 
 export interface PackageResources {
   /** Text of each Resources member present. */
@@ -42,7 +44,7 @@ export async function readResources(file: string, pkg: PackageFileName, opts: Re
   const wanted = new Map(RESOURCE_FILES.map((f) => [resourceMemberPath(pkg, f), f] as const))
   const files: Partial<Record<ResourceFile, string>> = {}
   let installedSize = 0
-  const source = createReadStream(file, opts.signal ? { signal: opts.signal } : {})
+  const source = createReadStream(file, { highWaterMark: READ_CHUNK_SIZE, ...(opts.signal ? { signal: opts.signal } : {}) })
   try {
     for await (const entry of readTar(decompressStream(source, { archive: file }), { limits: opts.limits, archive: file })) {
       mapMemberPath(entry.path, entry.type, { name: pkg.name, version: pkg.version, file })

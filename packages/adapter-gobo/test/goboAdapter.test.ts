@@ -303,6 +303,22 @@ describe('GoboAdapter', () => {
     assert.deepEqual(await readdir(fx.ctx.cas.dir).then((d) => d.filter((x) => x.length === 2)), [])
   })
 
+  it('hashes a verified package again in fetch only when it changed after describe', async () => {
+    const good = await writePackage(fx, 'Foo--1.0--x86_64.tar.gz', programEntries('Foo', '1.0', { Dependencies: '' }))
+    await writeSums(fx)
+    const adapter = new GoboAdapter()
+    const [ref] = await adapter.resolve({ name: 'Foo', raw: 'Foo' }, fx.ctx)
+    assert.deepEqual((await adapter.describe(ref, fx.ctx)).hashes, { sha256: sha256(good) })
+    // Same name, same size, other content: the SHA256SUMS entry no longer matches.
+    const swapped = Buffer.from(good)
+    swapped[swapped.length - 1] ^= 0xff
+    await writeFile(ref.id, swapped)
+    await rejectsWith(adapter.fetch(ref, fx.ctx), 'ERR_NIP_HASH_MISMATCH', (e) => assert.equal(e.data.actual, sha256(swapped)))
+    // Restored: verified again, and fetched.
+    await writeFile(ref.id, good)
+    assert.ok((await adapter.fetch(ref, fx.ctx)).entries.length > 0)
+  })
+
   it('refuses an unlisted package when checksums are required', async () => {
     await writePackage(fx, 'Foo--1.0--x86_64.tar.gz', programEntries('Foo', '1.0', { Dependencies: '' }))
     await writePackage(fx, 'Bar--1.0--x86_64.tar.gz', programEntries('Bar', '1.0', { Dependencies: '' }))

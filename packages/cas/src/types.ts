@@ -6,7 +6,7 @@
  * because hardlinked copies share one inode and therefore one mode:
  *   key = <hex>        for a non-executable blob (stored mode 0444)
  *   key = <hex>-x      for an executable blob    (stored mode 0555)
- * and lives at <casDir>/<key[0:2]>/<key[2:4]>/<key>.
+ * and lives at <casDir>/<key[0:2]>/<key>.
  */
 
 export interface BlobInfo {

@@ -55,10 +55,10 @@ describe('Cas', () => {
       assert.equal(cas.dir, join(dir, 'cas'))
     })
 
-    it('key is the digest, with -x when executable; path is bucketed by the first four characters', () => {
+    it('key is the digest, with -x when executable; path is bucketed by the first two characters', () => {
       assert.equal(cas.keyOf(ABC, false), ABC)
       assert.equal(cas.keyOf(ABC, true), `${ABC}-x`)
-      assert.equal(cas.pathOf(`${ABC}-x`), join(dir, 'cas', '64', '37', `${ABC}-x`))
+      assert.equal(cas.pathOf(`${ABC}-x`), join(dir, 'cas', '64', `${ABC}-x`))
       assert.deepEqual(Cas.parseKey(`${ABC}-x`), { digest: ABC, executable: true })
       assert.deepEqual(Cas.parseKey(ABC), { digest: ABC, executable: false })
     })
@@ -76,7 +76,7 @@ describe('Cas', () => {
     it('stores a blob read-only and is idempotent', async () => {
       const first = await cas.addBuffer(Buffer.from('abc'))
       assert.deepEqual(first, { key: ABC, digest: ABC, executable: false, size: 3, existed: false })
-      const path = join(dir, 'cas', '64', '37', ABC)
+      const path = join(dir, 'cas', '64', ABC)
       const before = await stat(path)
       assert.equal(modeOf(before), 0o444)
       assert.equal(before.nlink, 1)
@@ -243,6 +243,43 @@ describe('Cas', () => {
       assert.equal(await cas.verify(key), true)
     })
 
+    it('addBufferSync creates the blob at its address, with its mode, leaving no temporary file', async () => {
+      const info = cas.addBufferSync(Buffer.from('abc'), { executable: true })
+      assert.deepEqual(info, { key: `${ABC}-x`, digest: ABC, executable: true, size: 3, existed: false })
+      assert.equal(await readFile(join(dir, 'cas', '64', `${ABC}-x`), 'utf8'), 'abc')
+      assert.equal(modeOf(await stat(cas.pathOf(info.key))), 0o555)
+      assert.deepEqual(await listNames(join(dir, 'cas', 'tmp')), [])
+      assert.deepEqual(cas.addBufferSync(Buffer.from('abc'), { executable: true }), { ...info, existed: true })
+    })
+
+    it('addBufferSync repairs a short blob left at its address by a killed write', async () => {
+      const path = cas.pathOf(ABC)
+      await mkdir(join(dir, 'cas', '64'), { recursive: true })
+      await writeFile(path, 'ab', { mode: 0o444 })
+      assert.equal(await cas.verify(ABC), false)
+      const info = cas.addBufferSync(Buffer.from('abc'))
+      assert.deepEqual(info, { key: ABC, digest: ABC, executable: false, size: 3, existed: false, repaired: true })
+      assert.equal(await readFile(path, 'utf8'), 'abc')
+      assert.equal(modeOf(await stat(path)), 0o444)
+      assert.equal(await cas.verify(ABC), true)
+      assert.deepEqual(await listNames(join(dir, 'cas', 'tmp')), [])
+    })
+
+    it('addBufferSync checks its expectations before writing anything', async () => {
+      assert.throws(() => cas.addBufferSync(Buffer.from('abc'), { expectSize: 4 }), (e: unknown) => e instanceof CasError && e.code === 'ERR_NIP_SIZE_MISMATCH')
+      assert.throws(() => cas.addBufferSync(Buffer.from('abc'), { expectDigest: EMPTY }), (e: unknown) => e instanceof CasError && e.code === 'ERR_NIP_HASH_MISMATCH')
+      assert.deepEqual(await collect(cas.keys()), [])
+    })
+
+    it('with fsync, addBufferSync publishes through a temporary file and cleans up', async () => {
+      const synced = new Cas(join(dir, 'synced'), { fsync: true })
+      await synced.init()
+      const info = synced.addBufferSync(Buffer.from('abc'))
+      assert.equal(info.existed, false)
+      assert.equal(await synced.verify(ABC), true)
+      assert.deepEqual(await listNames(join(dir, 'synced', 'tmp')), [])
+    })
+
     it('a missing blob does not verify', async () => {
       assert.equal(await cas.verify(ABC), false)
     })
@@ -260,8 +297,9 @@ describe('Cas', () => {
 
     it('keys ignores foreign files and misplaced names', async () => {
       await cas.addBuffer(Buffer.from('abc'))
-      await writeFile(join(dir, 'cas', '64', '37', 'README'), 'x')
+      await writeFile(join(dir, 'cas', '64', 'README'), 'x')
       await mkdir(join(dir, 'cas', 'ff', 'ff'), { recursive: true })
+      await writeFile(join(dir, 'cas', 'ff', ABC), 'misplaced')
       await writeFile(join(dir, 'cas', 'ff', 'ff', ABC), 'misplaced')
       await writeFile(join(dir, 'cas', 'import-methods.json'), '{}')
       assert.deepEqual(await collect(cas.keys()), [ABC])

@@ -69,7 +69,9 @@ describe('nip install/list/owns/remove with a Gobo repository', function () {
     // Removed from the current generation (no Current, no links); the tree stays for rollback until gc.
     assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'Hello', 'Current')), false)
     assert.equal(fs.existsSync(path.join(sb.root, 'System', 'Links', 'Executables', 'hello')), false)
-    const listed = sb.json(sb.nip(['list', '--root', sb.root, '--json'])).result as { name: string; active: boolean }[]
+    // nip list shows the current generation; --all also shows the version kept for rollback.
+    assert.deepEqual(sb.json(sb.nip(['list', '--root', sb.root, '--json'])).result, [])
+    const listed = sb.json(sb.nip(['list', '--all', '--root', sb.root, '--json'])).result as { name: string; active: boolean }[]
     assert.deepEqual(listed.map((p) => `${p.name}:${p.active}`), ['Hello:false'])
     // An older generation still references it, so gc keeps it; once only the current generation is kept, gc frees it.
     assert.equal(sb.nip(['gc', '--root', sb.root, '--json']).status, 0)

@@ -39,6 +39,12 @@ export interface PackageRef {
   /** The source's own identifier (store path, filename, cpv, ...). */
   id: string
   summary?: string
+  /**
+   * The variant words this candidate was resolved for (PackageSpec.variants), passed back to
+   * describe/fetch. An adapter that honours variants also encodes them in `id`, which is what
+   * the database records for a grafted program, so the build a program came from stays known.
+   */
+  variants?: string[]
 }
 
 export interface DependencySpec {
@@ -145,6 +151,12 @@ export interface SourceAdapter {
   compareVersions(a: string, b: string): number
   /** Whether an installed version satisfies a dependency in this ecosystem's syntax. */
   satisfies(dep: DependencySpec, version: string): boolean
+  /**
+   * Whether resolve/describe/fetch honour PackageSpec.variants. Core refuses variants for a
+   * source without it (ERR_NIP_BAD_SPEC "<source> packages have no variants") rather than
+   * silently grafting a build that ignores them.
+   */
+  readonly acceptsVariants?: boolean
   /** Whether this adapter claims a local package file (by name/magic). */
   claimsFile?(path: string): boolean
 }

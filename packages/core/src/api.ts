@@ -37,6 +37,8 @@ export interface PlannedProgram {
   /** Why it is in the plan: the user asked, or a dependency of another planned program. */
   reason: 'explicit' | 'dependency'
   requiredBy: string[]
+  /** The variant words asked for this program (`+vaapi`, `video_cards=intel`), when any. */
+  variants?: string[]
   downloadSize: number
   installedSize: number
   /** Set when the program is already grafted at a satisfying version (not fetched again). */

@@ -11,7 +11,9 @@
  * - programs.refs counts live spans (plus a pin). Deleting generations releases only the spans
  *   lying wholly between two kept generations, so GC's candidates are kept incrementally and
  *   gc selects them with `WHERE refs = 0` through an index.
- * - The current generation (the newest) is never deleted.
+ * - The current generation (the newest) is never deleted, nor generation 0: the empty root,
+ *   written by migration 3 when the database is created. It holds nothing (every span starts
+ *   at 1 or later) and is the parent of the first graft, so even that can be rolled back.
  */
 import type { Database, GenerationRow, ProgramRow } from './db/database.js'
 import type { GenerationChange, GenerationSummary, GenerationDiff, MemberState } from './api.js'
@@ -115,9 +117,12 @@ export function diffGenerations(db: Database | null, a: number, b: number): Gene
   return { from: a, to: b, changes }
 }
 
+/** Generation 0: the empty root. It holds nothing and always stays. */
+export const EMPTY_GENERATION = 0
+
 export interface DeleteSelection {
   ids?: number[]
-  /** Keep the newest N generations (the current one always stays). */
+  /** Keep the newest N generations (the current one always stays; generation 0 is not counted). */
   keep?: number
   /** Delete generations created before this instant. */
   olderThan?: Date
@@ -134,6 +139,12 @@ export function deleteGenerations(db: Database, sel: DeleteSelection): { deleted
   const doomed = new Set<number>()
   for (const id of sel.ids ?? []) {
     requireGeneration(db, id)
+    if (id === EMPTY_GENERATION) {
+      throw new NipError('ERR_NIP_USAGE', 'Generation 0 is the empty root and cannot be deleted.', {
+        hint: 'It holds nothing, so keeping it costs nothing; nip rollback --to 0 returns to it.',
+        data: { generation: id },
+      })
+    }
     if (id === current.id) {
       throw new NipError('ERR_NIP_USAGE', `Generation ${id} is the current generation and cannot be deleted.`, {
         hint: 'Roll back or make a new generation first; the current one always stays.',
@@ -142,17 +153,19 @@ export function deleteGenerations(db: Database, sel: DeleteSelection): { deleted
     }
     doomed.add(id)
   }
-  if (sel.keep !== undefined) for (const g of all.slice(0, Math.max(0, all.length - Math.max(1, sel.keep)))) doomed.add(g.id)
-  if (sel.olderThan) for (const g of all) if (Date.parse(g.created_at) < sel.olderThan.getTime()) doomed.add(g.id)
+  const grafts = all.filter((g) => g.id !== EMPTY_GENERATION)
+  if (sel.keep !== undefined) for (const g of grafts.slice(0, Math.max(0, grafts.length - Math.max(1, sel.keep)))) doomed.add(g.id)
+  if (sel.olderThan) for (const g of grafts) if (Date.parse(g.created_at) < sel.olderThan.getTime()) doomed.add(g.id)
   doomed.delete(current.id)
   if (doomed.size === 0) return { deleted: [], released: 0 }
   crashPoint('generations-delete:selected')
   let released = 0
   db.transaction(() => {
     for (const id of doomed) db.deleteGenerationRow(id)
-    // Gaps between consecutive kept generations that now contain deleted ones.
+    // Gaps between consecutive kept generations that now contain deleted ones. Generation 0
+    // is always kept and no span starts there, so it is the lower bound of the first gap.
     const kept = all.filter((g) => !doomed.has(g.id)).map((g) => g.id)
-    let lo = 0
+    let lo = EMPTY_GENERATION
     for (const hi of kept) {
       if (all.some((g) => doomed.has(g.id) && g.id > lo && g.id < hi)) released += db.releaseSpansBetween(lo, hi)
       lo = hi

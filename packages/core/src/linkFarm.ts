@@ -76,8 +76,8 @@ export function findLinkConflicts(opts: {
   planned?: Map<string, string>
 }): LinkConflict[] {
   const conflicts: LinkConflict[] = []
-  const checkedDirs = new Set<string>()
   const me = opts.program.toLowerCase()
+  const statusOf = dirStatuses(opts.layout.root)
   for (const r of opts.rows) {
     const owner = opts.ownerOf(r.path)
     if (owner !== undefined && owner.toLowerCase() !== me) {
@@ -91,24 +91,50 @@ export function findLinkConflicts(opts: {
     }
     if (owner !== undefined) continue
     const abs = opts.layout.abs(r.path)
+    // A parent that exists but is not a directory (a user's file or symlink) blocks the link.
+    const parent = statusOf(path.dirname(abs))
+    if (parent.blocker !== undefined) {
+      conflicts.push({ path: opts.layout.rel(parent.blocker), kind: 'occupied', wanted: opts.program })
+      continue
+    }
+    // Under a directory that does not exist yet nothing can be in the way: a fresh farm costs
+    // one lstat per directory, not one per link.
+    if (!parent.exists) continue
     const st = lstatOrNull(abs)
     if (st && !(st.isSymbolicLink() && fs.readlinkSync(abs) === r.target)) {
       conflicts.push({ path: r.path, kind: 'occupied', wanted: opts.program })
-      continue
-    }
-    // A parent that exists but is not a directory (a user's file or symlink) blocks the link.
-    let dir = path.dirname(abs)
-    while (dir.length > opts.layout.root.length && !checkedDirs.has(dir)) {
-      const ds = lstatOrNull(dir)
-      if (ds && !ds.isDirectory()) {
-        conflicts.push({ path: opts.layout.rel(dir), kind: 'occupied', wanted: opts.program })
-        break
-      }
-      checkedDirs.add(dir)
-      dir = path.dirname(dir)
     }
   }
   return conflicts
+}
+
+interface DirStatus {
+  /** The directory exists (as a real directory, not a symlink to one). */
+  exists: boolean
+  /** The non-directory at or above it that blocks it, when there is one. */
+  blocker?: string
+}
+
+/** A memoised lookup of what is at a directory path under `root` (one lstat per directory). */
+function dirStatuses(root: string): (dir: string) => DirStatus {
+  const known = new Map<string, DirStatus>()
+  const statusOf = (dir: string): DirStatus => {
+    const cached = known.get(dir)
+    if (cached !== undefined) return cached
+    let status: DirStatus
+    if (dir.length <= root.length) status = { exists: true }
+    else {
+      const up = statusOf(path.dirname(dir))
+      if (!up.exists) status = up
+      else {
+        const st = lstatOrNull(dir)
+        status = st === null ? { exists: false } : st.isDirectory() ? { exists: true } : { exists: false, blocker: dir }
+      }
+    }
+    known.set(dir, status)
+    return status
+  }
+  return statusOf
 }
 
 /** Create (or leave in place when already right) every link. Idempotent. `afterEach(n)` runs after the n-th link made. */
@@ -124,18 +150,16 @@ export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (create
         assertConfined(layout.root, dir)
         made.add(dir)
       }
-      const st = lstatOrNull(abs)
-      if (st?.isSymbolicLink()) {
+      // Try the link first: on a fresh farm that is the only call; symlink(2) never replaces.
+      if (!trySymlink(r.target, abs)) {
+        const st = fs.lstatSync(abs)
+        if (!st.isSymbolicLink()) throw Object.assign(new Error(`occupied by a non-link`), { code: 'EEXIST' })
         if (fs.readlinkSync(abs) === r.target) return
         // Ours (the DB says so) but stale: replace atomically.
         const tmp = `${abs}.nip-tmp-${process.pid}`
         fs.rmSync(tmp, { force: true })
         fs.symlinkSync(r.target, tmp)
         fs.renameSync(tmp, abs)
-      } else if (st) {
-        throw Object.assign(new Error(`occupied by a non-link`), { code: 'EEXIST' })
-      } else {
-        fs.symlinkSync(r.target, abs)
       }
       created++
     } catch (e) {
@@ -144,6 +168,17 @@ export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (create
     afterEach?.(created)
   })
   return created
+}
+
+/** symlink(2); false when something (a link, a file) is already at `path`. */
+function trySymlink(target: string, path: string): boolean {
+  try {
+    fs.symlinkSync(target, path)
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw e
+  }
 }
 
 /**

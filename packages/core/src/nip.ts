@@ -50,6 +50,7 @@ import { Engine, summarize } from './transaction.js'
 import { readLog } from './txlog.js'
 import { DEFAULT_LIMITS, type Limits } from './archive/limits.js'
 import { runDoctor } from './doctor.js'
+import { resolveSpec } from './planner.js'
 import { parseSpec } from './spec.js'
 import { deleteGenerations, diffGenerations, listGenerations, type DeleteSelection } from './generations.js'
 import { collectGarbage } from './gc.js'
@@ -217,19 +218,25 @@ export class Nip {
     })
   }
 
-  list(opts: { name?: string } = {}): ProgramSummary[] {
+  /**
+   * The programs of the current generation; with `all`, also the kept inactive versions (removed
+   * or rolled away from, held by an older generation or a pin until gc). Naming a program fails
+   * with ERR_NIP_NOT_INSTALLED only when no version of it is kept at all.
+   */
+  list(opts: { name?: string; all?: boolean } = {}): ProgramSummary[] {
     const db = this.reader()
-    const rows = opts.name ? (db?.programsNamed(opts.name) ?? []) : (db?.programs() ?? [])
-    if (opts.name && rows.length === 0) {
-      throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint: 'nip list shows what is grafted.', data: { name: opts.name } })
+    const kept = opts.name ? (db?.programsNamed(opts.name) ?? []) : (db?.programs() ?? [])
+    if (opts.name && kept.length === 0) {
+      throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint: 'nip list --all shows every kept version.', data: { name: opts.name } })
     }
+    const rows = opts.all ? kept : kept.filter((r) => r.active === 1)
     return db ? rows.map((r) => summarize(db, r)) : []
   }
 
   /** `variants`: the command line's variant words (`+flag`, `-flag`, `key=value`), for the source to interpret. */
   async info(spec: string, opts: { source?: string; variants?: string[] } = {}): Promise<InfoResult> {
     const parsed = parseSpec(spec, { knownSources: this.dispatcher.knownIds(), ...(opts.source ? { source: opts.source } : {}) })
-    if (opts.variants && opts.variants.length > 0) parsed.variants = opts.variants
+    if (opts.variants && opts.variants.length > 0) parsed.variants = [...(parsed.variants ?? []), ...opts.variants]
     const db = this.reader()
     const rows = db?.programsNamed(parsed.name) ?? []
     const installed = db ? rows.map((r) => summarize(db, r)) : []
@@ -239,9 +246,9 @@ export class Nip {
     let candidates: InfoResult['candidates'] = []
     let manifest: InfoResult['manifest']
     try {
-      const { adapter, refs } = await this.dispatcher.resolve(parsed)
+      const { adapter, refs } = await resolveSpec(this.dispatcher, parsed)
       candidates = refs
-      manifest = await adapter.describe(refs[0], this.adapterContext(adapter.id))
+      manifest = await adapter.describe(parsed.variants ? { ...refs[0], variants: refs[0].variants ?? parsed.variants } : refs[0], this.adapterContext(adapter.id))
     } catch (e) {
       if (installed.length === 0) throw e
     }

@@ -3,6 +3,11 @@
  * closure, with what is already grafted skipped — without side effects (`--dry-run` prints
  * exactly this). Dependency semantics (version ordering, constraint syntax) belong to the
  * source: the planner asks the adapter (`satisfies`, `compareVersions`).
+ *
+ * Variants (`ffmpeg +vaapi`) belong to the spec they follow: they reach the adapter's resolve
+ * through PackageSpec.variants and its describe/fetch through PackageRef.variants, and the plan
+ * shows them per program. Dependencies are planned without variants. A source that does not
+ * declare `acceptsVariants` refuses them (see resolveSpec).
  */
 import type { DependencySpec, PackageManifest, PackageRef, PackageSpec, SourceAdapter } from './adapter.js'
 import type { PlannedProgram } from './api.js'
@@ -36,6 +41,7 @@ export async function planInstall(opts: {
   const queue: PlanItem[] = []
 
   const add = async (ref: PackageRef, adapter: SourceAdapter, reason: 'explicit' | 'dependency', requiredBy: string[]) => {
+    const variants = ref.variants && ref.variants.length > 0 ? ref.variants : undefined
     if (!isSafeComponent(ref.name) || !isSafeComponent(ref.version)) {
       throw new NipError('ERR_NIP_BAD_NAME', `The source ${ref.source} offers "${ref.name}" "${ref.version}", which is not a safe program name/version.`, {
         hint: 'Names and versions must be single path components that do not start with "." (and not Current or Settings).',
@@ -58,6 +64,7 @@ export async function planInstall(opts: {
       packageId: ref.id,
       reason,
       requiredBy: [...requiredBy],
+      ...(variants ? { variants } : {}),
       downloadSize: manifest.downloadSize,
       installedSize: manifest.installedSize,
       ref,
@@ -69,8 +76,8 @@ export async function planInstall(opts: {
   }
 
   for (const spec of opts.specs) {
-    const { adapter, refs } = await opts.dispatcher.resolve(spec)
-    const ref = refs[0]
+    const { adapter, refs } = await resolveSpec(opts.dispatcher, spec)
+    const ref: PackageRef = spec.variants && spec.variants.length > 0 ? { ...refs[0], variants: refs[0].variants ?? spec.variants } : refs[0]
     const have = opts.installed?.programsNamed(ref.name).find((p) => p.version === ref.version)
     if (have && !opts.reinstall) {
       skipped.push({ name: have.name, version: have.version, reason: 'already-installed' })
@@ -125,6 +132,34 @@ export async function planInstall(opts: {
   // Dependencies first: reverse the discovery order but keep explicit requests' relative order stable.
   const ordered = orderDependenciesFirst(items)
   return { items: ordered, skipped }
+}
+
+/**
+ * The candidates for a spec, like Dispatcher.resolve, minding variants: with variants and a
+ * named source, that source is asked directly so its own refusal (an unknown flag, no build with
+ * the requested USE and the nearest ones) reaches the user unwrapped; a source that does not
+ * accept variants is refused with ERR_NIP_BAD_SPEC.
+ */
+export async function resolveSpec(dispatcher: Dispatcher, spec: PackageSpec): Promise<{ adapter: SourceAdapter; refs: PackageRef[] }> {
+  const variants = spec.variants ?? []
+  if (variants.length === 0) return dispatcher.resolve(spec)
+  if (spec.source !== undefined && spec.file === undefined) {
+    const adapter = await dispatcher.adapter(spec.source)
+    refuseVariants(adapter, spec)
+    const refs = await adapter.resolve(spec, dispatcher.context(adapter.id))
+    if (refs.length > 0) return { adapter, refs }
+  }
+  const found = await dispatcher.resolve(spec)
+  refuseVariants(found.adapter, spec)
+  return found
+}
+
+function refuseVariants(adapter: SourceAdapter, spec: PackageSpec): void {
+  if (adapter.acceptsVariants || !spec.variants || spec.variants.length === 0) return
+  throw new NipError('ERR_NIP_BAD_SPEC', `${adapter.id} packages have no variants (${spec.variants.join(' ')} was given for ${spec.name}).`, {
+    hint: 'Drop the variant words, or ask a source that has variants (e.g. --source=gentoo for USE flags).',
+    data: { spec: spec.raw, source: adapter.id, variants: spec.variants },
+  })
 }
 
 async function resolveDependency(dispatcher: Dispatcher, adapter: SourceAdapter, dep: DependencySpec): Promise<PackageRef | null> {

@@ -4,16 +4,54 @@
  *   name@version    that exact version
  *   source:name     only from that source (`nip graft pacman:htop`)
  *   ./file, /file   a local package file, claimed by the adapter that recognises it
+ * each optionally followed, after whitespace, by variant words that the source interprets
+ * (Gentoo: USE flags): `+flag` on, `-flag` off, `~flag` back to the default, `key=value[,value]`
+ * (`"ffmpeg +vaapi -gpl video_cards=intel"`). Package names and versions never contain
+ * whitespace, so a spec string carries its variants unambiguously (the CLI joins a spec with the
+ * variant words that follow it; the API takes the same strings). A local file whose path
+ * contains whitespace is recognised as a whole before any splitting.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import type { AdapterId, PackageSpec } from './adapter.js'
 import { NipError } from './errors.js'
 
+/** A variant word: `+flag`, `-flag`, `~flag` (flag names as Gentoo's USE allows), or `key=v1,v2`. */
+const VARIANT = /^(?:[+~-][A-Za-z0-9][A-Za-z0-9+_@.-]*|[A-Za-z][A-Za-z0-9_]*=[A-Za-z0-9+_@.,-]*)$/
+
+export function isVariantWord(word: string): boolean {
+  return VARIANT.test(word)
+}
+
 export function parseSpec(raw: string, opts: { knownSources: readonly string[]; source?: AdapterId; cwd?: string }): PackageSpec {
-  const text = raw.trim()
-  if (text === '') throw new NipError('ERR_NIP_BAD_SPEC', 'An empty package spec was given.', { hint: 'Name a package, e.g. nip install hello.' })
+  const whole = raw.trim()
+  if (whole === '') throw new NipError('ERR_NIP_BAD_SPEC', 'An empty package spec was given.', { hint: 'Name a package, e.g. nip install hello.' })
   const cwd = opts.cwd ?? process.cwd()
+  const pathLike = /^(\.\.?\/|\/)/.test(whole)
+  if (pathLike && /\s/.test(whole) && fs.existsSync(path.resolve(cwd, whole))) {
+    return { raw, file: path.resolve(cwd, whole), name: path.basename(whole), ...(opts.source ? { source: opts.source } : {}) }
+  }
+  const [text, ...words] = whole.split(/\s+/)
+  const variants = parseVariantWords(words, raw)
+  const spec = parseBareSpec(raw, text, { ...opts, cwd })
+  return variants.length > 0 ? { ...spec, variants } : spec
+}
+
+/** `+a+b` (several flags run together after a first sigil) counts as `+a +b`. */
+function parseVariantWords(words: string[], raw: string): string[] {
+  const out = words.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
+  const bad = out.find((w) => !isVariantWord(w))
+  if (bad !== undefined) {
+    throw new NipError('ERR_NIP_BAD_SPEC', `"${bad}" in "${raw.trim()}" is not a variant.`, {
+      hint: 'After a package name write variants as +flag, -flag, ~flag or key=value (e.g. ffmpeg +vaapi -gpl video_cards=intel).',
+      data: { spec: raw, word: bad },
+    })
+  }
+  return out
+}
+
+function parseBareSpec(raw: string, text: string, opts: { knownSources: readonly string[]; source?: AdapterId; cwd: string }): PackageSpec {
+  const cwd = opts.cwd
   if (text.startsWith('./') || text.startsWith('../') || text.startsWith('/') || (text.includes('/') && !text.includes(':') && fs.existsSync(path.resolve(cwd, text)))) {
     const file = path.resolve(cwd, text)
     if (!fs.existsSync(file)) {

@@ -507,7 +507,13 @@ export class Engine {
     let targetId = opts.to
     if (targetId === undefined) {
       if (cur.parent === null || !db.generation(cur.parent)) {
-        throw new NipError('ERR_NIP_NO_GENERATION', cur.parent === null ? `Generation ${cur.id} has no earlier generation to roll back to.` : `The parent of generation ${cur.id} (${cur.parent}) was deleted.`, {
+        const why =
+          cur.parent !== null
+            ? `The parent of generation ${cur.id} (${cur.parent}) was deleted.`
+            : cur.id === 0
+              ? 'Nothing was grafted yet: generation 0 is the empty root.'
+              : `Generation ${cur.id} restores the empty root; there is no earlier generation to roll back to.`
+        throw new NipError('ERR_NIP_NO_GENERATION', why, {
           hint: 'nip generations lists the kept ones; nip rollback --to N returns to any of them.',
           data: { generation: cur.id, parent: cur.parent },
         })

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -99,10 +100,24 @@ describe('archive: unpackToCas round trips', () => {
     assert.equal(b.blob, LIBX)
     const blobs = (await filesUnder(cas.dir)).filter((p) => !p.includes('tmp'))
     assert.deepEqual(blobs, [
-      `var/nip/cas/${HELLO.slice(0, 2)}/${HELLO.slice(2, 4)}/${HELLO}`,
-      `var/nip/cas/${LIBX.slice(0, 2)}/${LIBX.slice(2, 4)}/${LIBX}`,
-      `var/nip/cas/${TOOL.slice(0, 2)}/${TOOL.slice(2, 4)}/${TOOL}-x`,
+      `var/nip/cas/${HELLO.slice(0, 2)}/${HELLO}`,
+      `var/nip/cas/${LIBX.slice(0, 2)}/${LIBX}`,
+      `var/nip/cas/${TOOL.slice(0, 2)}/${TOOL}-x`,
     ].sort())
+  })
+
+  it('computes the digests it is asked for while storing, hardlinks included', async () => {
+    const big = Buffer.alloc(9 * 1024 * 1024, 0x5a) // above the buffered size: streamed to the store
+    const data = await buildTar([...SAMPLE, { path: 'share/big', content: big }])
+    const { entries, digests } = await unpack(data, { digests: ['sha256', 'md5'] })
+    const expect = (b: Buffer) => ({ sha256: createHash('sha256').update(b).digest('hex'), md5: createHash('md5').update(b).digest('hex') })
+    for (const e of entries.filter((x) => x.type === 'file')) {
+      assert.deepEqual(digests.get(e.path), expect(await readFile(cas.pathOf(e.blob!))), e.path)
+    }
+    assert.deepEqual(digests.get('share/big'), expect(big))
+    assert.deepEqual(digests.get('lib/libx-hard.so'), digests.get('lib/libx.so.1'))
+    assert.equal(digests.size, entries.filter((x) => x.type === 'file').length)
+    assert.equal((await unpack(data)).digests.size, 0)
   })
 
   it('reads GNU tar 1.34 archives (gnu long names, pax records)', async () => {

@@ -35,9 +35,9 @@ function current(root: string, name: string): string | null {
   return fs.existsSync(l) || fs.lstatSync(l, { throwIfNoEntry: false }) ? fs.readlinkSync(l) : null
 }
 
-function casPath(root: string, content: string, exec = false): string {
-  const key = blake3Hex(Buffer.from(content)) + (exec ? '-x' : '')
-  return path.join(root, 'var/nip/cas', key.slice(0, 2), key.slice(2, 4), key)
+/** Where the store keeps `content` (asked of the CAS, which owns its directory layout). */
+function casPath(nip: Nip, content: string, exec = false): string {
+  return nip.cas.pathOf(blake3Hex(Buffer.from(content)) + (exec ? '-x' : ''))
 }
 
 async function consistent(nip: Nip): Promise<void> {
@@ -70,8 +70,8 @@ describe('store lifecycle', () => {
     assert.deepEqual(farm(root), g3)
     assert.equal(current(root, 'alpha'), '2.0')
     const gens = nip.generations()
-    assert.deepEqual(gens.map((g) => `${g.id}<${g.parent}:${g.kind}`), ['1<null:install', '2<1:install', '3<2:install'])
-    assert.deepEqual(gens[2].changes, [
+    assert.deepEqual(gens.map((g) => `${g.id}<${g.parent}:${g.kind}`), ['0<null:empty', '1<0:install', '2<1:install', '3<2:install'])
+    assert.deepEqual(gens[3].changes, [
       { name: 'alpha', version: '1.0', before: 'current', after: 'grafted' },
       { name: 'alpha', version: '2.0', before: 'absent', after: 'current' },
     ])
@@ -94,7 +94,9 @@ describe('store lifecycle', () => {
       { name: 'alpha', version: '2.0', before: 'current', after: 'absent' },
       { name: 'beta', version: '1.0', before: 'current', after: 'absent' },
     ])
-    await assert.rejects(nip.rollback(), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_NO_GENERATION')
+    // a third rollback would return to the parent of 1: generation 0, the empty root
+    const r3 = await nip.rollback({ dryRun: true })
+    assert.deepEqual([r3.dryRun, r3.from, r3.to, r3.changes], [true, 5, 0, [{ name: 'alpha', version: '1.0', before: 'current', after: 'absent' }]])
 
     // gc after the rollbacks: generations 2–4 still hold beta and alpha 2.0
     const kept = await nip.gc()
@@ -111,6 +113,44 @@ describe('store lifecycle', () => {
     await consistent(nip)
   })
 
+  it('generation 0 is the empty root: the first graft can be rolled back, and forward again', async () => {
+    await assert.rejects(nip.rollback(), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_NO_GENERATION' && /empty root/.test(e.message))
+    await nip.install(['alpha@1.0'])
+    assert.deepEqual(nip.generations().map((g) => `${g.id}<${g.parent}:${g.kind}:${g.command}`), ['0<null:empty:(empty root)', '1<0:install:install alpha@1.0'])
+    const back = await nip.rollback()
+    assert.deepEqual([back.from, back.to, back.generation, back.links], [1, 0, 2, { added: 0, removed: 3 }])
+    assert.equal(current(root, 'alpha'), null)
+    assert.deepEqual(farm(root), [])
+    assert.deepEqual(nip.list(), [])
+    assert.deepEqual(nip.list({ all: true }).map((p) => `${p.name}@${p.version}:${p.active}`), ['alpha@1.0:false'])
+    assert.ok(fs.existsSync(path.join(root, 'Programs/alpha/1.0/bin/alpha')))
+    // generation 2 restores 0, whose parent is nothing: no further back
+    await assert.rejects(nip.rollback(), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_NO_GENERATION' && /restores the empty root/.test(e.message))
+    // gc keeps what generation 1 holds
+    assert.deepEqual((await nip.gc()).programs, [])
+    const fwd = await nip.rollback({ to: 1 })
+    assert.deepEqual([fwd.from, fwd.to, fwd.generation], [2, 1, 3])
+    assert.equal(current(root, 'alpha'), '1.0')
+    assert.deepEqual(farm(root), ['Executables/alpha-one=one', 'Executables/alpha=alpha 1.0'])
+    assert.deepEqual(nip.generations().map((g) => `${g.id}<${g.parent}`), ['0<null', '1<0', '2<null', '3<0'])
+    await consistent(nip)
+  })
+
+  it('list shows the current generation; --all adds kept inactive versions; a name errors only when nothing is kept', async () => {
+    await nip.install(['alpha@1.0'])
+    await nip.install(['alpha@2.0', 'beta'])
+    await nip.remove(['beta'])
+    const row = (p: { name: string; version: string; current: boolean; active: boolean }) => `${p.name}@${p.version}:${p.current ? 'current' : p.active ? 'grafted' : 'inactive'}`
+    assert.deepEqual(nip.list().map(row), ['alpha@1.0:grafted', 'alpha@2.0:current'])
+    assert.deepEqual(nip.list({ all: true }).map(row), ['alpha@1.0:grafted', 'alpha@2.0:current', 'beta@1.0:inactive'])
+    assert.deepEqual(nip.list({ name: 'beta' }), [])
+    assert.deepEqual(nip.list({ name: 'BETA', all: true }).map(row), ['beta@1.0:inactive'])
+    assert.throws(() => nip.list({ name: 'gamma' }), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_NOT_INSTALLED')
+    await nip.generationsDelete({ keep: 1 })
+    await nip.gc()
+    assert.throws(() => nip.list({ name: 'beta', all: true }), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_NOT_INSTALLED')
+  })
+
   it('gc after generations delete frees exactly the unreachable trees and blobs', async () => {
     await nip.install(['alpha@1.0'])
     await nip.install(['beta'])
@@ -121,7 +161,7 @@ describe('store lifecycle', () => {
     assert.deepEqual(dry.programs, [])
     assert.throws(() => nip.generationsDiff(1, 9), /Generation 9 does not exist/)
     const del = await nip.generationsDelete({ ids: [2] })
-    assert.deepEqual([del.deleted, del.released, del.kept], [[2], 1, [1, 3]])
+    assert.deepEqual([del.deleted, del.released, del.kept], [[2], 1, [0, 1, 3]])
     const dry2 = await nip.gc({ dryRun: true })
     // beta's own blobs: bin/beta and libbeta.so; COPYING is shared with alpha and stays
     const freed = Buffer.byteLength('beta 1.0\n') + Buffer.byteLength('beta library\n')
@@ -130,9 +170,9 @@ describe('store lifecycle', () => {
     const r = await nip.gc()
     assert.deepEqual([r.programs.map((p) => `${p.name}@${p.version}`), r.blobs, r.bytes, r.truncated], [['beta@1.0'], 2, freed, false])
     assert.ok(!fs.existsSync(path.join(root, 'Programs/beta/1.0')))
-    assert.ok(!fs.existsSync(casPath(root, 'beta 1.0\n', true)))
-    assert.ok(!fs.existsSync(casPath(root, 'beta library\n')))
-    assert.ok(fs.existsSync(casPath(root, LICENSE)))
+    assert.ok(!fs.existsSync(casPath(nip, 'beta 1.0\n', true)))
+    assert.ok(!fs.existsSync(casPath(nip, 'beta library\n')))
+    assert.ok(fs.existsSync(casPath(nip, LICENSE)))
     assert.deepEqual(fs.readdirSync(path.join(root, 'var/nip/trash')), [])
     assert.deepEqual(nip.list().map((p) => `${p.name}@${p.version}`), ['alpha@1.0'])
     // a second gc finds nothing; --verify's full scan finds no drift
@@ -147,9 +187,11 @@ describe('store lifecycle', () => {
     await nip.install(['alpha@2.0'])
     await assert.rejects(nip.generationsDelete({ ids: [3] }), /current generation/)
     const k = await nip.generationsDelete({ keep: 2 })
-    assert.deepEqual([k.deleted, k.kept], [[1], [2, 3]])
+    // generation 0 (the empty root) is not counted and always stays
+    assert.deepEqual([k.deleted, k.kept], [[1], [0, 2, 3]])
     const o = await nip.generationsDelete({ olderThan: new Date(Date.now() + 60_000) })
-    assert.deepEqual([o.deleted, o.kept], [[2], [3]])
+    assert.deepEqual([o.deleted, o.kept], [[2], [0, 3]])
+    await assert.rejects(nip.generationsDelete({ ids: [0] }), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_USAGE' && /empty root/.test(e.message))
     // alpha 1.0 is still grafted (not Current) in generation 3: nothing to collect
     assert.deepEqual((await nip.gc()).programs, [])
   })
@@ -160,7 +202,7 @@ describe('store lifecycle', () => {
     await nip.remove(['beta'])
     await nip.remove(['alpha'])
     await nip.generationsDelete({ keep: 1 })
-    const orphan = path.join(root, 'var/nip/cas/00/00', '0'.repeat(64))
+    const orphan = nip.cas.pathOf('0'.repeat(64))
     fs.mkdirSync(path.dirname(orphan), { recursive: true })
     fs.writeFileSync(orphan, 'not referenced')
     const first = await nip.gc({ maxFreed: 1 })
@@ -197,7 +239,7 @@ describe('store lifecycle', () => {
     assert.deepEqual(r.grafted.map((g) => `${g.name}@${g.version}`), ['beta@1.0'])
     assert.deepEqual(source.fetched, [])
     assert.equal(current(root, 'beta'), '1.0')
-    assert.deepEqual(nip.generations().map((g) => g.changes.map((c) => `${c.version}:${c.before}>${c.after}`).join()), ['1.0:absent>current', '1.0:current>absent', '1.0:absent>current'])
+    assert.deepEqual(nip.generations().map((g) => g.changes.map((c) => `${c.version}:${c.before}>${c.after}`).join()), ['', '1.0:absent>current', '1.0:current>absent', '1.0:absent>current'])
     await consistent(nip)
   })
 
@@ -235,7 +277,7 @@ describe('store lifecycle', () => {
     assert.equal(fixed.programs[0].repairedState, 'MODIFIED')
     assert.deepEqual(source.fetched, ['gamma@1'])
     assert.equal(fs.readFileSync(exe, 'utf8'), 'gamma\n')
-    assert.equal(fs.readFileSync(casPath(root, 'gamma\n', true), 'utf8'), 'gamma\n')
+    assert.equal(fs.readFileSync(casPath(nip, 'gamma\n', true), 'utf8'), 'gamma\n')
     assert.equal(fs.readFileSync(path.join(root, 'Programs/gamma/1/share/gamma/data'), 'utf8'), 'data\n')
     assert.equal(fs.readFileSync(path.join(root, 'Programs/gamma/Settings/gamma.conf'), 'utf8'), 'x=2\n')
     assert.equal(nip.list({ name: 'gamma' })[0].integrity, 'MODIFIED')
@@ -268,7 +310,7 @@ describe('store lifecycle', () => {
     db.db.prepare('UPDATE programs SET refs = 7').run()
     db.close()
     fs.mkdirSync(path.join(root, 'var/nip/trash/left-over'), { recursive: true })
-    const blob = casPath(root, 'one\n', true)
+    const blob = casPath(nip, 'one\n', true)
     fs.chmodSync(blob, 0o755)
     fs.writeFileSync(blob, 'bad\n')
     const before = await nip.doctor({ full: true })

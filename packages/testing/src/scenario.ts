@@ -57,7 +57,7 @@ export async function checkConsistency(nip: Nip): Promise<ConsistencyReport> {
   }
   if (staging.length) problems.push(`staging visible: ${staging.join(', ')}`)
   // Every program version on disk is one the DB knows (nothing half-grafted shows as a program).
-  const known = new Set(nip.list().map((p) => `${p.name}/${p.version}`))
+  const known = new Set(nip.list({ all: true }).map((p) => `${p.name}/${p.version}`))
   for (const name of safeReaddir(programs)) {
     for (const v of safeReaddir(path.join(programs, name))) {
       if (v.startsWith('.') || v === 'Current' || v === 'Settings') continue

@@ -3,6 +3,7 @@ import type { InfoResult } from '@nip/core'
 import { BaseCommand } from '../baseCommand.js'
 import { renderInfo } from '../render/programs.js'
 import type { Style } from '../render/style.js'
+import { splitVariantWords } from '../variantWords.js'
 
 export default class Info extends BaseCommand<InfoResult> {
   static override summary = 'Show a program: grafted versions, dependencies, dependents, and what sources offer.'
@@ -17,13 +18,17 @@ export default class Info extends BaseCommand<InfoResult> {
   }
 
   protected override async execute(): Promise<InfoResult> {
-    const { flags, args, argv } = await this.parse(Info)
+    // Words after the spec are variants (`+vaapi`, `-doc`, `+vaapi+lto`, `video_cards=intel`),
+    // split off before oclif parses so that `-doc` is not taken for a flag.
+    const words = splitVariantWords(this.argv, { ...Info.baseFlags, ...Info.flags })
+    const first = words.specs[0]
+    const { flags, args, argv } = await this.parse(Info, [...(first ? [first.spec] : []), ...words.flags])
     this.useGlobals(flags)
-    // Words after the spec are variants (`+vaapi`, `-doc`, `+vaapi+lto`, `video_cards=intel`).
-    // Global flags given after `--` come back at the end of argv; they end the variant words.
-    const words = (argv as string[]).slice(1)
-    const end = words.findIndex((w) => w.startsWith('--'))
-    const variants = (end === -1 ? words : words.slice(0, end)).flatMap((w) => (/^[+~]/.test(w) ? w.split(/(?=[+~])/) : [w]))
+    const stray = (argv as string[]).slice(1)[0]
+    if (stray !== undefined) throw await this.usageError(`Unknown flag: ${stray}.`, 'Run "nip info --help" for the flags.', { flag: stray })
+    if (words.specs.length > 1) throw await this.usageError(`nip info takes one package; ${words.specs[1].spec} is a second.`, 'Run nip info once per package.', { spec: words.specs[1].spec })
+    if (words.orphans.length > 0) throw await this.usageError(`${words.orphans[0]} is not a package, and no package comes before it.`, 'Write variants after the package: nip info ffmpeg +vaapi.', { word: words.orphans[0] })
+    const variants = (first?.variants ?? []).flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
     const nip = await this.openNip()
     return nip.info(args.spec, { ...(flags.source ? { source: flags.source } : {}), ...(variants.length > 0 ? { variants } : {}) })
   }

@@ -3,14 +3,15 @@ import type { AdapterId, InstallOptions, InstallResult } from '@nip/core'
 import { BaseCommand } from '../baseCommand.js'
 import { renderInstallResult, renderPlan } from '../render/plan.js'
 import type { Style } from '../render/style.js'
+import { joinSpec, splitVariantWords } from '../variantWords.js'
 
 export default class Install extends BaseCommand<InstallResult> {
   static override summary = 'Fetch, verify and graft programs (with their dependencies).'
   static override description =
-    'Each SPEC is [source:]name[@version], or the path of a local package file. Sources are asked in priority order (nip sources). On a terminal the plan is shown and nip asks before changing anything, unless --yes.'
-  static override examples = ['<%= config.bin %> install hello', '<%= config.bin %> install nix:ripgrep@14.1.0 --dry-run', '<%= config.bin %> install --source pacman zstd --yes']
+    'Each SPEC is [source:]name[@version], or the path of a local package file, optionally followed by variants for it (+flag, -flag, ~flag, key=value: Gentoo USE flags). Sources are asked in priority order (nip sources). On a terminal the plan is shown and nip asks before changing anything, unless --yes.'
+  static override examples = ['<%= config.bin %> install hello', '<%= config.bin %> install nix:ripgrep@14.1.0 --dry-run', '<%= config.bin %> install --source pacman zstd --yes', '<%= config.bin %> install ffmpeg +vaapi -gpl video_cards=intel --source=gentoo']
   static override strict = false
-  static override usage = '<%= command.id %> SPEC...'
+  static override usage = '<%= command.id %> SPEC [VARIANT...]...'
   static override mutates = true
   static override flags = {
     source: Flags.string({ description: 'Resolve only from this source (nix, pacman, pkgsrc, gentoo, gobo, ...).' }),
@@ -20,11 +21,17 @@ export default class Install extends BaseCommand<InstallResult> {
   }
 
   protected override async execute(): Promise<InstallResult> {
-    const { flags, argv } = await this.parse(this.constructor as typeof Install)
+    const cls = this.constructor as typeof Install
+    const words = splitVariantWords(this.argv, { ...cls.baseFlags, ...cls.flags })
+    const { flags, argv } = await this.parse(cls, words.flags)
     this.useGlobals(flags)
-    const specs = argv as string[]
-    const stray = specs.find((s) => s.startsWith('-'))
-    if (stray) throw await this.usageError(`Unknown flag: ${stray}.`, `Run "nip ${this.commandName} --help" for the flags.`, { flag: stray })
+    const stray = (argv as string[])[0]
+    if (stray !== undefined) throw await this.usageError(`Unknown flag: ${stray}.`, `Run "nip ${this.commandName} --help" for the flags.`, { flag: stray })
+    if (words.orphans.length > 0) {
+      throw await this.usageError(`${words.orphans[0]} is not a package, and no package comes before it.`, `Write variants after the package they are for: nip ${this.commandName} ffmpeg +vaapi -gpl.`, { word: words.orphans[0] })
+    }
+    // Each spec carries its variants in the string core parses (`"ffmpeg +vaapi -gpl"`).
+    const specs = words.specs.map(joinSpec)
     if (specs.length === 0) throw await this.usageError('Nothing to install.', `Name at least one package: nip ${this.commandName} SPEC...`)
     const opts: InstallOptions = {
       command: this.commandLine,

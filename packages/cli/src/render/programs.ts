@@ -5,13 +5,14 @@ import type { Style } from './style.js'
 
 export function renderProgramList(programs: ProgramSummary[], style: Style): string {
   if (programs.length === 0) return 'No programs are grafted.'
+  // Inactive versions appear only under --all: removed (or rolled away from), kept until gc.
   const rows = programs.map((p) => [
     style.bold(p.name),
     p.current ? style.green(`${p.version} *`) : p.version,
     String(p.source),
     formatBytes(p.size),
     p.integrity ?? '',
-    [p.explicit ? '' : 'dependency', p.pinned ? 'pinned' : '', p.active === false ? 'removed (kept for rollback until nip gc)' : ''].filter(Boolean).map((x) => style.dim(x)).join(', '),
+    [p.explicit ? '' : 'dependency', p.pinned ? 'pinned' : '', p.active === false ? 'inactive: kept for rollback until nip gc' : ''].filter(Boolean).map((x) => style.dim(x)).join(', '),
   ])
   return formatTable(rows, { header: ['Program', 'Version', 'Source', 'Size', 'Verified', ''] })
 }

@@ -2,8 +2,8 @@
  * Unpack a (possibly compressed) tar archive into the CAS and describe it as a program tree.
  *
  * Contract:
- * - Writes nothing but blobs, and only through the CAS (`addStream`, or `addBufferSync` for small members); a refused archive may leave
- *   blobs behind (garbage for gc) but nothing anywhere else.
+ * - Writes nothing but blobs, and only through the CAS (`addStream`, or `addBufferSync` for small
+ *   members); a refused archive may leave blobs behind (garbage for gc) but nothing anywhere else.
  * - Every entry passes readTar's checks under its archive path, then again under its mapped
  *   path: the mapped path must be safe, must not go through a mapped symlink, must keep its kind,
  *   and a mapped symlink's target must stay inside the tree.
@@ -12,6 +12,7 @@
  * - The result is sorted by path (code-unit order) and lists every parent directory; parents
  *   the archive did not list get mode 0755.
  */
+import { createHash, type Hash } from 'node:crypto'
 import type { BlobInfo, Cas } from '@nip/cas'
 import type { TreeEntry } from '../adapter.js'
 import { ERROR_CODES, NipError, fromSystemError, type NipErrorCode } from '../errors.js'
@@ -51,18 +52,31 @@ export interface UnpackOptions {
   compression?: Compression
   /** Name of the archive, for messages and error data. */
   archive?: string
+  /**
+   * Also compute these digests (node:crypto names, e.g. 'sha256', 'md5') of every stored file
+   * while it streams by, for formats that list them (.MTREE, +CONTENTS, md5sums): checking them
+   * needs no second read of the blobs. See UnpackResult.digests.
+   */
+  digests?: readonly string[]
 }
 
 export interface UnpackResult {
   entries: TreeEntry[]
   /** Captured metadata members, by archive path. */
   metadata: Map<string, Buffer>
+  /**
+   * With `digests`: each stored file's digests (lowercase hex, by algorithm), by archive path;
+   * a hardlink has the digests of the file it names. Captured members that were dropped are
+   * not stored and have none.
+   */
+  digests: Map<string, Record<string, string>>
 }
 
 interface StoredFile {
   blob: string
   size: number
   mode: number
+  digests?: Record<string, string>
 }
 
 export async function unpackToCas(
@@ -71,6 +85,7 @@ export async function unpackToCas(
 ): Promise<UnpackResult> {
   const { archive } = opts
   const metadata = new Map<string, Buffer>()
+  const digests = new Map<string, Record<string, string>>()
   const byArchivePath = new Map<string, StoredFile>()
   const tree = new Map<string, TreeEntry>()
   const registry = new PathRegistry()
@@ -104,8 +119,13 @@ export async function unpackToCas(
       // Hardlinks may name this file even when it is dropped, so it is stored regardless,
       // unless it was captured and dropped (metadata lives only in memory).
       if (mapped === null && captured !== undefined) continue
-      const info = await store(opts.cas, captured ?? entry.body!, entry, archive)
-      const file = { blob: info.key, size: info.size, mode: entry.mode }
+      const hashers = opts.digests?.map((algorithm) => ({ algorithm, hash: createHash(algorithm) }))
+      const info = await store(opts.cas, captured ?? entry.body!, entry, { archive, hashers })
+      const file: StoredFile = { blob: info.key, size: info.size, mode: entry.mode }
+      if (hashers !== undefined) {
+        file.digests = Object.fromEntries(hashers.map((h) => [h.algorithm, h.hash.digest('hex')]))
+        digests.set(entry.path, file.digests)
+      }
       byArchivePath.set(entry.path, file)
       if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
     } else if (entry.type === 'hardlink') {
@@ -119,6 +139,7 @@ export async function unpackToCas(
         )
       }
       byArchivePath.set(entry.path, file)
+      if (file.digests !== undefined) digests.set(entry.path, file.digests)
       if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
     } else if (mapped === null || mapped === '') {
       continue
@@ -137,7 +158,7 @@ export async function unpackToCas(
     }
   }
   const entries = [...tree.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-  return { entries, metadata }
+  return { entries, metadata, digests }
 
   function place(path: string, treeEntry: TreeEntry, repeated: boolean): void {
     const ctx = { entry: path, archive }
@@ -169,14 +190,24 @@ async function capture(entry: TarEntry, archive?: string): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: TarEntry, archive?: string): Promise<BlobInfo> {
+interface StoreContext {
+  archive?: string
+  /** Hashes that see every byte of the content as well. */
+  hashers?: { hash: Hash }[]
+}
+
+async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: TarEntry, sctx: StoreContext): Promise<BlobInfo> {
+  const { archive, hashers } = sctx
   const body = Buffer.isBuffer(content) ? [content] : content
   // The archive's own failure (truncation, a limit) is the one to report, whatever the store
   // makes of a source that throws.
   let sourceError: unknown
   async function* watched(): AsyncGenerator<Buffer> {
     try {
-      yield* body
+      for await (const chunk of body) {
+        if (hashers !== undefined) for (const h of hashers) h.hash.update(chunk)
+        yield chunk
+      }
     } catch (e) {
       sourceError = e
       throw e
@@ -186,7 +217,8 @@ async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: T
     const add = { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size }
     if (entry.size <= BUFFERED_MAX) {
       // Small members: collect in memory and store with synchronous calls. With thousands of
-      // files the per-call latency of the async path, not the bytes, dominates unpacking.
+      // files the per-call latency of the async path, not the bytes, dominates unpacking
+      // (handing the writes to the thread pool while reading on measured no faster).
       const chunks: Buffer[] = []
       let total = 0
       for await (const chunk of watched()) {

@@ -120,3 +120,13 @@ MIGRATIONS.push(
   UPDATE programs SET refs = 1;
   `,
 )
+MIGRATIONS.push(
+  // 3: generation 0, the empty root — so the very first graft can be rolled back too
+  `
+  -- Generation 0 holds nothing (no span starts before generation 1) and is never deleted.
+  INSERT INTO generations (id, parent, created_at, command, kind, txn, restores, changes)
+    VALUES (0, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), '(empty root)', 'empty', 'migration-3', NULL, '[]');
+  -- Generations that had no parent (the first one, and rollbacks restoring it) now descend from it.
+  UPDATE generations SET parent = 0 WHERE parent IS NULL AND id > 0;
+  `,
+)
