@@ -29,6 +29,8 @@ export class Layout {
   readonly lockPath: string
   readonly trashDir: string
   readonly tmpDir: string
+  /** 1 MiB of blocks held back for commands that free space on a full disk (reserve.ts). */
+  readonly reservePath: string
 
   constructor(config: Pick<NipConfig, 'root' | 'programsDir' | 'linksDir' | 'settingsDir' | 'stateDir' | 'casDir' | 'cacheDir' | 'logDir'>) {
     const r = path.resolve(config.root)
@@ -45,6 +47,7 @@ export class Layout {
     this.lockPath = path.join(this.stateDir, 'lock')
     this.trashDir = path.join(this.stateDir, 'trash')
     this.tmpDir = path.join(this.stateDir, 'tmp')
+    this.reservePath = path.join(this.stateDir, 'reserve')
   }
 
   programDir(name: string): string {

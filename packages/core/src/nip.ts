@@ -57,6 +57,7 @@ import { collectGarbage } from './gc.js'
 import { setPin } from './pins.js'
 import { verifyPrograms } from './verify.js'
 import { planAutoremove } from './autoremove.js'
+import { RESERVE_BYTES, keepReserve, releaseReserve } from './reserve.js'
 
 export class Nip {
   readonly layout: Layout
@@ -101,11 +102,27 @@ export class Nip {
   }
 
   /** Run `fn` as the one writer: lock, open the DB read-write, recover, work, release. */
-  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>): Promise<T> {
+  /**
+   * Runs fn under the write lock with a writer DB and a recovered engine. A command that frees
+   * space (`freesSpace`) and fails with ERR_NIP_NO_SPACE releases the space reserve and runs once
+   * more (reserve.ts); every other command first re-creates the reserve when space allows.
+   */
+  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, opts: { freesSpace?: boolean } = {}): Promise<T> {
+    try {
+      return await this.writeOnce(command, fn, true)
+    } catch (e) {
+      if (!opts.freesSpace || !(e instanceof NipError) || e.code !== 'ERR_NIP_NO_SPACE' || !releaseReserve(this.layout)) throw e
+      this.reporter.emit({ type: 'warning', code: 'ERR_NIP_NO_SPACE', message: `The disk is full: released nip's ${RESERVE_BYTES / 1024} KiB reserve to finish ${command}.`, data: { reserve: this.layout.reservePath } })
+      return await this.writeOnce(command, fn, false)
+    }
+  }
+
+  private async writeOnce<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, reserve: boolean): Promise<T> {
     this.prepareRoot()
     const lock = await Lock.acquire({ lockPath: this.layout.lockPath, command, timeoutSeconds: this.config.lockTimeout, reporter: this.reporter })
     let db: Database | null = null
     try {
+      if (reserve) keepReserve(this.layout)
       db = Database.openWriter(this.layout.dbPath)
       await this.cas.init()
       const engine = new Engine({ db, layout: this.layout, cas: this.cas, reporter: this.reporter, dispatcher: this.dispatcher, parallelDownloads: this.config.parallelDownloads })
@@ -135,7 +152,8 @@ export class Nip {
 
   /** The read-only DB, or null on a fresh root. Opened once per instance. */
   private reader(): Database | null {
-    if (this.readerDb === undefined) this.readerDb = Database.openReader(this.layout.dbPath)
+    // A fresh root has no DB yet: look again next time rather than caching its absence.
+    if (this.readerDb === undefined || this.readerDb === null) this.readerDb = Database.openReader(this.layout.dbPath)
     return this.readerDb
   }
 
@@ -153,7 +171,7 @@ export class Nip {
 
   async remove(names: string[], opts: RemoveOptions = {}): Promise<RemoveResult> {
     if (names.length === 0) throw new NipError('ERR_NIP_USAGE', 'Nothing to remove.', { hint: 'Name at least one program.' })
-    return this.write(opts.command ?? `remove ${names.join(' ')}`, (engine) => engine.remove(names, opts))
+    return this.write(opts.command ?? `remove ${names.join(' ')}`, (engine) => engine.remove(names, opts), { freesSpace: true })
   }
 
   /** Move Current (and the links) of `name` to `version`. */
@@ -177,18 +195,18 @@ export class Nip {
     return this.write(sel.command ?? 'generations delete', async (_engine, db) => {
       const r = deleteGenerations(db, sel)
       return { ...r, kept: db.generations().map((g) => g.id) }
-    })
+    }, { freesSpace: true })
   }
 
   /** Return to the parent of the current generation, or to generation `to`; recorded as a new generation. */
   async rollback(opts: { to?: number; dryRun?: boolean; command?: string } = {}): Promise<RollbackResult> {
-    return this.write(opts.command ?? 'rollback', (engine) => engine.rollback(opts))
+    return this.write(opts.command ?? 'rollback', (engine) => engine.rollback(opts), { freesSpace: true })
   }
 
   /** Delete unreachable program trees and unreferenced blobs. A dry run takes the lock but changes nothing. */
   async gc(opts: GcOptions = {}): Promise<GcResult> {
     if (opts.dryRun && !fs.existsSync(this.layout.dbPath)) return { dryRun: true, programs: [], blobs: 0, bytes: 0, truncated: false, durationMs: 0 }
-    return this.write(opts.command ?? 'gc', (_engine, db) => collectGarbage({ db, layout: this.layout, cas: this.cas, reporter: this.reporter }, opts))
+    return this.write(opts.command ?? 'gc', (_engine, db) => collectGarbage({ db, layout: this.layout, cas: this.cas, reporter: this.reporter }, opts), { freesSpace: true })
   }
 
   async pin(spec: string): Promise<PinResult> {
