@@ -159,6 +159,11 @@ export interface SourceAdapter {
   readonly acceptsVariants?: boolean
   /** Whether this adapter claims a local package file (by name/magic). */
   claimsFile?(path: string): boolean
+  /**
+   * Source-specific health of a grafted version (for `nip doctor`), e.g. that every ELF
+   * interpreter and needed library of a relocated Nix program resolves. One line per problem.
+   */
+  checkProgram?(versionDir: string): Promise<string[]>
 }
 
 export interface BuildCapable {

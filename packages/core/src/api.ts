@@ -294,6 +294,7 @@ export interface DoctorFinding {
     | 'program-refcounts'
     | 'generations'
     | 'trash'
+    | 'program-health'
   severity: DoctorSeverity
   message: string
   paths?: string[]

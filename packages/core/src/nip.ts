@@ -10,7 +10,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { Cas } from '@nip/cas'
-import type { AdapterContext, AdapterId } from './adapter.js'
+import type { AdapterContext, AdapterId, SourceAdapter } from './adapter.js'
 import type {
   DoctorFinding,
   DoctorReport,
@@ -338,7 +338,11 @@ export class Nip {
     const lockFinding: DoctorFinding = stale
       ? { check: 'stale-lock', severity: 'error', message: `A stale lock is left by PID ${holder.pid} (${holder.command}, since ${holder.since}).`, fixable: true, ...(opts.fix ? { fixed: true } : {}) }
       : { check: 'stale-lock', severity: 'ok', message: holder ? `The lock is held by running PID ${holder.pid} (${holder.command}).` : 'No lock is held.', fixable: false }
-    const withLock = (r: DoctorReport): DoctorReport => ({ healthy: r.healthy && (lockFinding.severity === 'ok' || lockFinding.fixed === true), findings: [lockFinding, ...r.findings] })
+    const health = await this.programHealth()
+    const withLock = (r: DoctorReport): DoctorReport => ({
+      healthy: r.healthy && (lockFinding.severity === 'ok' || lockFinding.fixed === true) && health.severity === 'ok',
+      findings: [lockFinding, ...r.findings, health],
+    })
     if (!opts.fix) return withLock(await runDoctor({ db: this.reader(), layout: this.layout, fix: false, cas: this.cas, full: !!opts.full }))
     // Taking the lock replaces a stale lock and recovers interrupted transactions: two of the fixes.
     const before = this.reader()?.journal().length ?? 0
@@ -349,6 +353,26 @@ export class Nip {
       if (f) Object.assign(f, { severity: 'error', message: `${before} interrupted transaction(s) were finished or rolled back.`, fixable: true, fixed: true })
     }
     return withLock(report)
+  }
+
+  /** Asks each current program's source for its own health checks (SourceAdapter.checkProgram). */
+  private async programHealth(): Promise<DoctorFinding> {
+    const problems: string[] = []
+    const db = this.reader()
+    const current = db ? db.programs().filter((p) => p.current === 1) : []
+    for (const p of current) {
+      let adapter: SourceAdapter
+      try {
+        adapter = await this.dispatcher.adapter(p.source)
+      } catch {
+        continue // a source no longer registered has no checks to offer
+      }
+      if (!adapter.checkProgram) continue
+      for (const line of await adapter.checkProgram(this.layout.versionDir(p.name, p.version))) problems.push(`${p.name} ${p.version}: ${line}`)
+    }
+    return problems.length === 0
+      ? { check: 'program-health', severity: 'ok', message: 'Every source-specific check of the current programs passed.', fixable: false }
+      : { check: 'program-health', severity: 'error', message: `${problems.length} problem(s) in grafted programs: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? '; …' : ''}`, paths: problems, fixable: false }
   }
 
   close(): void {
