@@ -2,6 +2,7 @@
  * The packages a set of `Packages` stanzas offers (one architecture plus `all`), indexed by name
  * and by what they provide, and the dpkg status database of the host read the same way.
  */
+import { NipError } from '@nip/core'
 import type { Stanza } from './deb822.js'
 import { parseRelations, type RelationGroup } from './relation.js'
 import { compareVersions } from './versionCompare.js'
@@ -51,7 +52,7 @@ export function packageFromStanza(s: Stanza, opts: { base?: string; origin: stri
     priority: opts.priority,
   }
   const filename = s.get('filename')
-  if (filename !== undefined && opts.base !== undefined) pkg.url = new URL(filename, opts.base).toString()
+  if (filename !== undefined && opts.base !== undefined) pkg.url = archiveUrl(filename, opts.base, src)
   const size = s.get('size')
   if (size !== undefined && /^[0-9]+$/.test(size)) pkg.size = Number(size)
   const sha256 = s.get('sha256')
@@ -68,6 +69,26 @@ export function packageFromStanza(s: Stanza, opts: { base?: string; origin: stri
   const section = s.get('section')
   if (section !== undefined) pkg.section = section
   return pkg
+}
+
+/**
+ * The URL of a `Filename`: a path relative to the archive root (apt appends it to the source's
+ * URI). One that is not — an absolute URL, a scheme-relative `//host/…`, a rooted path, a
+ * backslash, a control character, or text the URL parser refuses — is ERR_NIP_BAD_PACKAGE:
+ * an index may not send the download to another host.
+ */
+function archiveUrl(filename: string, base: string, src: string): string {
+  const bad = (): NipError =>
+    new NipError('ERR_NIP_BAD_PACKAGE', `${src}: Filename ${JSON.stringify(filename)} is not a path relative to the archive`, {
+      hint: 'The Packages index is malformed or hostile; nothing from it was used.',
+      data: { source: src, filename },
+    })
+  if (filename === '' || /^(?:[a-z][a-z0-9+.-]*:|[\\/])/i.test(filename) || filename.includes('\\') || /[\x00-\x1f\x7f]/.test(filename)) throw bad()
+  try {
+    return new URL(filename, base).toString()
+  } catch {
+    throw bad()
+  }
 }
 
 /** Packages by name and by provided name. */

@@ -49,7 +49,12 @@ export async function verifyInRelease(input: string, keyring: PublicKeyring, fil
       return { text: split.text, fingerprint: v.fingerprint.toLowerCase() }
     } catch (e) {
       if (isNipError(e, 'ERR_NIP_KEY_UNKNOWN')) continue // by a key we do not trust: ignored, as gpgv does
-      if (!isNipError(e)) throw e
+      // A signature packet the OpenPGP library parses but cannot check (an unknown signature
+      // type or algorithm) makes it throw a plain Error: that signature does not verify.
+      if (!isNipError(e)) {
+        failures.push(`unreadable signature: ${(e as Error).message}`)
+        continue
+      }
       failures.push(e.code === 'ERR_NIP_SIGNATURE_MISSING' ? `unreadable signature: ${e.message}` : e.message)
     }
   }

@@ -8,59 +8,11 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { TarAdapter, buildTar, openNip, checkConsistency, listTree, type FixtureCompression } from '@nip/testing'
+import { TarAdapter, buildTar, openNip, checkConsistency, listTree, prng, mutate, withTimeout, type FixtureCompression } from '@nip/testing'
 import { NipError, loadConfig } from '@nip/core'
 
 const LONG = process.env.NIP_LONG_TESTS === '1'
 const PER_FORMAT = LONG ? 3000 : 300
-
-/** mulberry32: a small seeded PRNG, so every run tries the same cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export function mutate(input: Buffer, rnd: () => number): { data: Buffer; how: string } {
-  const kind = Math.floor(rnd() * 3)
-  const data = Buffer.from(input)
-  if (kind === 0) {
-    const flips = 1 + Math.floor(rnd() * 4)
-    const at: number[] = []
-    for (let i = 0; i < flips; i++) {
-      const pos = Math.floor(rnd() * data.length)
-      data[pos] ^= 1 << Math.floor(rnd() * 8)
-      at.push(pos)
-    }
-    return { data, how: `flip@${at.join(',')}` }
-  }
-  if (kind === 1) {
-    const len = Math.floor(rnd() * data.length)
-    return { data: data.subarray(0, len), how: `truncate@${len}` }
-  }
-  const from = Math.floor(rnd() * data.length)
-  const to = Math.floor(rnd() * data.length)
-  const len = Math.floor(rnd() * Math.min(512, data.length - from))
-  const out = Buffer.concat([data.subarray(0, to), data.subarray(from, from + len), data.subarray(to)])
-  return { data: out, how: `splice ${from}+${len}@${to}` }
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, label: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang: ${label} did not finish in ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([p, t])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 const VALID = [
   { path: 'bin/tool', content: '#!/bin/sh\necho tool\n', mode: 0o755 },

@@ -74,6 +74,16 @@ describe('signature: openpgp', function () {
     const garbage = await rejects(verifyDetached({ data: DATA, signature: Buffer.from('not a signature at all'), keyring }))
     assert.equal(garbage.code, 'ERR_NIP_SIGNATURE_INVALID')
     assert.equal(garbage.data.reason, 'malformed')
+    // A packet that parses but names no signature type (0x41): openpgp.verify throws a plain
+    // Error there, which must still end as a malformed signature, not escape.
+    const sig = Buffer.from(await signDetached(DATA, alice.privateKey))
+    assert.ok(sig[0] & 0x40, 'openpgp writes new-format packets')
+    const body = sig[1] < 192 ? 2 : sig[1] < 224 ? 3 : 6
+    assert.equal(sig[body], 4, 'a version 4 signature')
+    sig[body + 1] = 0x41
+    const odd = await rejects(verifyDetached({ data: DATA, signature: sig, keyring }))
+    assert.equal(odd.code, 'ERR_NIP_SIGNATURE_INVALID')
+    assert.equal(odd.data.reason, 'malformed')
   })
 
   it('a key expired now: ERR_NIP_SIGNATURE_INVALID (expired), even for a signature made while valid', async () => {

@@ -89,7 +89,7 @@ export async function verifyDetached(opts: { data: Buffer; signature: Buffer | s
     throw invalid(`the signature cannot be parsed: ${(e as Error).message}`, 'malformed', [], e)
   }
   const message = await openpgp.createMessage({ binary: new Uint8Array(opts.data) })
-  const result = await openpgp.verify({ message, signature: sig, verificationKeys: keyring.keys(), format: 'binary' })
+  const result = await verifyOrMalformed(() => openpgp.verify({ message, signature: sig, verificationKeys: keyring.keys(), format: 'binary' }))
   const good = await firstValid(result.signatures, keyring)
   const key = good.key
   return { valid: true, keyId: good.keyId, fingerprint: key.getFingerprint().toUpperCase(), userIds: key.getUserIDs() }
@@ -108,9 +108,22 @@ export async function verifyCleartext(opts: { text: string; keyring: PublicKeyri
   } catch (e) {
     throw invalid(`the signed message cannot be parsed: ${(e as Error).message}`, 'malformed', [], e)
   }
-  const result = await openpgp.verify({ message, verificationKeys: opts.keyring.keys() })
+  const result = await verifyOrMalformed(() => openpgp.verify({ message, verificationKeys: opts.keyring.keys() }))
   const good = await firstValid(result.signatures, opts.keyring)
   return { valid: true, keyId: good.keyId, fingerprint: good.key.getFingerprint().toUpperCase(), data: result.data }
+}
+
+/**
+ * openpgp.verify throws a plain Error for a signature packet that parses but holds values it
+ * cannot use (an unknown signature type, say): that is a malformed signature, not a crash.
+ */
+async function verifyOrMalformed<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (e) {
+    if (e instanceof NipError) throw e
+    throw invalid(`the signature cannot be used: ${(e as Error).message}`, 'malformed', [], e)
+  }
 }
 
 interface GoodSignature {
