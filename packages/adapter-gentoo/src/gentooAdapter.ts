@@ -15,6 +15,13 @@
  *   resolve: refused the same way as resolve refuses), then download through core's downloader (size and MD5 checked by it, SHA1 here), verify a
  *   GPKG's Manifest or split an XPAK, stream the image into the CAS. Nothing is written outside
  *   the CAS and the adapter's cache directory.
+ *
+ * Several binhosts (`binhosts`, in priority order): every index is loaded; one that cannot be
+ *   fetched or parsed is left out with a warning (as Portage does), and only when none loads is
+ *   that an error, naming each URL. The same build (CPV, BUILD_ID, SIZE and checksums equal) listed
+ *   by several binhosts is one candidate, taken from the first of them; its download falls over to
+ *   the others in order (core's downloader: retries, resume, failover). A file that fails a check
+ *   is never kept in the cache.
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
@@ -226,18 +233,13 @@ export class GentooAdapter implements SourceAdapter {
     } else {
       const dest = path.join(ctx.cacheDir, 'binpkgs', hostKey(host.url), relative)
       await fs.promises.mkdir(path.dirname(dest), { recursive: true })
-      const result = await download({
-        urls: [`${host.url}/${relative.split('/').map(encodeURIComponent).join('/')}`],
-        dest,
-        expectSize: pkg.size,
-        expectHash: pkg.md5 ? { algorithm: 'md5', digest: pkg.md5 } : undefined,
-        reporter: ctx.reporter,
-        label: pkg.cpv.cpv,
-        signal: ctx.signal,
+      const urls = [host, ...(s.binhosts ?? []).filter((b) => b !== host && !b.url.startsWith('file://'))].flatMap((b) => {
+        const same = b === host ? pkg : b.index.packages.find((q) => sameBuild(q, pkg))
+        return same === undefined ? [] : [`${b.url}/${safeRelativePath(same.path).split('/').map(encodeURIComponent).join('/')}`]
       })
+      const result = await downloadBinpkg(urls, dest, pkg, s.config, ctx)
       file = result.path
       downloaded = result.notModified ? 0 : result.size
-      if (pkg.sha1) await checkSha1(file, pkg.sha1, label)
     }
     const entries = relative.endsWith('.gpkg.tar') ? await this.fetchGpkg(file, pkg, label, ctx) : await this.fetchXpak(file, pkg, label, ctx)
     return { ref, entries, downloaded }
@@ -399,30 +401,137 @@ export class GentooAdapter implements SourceAdapter {
       )
       value.keyring = rings.length === 1 ? rings[0] : combineKeyrings(...rings)
     }
-    if (config.binhosts.length > 0) value.binhosts = await Promise.all(config.binhosts.map((url) => loadBinhost(url, ctx)))
+    if (config.binhosts.length > 0) value.binhosts = await loadBinhosts(config, ctx)
     this.state = { key, value }
     return value
   }
 }
 
-async function loadBinhost(url: string, ctx: AdapterContext): Promise<Binhost> {
+/**
+ * Every binhost's index, in priority order. One that fails is left out with a warning while
+ * another loads; when none loads, the error names each URL and how it failed.
+ */
+async function loadBinhosts(config: GentooConfig, ctx: AdapterContext): Promise<Binhost[]> {
+  const settled = await Promise.allSettled(config.binhosts.map((url) => loadBinhost(url, config, ctx)))
+  const loaded: Binhost[] = []
+  const failed: { url: string; error: unknown }[] = []
+  settled.forEach((r, i) => (r.status === 'fulfilled' ? loaded.push(r.value) : failed.push({ url: `${config.binhosts[i]}/Packages`, error: r.reason })))
+  const passOver = (e: unknown): boolean => e instanceof NipError && e.code !== 'ERR_NIP_NO_SPACE'
+  if (failed.length === 0) return loaded
+  if (failed.length === 1 && loaded.length === 0) throw failed[0].error
+  const fatal = failed.find((f) => !passOver(f.error))
+  if (fatal) throw fatal.error
+  if (loaded.length > 0) {
+    for (const f of failed) {
+      ctx.reporter.emit({
+        type: 'warning',
+        code: 'gentoo-binhost-unavailable',
+        message: `binhost index ${f.url} left out: ${indentedLines(f.url, f.error as NipError).map((l) => l.trim().replace(`${f.url}: `, '')).join('; ')}`,
+        data: { url: f.url, code: (f.error as NipError).code },
+      })
+    }
+    return loaded
+  }
+  const errors = failed.map((f) => f.error as NipError)
+  const codes = new Set(errors.map((e) => e.code))
+  const lines = failed.flatMap((f) => indentedLines(f.url, f.error as NipError))
+  throw new NipError(codes.size === 1 ? errors[0].code : 'ERR_NIP_FETCH_FAILED', `No binhost index could be loaded:\n${lines.join('\n')}`, {
+    hint: 'Check the network and [gentoo] binhosts.',
+    data: { urls: failed.map((f) => f.url), attempts: errors.flatMap((e, i) => (Array.isArray(e.data.attempts) ? (e.data.attempts as unknown[]) : [{ url: failed[i].url, error: firstLine(e.message), code: e.code }])) },
+  })
+}
+
+async function loadBinhost(url: string, config: GentooConfig, ctx: AdapterContext): Promise<Binhost> {
   let text: string
+  let cached: string | undefined
   if (url.startsWith('file://')) {
     text = await fs.promises.readFile(path.join(fileURLToPath(url), 'Packages'), 'utf8')
   } else {
-    const dest = path.join(ctx.cacheDir, 'binhosts', hostKey(url), 'Packages')
-    await fs.promises.mkdir(path.dirname(dest), { recursive: true })
-    const r = await download({ urls: [`${url}/Packages`], dest, conditional: true, reporter: ctx.reporter, label: `${url}/Packages`, signal: ctx.signal })
+    cached = path.join(ctx.cacheDir, 'binhosts', hostKey(url), 'Packages')
+    await fs.promises.mkdir(path.dirname(cached), { recursive: true })
+    const r = await download({ urls: [`${url}/Packages`], dest: cached, conditional: true, reporter: ctx.reporter, label: `${url}/Packages`, signal: ctx.signal, ...config.download })
     text = await fs.promises.readFile(r.path, 'utf8')
   }
   try {
     return { url, index: parseBinhostIndex(text) }
   } catch (e) {
     if (e instanceof BinhostIndexError) {
+      // Not kept: a 304 for its validators would otherwise keep the bad copy for good.
+      if (cached !== undefined) await removeDownload(cached)
       throw new NipError('ERR_NIP_BAD_PACKAGE', `${url}/Packages: ${e.message}`, { hint: 'The binhost index is malformed.', data: { url } })
     }
     throw e
   }
+}
+
+/** Whether two index entries (on different binhosts) describe the same build. */
+function sameBuild(a: BinaryPackage, b: BinaryPackage): boolean {
+  if (a.cpv.cpv !== b.cpv.cpv || a.buildId !== b.buildId || a.size !== b.size || a.md5 !== b.md5 || a.sha1 !== b.sha1) return false
+  // Without any checksum the bytes cannot be told apart: only the same PATH counts.
+  return a.md5 !== undefined || a.sha1 !== undefined || a.path === b.path
+}
+
+/**
+ * Downloads a binary package from `urls` in order, checking SIZE and MD5 (in the downloader) and
+ * SHA1 (here, as the downloader does not compute it). A file that fails SHA1 is deleted; without
+ * MD5 the next URL is then tried, and when every URL failed the error names each of them.
+ */
+async function downloadBinpkg(urls: string[], dest: string, pkg: BinaryPackage, config: GentooConfig, ctx: AdapterContext) {
+  const once = (list: string[]) =>
+    download({
+      urls: list,
+      dest,
+      expectSize: pkg.size,
+      expectHash: pkg.md5 ? { algorithm: 'md5', digest: pkg.md5 } : undefined,
+      reporter: ctx.reporter,
+      label: pkg.cpv.cpv,
+      signal: ctx.signal,
+      ...config.download,
+    })
+  if (pkg.sha1 === undefined) return once(urls)
+  if (pkg.md5 !== undefined) {
+    const r = await once(urls)
+    await checkSha1(r.path, pkg.sha1, r.url).catch(async (e) => {
+      await removeDownload(r.path)
+      throw e
+    })
+    return r
+  }
+  const failures: { url: string; error: NipError }[] = []
+  for (const url of urls) {
+    try {
+      const r = await once([url])
+      await checkSha1(r.path, pkg.sha1, url).catch(async (e) => {
+        await removeDownload(r.path)
+        throw e
+      })
+      return r
+    } catch (e) {
+      if (!(e instanceof NipError) || e.code === 'ERR_NIP_NO_SPACE') throw e
+      failures.push({ url, error: e })
+    }
+  }
+  if (failures.length === 1) throw failures[0].error
+  const codes = new Set(failures.map((f) => f.error.code))
+  throw new NipError(codes.size === 1 ? failures[0].error.code : 'ERR_NIP_FETCH_FAILED', `Could not download ${pkg.cpv.cpv} from any binhost:\n${failures.flatMap((f) => indentedLines(f.url, f.error)).join('\n')}`, {
+    hint: 'The binhosts disagree with their index, or cannot be reached; nothing was grafted.',
+    data: { file: pkg.cpv.cpv, urls, attempts: failures.flatMap((f) => (Array.isArray(f.error.data.attempts) ? (f.error.data.attempts as unknown[]) : [{ url: f.url, error: firstLine(f.error.message), code: f.error.code }])) },
+  })
+}
+
+/** The per-URL lines of a downloader error ("  URL: how"), or one such line for another error. */
+function indentedLines(url: string, e: NipError): string[] {
+  const own = e.message.split('\n').filter((l) => l.startsWith('  '))
+  return own.length > 0 ? own : [`  ${url}: ${firstLine(e.message)}`]
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]
+}
+
+async function removeDownload(file: string): Promise<void> {
+  await fs.promises.rm(file, { force: true })
+  await fs.promises.rm(`${file}.meta.json`, { force: true })
 }
 
 function reduceOrBad(depstr: string, use: string[], eapi: string, cpv: string) {

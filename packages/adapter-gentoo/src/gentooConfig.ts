@@ -4,10 +4,12 @@
  *   [gentoo]
  *   repository = "/var/db/repos/gentoo"        # ebuild repository with metadata/md5-cache and profiles/
  *   profile = "default/linux/amd64/23.0"       # relative to <repository>/profiles (or an absolute path)
- *   binhosts = ["https://binhost.example/amd64"]  # base URLs holding a Packages index
+ *   binhosts = ["https://binhost.example/amd64"]  # base URLs holding a Packages index, in priority order
  *   use = ["-X", "vaapi", "video_cards=intel"] # global USE (like make.conf USE)
  *   accept-keywords = ["~amd64"]               # added to the profile's ACCEPT_KEYWORDS
  *   keyring = "/etc/nip/gentoo-binhost.asc"    # OpenPGP keys; when set, GPKG Manifests must be signed by one
+ *   retries = 3                                # extra tries per URL for transient download failures
+ *   timeout = 30                               # seconds without a byte before a request is dropped
  *   [gentoo.package-use]                       # per-package USE (like package.use)
  *   "media-video/ffmpeg" = ["+vaapi", "-doc"]
  *
@@ -27,6 +29,8 @@ export interface GentooConfig {
   /** Absolute paths of OpenPGP public key files trusted for GPKG signatures. */
   keyring: string[]
   packageUse: { atom: Atom; flags: string[] }[]
+  /** What `retries` and `timeout` pass to core's downloader (absent: its defaults). */
+  download: { retries?: number; timeoutMs?: number }
 }
 
 export function parseGentooConfig(table: Record<string, unknown>, root: string): GentooConfig {
@@ -54,6 +58,10 @@ export function parseGentooConfig(table: Record<string, unknown>, root: string):
     if (!Array.isArray(list) || !list.every((f) => typeof f === 'string')) throw configError(`gentoo.package-use.${atomText} must be a list of flags`, flags)
     packageUse.push({ atom, flags: list as string[] })
   }
+  const retries = table.retries
+  if (retries !== undefined && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw configError('gentoo.retries must be a non-negative integer', retries)
+  const timeout = table.timeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw configError('gentoo.timeout must be a positive number of seconds', timeout)
   const repo = repository === undefined ? undefined : path.resolve(root, repository)
   return {
     repository: repo,
@@ -63,6 +71,10 @@ export function parseGentooConfig(table: Record<string, unknown>, root: string):
     acceptKeywords: ak as string[],
     keyring: (keyring as string[]).map((k) => path.resolve(root, k)),
     packageUse,
+    download: {
+      ...(retries !== undefined ? { retries: retries as number } : {}),
+      ...(timeout !== undefined ? { timeoutMs: Math.max(1, Math.round((timeout as number) * 1000)) } : {}),
+    },
   }
 }
 

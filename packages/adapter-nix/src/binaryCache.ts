@@ -2,9 +2,17 @@
  * A Nix binary cache client over the configured substituters (in order; a cache's
  * nix-cache-info Priority sorts them, lower first, like Nix). Looks up narinfo files, verifies
  * their signatures (require-sigs), and downloads NARs, checking FileSize and FileHash through the
- * downloader; NarHash and NarSize are checked by the caller over the decompressed stream.
+ * downloader; NarHash and NarSize are checked by the caller over the decompressed stream (and
+ * here too, before the file is kept, when a narinfo has no FileHash).
+ *
+ * Failover, like Nix's substitution goal: a substituter whose narinfo cannot be fetched, does not
+ * parse, describes another path or is not signed by a trusted key is passed over for the next
+ * one; a NAR that cannot be fetched or fails its checks is fetched from the next substituter that
+ * has the same path (same NarHash and NarSize, its own narinfo verified). When none succeeds the
+ * error names every URL tried and how it failed.
  */
 import { createHash } from 'node:crypto'
+import { rm } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { createBrotliDecompress } from 'node:zlib'
 import path from 'node:path'
@@ -14,7 +22,7 @@ import { parseNarInfo, type NarInfo } from './narInfo.js'
 import type { NixConfig } from './nixConfig.js'
 import { requireSignature } from './signature.js'
 import { formatStorePath, type StorePath } from './storePath.js'
-import { fetchSmall, fetchToFile, readStream } from './transfer.js'
+import { combineFailures, fetchSmall, fetchToFile, readStream } from './transfer.js'
 
 const MAX_NARINFO = 1024 * 1024
 
@@ -31,7 +39,7 @@ export interface LocatedNarInfo {
 export class BinaryCache {
   private ordered: Promise<string[]> | undefined
   private readonly narInfos = new Map<string, Promise<LocatedNarInfo | null>>()
-  private readonly downloads = new Map<string, Promise<{ path: string; size: number }>>()
+  private readonly downloads = new Map<string, Promise<{ path: string; size: number; info: NarInfo }>>()
 
   constructor(
     private readonly config: NixConfig,
@@ -57,14 +65,15 @@ export class BinaryCache {
   }
 
   /** The narinfo of a store path with its signature checked (require-sigs), or null when no substituter has it. */
-  async verifiedNarInfo(p: StorePath): Promise<LocatedNarInfo | null> {
-    const located = await this.narInfo(p)
-    if (located === null || !this.config.requireSigs) return located
-    const signedBy = requireSignature(located.info, this.config.trustedKeys, { storeDir: this.config.storeDir, source: located.url })
-    return { ...located, signedBy }
+  verifiedNarInfo(p: StorePath): Promise<LocatedNarInfo | null> {
+    return this.narInfo(p)
   }
 
-  /** The narinfo of a store path, NOT yet signature-checked (for resolve), or null when no substituter has it. */
+  /**
+   * The narinfo of a store path from the first substituter that serves a usable one (signature
+   * checked under require-sigs), or null when no substituter has it; throws when some
+   * substituter failed and none served it.
+   */
   narInfo(p: StorePath): Promise<LocatedNarInfo | null> {
     let found = this.narInfos.get(p.hashPart)
     if (found === undefined) {
@@ -76,39 +85,84 @@ export class BinaryCache {
   }
 
   private async lookUp(p: StorePath): Promise<LocatedNarInfo | null> {
-    const full = formatStorePath(p, this.config.storeDir)
+    const failures: { url: string; error: NipError }[] = []
     for (const substituter of await this.substituters()) {
-      const got = await fetchSmall([`${substituter}/${p.hashPart}.narinfo`], { maxSize: MAX_NARINFO, label: `${p.hashPart}.narinfo`, ...this.opt() })
-      if (got === null) continue
-      const info = parseNarInfo(got.data.toString('utf8'), { storeDir: this.config.storeDir, source: got.url })
-      if (info.storePath.hashPart !== p.hashPart || info.storePath.name !== p.name) {
-        throw new NipError('ERR_NIP_BAD_PACKAGE', `${got.url} describes ${formatStorePath(info.storePath, this.config.storeDir)}, not ${full}`, {
-          hint: 'The binary cache is inconsistent; try another substituter.',
-          data: { url: got.url },
-        })
+      try {
+        const located = await this.fromSubstituter(p, substituter)
+        if (located !== null) return located
+      } catch (e) {
+        if (!passOver(e)) throw e
+        failures.push({ url: `${substituter}/${p.hashPart}.narinfo`, error: e })
       }
-      return { info, substituter, url: got.url }
     }
+    if (failures.length > 0) throw combineFailures(`${p.hashPart}.narinfo`, failures, 'substituter')
     return null
+  }
+
+  /** One substituter's narinfo of `p`, parsed, matched and (require-sigs) signature-checked; null when it does not have it. */
+  private async fromSubstituter(p: StorePath, substituter: string): Promise<LocatedNarInfo | null> {
+    const got = await fetchSmall([`${substituter}/${p.hashPart}.narinfo`], { maxSize: MAX_NARINFO, label: `${p.hashPart}.narinfo`, ...this.opt() })
+    if (got === null) return null
+    const info = parseNarInfo(got.data.toString('utf8'), { storeDir: this.config.storeDir, source: got.url })
+    if (info.storePath.hashPart !== p.hashPart || info.storePath.name !== p.name) {
+      throw new NipError('ERR_NIP_BAD_PACKAGE', `${got.url} describes ${formatStorePath(info.storePath, this.config.storeDir)}, not ${formatStorePath(p, this.config.storeDir)}`, {
+        hint: 'The binary cache is inconsistent; try another substituter.',
+        data: { url: got.url },
+      })
+    }
+    const signedBy = this.config.requireSigs ? requireSignature(info, this.config.trustedKeys, { storeDir: this.config.storeDir, source: got.url }) : undefined
+    return { info, substituter, url: got.url, ...(signedBy !== undefined ? { signedBy } : {}) }
+  }
+
+  /** `located` first, then the same path (same NarHash and NarSize) from the other substituters, in order. */
+  private async *narSources(located: LocatedNarInfo, failures: { url: string; error: NipError }[]): AsyncGenerator<LocatedNarInfo> {
+    yield located
+    const p = located.info.storePath
+    for (const substituter of await this.substituters()) {
+      if (substituter === located.substituter) continue
+      try {
+        const other = await this.fromSubstituter(p, substituter)
+        if (other !== null && other.info.narSize === located.info.narSize && other.info.narHash.digest.equals(located.info.narHash.digest)) yield other
+      } catch (e) {
+        if (!passOver(e)) throw e
+        failures.push({ url: `${substituter}/${p.hashPart}.narinfo`, error: e })
+      }
+    }
   }
 
   /** Download the NAR file to `cacheDir` (FileSize and FileHash verified) and return it decompressed. */
   async nar(located: LocatedNarInfo, cacheDir: string): Promise<{ stream: AsyncIterable<Uint8Array>; downloaded: number }> {
-    const { info } = located
-    if (info.url.includes('..') || info.url.startsWith('/') || /^[a-z]+:/i.test(info.url)) {
-      throw new NipError('ERR_NIP_BAD_PACKAGE', `narinfo URL ${JSON.stringify(info.url)} is not relative to the cache`, { hint: 'The binary cache is malformed.', data: { url: info.url } })
-    }
-    const dest = path.join(cacheDir, 'nar', `${info.storePath.hashPart}-${path.basename(info.url.split('?')[0])}`)
-    // One download per file at a time: a closure member is fetched for itself and, in
+    // One download per store path at a time: a closure member is fetched for itself and, in
     // parallel, for a link that points into it.
-    let pending = this.downloads.get(dest)
+    const key = `${cacheDir}\0${located.info.storePath.hashPart}`
+    let pending = this.downloads.get(key)
     if (pending === undefined) {
-      pending = this.download(located, dest)
-      this.downloads.set(dest, pending)
-      void pending.finally(() => this.downloads.delete(dest)).catch(() => undefined)
+      pending = this.fetchNar(located, cacheDir)
+      this.downloads.set(key, pending)
+      void pending.finally(() => this.downloads.delete(key)).catch(() => undefined)
     }
     const file = await pending
-    return { stream: decompress(readStream(file.path), info.compression, info.url), downloaded: file.size }
+    return { stream: decompress(readStream(file.path), file.info.compression, file.info.url), downloaded: file.size }
+  }
+
+  /** The NAR from the first substituter that delivers it intact (see the file comment). */
+  private async fetchNar(located: LocatedNarInfo, cacheDir: string): Promise<{ path: string; size: number; info: NarInfo }> {
+    const failures: { url: string; error: NipError }[] = []
+    for await (const source of this.narSources(located, failures)) {
+      const { info } = source
+      const url = `${source.substituter}/${info.url}`
+      try {
+        if (info.url.includes('..') || info.url.startsWith('/') || /^[a-z]+:/i.test(info.url)) {
+          throw new NipError('ERR_NIP_BAD_PACKAGE', `narinfo URL ${JSON.stringify(info.url)} is not relative to the cache`, { hint: 'The binary cache is malformed.', data: { url: info.url } })
+        }
+        const dest = path.join(cacheDir, 'nar', `${info.storePath.hashPart}-${path.basename(info.url.split('?')[0])}`)
+        return { ...(await this.download(source, dest)), info }
+      } catch (e) {
+        if (!passOver(e)) throw e
+        failures.push({ url, error: e })
+      }
+    }
+    throw combineFailures(`the NAR of ${formatStorePath(located.info.storePath, this.config.storeDir)}`, failures, 'substituter')
   }
 
   private async download(located: LocatedNarInfo, dest: string): Promise<{ path: string; size: number }> {
@@ -127,12 +181,56 @@ export class BinaryCache {
       label: `${info.storePath.name} NAR`,
       ...this.opt(),
     })
-    return file
+    // Without a FileHash nothing has checked the bytes yet: check NarHash now, so a wrong file
+    // is neither kept nor preferred over the next substituter.
+    if (!expectHash) await checkNarHash(file.path, info, `${substituter}/${info.url}`)
+    return { path: file.path, size: file.size }
   }
 
-  private opt(): { signal?: AbortSignal } {
-    return this.signal ? { signal: this.signal } : {}
+  private opt(): { signal?: AbortSignal; retries?: number; timeoutMs?: number } {
+    return {
+      ...(this.signal ? { signal: this.signal } : {}),
+      ...(this.config.retries !== undefined ? { retries: this.config.retries } : {}),
+      ...(this.config.timeoutMs !== undefined ? { timeoutMs: this.config.timeoutMs } : {}),
+    }
   }
+}
+
+/** Failures that another substituter may not have: fetch errors, bad or unsigned narinfo, wrong bytes. */
+function passOver(e: unknown): e is NipError {
+  return e instanceof NipError && e.code !== 'ERR_NIP_NO_SPACE' && e.code !== 'ERR_NIP_INTERNAL' && e.code !== 'ERR_NIP_ARCHIVE_COMPRESSION'
+}
+
+/** Deletes `file` (and its sidecar) unless its decompressed bytes have the narinfo's NarHash and NarSize. */
+async function checkNarHash(file: string, info: NarInfo, url: string): Promise<void> {
+  const h = createHash(info.narHash.algorithm)
+  let size = 0
+  let failure: unknown
+  let stream: AsyncIterable<Uint8Array>
+  try {
+    stream = decompress(readStream(file), info.compression, info.url)
+  } catch (e) {
+    // An unknown Compression: the bytes cannot be checked, so they are not kept.
+    await rm(file, { force: true })
+    await rm(`${file}.meta.json`, { force: true })
+    throw e
+  }
+  try {
+    for await (const c of stream) {
+      h.update(c)
+      size += c.length
+    }
+  } catch (e) {
+    failure = e
+  }
+  if (failure === undefined && size === info.narSize && h.digest().equals(info.narHash.digest)) return
+  await rm(file, { force: true })
+  await rm(`${file}.meta.json`, { force: true })
+  if (failure instanceof NipError && failure.code === 'ERR_NIP_NO_SPACE') throw failure
+  throw new NipError('ERR_NIP_HASH_MISMATCH', `${url} does not decompress to the NarHash/NarSize of ${info.storePath.name}${failure ? ` (${(failure as Error).message})` : ''}`, {
+    hint: 'The binary cache serves a corrupt or tampered NAR; try another substituter.',
+    data: { url },
+  })
 }
 
 async function fileDigest(file: string, algorithm: string): Promise<string | null> {

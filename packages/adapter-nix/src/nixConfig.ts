@@ -6,6 +6,9 @@
  *   channel              channel URL whose `store-paths.xz` is the name index ("" disables names)
  *   store-dir            the store directory of the caches (default /nix/store)
  *   run-root             where the tree will run, for relocation (default: the target root)
+ *   retries              extra tries per URL for transient download failures (default: 1 for
+ *                        nix-cache-info and narinfo files, 3 for NARs)
+ *   timeout              seconds without a byte before a request is dropped (default 30)
  */
 import { NipError } from '@nip/core'
 import { parsePublicKey, type PublicKey } from './signature.js'
@@ -22,6 +25,9 @@ export interface NixConfig {
   channel: string
   storeDir: string
   runRoot?: string
+  /** Passed to core's downloader; absent: its defaults (see the file comment). */
+  retries?: number
+  timeoutMs?: number
 }
 
 export function parseNixConfig(table: Record<string, unknown>): NixConfig {
@@ -44,6 +50,10 @@ export function parseNixConfig(table: Record<string, unknown>): NixConfig {
   if (!storeDir.startsWith('/')) throw bad('store-dir', 'an absolute path')
   const runRoot = table['run-root']
   if (runRoot !== undefined && (typeof runRoot !== 'string' || !runRoot.startsWith('/'))) throw bad('run-root', 'an absolute path')
+  const retries = table.retries
+  if (retries !== undefined && (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0)) throw bad('retries', 'a non-negative integer')
+  const timeout = table.timeout
+  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) throw bad('timeout', 'a positive number of seconds')
   return {
     substituters: list('substituters', DEFAULT_SUBSTITUTERS).map((s) => s.replace(/\/+$/, '')),
     trustedKeys: list('trusted-public-keys', DEFAULT_TRUSTED_KEYS).map(parsePublicKey),
@@ -51,6 +61,8 @@ export function parseNixConfig(table: Record<string, unknown>): NixConfig {
     channel: str('channel', DEFAULT_CHANNEL).replace(/\/+$/, ''),
     storeDir,
     ...(runRoot !== undefined ? { runRoot: runRoot as string } : {}),
+    ...(retries !== undefined ? { retries: retries as number } : {}),
+    ...(timeout !== undefined ? { timeoutMs: Math.max(1, Math.round((timeout as number) * 1000)) } : {}),
   }
 }
 

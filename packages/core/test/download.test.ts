@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import http from 'node:http'
+import net, { type AddressInfo } from 'node:net'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -244,6 +246,92 @@ describe('download', function () {
     assert.equal(e.code, 'ERR_NIP_FETCH_FAILED')
     assert.equal(e.data.reason, 'redirect-loop')
     assert.deepEqual(mirror.requestsFor('/l1').length + mirror.requestsFor('/l2').length, 2) // one lap, not retried
+  })
+
+  it('a redirect to another host is followed; a resumed request carries Range and If-Range to the target', async () => {
+    other.setRoute('/f', { body: BIG, faults: [{ type: 'reset', after: 100_000 }] })
+    mirror.setRoute('/f', { redirect: other.urlOf('/f'), status: 302 })
+    const r = await download(opts({ urls: [mirror.urlOf('/f')], expectHash: { algorithm: 'sha256', digest: BIG_SHA256 } }))
+    assert.equal(r.hash, BIG_SHA256)
+    assert.deepEqual(mirror.requests.map((q) => q.status), [302, 302])
+    assert.deepEqual(other.requests.map((q) => q.status), [200, 206])
+    assert.equal(other.requests[1]!.headers.range, 'bytes=100000-')
+    assert.equal(other.requests[1]!.headers['if-range'], `"${BIG_SHA256.slice(0, 16)}"`)
+    assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
+  })
+
+  it('more than 10 redirects fails that URL; a redirect loop falls over to the next mirror at once', async () => {
+    for (let i = 0; i < 11; i++) mirror.setRoute(`/c${i}`, { redirect: `/c${i + 1}` })
+    mirror.setRoute('/c11', { body: 'too far' })
+    const e = await rejects(download(opts({ urls: [mirror.urlOf('/c0')] })))
+    assert.equal(e.code, 'ERR_NIP_FETCH_FAILED')
+    assert.equal(e.data.reason, 'too-many-redirects')
+    assert.match(e.message, new RegExp(`${mirror.urlOf('/c0')}: more than 10 redirects`))
+    assert.equal(mirror.requestsFor('/c11').length, 0)
+    mirror.setRoute('/l1', { redirect: '/l2' })
+    mirror.setRoute('/l2', { redirect: '/l1' })
+    other.setRoute('/f', { body: BIG })
+    const r = await download(opts({ urls: [mirror.urlOf('/l1'), other.urlOf('/f')], expectHash: { algorithm: 'sha256', digest: BIG_SHA256 } }))
+    assert.equal(r.url, other.urlOf('/f'))
+    assert.equal(mirror.requestsFor('/l1').length, 1)
+    assert.equal(mirror.requestsFor('/l2').length, 1)
+    assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
+  })
+
+  it('a chunked body (no Content-Length) cut off before its last chunk is retried and resumed', async () => {
+    const seen: (string | undefined)[] = []
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.range)
+      const etag = '"chunked-1"'
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+      if (range && req.headers['if-range'] === etag) {
+        const start = Number(range[1])
+        res.writeHead(206, { etag, 'content-range': `bytes ${start}-${BIG.length - 1}/${BIG.length}` }) // chunked too
+        res.end(BIG.subarray(start))
+        return
+      }
+      res.writeHead(200, { etag }) // no Content-Length: node sends Transfer-Encoding: chunked
+      res.write(BIG.subarray(0, 100_000), () => setTimeout(() => req.socket.destroy(), 20))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f`
+      const r = await download(opts({ urls: [url], expectHash: { algorithm: 'sha256', digest: BIG_SHA256 } }))
+      assert.equal(r.hash, BIG_SHA256)
+      assert.deepEqual(seen, [undefined, 'bytes=100000-'])
+      assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  })
+
+  it('a close-delimited body (no Content-Length, not chunked) cut short is caught by the size or digest; the next mirror serves', async () => {
+    // Without a length the client cannot tell a cut from the end of the body: the expected size
+    // and digest are what catch it, and the file goes to the next mirror (not the same one again).
+    const short = net.createServer((socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n')
+        socket.end(BIG.subarray(0, 100_000))
+      })
+    })
+    await new Promise<void>((resolve) => short.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(short.address() as AddressInfo).port}/f`
+      other.setRoute('/f', { body: BIG })
+      const r = await download(opts({ urls: [url, other.urlOf('/f')], expectHash: { algorithm: 'sha256', digest: BIG_SHA256 } }))
+      assert.equal(r.url, other.urlOf('/f'))
+      assert.ok((await readFile(join(dir, 'f'))).equals(BIG))
+      assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
+      const e = await rejects(download(opts({ urls: [url], dest: join(dir, 's'), expectSize: BIG.length })))
+      assert.equal(e.code, 'ERR_NIP_SIZE_MISMATCH')
+      assert.match(e.message, new RegExp(`size 100000 bytes, expected ${BIG.length}`))
+      const e2 = await rejects(download(opts({ urls: [url], dest: join(dir, 'h'), expectHash: { algorithm: 'sha256', digest: BIG_SHA256 } })))
+      assert.equal(e2.code, 'ERR_NIP_HASH_MISMATCH')
+      assert.equal((e2.data.attempts as unknown[]).length, 1)
+      assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
+    } finally {
+      await new Promise<void>((resolve) => short.close(() => resolve()))
+    }
   })
 
   it('every URL failed: one error listing each URL, how it failed, and every attempt', async () => {
