@@ -29,6 +29,8 @@ export interface DispatcherOptions {
 export interface Attempt {
   source: AdapterId
   outcome: string
+  /** The error code when the source failed (rather than not having the package). */
+  code?: string
 }
 
 export class Dispatcher {
@@ -85,6 +87,7 @@ export class Dispatcher {
       })
     }
     const tried: Attempt[] = []
+    const failures: unknown[] = []
     for (const id of ids) {
       let adapter: SourceAdapter
       try {
@@ -106,7 +109,8 @@ export class Dispatcher {
         if (refs.length > 0) return { adapter, refs }
         tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
       } catch (e) {
-        tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}` })
+        tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}`, ...(isNipError(e) ? { code: e.code } : {}) })
+        failures.push(e)
         // A source that fails verification (a bad signature, a tampered index) stops the search:
         // quietly taking the package from the next source would hide an attack on this one.
         if (isNipError(e) && VERIFICATION_CODES.has(e.code)) {
@@ -114,6 +118,10 @@ export class Dispatcher {
         }
       }
     }
+    // The only source asked failed with its own error (unreachable mirrors, an unknown USE flag
+    // with the nearest ones, …): that error says more than "not found", so it is passed on.
+    const only = failures.length === 1 && tried.length === 1 ? failures[0] : undefined
+    if (isNipError(only)) throw new NipError(only.code, only.message, { hint: only.hint, data: { ...only.data, spec: spec.raw, tried }, cause: only })
     const what = spec.file ?? (spec.version ? `${spec.name}@${spec.version}` : spec.name)
     const lines = tried.length ? tried.map((t) => `  ${t.source}: ${t.outcome}`).join('\n') : '  (no source is enabled)'
     throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
