@@ -45,6 +45,9 @@ export function mapSymlinkTarget(linkArchivePath: string, target: string, linkMa
   if (mappedTarget === null) return null
   const from = linkMappedPath.split('/').slice(0, -1)
   const to = mappedTarget === '' ? [] : mappedTarget.split('/')
+  // Settings live beside the version directories (Programs/<Name>/Settings), not inside one: a
+  // link from the tree into /etc climbs out of its version directory to reach them.
+  if (to[0] === 'Settings' && from[0] !== 'Settings') return ['..', ...from.map(() => '..'), ...to].join('/')
   let common = 0
   while (common < from.length && common < to.length && from[common] === to[common]) common++
   const rel = [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/')

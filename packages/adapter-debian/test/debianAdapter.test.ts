@@ -27,6 +27,7 @@ const GREET: DebSpec = {
   fields: { Depends: 'libgreet1 (>= 1.2) | libgreet-legacy, hostpkg (>= 2.0), greet-data-virtual, host-virtual (>= 1.0)', 'Installed-Size': '12' },
   files: { 'usr/bin/greet': '#!/bin/sh\necho "greet 1.0 $(cat "$(dirname "$0")/../Shared/greet/words")"\n', 'etc/greet.conf': 'loud = no\n' },
   conffiles: ['etc/greet.conf'],
+  symlinks: { 'usr/share/greet/greet.conf': '/etc/greet.conf' },
   scripts: { postinst: '#!/bin/sh\necho configured\n' },
 }
 const LIB: DebSpec = {
@@ -133,6 +134,10 @@ describe('debian adapter against a local signed repository', function () {
       assert.equal(readFileSync(path.join(root, 'System/Links/Libraries/libgreet.so.1'), 'utf8'), 'ELF-ish\n')
       // The conffile became a setting.
       assert.equal(readFileSync(path.join(root, 'Programs/greet/Settings/greet.conf'), 'utf8'), 'loud = no\n')
+      // A link into /etc reaches the setting (beside the version directories), also through the farm.
+      assert.equal(readlinkSync(path.join(root, 'Programs/greet/1:1.0-1/share/greet/greet.conf')), '../../../Settings/greet.conf')
+      assert.equal(readFileSync(path.join(root, 'System/Links/Shared/greet/greet.conf'), 'utf8'), 'loud = no\n')
+      assert.equal((await nip.doctor()).healthy, true)
       assert.ok(reporter.warnings().some((w) => w.code === 'debian-maintainer-scripts' && w.message.includes('postinst')))
       assert.ok(!existsSync(path.join(root, 'Programs/hostpkg')))
       assert.ok(!existsSync(path.join(root, 'Programs/libgreet-legacy')))

@@ -636,14 +636,23 @@ function validateEntries(r: FetchResult, item: PlanItem): void {
 
 function escapes(entryPath: string, target: string): boolean {
   const stack = entryPath.split('/').slice(0, -1)
-  for (const part of target.split('/')) {
+  const parts = target.split('/')
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]
     if (part === '' || part === '.') continue
     if (part === '..') {
-      if (stack.length === 0) return true
+      // One level above the version directory, only the program's own Settings may be reached
+      // (Programs/<Name>/Settings: where a package's link into /etc points).
+      if (stack.length === 0) return !reachesSettingsOnly(parts.slice(i + 1))
       stack.pop()
     } else stack.push(part)
   }
   return false
+}
+
+function reachesSettingsOnly(rest: string[]): boolean {
+  const parts = rest.filter((p) => p !== '' && p !== '.')
+  return parts[0] === 'Settings' && !parts.includes('..')
 }
 
 function linkConflictError(conflicts: LinkConflict[]): NipError {
