@@ -80,6 +80,12 @@ describe('nip install/graft/info with variants (gentoo binhost)', function () {
     ])
   })
 
+  it('the human plan shows the variants next to the version', () => {
+    const r = sb.nip(['install', 'hello', '+foo', '-bar', '--dry-run', '--source=gentoo', '--root', sb.root, '--no-color'])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /hello\s+1\.0 \+foo -bar\s+gentoo/)
+  })
+
   it('graft takes -foo without -- and grafts the plain build', () => {
     const r = nip('graft', 'gentoo:hello', '-foo', '--yes')
     assert.equal(r.status, 0, r.stdout + r.stderr)

@@ -7,7 +7,7 @@ export function renderPlan(plan: Plan, style: Style): string {
   if (plan.programs.length === 0) return 'Nothing to do.'
   const rows = plan.programs.map((p) => [
     style.bold(p.name),
-    p.version,
+    p.variants?.length ? `${p.version} ${p.variants.join(' ')}` : p.version,
     String(p.source),
     p.skip ? style.dim('already grafted') : p.reason === 'dependency' ? `dependency of ${p.requiredBy.join(', ')}` : 'requested',
     p.skip ? '' : formatBytes(p.downloadSize),
