@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildTar, checkConsistency, mutate, mutationOutcome, openNip, prng, visibleStaging, withTimeout, writtenOutside, type FixtureCompression, type FixtureEntry } from '@nip/testing'
+import { buildTar, installMutations, mutate, mutationOutcome, prng, withTimeout, type FixtureCompression, type FixtureEntry } from '@nip/testing'
 import { isNipError, type PublicKeyring } from '@nip/core'
 import { DebianAdapter } from '../src/index.js'
 import { parseStanzas } from '../src/deb822.js'
@@ -148,59 +148,9 @@ describe('debian: mutated inputs end in an install (or a parse) or a NipError, n
   async function installCases(format: string, seed: number, make: (rnd: () => number) => Promise<{ data: Buffer; how: string }>, cases = PER_FORMAT): Promise<void> {
     const tally: Record<string, number> = {}
     outcomes[format] = tally
-    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-mut-debian-'))
-    const root = path.join(parent, 'root')
-    const input = path.join(parent, 'in')
-    fs.mkdirSync(root)
-    fs.mkdirSync(input)
-    const file = path.join(input, DEB_FILE)
-    const rnd = prng(seed)
-    try {
-      for (let i = 0; i < cases; i++) {
-        const { data, how } = await make(rnd)
-        fs.writeFileSync(file, data)
-        const label = `${format} case ${i} (${how})`
-        const { nip } = await openNip(root, [new DebianAdapter()], { sources: [{ id: 'debian', enabled: true, priority: 10, table: TABLE }] })
-        let installed = false
-        try {
-          await withTimeout(nip.install([file], { yes: true }), 20000, label)
-          installed = true
-          count(tally, 'installed')
-          const current = nip.list().filter((p) => p.current)
-          assert.equal(current.length, 1, label)
-          assertGrafted(root, current[0].name, current[0].version, label)
-          const c = await checkConsistency(nip)
-          assert.deepEqual(c.problems, [], `after ${label}`)
-          await nip.remove(current.map((p) => p.name))
-        } catch (e) {
-          if (installed) throw e
-          count(tally, mutationOutcome(e, label))
-        } finally {
-          nip.close()
-        }
-        assert.deepEqual(writtenOutside(parent, ['root', 'in']), [], `${label} wrote outside the root`)
-        assert.deepEqual(visibleStaging(root), [], `${label} left staging visible`)
-        // A removed version stays in the store (until gc) and would be grafted again from there
-        // without reading the next package file: start the next case from an empty root.
-        if (installed) {
-          fs.rmSync(root, { recursive: true, force: true })
-          fs.mkdirSync(root)
-        }
-        if (i % 10 === 9 || i === cases - 1) {
-          const { nip: check } = await openNip(root, [])
-          try {
-            const c = await checkConsistency(check)
-            assert.deepEqual(c.problems, [], `after ${label}`)
-            assert.deepEqual(check.list().filter((p) => p.current), [])
-          } finally {
-            check.close()
-          }
-        }
-      }
-    } finally {
-      fs.rmSync(parent, { recursive: true, force: true })
-    }
+    await installMutations({ format, seed, cases, fileName: DEB_FILE, make, adapter: () => new DebianAdapter(), sourceId: 'debian', table: TABLE, assertGrafted, tally })
   }
+
 
   it(`.deb (control.tar.gz, data.tar.xz): ${PER_FORMAT} mutated packages installed through the engine`, async () => {
     const valid = await buildDebFile({ controlCompression: 'gzip', dataCompression: 'xz' })

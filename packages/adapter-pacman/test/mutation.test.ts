@@ -9,10 +9,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
-import { buildTar, checkConsistency, compressBuffer, mutate, mutationOutcome, openNip, prng, visibleStaging, withTimeout, writtenOutside, type FixtureEntry } from '@nip/testing'
+import { buildTar, compressBuffer, installMutations, mutate, mutationOutcome, prng, withTimeout, type FixtureEntry } from '@nip/testing'
 import { createAdapter, dependencyOf, readSyncDatabase } from '../src/index.js'
 
 const LONG = process.env.NIP_LONG_TESTS === '1'
@@ -128,59 +127,9 @@ describe('pacman: mutated inputs end in an install (or a parse) or a NipError, n
   async function installCases(format: string, seed: number, make: (rnd: () => number) => Promise<{ data: Buffer; how: string }>, cases = PER_FORMAT): Promise<void> {
     const tally: Record<string, number> = {}
     outcomes[format] = tally
-    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-mut-pacman-'))
-    const root = path.join(parent, 'root')
-    const input = path.join(parent, 'in')
-    fs.mkdirSync(root)
-    fs.mkdirSync(input)
-    const file = path.join(input, PKG_FILE)
-    const rnd = prng(seed)
-    try {
-      for (let i = 0; i < cases; i++) {
-        const { data, how } = await make(rnd)
-        fs.writeFileSync(file, data)
-        const label = `${format} case ${i} (${how})`
-        const { nip } = await openNip(root, [createAdapter()], { sources: [{ id: 'pacman', enabled: true, priority: 10, table: TABLE }] })
-        let installed = false
-        try {
-          await withTimeout(nip.install([file], { yes: true } as never), 20000, label)
-          installed = true
-          count(tally, 'installed')
-          const current = nip.list().filter((p) => p.current)
-          assert.equal(current.length, 1, label)
-          assertGrafted(root, current[0].name, current[0].version, label)
-          const c = await checkConsistency(nip)
-          assert.deepEqual(c.problems, [], `after ${label}`)
-          await nip.remove(current.map((p) => p.name))
-        } catch (e) {
-          if (installed) throw e
-          count(tally, mutationOutcome(e, label))
-        } finally {
-          nip.close()
-        }
-        assert.deepEqual(writtenOutside(parent, ['root', 'in']), [], `${label} wrote outside the root`)
-        assert.deepEqual(visibleStaging(root), [], `${label} left staging visible`)
-        // A removed version stays in the store (until gc) and would be grafted again from there
-        // without reading the next package file: start the next case from an empty root.
-        if (installed) {
-          fs.rmSync(root, { recursive: true, force: true })
-          fs.mkdirSync(root)
-        }
-        if (i % 10 === 9 || i === cases - 1) {
-          const { nip: check } = await openNip(root, [])
-          try {
-            const c = await checkConsistency(check)
-            assert.deepEqual(c.problems, [], `after ${label}`)
-            assert.deepEqual(check.list().filter((p) => p.current), [])
-          } finally {
-            check.close()
-          }
-        }
-      }
-    } finally {
-      fs.rmSync(parent, { recursive: true, force: true })
-    }
+    await installMutations({ format, seed, cases, fileName: PKG_FILE, make, adapter: () => createAdapter(), sourceId: 'pacman', table: TABLE, assertGrafted, tally })
   }
+
 
   it(`.pkg.tar.zst: ${PER_FORMAT} mutated package files installed through the engine`, async () => {
     const valid = await buildTar(packageEntries(PKGINFO, mtree), { compression: 'zstd' })

@@ -3,10 +3,12 @@
  * timeout that turns a hang into a failure. Every mutation test uses these, so the same seed
  * tries the same cases on every run.
  */
+import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
-import { NipError } from '@nip/core'
-import { listTree } from './scenario.js'
+import { NipError, type SourceAdapter } from '@nip/core'
+import { checkConsistency, listTree, openNip } from './scenario.js'
 
 /** mulberry32: a small seeded PRNG, so every run tries the same cases. */
 export function prng(seed: number): () => number {
@@ -88,4 +90,86 @@ export function visibleStaging(root: string): string[] {
 /** Paths under `parent` outside the directories named in `allowed` (the root, the inputs). */
 export function writtenOutside(parent: string, allowed: string[]): string[] {
   return listTree(parent).filter((p) => !allowed.some((a) => p === a || p.startsWith(`${a}/`)))
+}
+
+export interface InstallMutationsOptions {
+  /** Tally key, e.g. ".pkg.tar.zst". */
+  format: string
+  seed: number
+  cases: number
+  /** The file name the mutated package is written as (adapters claim files by name). */
+  fileName: string
+  /** One mutated package per call. */
+  make: (rnd: () => number) => Promise<{ data: Buffer; how: string }>
+  /** The source under test, its id and its config table. */
+  adapter: () => SourceAdapter
+  sourceId: string
+  table: Record<string, unknown>
+  /** Asserts that a program that did install holds exactly the package's files. */
+  assertGrafted: (root: string, name: string, version: string, label: string) => void
+  /** Outcome counts, filled in. */
+  tally: Record<string, number>
+}
+
+/**
+ * Installs `cases` mutated packages as local files through the engine, each into a fresh state
+ * of one root: every case ends installed (checked, then removed) or in a NipError; nothing is
+ * written outside the root, no staging stays visible, and the store stays consistent.
+ */
+export async function installMutations(o: InstallMutationsOptions): Promise<void> {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), `nip-mut-${o.sourceId}-`))
+  const root = path.join(parent, 'root')
+  const input = path.join(parent, 'in')
+  fs.mkdirSync(root)
+  fs.mkdirSync(input)
+  const file = path.join(input, o.fileName)
+  const rnd = prng(o.seed)
+  const count = (k: string): void => {
+    o.tally[k] = (o.tally[k] ?? 0) + 1
+  }
+  try {
+    for (let i = 0; i < o.cases; i++) {
+      const { data, how } = await o.make(rnd)
+      fs.writeFileSync(file, data)
+      const label = `${o.format} case ${i} (${how})`
+      const { nip } = await openNip(root, [o.adapter()], { sources: [{ id: o.sourceId, enabled: true, priority: 10, table: o.table }] })
+      let installed = false
+      try {
+        await withTimeout(nip.install([file], { yes: true } as never), 20000, label)
+        installed = true
+        count('installed')
+        const current = nip.list().filter((p) => p.current)
+        assert.equal(current.length, 1, label)
+        o.assertGrafted(root, current[0]!.name, current[0]!.version, label)
+        const c = await checkConsistency(nip)
+        assert.deepEqual(c.problems, [], `after ${label}`)
+        await nip.remove(current.map((p) => p.name))
+      } catch (e) {
+        if (installed) throw e
+        count(mutationOutcome(e, label))
+      } finally {
+        nip.close()
+      }
+      assert.deepEqual(writtenOutside(parent, ['root', 'in']), [], `${label} wrote outside the root`)
+      assert.deepEqual(visibleStaging(root), [], `${label} left staging visible`)
+      // A removed version stays in the store (until gc) and would be grafted again from there
+      // without reading the next package file: start the next case from an empty root.
+      if (installed) {
+        fs.rmSync(root, { recursive: true, force: true })
+        fs.mkdirSync(root)
+      }
+      if (i % 10 === 9 || i === o.cases - 1) {
+        const { nip: check } = await openNip(root, [])
+        try {
+          const c = await checkConsistency(check)
+          assert.deepEqual(c.problems, [], `after ${label}`)
+          assert.deepEqual(check.list().filter((p) => p.current), [])
+        } finally {
+          check.close()
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true })
+  }
 }
