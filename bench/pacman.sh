@@ -2,12 +2,19 @@
 # nip install vs pacman -U --root on the same generated package file; a fresh root each run,
 # median of RUNS runs each, printed as a ratio. Not a test. Needs pacman, bsdtar, zstd, gzip.
 #   bench/pacman.sh [RUNS]     (default 5)
+#
+# Nothing is deleted between timed runs: every run gets a new root, and all of them go at exit.
+# On ext4 without a journal the inode allocator skips inodes freed in the last minute or so,
+# one by one, so a run started right after deleting the previous run's root (150,000 inodes for
+# nip's 50,000-file root) spends most of its time in that scan, and the deletion before one
+# tool's run would be billed to the other.
 set -eu
 RUNS=${1:-5}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 NIP="node $HERE/packages/cli/bin/run.js"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/trash"
 
 # make_pkg NAME FILES TOTAL_MB: a pacman package with .PKGINFO and a real .MTREE.
 make_pkg() {
@@ -27,7 +34,7 @@ make_pkg() {
   printf 'pkgname = %s\npkgbase = %s\npkgver = 1.0-1\npkgdesc = bench\nbuilddate = 0\npackager = bench\nsize = %s\narch = x86_64\n' "$name" "$name" "$size" > "$d/.PKGINFO"
   (cd "$d" && LANG=C bsdtar -czf .MTREE --format=mtree --options='!all,use-set,type,uid,gid,mode,time,size,sha256,link' .PKGINFO usr)
   (cd "$d" && LANG=C bsdtar -cf - .MTREE .PKGINFO usr | zstd -q -T0 -o "$WORK/$name-1.0-1-x86_64.pkg.tar.zst")
-  rm -rf "$d"
+  mv "$d" "$WORK/trash/"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -38,11 +45,11 @@ bench_one() {
   : > "$WORK/nip.t"; : > "$WORK/pacman.t"
   i=0
   while [ $i -lt "$RUNS" ]; do
-    R="$WORK/nip-root"; rm -rf "$R"; mkdir -p "$R/etc/nip"
+    R="$WORK/nip-root-$1-$i"; mkdir -p "$R/etc/nip"
     printf '[pacman]\nuse-host-config = false\n' > "$R/etc/nip/nip.conf"
     t0=$(now); $NIP --root "$R" install --source pacman "$pkg" --yes --quiet >/dev/null; t1=$(now)
     echo "$t1 - $t0" | bc >> "$WORK/nip.t"
-    P="$WORK/pacman-root"; rm -rf "$P"; mkdir -p "$P/var/lib/pacman"
+    P="$WORK/pacman-root-$1-$i"; mkdir -p "$P/var/lib/pacman"
     printf '[options]\nSigLevel = Never\n' > "$WORK/pacman.conf"
     t0=$(now); pacman -U --root "$P" --dbpath "$P/var/lib/pacman" --config "$WORK/pacman.conf" --noconfirm --noscriptlet -dd "$pkg" >/dev/null 2>&1; t1=$(now)
     echo "$t1 - $t0" | bc >> "$WORK/pacman.t"

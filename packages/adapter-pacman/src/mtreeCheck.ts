@@ -1,7 +1,8 @@
 /**
  * Check an unpacked payload against its `.MTREE`, as `pacman -Qkk` would check an installed one:
  * every payload entry is listed with the same type; files have the listed size, permission bits
- * and SHA-256 (read back from the CAS blob); symlinks have the listed target. Anything the mtree
+ * and SHA-256 (computed while the file was unpacked, or read back from the CAS blob when the
+ * payload carries none); symlinks have the listed target. Anything the mtree
  * does not list, or lists but the archive lacks, is a mismatch.
  *
  * Contract: throws ERR_NIP_BAD_PACKAGE naming the first few mismatches; returns normally only
@@ -20,6 +21,8 @@ export interface PayloadEntry {
   mode: number
   size?: number
   blob?: string
+  /** SHA-256 of the content (lowercase hex), when it was computed while unpacking. */
+  sha256?: string
   /** As readTar recorded it (absolute targets rebased). */
   target?: string
 }
@@ -45,7 +48,7 @@ export function checkMtree(opts: { mtree: MtreeEntry[]; payload: Map<string, Pay
     if (type === 'file') {
       if (m.size !== undefined && m.size !== got.size) problems.push(`${m.path}: ${got.size} bytes, .MTREE says ${m.size}`)
       else if (m.sha256 !== undefined) {
-        const digest = createHash('sha256').update(readFileSync(opts.cas.pathOf(got.blob!))).digest('hex')
+        const digest = got.sha256 ?? createHash('sha256').update(readFileSync(opts.cas.pathOf(got.blob!))).digest('hex')
         if (digest !== m.sha256) problems.push(`${m.path}: SHA-256 ${digest}, .MTREE says ${m.sha256}`)
       }
     } else if (type === 'symlink' && m.link !== undefined) {

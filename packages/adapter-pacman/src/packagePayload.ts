@@ -39,6 +39,9 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
       limits: ctx.limits,
       archive: file,
       absoluteSymlinks: 'rebase',
+      // .MTREE lists SHA-256 digests: computed in the same pass as the CAS's BLAKE3, so the
+      // check below reads no blob back.
+      digests: ['sha256'],
       mapPath: (member, entry) => {
         const mapped = mapMemberPath(member)
         if (mapped !== null) mappedFrom.set(mapped, member)
@@ -76,6 +79,8 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
     if (p && e.type === 'file') {
       p.size = e.size!
       p.blob = e.blob!
+      const sha256 = result.digests.get(member!)?.sha256
+      if (sha256 !== undefined) p.sha256 = sha256
     }
   }
   const mtree = result.metadata.get('.MTREE')
@@ -84,8 +89,10 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
   for (const l of links) {
     const target = remapTarget(l.member, l.target, l.mapped)
     // remapTarget yields the canonical form (ups, then downs); inside the tree lexically means
-    // inside when followed, since no entry lies below a symlink.
-    if (resolveLexically(l.mapped, target) === null) {
+    // inside when followed, since no entry lies below a symlink. The one climb allowed is to the
+    // program's Settings beside its versions (a link into /etc).
+    const toSettings = target.split('/').filter((c) => c !== '..')[0] === 'Settings' && target.split('/').filter((c) => c === '..').length === l.mapped.split('/').length
+    if (!toSettings && resolveLexically(l.mapped, target) === null) {
       throw new NipError('ERR_NIP_UNSAFE_SYMLINK', `${name}: the symlink ${l.member} -> ${l.target} leaves the program tree once mapped`, {
         hint: 'The package holds a symlink that points outside its tree; do not install it.',
         data: { file, entry: l.member, target: l.target },
@@ -121,6 +128,9 @@ export function remapTarget(member: string, target: string, mapped: string): str
   const moved = landing === '' || landing === 'usr' ? '' : (mapMemberPath(landing) ?? landing)
   const from = parentPathOf(mapped).split('/').filter((c) => c !== '')
   const to = moved.split('/').filter((c) => c !== '')
+  // Settings live beside the version directories (Programs/<Name>/Settings), not inside one: a
+  // link from the tree into /etc climbs out of its version directory to reach them.
+  if (to[0] === 'Settings' && from[0] !== 'Settings') return ['..', ...from.map(() => '..'), ...to].join('/')
   let common = 0
   while (common < from.length && common < to.length && from[common] === to[common]) common++
   const rel = [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/')

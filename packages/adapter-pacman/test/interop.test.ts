@@ -155,8 +155,11 @@ describe('pacman interop (makepkg, repo-add, pacman -U)', function () {
       const pacmanRoot = pacmanInstall([repos.packages[name]])
       assert.deepEqual(new Map([...nipTree(root, name)].sort()), new Map([...pacmanTree(pacmanRoot)].sort()), name)
     }
-    // The absolute link /etc/hello.conf follows the file into Settings.
-    assert.equal(readlinkSync(path.join(root, 'Programs/nip-hello/1.2-3/share/nip-hello/hello.conf')), '../../Settings/hello.conf')
+    // The absolute link /etc/hello.conf follows the file into Settings (beside the versions), and
+    // resolves there also through the link farm: doctor finds no broken link.
+    assert.equal(readlinkSync(path.join(root, 'Programs/nip-hello/1.2-3/share/nip-hello/hello.conf')), '../../../Settings/hello.conf')
+    assert.equal(readFileSync(path.join(root, 'System/Links/Shared/nip-hello/hello.conf'), 'utf8'), readFileSync(path.join(root, 'Programs/nip-hello/Settings/hello.conf'), 'utf8'))
+    assert.equal((await nip.doctor()).healthy, true)
     assert.ok(reporter.warnings().some((w) => w.code === 'pacman-scriptlet-not-run'))
     assert.ok(result)
   })

@@ -73,7 +73,7 @@ describe('.MTREE, SigLevel, layout', () => {
     assert.equal(mapMemberPath('usr/bin/x'), 'bin/x')
     assert.equal(mapMemberPath('etc/x.conf'), 'Settings/x.conf')
     assert.equal(mapMemberPath('.PKGINFO'), null)
-    assert.equal(remapTarget('usr/share/a/x', '../../../etc/x', 'share/a/x'), '../../Settings/x')
+    assert.equal(remapTarget('usr/share/a/x', '../../../etc/x', 'share/a/x'), '../../../Settings/x')
     assert.equal(remapTarget('usr/lib/libz.so', 'libz.so.1', 'lib/libz.so'), 'libz.so.1')
   })
 })

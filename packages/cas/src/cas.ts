@@ -6,9 +6,10 @@
  * - Adding is idempotent and safe to interrupt: streamed content is hashed while it is written to
  *   a unique temporary file in <dir>/tmp, and only complete, verified content is published, by
  *   link(2) (atomic, never replaces); killing nip leaves at most temporary files, which
- *   cleanTmp() removes. Buffered content (addBufferSync) is hashed before it is written and is
- *   created at its address directly; a kill in the middle of that write leaves a short blob,
- *   which is handled like a torn blob (below).
+ *   cleanTmp() removes. Buffered content (addBufferSync, blobWriter) is hashed before it is
+ *   written and is created at its address directly; a kill in the middle of that write leaves a
+ *   short blob, which is handled like a torn blob (below). A blobWriter's blobs are written by a
+ *   worker thread and exist once its flush() has resolved.
  * - An existing blob is re-hashed, never trusted blindly. A blob that no longer matches its
  *   address is replaced atomically (rename) with the freshly verified content, and the add
  *   reports `repaired: true`.
@@ -32,6 +33,7 @@ import { blobMode, blobPath, isDigest, keyOf, parseKey } from './blobKey.js'
 import { blake3Hex, createBlake3, hashFile, HASH_CHUNK_SIZE } from './hash.js'
 import { Importer } from './importer.js'
 import { isStale, TEMP_DIR, tempPath } from './tempFile.js'
+import { FsPool, poolThreads, type FsOp, type FsOpError } from './fsPool.js'
 
 export interface CasOptions {
   /** fsync every blob before publishing it (default false; see the file comment). */
@@ -49,6 +51,30 @@ const NO_HARDLINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 const DAY_MS = 24 * 60 * 60 * 1000
 /** open(2) flags that create a new file and fail when the name exists (symlinks included). */
 const EXCLUSIVE_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
+
+/** BlobWriter: adds stored synchronously before a worker thread is worth starting. */
+const WRITER_SYNC_FIRST = 512
+/** BlobWriter: a batch is sent when it holds this many blobs or bytes. */
+const WRITER_BATCH_BLOBS = 256
+const WRITER_BATCH_BYTES = 4 * 1024 * 1024
+/** BlobWriter: batches in flight before add() asks its caller to wait (see BlobWriter.ready). */
+const WRITER_MAX_INFLIGHT = 4
+
+/**
+ * Many small blobs, written by a worker thread while the caller goes on (see Cas.blobWriter).
+ * Contract: add() returns the blob's info at once (hashed and checked on the caller's thread);
+ * the blob exists only once flush() has resolved. Nothing may link or read a blob before that.
+ */
+export interface BlobWriter {
+  /** Store `buf`; `label` names it in the error flush() throws if its write fails. */
+  add(buf: Buffer | Uint8Array, opts?: AddOptions, label?: string): BlobInfo
+  /** A promise to wait for when too many writes are in flight, else null. */
+  ready(): Promise<void> | null
+  /** Wait for every write; throws the first failure (a CasError carrying `label`). */
+  flush(): Promise<void>
+  /** Wait for the writes in flight (ignoring their failures) and stop the worker. */
+  close(): Promise<void>
+}
 
 export class Cas {
   readonly dir: string
@@ -225,6 +251,101 @@ export class Cas {
     }
     if (this.#publishSync(buf, final, executable)) info.repaired = true
     return info
+  }
+
+  /**
+   * A writer for many small blobs: addBufferSync's contracts, with the writes made by a worker
+   * thread in batches while the caller goes on (unpacking thousands of files: the main thread
+   * parses and hashes while the worker creates the files). The first few hundred adds, and
+   * every add of a store with `fsync: true`, are plain addBufferSync calls. A blob that already
+   * exists (EEXIST from the worker) is verified and repaired by addBufferSync on return.
+   */
+  blobWriter(): BlobWriter {
+    const threads = this.#fsync ? 0 : poolThreads()
+    let pool: FsPool | undefined
+    let syncLeft = WRITER_SYNC_FIRST
+    /** Keys written (or being written) by this writer: identical content is written once. */
+    const queued = new Set<string>()
+    let ops: FsOp[] = []
+    let labels: string[] = []
+    let adds: { opts: AddOptions; offset: number; length: number }[] = []
+    let data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
+    let used = 0
+    const inflight: Promise<void>[] = []
+    let failure: unknown
+    const settle = (results: (FsOpError | null)[], back: ArrayBuffer | undefined, sent: { ops: FsOp[]; labels: string[]; adds: typeof adds }): void => {
+      results.forEach((r, i) => {
+        if (r === null || failure !== undefined) return
+        const op = sent.ops[i] as Extract<FsOp, { op: 'write' }>
+        try {
+          if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: op.path })
+          // Something is at the address already: verify it, repair it if it does not match.
+          const a = sent.adds[i]
+          this.addBufferSync(new Uint8Array(back, a.offset, a.length), a.opts)
+        } catch (err) {
+          failure = labelled(toCasError(err, 'add a blob at', op.path), sent.labels[i])
+        }
+      })
+    }
+    const send = (): void => {
+      if (ops.length === 0) return
+      const sent = { ops, labels, adds }
+      // The batch's buffer is handed over (transferred, not copied); the next batch gets a new one.
+      const buffer = data.buffer as ArrayBuffer
+      data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
+      ops = []
+      labels = []
+      adds = []
+      used = 0
+      pool ??= new FsPool(1)
+      const p = pool.submit({ ops: sent.ops, data: buffer }).then(
+        (r) => settle(r.results, r.data, sent),
+        (e: unknown) => {
+          failure ??= labelled(toCasError(e, 'add a blob at', this.dir), sent.labels[0])
+        },
+      )
+      inflight.push(p)
+      const drop = (): void => {
+        inflight.splice(inflight.indexOf(p), 1)
+      }
+      p.then(drop, drop)
+    }
+    return {
+      add: (buf, opts = {}, label = '') => {
+        if (failure !== undefined) throw failure
+        if (threads === 0 || syncLeft > 0 || buf.byteLength > WRITER_BATCH_BYTES) {
+          syncLeft--
+          const info = this.addBufferSync(buf, opts)
+          queued.add(info.key)
+          return info
+        }
+        const info = checkedInfo(buf, opts)
+        if (queued.has(info.key)) return { ...info, existed: true }
+        queued.add(info.key)
+        const final = this.pathOf(info.key)
+        this.#ensureBucketSync(final)
+        if (used + buf.byteLength > WRITER_BATCH_BYTES) send()
+        data.set(buf, used)
+        ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength })
+        labels.push(label)
+        adds.push({ opts, offset: used, length: buf.byteLength })
+        used += buf.byteLength
+        if (ops.length >= WRITER_BATCH_BLOBS) send()
+        return info
+      },
+      ready: () => (inflight.length >= WRITER_MAX_INFLIGHT ? inflight[0] : null),
+      flush: async () => {
+        send()
+        while (inflight.length > 0) await inflight[0]
+        if (failure !== undefined) throw failure
+      },
+      close: async () => {
+        ops = []
+        await Promise.allSettled([...inflight])
+        await pool?.close()
+        data = Buffer.alloc(0)
+      },
+    }
   }
 
   /**
@@ -511,6 +632,11 @@ function sizeMismatch(expected: number, actual: number, atLeast: boolean): CasEr
 }
 
 function ignore(): void {}
+
+/** The error, naming the blob whose write failed as `label` (BlobWriter). */
+function labelled(e: unknown, label: string): unknown {
+  return typeof e === 'object' && e !== null ? Object.assign(e, { label }) : e
+}
 
 async function* once(buf: Uint8Array): AsyncIterable<Uint8Array> {
   yield buf

@@ -13,6 +13,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { FsPool, POOL_MIN_OPS, poolThreads, type FsOpError } from '@nip/cas'
 import type { FileRow, LinkRow } from './db/database.js'
 import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
 import { fromSystemError, isNipError } from './errors.js'
@@ -38,22 +39,46 @@ export function desiredLinks(layout: Layout, program: { id: number; name: string
   const rows: LinkRow[] = []
   const current = path.join(layout.programDir(program.name), 'Current')
   const settings = layout.programSettingsDir(program.name)
+  // Paths are computed once per link directory, not per link (path.relative is the cost of a
+  // 50,000-file program): entry paths are normalised (validated at install), so a link's path
+  // and target are its directory's plus the rest of the entry path.
+  const dirs = new Map<string, { rel: string; up: string } | null>()
   for (const f of files) {
     if (f.type === 'dir') continue
     for (const slot of linkSlots(f.path)) {
-      const abs = slot.base === 'Settings' ? path.join(layout.settingsDir, slot.rest) : path.join(layout.linksDir, slot.base, slot.rest)
-      const dest = slot.base === 'Settings' ? path.join(settings, slot.rest) : path.join(current, f.path)
+      const settingsLink = slot.base === 'Settings'
+      const base = settingsLink ? layout.settingsDir : path.join(layout.linksDir, slot.base)
+      const destBase = settingsLink ? settings : current
+      const destRest = settingsLink ? slot.rest : f.path
+      const cut = slot.rest.lastIndexOf('/')
+      const key = `${slot.base}/${cut < 0 ? '' : slot.rest.slice(0, cut)}`
+      let d = dirs.get(key)
+      if (d === undefined) {
+        const dirAbs = cut < 0 ? base : path.join(base, slot.rest.slice(0, cut))
+        const up = path.relative(dirAbs, destBase)
+        // Exact only when neither directory contains the other and the pieces are normal.
+        const simple = up !== '' && !up.endsWith('..') && !`${destBase}/`.startsWith(`${dirAbs}/`) && !`${dirAbs}/`.startsWith(`${destBase}/`)
+        d = simple ? { rel: layout.rel(base), up } : null
+        dirs.set(key, d)
+      }
+      const normal = d !== null && isNormal(slot.rest) && isNormal(destRest)
+      const abs = path.join(base, slot.rest)
       rows.push({
-        path: layout.rel(abs),
+        path: normal ? `${d!.rel}/${slot.rest}` : layout.rel(abs),
         program: program.name,
         program_id: program.id,
         entry: f.path,
-        target: path.relative(path.dirname(abs), dest),
+        target: normal ? `${d!.up}/${destRest}` : path.relative(path.dirname(abs), path.join(destBase, destRest)),
       })
     }
   }
   rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return rows
+}
+
+/** A relative path with no empty, "." or ".." component (path.join leaves it as it is). */
+function isNormal(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(p)
 }
 
 export interface LinkConflict {
@@ -168,6 +193,52 @@ export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (create
     afterEach?.(created)
   })
   return created
+}
+
+/**
+ * createLinks for many links: the first on this thread (so a crash point after the first link
+ * fires where it always did), the directories on this thread, then the links by worker threads
+ * (see FsPool; each takes a contiguous run of the sorted rows). Paths already occupied go
+ * through createLinks afterwards, which keeps a right link, replaces a stale one of ours and
+ * refuses anything else. Small sets are createLinks as they are.
+ */
+export async function createLinksParallel(layout: Layout, rows: LinkRow[], afterEach?: (created: number) => void): Promise<number> {
+  const threads = poolThreads()
+  if (threads === 0 || rows.length < POOL_MIN_OPS) return createLinks(layout, rows, afterEach)
+  let created = createLinks(layout, rows.slice(0, 1), afterEach)
+  const rest = rows.slice(1)
+  const made = new Set<string>()
+  for (const r of rest) {
+    const dir = path.dirname(layout.abs(r.path))
+    if (made.has(dir)) continue
+    try {
+      fs.mkdirSync(dir, { recursive: true })
+      assertConfined(layout.root, dir)
+    } catch (e) {
+      throw isNipError(e) ? e : fromSystemError(e, 'creating a link', layout.abs(r.path))
+    }
+    made.add(dir)
+  }
+  const pool = new FsPool(threads)
+  let results: (FsOpError | null)[]
+  try {
+    results = await pool.run(rest.map((r) => ({ op: 'symlink', target: r.target, path: layout.abs(r.path) })))
+  } finally {
+    await pool.close()
+  }
+  const occupied: LinkRow[] = []
+  for (const [i, r] of results.entries()) {
+    if (r === null) {
+      created++
+      afterEach?.(created)
+    } else if (r.code === 'EEXIST') {
+      occupied.push(rest[i])
+    } else {
+      const abs = layout.abs(rest[i].path)
+      throw fromSystemError(Object.assign(new Error(r.message), { code: r.code, path: abs, ...(r.errno !== undefined ? { errno: r.errno } : {}), ...(r.syscall ? { syscall: r.syscall } : {}) }), 'creating a link', abs)
+    }
+  }
+  return created + createLinks(layout, occupied)
 }
 
 /** symlink(2); false when something (a link, a file) is already at `path`. */

@@ -16,7 +16,7 @@ import path from 'node:path'
 import type { Cas } from '@nip/cas'
 import type { Database } from './db/database.js'
 import type { Layout } from './layout.js'
-import { createLinks, lstatOrNull, removeLinks } from './linkFarm.js'
+import { createLinksParallel, lstatOrNull, removeLinks } from './linkFarm.js'
 import { placeSettings, stageTree } from './stage.js'
 import { crashPoint } from './crash.js'
 import { fromSystemError } from './errors.js'
@@ -48,7 +48,8 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
   let linksRemoved = 0
   // 1. Links the DB no longer owns go first, so a switch never shows a link to a missing file.
   // Looked up one by one: the cost follows the payload, not the size of the farm (gc relies on it).
-  const stale = payload.links.filter((l) => db.link(l.path) === undefined)
+  // One read transaction for all the lookups (not one per statement).
+  const stale = db.transaction(() => payload.links.filter((l) => db.link(l.path) === undefined))
   linksRemoved += removeLinks(layout, stale, () => crashPoint('reconcile:unlinking'))
   crashPoint('reconcile:unlinked')
 
@@ -76,7 +77,7 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
       switchCurrent(currentLink, current.version)
       crashPoint('reconcile:current')
       // 4. The links the DB says this program owns.
-      linksAdded += createLinks(layout, db.linksOf(current.name), (n) => {
+      linksAdded += await createLinksParallel(layout, db.linksOf(current.name), (n) => {
         if (n === 1) crashPoint('reconcile:linking')
       })
       crashPoint('reconcile:linked')

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Cas } from '@nip/cas'
+import { FsPool, POOL_MIN_OPS, poolThreads, type Cas, type FsOp, type FsOpError } from '@nip/cas'
 import type { TreeEntry } from './adapter.js'
 import { NipError, fromSystemError } from './errors.js'
 import { assertConfined } from './confine.js'
@@ -32,6 +32,12 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
     // Hardlinks (the common case: store and programs on one filesystem) are made with
     // synchronous link(2) calls: thousands of them, each far cheaper than a thread-pool round trip.
     if (leaves.length > 0 && (await cas.importMethod(dir)) === 'hardlink') {
+      const threads = poolThreads()
+      if (threads > 0 && leaves.length >= POOL_MIN_OPS) {
+        await linkInPool(cas, leaves, dir, threads)
+        for (const d of dirs.reverse()) fs.chmodSync(path.join(dir, d.path), (d.mode & 0o777) | 0o700)
+        return
+      }
       for (const e of leaves) {
         const dest = path.join(dir, e.path)
         if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
@@ -67,6 +73,39 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
   } catch (e) {
     throw mapCasError(e, 'staging a program', dir)
   }
+}
+
+/**
+ * The hardlinks and symlinks of a large tree, made by worker threads (see FsPool): each thread
+ * takes a contiguous run of the sorted entries, so mostly directories of its own. A link that
+ * fails is retried through cas.importTo on this thread, as in the sequential path.
+ */
+async function linkInPool(cas: Cas, leaves: TreeEntry[], dir: string, threads: number): Promise<void> {
+  const ops: FsOp[] = leaves.map((e) => {
+    const dest = path.join(dir, e.path)
+    if (e.type === 'symlink') return { op: 'symlink', target: e.target ?? '', path: dest }
+    if (!e.blob) throw new NipError('ERR_NIP_INTERNAL', `Tree entry ${e.path} has no blob.`)
+    return { op: 'link', from: cas.pathOf(e.blob), path: dest }
+  })
+  const pool = new FsPool(threads)
+  let results: (FsOpError | null)[]
+  try {
+    results = await pool.run(ops)
+  } finally {
+    await pool.close()
+  }
+  for (const [i, r] of results.entries()) {
+    if (r === null) continue
+    const e = leaves[i]
+    const dest = (ops[i] as { path: string }).path
+    if (e.type === 'symlink') throw systemError(r, dest)
+    await cas.importTo(e.blob!, dest)
+  }
+}
+
+/** An FsPool failure as the Error a synchronous call would have thrown. */
+export function systemError(r: FsOpError, p: string): Error {
+  return Object.assign(new Error(r.message), { code: r.code, path: p, ...(r.errno !== undefined ? { errno: r.errno } : {}), ...(r.syscall ? { syscall: r.syscall } : {}) })
 }
 
 /**

@@ -181,16 +181,19 @@ export class Engine {
       })
       const conflicts: LinkConflict[] = []
       const planned = new Map<string, string>()
-      items.forEach((item, k) => {
-        if (!becomesCurrent[k]) return
-        const rows = desiredLinks(layout, { id: 0, name: item.name }, fetched[k].entries.map(toFileRow))
-        conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => db.link(p)?.program, planned }))
-        for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
-        payload.links.push(...rows.map((r) => ({ path: r.path, target: r.target })))
-        payload.links.push(...db.linksOf(item.name).map((r) => ({ path: r.path, target: r.target })))
-      })
+      // One read transaction for the per-link owner lookups (not one per statement).
+      db.transaction(() =>
+        items.forEach((item, k) => {
+          if (!becomesCurrent[k]) return
+          const rows = desiredLinks(layout, { id: 0, name: item.name }, fetched[k].entries.map(toFileRow))
+          conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => db.link(p)?.program, planned }))
+          for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
+          for (const r of rows) payload.links.push({ path: r.path, target: r.target })
+          for (const r of db.linksOf(item.name)) payload.links.push({ path: r.path, target: r.target })
+        }),
+      )
       if (conflicts.length > 0) throw linkConflictError(conflicts)
-      db.transaction(() => db.db.prepare('UPDATE journal SET payload = ?, state = ? WHERE id = ?').run(JSON.stringify(payload), 'staging', txn))
+      db.transaction(() => db.setJournalPayload(txn, JSON.stringify(payload), 'staging'))
 
       // 3. stage and rename into place
       this.o.reporter.emit({ type: 'phase', phase: 'stage', message: 'Staging' })
@@ -210,14 +213,14 @@ export class Engine {
         }
       }
       payload.dirs.push(...fresh.map((i) => layout.rel(layout.versionDir(i.name, i.version))))
-      db.db.prepare('UPDATE journal SET payload = ? WHERE id = ?').run(JSON.stringify(payload), txn)
+      db.setJournalPayload(txn, JSON.stringify(payload))
       for (const item of fresh) {
         const vdir = layout.versionDir(item.name, item.version)
         if (fs.existsSync(vdir)) {
           // Reinstall: retire the old tree; the DB row is replaced below (a kill here is repaired from the CAS).
           fs.renameSync(vdir, `${layout.stagingDir(item.name, item.version, txn)}.old`)
           payload.dirs.push(layout.rel(`${layout.stagingDir(item.name, item.version, txn)}.old`))
-          db.db.prepare('UPDATE journal SET payload = ? WHERE id = ?').run(JSON.stringify(payload), txn)
+          db.setJournalPayload(txn, JSON.stringify(payload))
         }
         fs.renameSync(layout.stagingDir(item.name, item.version, txn), vdir)
         crashPoint('install:renamed')
@@ -248,7 +251,8 @@ export class Engine {
           } else {
             id = db.insertProgram({ name: item.name, version: item.version, explicit: item.reason === 'explicit', ...content })
           }
-          if (becomesCurrent[k]) this.makeCurrent(item.name, id)
+          // The rows just inserted are these entries: no need to read them back.
+          if (becomesCurrent[k]) this.makeCurrent(item.name, id, false, entries.map(toFileRow))
         })
         recordGeneration(db, { names, kind: 'install', command, txn })
         db.setJournalState(txn, 'registered')
@@ -299,14 +303,14 @@ export class Engine {
   }
 
   /** Inside a DB transaction: mark `id` current for `name` and take its links. */
-  private makeCurrent(name: string, id: number | null, skipConflicts = false): void {
+  private makeCurrent(name: string, id: number | null, skipConflicts = false, files?: FileRow[]): void {
     const { db, layout } = this.o
     db.setCurrentFlag(name, id)
     if (id === null) {
       db.replaceLinks(name, [])
       return
     }
-    let rows = desiredLinks(layout, { id, name }, db.files(id))
+    let rows = desiredLinks(layout, { id, name }, files ?? db.files(id))
     if (skipConflicts) {
       const owner = (p: string) => db.link(p)?.program
       const bad = new Set(findLinkConflicts({ layout, program: name, rows, ownerOf: owner }).map((c) => c.path))

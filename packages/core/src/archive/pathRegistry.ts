@@ -42,9 +42,12 @@ export class PathRegistry {
    * (file or symlink), so the caller can warn.
    */
   record(path: string, kind: PathKind, ctx: RefusalContext, target?: string): boolean {
-    const parts = path.split('/')
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/')
+    // A parent already recorded as a directory had its own parents checked when it was recorded,
+    // and a directory never changes kind: only the first entry of a directory walks the prefixes.
+    const last = path.lastIndexOf('/')
+    const parentKnown = last > 0 && this.paths.get(path.slice(0, last))?.kind === 'dir'
+    for (let at = parentKnown ? -1 : path.indexOf('/'); at !== -1; at = path.indexOf('/', at + 1)) {
+      const prefix = path.slice(0, at)
       const seen = this.paths.get(prefix)
       if (seen?.kind === 'symlink') {
         throw refuse(

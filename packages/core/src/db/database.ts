@@ -92,7 +92,24 @@ export interface NewProgram {
 }
 
 export class Database {
+  /** Statements compiled once per connection: better-sqlite3 compiles on every prepare(). */
+  private readonly statements = new Map<string, BetterSqlite3.Statement>()
+
   private constructor(readonly db: BetterSqlite3.Database, readonly readonly: boolean) {}
+
+  /**
+   * The prepared statement for `sql`, compiled on first use and kept for the life of the
+   * connection (compiling costs far more than running a one-row statement: per-row lookups
+   * such as link() over a 50,000-file program spent most of their time in prepare()).
+   */
+  stmt(sql: string): BetterSqlite3.Statement {
+    let s = this.statements.get(sql)
+    if (s === undefined) {
+      s = this.db.prepare(sql)
+      this.statements.set(sql, s)
+    }
+    return s
+  }
 
   /** Open for writing (creates the file and applies migrations). Call only while holding the lock. */
   static openWriter(dbPath: string): Database {
@@ -143,6 +160,7 @@ export class Database {
   }
 
   close(): void {
+    this.statements.clear()
     this.db.close()
   }
 
@@ -153,28 +171,27 @@ export class Database {
   // ---- programs -------------------------------------------------------------------------
 
   programs(): ProgramRow[] {
-    return this.db.prepare('SELECT * FROM programs ORDER BY name COLLATE NOCASE, id').all() as ProgramRow[]
+    return this.stmt('SELECT * FROM programs ORDER BY name COLLATE NOCASE, id').all() as ProgramRow[]
   }
   programsNamed(name: string): ProgramRow[] {
-    return this.db.prepare('SELECT * FROM programs WHERE name = ? COLLATE NOCASE ORDER BY id').all(name) as ProgramRow[]
+    return this.stmt('SELECT * FROM programs WHERE name = ? COLLATE NOCASE ORDER BY id').all(name) as ProgramRow[]
   }
   program(name: string, version: string): ProgramRow | undefined {
-    return this.db.prepare('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND version = ?').get(name, version) as ProgramRow | undefined
+    return this.stmt('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND version = ?').get(name, version) as ProgramRow | undefined
   }
   programById(id: number): ProgramRow | undefined {
-    return this.db.prepare('SELECT * FROM programs WHERE id = ?').get(id) as ProgramRow | undefined
+    return this.stmt('SELECT * FROM programs WHERE id = ?').get(id) as ProgramRow | undefined
   }
   currentProgram(name: string): ProgramRow | undefined {
-    return this.db.prepare('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND current = 1').get(name) as ProgramRow | undefined
+    return this.stmt('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND current = 1').get(name) as ProgramRow | undefined
   }
   programNames(): string[] {
-    return (this.db.prepare('SELECT DISTINCT name FROM programs ORDER BY name COLLATE NOCASE').all() as { name: string }[]).map((r) => r.name)
+    return (this.stmt('SELECT DISTINCT name FROM programs ORDER BY name COLLATE NOCASE').all() as { name: string }[]).map((r) => r.name)
   }
 
   /** Insert a program with its files and dependencies, and take a reference on each blob. */
   insertProgram(p: NewProgram): number {
-    const info = this.db
-      .prepare(
+    const info = this.stmt(
         `INSERT INTO programs (name, version, source, package_id, tree_digest, explicit, current, installed_at, size, txn)
          VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
       )
@@ -186,36 +203,35 @@ export class Database {
 
   /** Delete a program, its files, dependencies and links, releasing its blob references. */
   deleteProgram(id: number): void {
-    this.db
-      .prepare(
+    this.stmt(
         `UPDATE blobs SET refs = refs - (SELECT COUNT(*) FROM files f WHERE f.program_id = ? AND f.blob = blobs.key)
          WHERE key IN (SELECT blob FROM files WHERE program_id = ? AND blob IS NOT NULL)`,
       )
       .run(id, id)
-    this.db.prepare('DELETE FROM links WHERE program_id = ?').run(id)
-    this.db.prepare('DELETE FROM generation_spans WHERE program_id = ?').run(id)
-    this.db.prepare('DELETE FROM dependencies WHERE program_id = ?').run(id)
-    this.db.prepare('DELETE FROM files WHERE program_id = ?').run(id)
-    this.db.prepare('DELETE FROM programs WHERE id = ?').run(id)
+    this.stmt('DELETE FROM links WHERE program_id = ?').run(id)
+    this.stmt('DELETE FROM generation_spans WHERE program_id = ?').run(id)
+    this.stmt('DELETE FROM dependencies WHERE program_id = ?').run(id)
+    this.stmt('DELETE FROM files WHERE program_id = ?').run(id)
+    this.stmt('DELETE FROM programs WHERE id = ?').run(id)
   }
 
   /** The active (in the current generation) versions of `name`. */
   activeNamed(name: string): ProgramRow[] {
-    return this.db.prepare('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND active = 1 ORDER BY id').all(name) as ProgramRow[]
+    return this.stmt('SELECT * FROM programs WHERE name = ? COLLATE NOCASE AND active = 1 ORDER BY id').all(name) as ProgramRow[]
   }
   activePrograms(): ProgramRow[] {
-    return this.db.prepare('SELECT * FROM programs WHERE active = 1 ORDER BY name COLLATE NOCASE, id').all() as ProgramRow[]
+    return this.stmt('SELECT * FROM programs WHERE active = 1 ORDER BY name COLLATE NOCASE, id').all() as ProgramRow[]
   }
   setActive(id: number, active: boolean): void {
-    this.db.prepare('UPDATE programs SET active = ? WHERE id = ?').run(active ? 1 : 0, id)
+    this.stmt('UPDATE programs SET active = ? WHERE id = ?').run(active ? 1 : 0, id)
   }
   /** Pin or unpin; a pin is one reference (a GC root). Returns false when it was already so. */
   setPinned(id: number, pinned: boolean): boolean {
-    const r = this.db.prepare('UPDATE programs SET pinned = ?, refs = refs + ? WHERE id = ? AND pinned = ?').run(pinned ? 1 : 0, pinned ? 1 : -1, id, pinned ? 0 : 1)
+    const r = this.stmt('UPDATE programs SET pinned = ?, refs = refs + ? WHERE id = ? AND pinned = ?').run(pinned ? 1 : 0, pinned ? 1 : -1, id, pinned ? 0 : 1)
     return r.changes > 0
   }
   setVerifyState(id: number, state: string): void {
-    this.db.prepare('UPDATE programs SET verify_state = ?, verified_at = ? WHERE id = ?').run(state, new Date().toISOString(), id)
+    this.stmt('UPDATE programs SET verify_state = ?, verified_at = ? WHERE id = ?').run(state, new Date().toISOString(), id)
   }
 
   /**
@@ -223,32 +239,30 @@ export class Database {
    * references moved accordingly), keeping its id so the generations naming it stay valid.
    */
   replaceProgramContent(id: number, p: Pick<NewProgram, 'treeDigest' | 'size' | 'txn' | 'entries' | 'dependencies' | 'source' | 'packageId'>): void {
-    this.db
-      .prepare(
+    this.stmt(
         `UPDATE blobs SET refs = refs - (SELECT COUNT(*) FROM files f WHERE f.program_id = ? AND f.blob = blobs.key)
          WHERE key IN (SELECT blob FROM files WHERE program_id = ? AND blob IS NOT NULL)`,
       )
       .run(id, id)
-    this.db.prepare('DELETE FROM files WHERE program_id = ?').run(id)
-    this.db.prepare('DELETE FROM dependencies WHERE program_id = ?').run(id)
-    this.db
-      .prepare('UPDATE programs SET tree_digest = ?, size = ?, txn = ?, source = ?, package_id = ?, installed_at = ?, verify_state = NULL, verified_at = NULL WHERE id = ?')
+    this.stmt('DELETE FROM files WHERE program_id = ?').run(id)
+    this.stmt('DELETE FROM dependencies WHERE program_id = ?').run(id)
+    this.stmt('UPDATE programs SET tree_digest = ?, size = ?, txn = ?, source = ?, package_id = ?, installed_at = ?, verify_state = NULL, verified_at = NULL WHERE id = ?')
       .run(p.treeDigest, p.size, p.txn, p.source, p.packageId, new Date().toISOString(), id)
     this.insertContent(id, p.entries, p.dependencies)
   }
 
   private insertContent(id: number, entries: TreeEntry[], dependencies: DependencySpec[]): void {
-    const insFile = this.db.prepare(
+    const insFile = this.stmt(
       'INSERT INTO files (program_id, path, type, mode, blob, size, target, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     )
-    const ref = this.db.prepare(
+    const ref = this.stmt(
       'INSERT INTO blobs (key, size, refs) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET refs = refs + 1',
     )
     for (const e of entries) {
       insFile.run(id, e.path, e.type, e.mode, e.blob ?? null, e.size ?? null, e.target ?? null, e.settings ? 1 : 0)
       if (e.type === 'file' && e.blob) ref.run(e.blob, e.size ?? 0)
     }
-    const insDep = this.db.prepare('INSERT INTO dependencies (program_id, name, constraint_text, raw) VALUES (?, ?, ?, ?)')
+    const insDep = this.stmt('INSERT INTO dependencies (program_id, name, constraint_text, raw) VALUES (?, ?, ?, ?)')
     for (const d of dependencies) insDep.run(id, d.name, d.constraint ?? '', d.raw)
   }
 
@@ -256,49 +270,47 @@ export class Database {
 
   /** The current generation: the newest (a rollback is a new generation too). */
   currentGeneration(): GenerationRow | undefined {
-    return this.db.prepare('SELECT * FROM generations ORDER BY id DESC LIMIT 1').get() as GenerationRow | undefined
+    return this.stmt('SELECT * FROM generations ORDER BY id DESC LIMIT 1').get() as GenerationRow | undefined
   }
   generation(id: number): GenerationRow | undefined {
-    return this.db.prepare('SELECT * FROM generations WHERE id = ?').get(id) as GenerationRow | undefined
+    return this.stmt('SELECT * FROM generations WHERE id = ?').get(id) as GenerationRow | undefined
   }
   generationByTxn(txn: string): GenerationRow | undefined {
-    return this.db.prepare('SELECT * FROM generations WHERE txn = ?').get(txn) as GenerationRow | undefined
+    return this.stmt('SELECT * FROM generations WHERE txn = ?').get(txn) as GenerationRow | undefined
   }
   generations(): GenerationRow[] {
-    return this.db.prepare('SELECT * FROM generations ORDER BY id').all() as GenerationRow[]
+    return this.stmt('SELECT * FROM generations ORDER BY id').all() as GenerationRow[]
   }
   insertGeneration(g: GenerationRow): void {
-    this.db
-      .prepare('INSERT INTO generations (id, parent, created_at, command, kind, txn, restores, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO generations (id, parent, created_at, command, kind, txn, restores, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(g.id, g.parent, g.created_at, g.command, g.kind, g.txn, g.restores, g.changes)
   }
   openSpan(programId: number): SpanRow | undefined {
-    return this.db.prepare('SELECT * FROM generation_spans WHERE program_id = ? AND end_gen IS NULL').get(programId) as SpanRow | undefined
+    return this.stmt('SELECT * FROM generation_spans WHERE program_id = ? AND end_gen IS NULL').get(programId) as SpanRow | undefined
   }
   /** Open a span (the program joins generation `gen`) and take its reference. */
   startSpan(programId: number, current: boolean, gen: number): void {
-    this.db.prepare('INSERT INTO generation_spans (program_id, current, first_gen, end_gen) VALUES (?, ?, ?, NULL)').run(programId, current ? 1 : 0, gen)
-    this.db.prepare('UPDATE programs SET refs = refs + 1 WHERE id = ?').run(programId)
+    this.stmt('INSERT INTO generation_spans (program_id, current, first_gen, end_gen) VALUES (?, ?, ?, NULL)').run(programId, current ? 1 : 0, gen)
+    this.stmt('UPDATE programs SET refs = refs + 1 WHERE id = ?').run(programId)
   }
   /** Close the open span of a program: it is not in generation `gen` (its reference stays while older generations are kept). */
   endSpan(programId: number, gen: number): void {
-    this.db.prepare('UPDATE generation_spans SET end_gen = ? WHERE program_id = ? AND end_gen IS NULL').run(gen, programId)
+    this.stmt('UPDATE generation_spans SET end_gen = ? WHERE program_id = ? AND end_gen IS NULL').run(gen, programId)
   }
   /** The members of generation `gen`: program id and whether it was Current. */
   members(gen: number): { program_id: number; current: number }[] {
-    return this.db
-      .prepare('SELECT program_id, current FROM generation_spans WHERE first_gen <= ? AND (end_gen IS NULL OR end_gen > ?)')
+    return this.stmt('SELECT program_id, current FROM generation_spans WHERE first_gen <= ? AND (end_gen IS NULL OR end_gen > ?)')
       .all(gen, gen) as { program_id: number; current: number }[]
   }
   /** Undo generation `gen` (the newest): drop the spans it opened, reopen those it closed, delete it. */
   undoGeneration(gen: number): void {
-    this.db.prepare('UPDATE programs SET refs = refs - 1 WHERE id IN (SELECT program_id FROM generation_spans WHERE first_gen = ?)').run(gen)
-    this.db.prepare('DELETE FROM generation_spans WHERE first_gen = ?').run(gen)
-    this.db.prepare('UPDATE generation_spans SET end_gen = NULL WHERE end_gen = ?').run(gen)
-    this.db.prepare('DELETE FROM generations WHERE id = ?').run(gen)
+    this.stmt('UPDATE programs SET refs = refs - 1 WHERE id IN (SELECT program_id FROM generation_spans WHERE first_gen = ?)').run(gen)
+    this.stmt('DELETE FROM generation_spans WHERE first_gen = ?').run(gen)
+    this.stmt('UPDATE generation_spans SET end_gen = NULL WHERE end_gen = ?').run(gen)
+    this.stmt('DELETE FROM generations WHERE id = ?').run(gen)
   }
   deleteGenerationRow(id: number): void {
-    this.db.prepare('DELETE FROM generations WHERE id = ?').run(id)
+    this.stmt('DELETE FROM generations WHERE id = ?').run(id)
   }
   /**
    * After generations were deleted, release the spans lying wholly inside the gap between kept
@@ -306,11 +318,10 @@ export class Database {
    * Found through the end_gen index: the cost is the number of changes made inside the gap.
    */
   releaseSpansBetween(lo: number, hi: number): number {
-    const dead = this.db
-      .prepare('SELECT rowid AS rid, program_id FROM generation_spans WHERE end_gen > ? AND end_gen <= ? AND first_gen > ?')
+    const dead = this.stmt('SELECT rowid AS rid, program_id FROM generation_spans WHERE end_gen > ? AND end_gen <= ? AND first_gen > ?')
       .all(lo, hi, lo) as { rid: number; program_id: number }[]
-    const dec = this.db.prepare('UPDATE programs SET refs = refs - 1 WHERE id = ?')
-    const del = this.db.prepare('DELETE FROM generation_spans WHERE rowid = ?')
+    const dec = this.stmt('UPDATE programs SET refs = refs - 1 WHERE id = ?')
+    const del = this.stmt('DELETE FROM generation_spans WHERE rowid = ?')
     for (const d of dead) {
       dec.run(d.program_id)
       del.run(d.rid)
@@ -322,29 +333,27 @@ export class Database {
 
   /** Programs no kept generation, pin or running transaction references (through the refs = 0 index). */
   unreferencedPrograms(): ProgramRow[] {
-    return this.db
-      .prepare('SELECT * FROM programs WHERE refs = 0 AND active = 0 AND pinned = 0 AND txn NOT IN (SELECT id FROM journal) ORDER BY id')
+    return this.stmt('SELECT * FROM programs WHERE refs = 0 AND active = 0 AND pinned = 0 AND txn NOT IN (SELECT id FROM journal) ORDER BY id')
       .all() as ProgramRow[]
   }
   /** Blobs no files row names (through the partial index). */
   unreferencedBlobs(): { key: string; size: number }[] {
-    return this.db.prepare('SELECT key, size FROM blobs WHERE refs <= 0').all() as { key: string; size: number }[]
+    return this.stmt('SELECT key, size FROM blobs WHERE refs <= 0').all() as { key: string; size: number }[]
   }
   deleteBlobRow(key: string): void {
-    this.db.prepare('DELETE FROM blobs WHERE key = ? AND refs <= 0').run(key)
+    this.stmt('DELETE FROM blobs WHERE key = ? AND refs <= 0').run(key)
   }
   hasBlobRow(key: string): boolean {
-    return this.db.prepare('SELECT 1 FROM blobs WHERE key = ?').get(key) !== undefined
+    return this.stmt('SELECT 1 FROM blobs WHERE key = ?').get(key) !== undefined
   }
   /** Bytes of blobs that deleting `ids` would free: blobs all of whose references are among them. */
   blobsFreedBy(ids: number[]): { key: string; size: number }[] {
     if (ids.length === 0) return []
     this.db.exec('CREATE TEMP TABLE IF NOT EXISTS gc_ids (id INTEGER PRIMARY KEY)')
     this.db.exec('DELETE FROM gc_ids')
-    const ins = this.db.prepare('INSERT INTO gc_ids (id) VALUES (?)')
+    const ins = this.stmt('INSERT INTO gc_ids (id) VALUES (?)')
     for (const id of ids) ins.run(id)
-    return this.db
-      .prepare(
+    return this.stmt(
         `SELECT b.key AS key, b.size AS size FROM
            (SELECT blob, COUNT(*) AS n FROM files WHERE program_id IN (SELECT id FROM gc_ids) AND blob IS NOT NULL GROUP BY blob) f
          JOIN blobs b ON b.key = f.blob WHERE b.refs <= f.n`,
@@ -357,8 +366,7 @@ export class Database {
    * the pin (a full scan, for gc --verify and doctor).
    */
   programRefDrift(): { id: number; name: string; version: string; stored: number; actual: number }[] {
-    return this.db
-      .prepare(
+    return this.stmt(
         `SELECT id, name, version, stored, actual FROM (
            SELECT p.id AS id, p.name AS name, p.version AS version, p.refs AS stored, p.pinned + (
              SELECT COUNT(*) FROM generation_spans s WHERE s.program_id = p.id AND EXISTS (
@@ -370,8 +378,7 @@ export class Database {
   /** Spans naming a program that no longer exists, or containing no kept generation. */
   deadSpans(): number {
     return (
-      this.db
-        .prepare(
+      this.stmt(
           `SELECT COUNT(*) AS n FROM generation_spans s WHERE NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = s.program_id)
              OR NOT EXISTS (SELECT 1 FROM generations g WHERE g.id >= s.first_gen AND (s.end_gen IS NULL OR g.id < s.end_gen))`,
         )
@@ -388,8 +395,7 @@ export class Database {
   }
   /** Programs whose active flag disagrees with their open span (the current generation). */
   activeDrift(): { id: number; name: string; version: string; active: number }[] {
-    return this.db
-      .prepare(
+    return this.stmt(
         `SELECT id, name, version, active FROM programs p
          WHERE p.active <> EXISTS (SELECT 1 FROM generation_spans s WHERE s.program_id = p.id AND s.end_gen IS NULL)
            AND EXISTS (SELECT 1 FROM generations)`,
@@ -403,45 +409,44 @@ export class Database {
   }
   /** Keys and sizes of blobs that files rows reference (refs > 0). */
   referencedBlobs(): { key: string; size: number }[] {
-    return this.db.prepare('SELECT key, size FROM blobs WHERE refs > 0').all() as { key: string; size: number }[]
+    return this.stmt('SELECT key, size FROM blobs WHERE refs > 0').all() as { key: string; size: number }[]
   }
   /** A random sample of referenced blobs (doctor's default hash check). */
   sampleBlobs(n: number): { key: string; size: number }[] {
-    return this.db.prepare('SELECT key, size FROM blobs WHERE refs > 0 ORDER BY random() LIMIT ?').all(n) as { key: string; size: number }[]
+    return this.stmt('SELECT key, size FROM blobs WHERE refs > 0 ORDER BY random() LIMIT ?').all(n) as { key: string; size: number }[]
   }
   /** Files rows (with their program) naming blob `key`. */
   filesWithBlob(key: string): (FileRow & { name: string; version: string })[] {
-    return this.db
-      .prepare('SELECT f.*, p.name AS name, p.version AS version FROM files f JOIN programs p ON p.id = f.program_id WHERE f.blob = ?')
+    return this.stmt('SELECT f.*, p.name AS name, p.version AS version FROM files f JOIN programs p ON p.id = f.program_id WHERE f.blob = ?')
       .all(key) as (FileRow & { name: string; version: string })[]
   }
 
   setExplicit(id: number, explicit: boolean): void {
-    this.db.prepare('UPDATE programs SET explicit = ? WHERE id = ?').run(explicit ? 1 : 0, id)
+    this.stmt('UPDATE programs SET explicit = ? WHERE id = ?').run(explicit ? 1 : 0, id)
   }
 
   /** Mark `id` (or nothing, with null) as the current version of `name`. */
   setCurrentFlag(name: string, id: number | null): void {
-    this.db.prepare('UPDATE programs SET current = 0 WHERE name = ? COLLATE NOCASE').run(name)
-    if (id !== null) this.db.prepare('UPDATE programs SET current = 1 WHERE id = ?').run(id)
+    this.stmt('UPDATE programs SET current = 0 WHERE name = ? COLLATE NOCASE').run(name)
+    if (id !== null) this.stmt('UPDATE programs SET current = 1 WHERE id = ?').run(id)
   }
 
   // ---- files ----------------------------------------------------------------------------
 
   files(programId: number): FileRow[] {
-    return this.db.prepare('SELECT * FROM files WHERE program_id = ? ORDER BY path').all(programId) as FileRow[]
+    return this.stmt('SELECT * FROM files WHERE program_id = ? ORDER BY path').all(programId) as FileRow[]
   }
   fileCount(programId: number): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM files WHERE program_id = ?').get(programId) as { n: number }).n
+    return (this.stmt('SELECT COUNT(*) AS n FROM files WHERE program_id = ?').get(programId) as { n: number }).n
   }
   file(programId: number, p: string): FileRow | undefined {
-    return this.db.prepare('SELECT * FROM files WHERE program_id = ? AND path = ?').get(programId, p) as FileRow | undefined
+    return this.stmt('SELECT * FROM files WHERE program_id = ? AND path = ?').get(programId, p) as FileRow | undefined
   }
 
   // ---- dependencies ---------------------------------------------------------------------
 
   dependencies(programId: number): { name: string; constraint_text: string; raw: string }[] {
-    return this.db.prepare('SELECT name, constraint_text, raw FROM dependencies WHERE program_id = ?').all(programId) as {
+    return this.stmt('SELECT name, constraint_text, raw FROM dependencies WHERE program_id = ?').all(programId) as {
       name: string
       constraint_text: string
       raw: string
@@ -449,8 +454,7 @@ export class Database {
   }
   /** Active programs (other than `name` itself) that declare a dependency on `name`. */
   dependents(name: string): ProgramRow[] {
-    return this.db
-      .prepare(
+    return this.stmt(
         `SELECT DISTINCT p.* FROM programs p JOIN dependencies d ON d.program_id = p.id
          WHERE d.name = ? COLLATE NOCASE AND p.name <> ? COLLATE NOCASE AND p.active = 1 ORDER BY p.name`,
       )
@@ -460,41 +464,40 @@ export class Database {
   // ---- links ----------------------------------------------------------------------------
 
   links(): LinkRow[] {
-    return this.db.prepare('SELECT * FROM links ORDER BY path').all() as LinkRow[]
+    return this.stmt('SELECT * FROM links ORDER BY path').all() as LinkRow[]
   }
   linksOf(program: string): LinkRow[] {
-    return this.db.prepare('SELECT * FROM links WHERE program = ? COLLATE NOCASE ORDER BY path').all(program) as LinkRow[]
+    return this.stmt('SELECT * FROM links WHERE program = ? COLLATE NOCASE ORDER BY path').all(program) as LinkRow[]
   }
   link(p: string): LinkRow | undefined {
-    return this.db.prepare('SELECT * FROM links WHERE path = ?').get(p) as LinkRow | undefined
+    return this.stmt('SELECT * FROM links WHERE path = ?').get(p) as LinkRow | undefined
   }
   linkCount(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM links').get() as { n: number }).n
+    return (this.stmt('SELECT COUNT(*) AS n FROM links').get() as { n: number }).n
   }
   /** Replace every link row of `program` with `rows`. */
   replaceLinks(program: string, rows: LinkRow[]): void {
-    this.db.prepare('DELETE FROM links WHERE program = ? COLLATE NOCASE').run(program)
-    const ins = this.db.prepare('INSERT INTO links (path, program, program_id, entry, target) VALUES (?, ?, ?, ?, ?)')
+    this.stmt('DELETE FROM links WHERE program = ? COLLATE NOCASE').run(program)
+    const ins = this.stmt('INSERT INTO links (path, program, program_id, entry, target) VALUES (?, ?, ?, ?, ?)')
     for (const r of rows) ins.run(r.path, r.program, r.program_id, r.entry, r.target)
   }
 
   // ---- blobs ----------------------------------------------------------------------------
 
   blobStats(): { blobs: number; bytes: number } {
-    const r = this.db.prepare('SELECT COUNT(*) AS blobs, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE refs > 0').get() as {
+    const r = this.stmt('SELECT COUNT(*) AS blobs, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE refs > 0').get() as {
       blobs: number
       bytes: number
     }
     return r
   }
   blobRefs(key: string): number {
-    const r = this.db.prepare('SELECT refs FROM blobs WHERE key = ?').get(key) as { refs: number } | undefined
+    const r = this.stmt('SELECT refs FROM blobs WHERE key = ?').get(key) as { refs: number } | undefined
     return r?.refs ?? 0
   }
   /** Blobs whose stored count differs from the count of files rows naming them. */
   refcountDrift(): { key: string; stored: number; actual: number }[] {
-    return this.db
-      .prepare(
+    return this.stmt(
         `SELECT key, stored, actual FROM (
            SELECT b.key AS key, b.refs AS stored, (SELECT COUNT(*) FROM files f WHERE f.blob = b.key) AS actual FROM blobs b
            UNION ALL
@@ -517,17 +520,21 @@ export class Database {
   // ---- journal --------------------------------------------------------------------------
 
   journal(): JournalRow[] {
-    return this.db.prepare('SELECT * FROM journal ORDER BY started_at').all() as JournalRow[]
+    return this.stmt('SELECT * FROM journal ORDER BY started_at').all() as JournalRow[]
   }
   insertJournal(row: JournalRow): void {
-    this.db
-      .prepare('INSERT INTO journal (id, kind, state, pid, command, started_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO journal (id, kind, state, pid, command, started_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(row.id, row.kind, row.state, row.pid, row.command, row.started_at, row.payload)
   }
+  /** Replace a journal row's payload (and its state, when given). */
+  setJournalPayload(id: string, payload: string, state?: string): void {
+    if (state === undefined) this.stmt('UPDATE journal SET payload = ? WHERE id = ?').run(payload, id)
+    else this.stmt('UPDATE journal SET payload = ?, state = ? WHERE id = ?').run(payload, state, id)
+  }
   setJournalState(id: string, state: string): void {
-    this.db.prepare('UPDATE journal SET state = ? WHERE id = ?').run(state, id)
+    this.stmt('UPDATE journal SET state = ? WHERE id = ?').run(state, id)
   }
   deleteJournal(id: string): void {
-    this.db.prepare('DELETE FROM journal WHERE id = ?').run(id)
+    this.stmt('DELETE FROM journal WHERE id = ?').run(id)
   }
 }

@@ -1,0 +1,214 @@
+/**
+ * A few worker threads that run batches of file-system calls (create a blob file, hardlink,
+ * symlink) synchronously, one batch per message.
+ *
+ * Why: a graft creates an inode or a directory entry per file, three times over (blob, program
+ * tree, link farm). Those calls are kernel work; on the main thread they run one at a time and
+ * nothing else happens meanwhile. Sent to a worker in batches, they run beside the main
+ * thread's parsing and hashing, and two workers creating entries in different directories
+ * overlap in the kernel too. A batch costs one message each way, not one thread-pool round trip
+ * per call, which is why this is not fs/promises.
+ *
+ * Contract: results come back in the order of the calls, each null or the error's code and
+ * message; the pool never retries or falls back (callers do, synchronously, on their thread).
+ * Starting a worker costs a few tens of milliseconds: callers use the pool for large batches only
+ * (POOL_MIN_OPS) and close() it when done.
+ */
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+
+export type FsOp =
+  | { op: 'symlink'; target: string; path: string }
+  | { op: 'link'; from: string; path: string }
+  /** Create `path` with O_CREAT|O_EXCL and write data[offset, offset + length) (FsBatch.data). */
+  | { op: 'write'; path: string; mode: number; offset: number; length: number }
+
+export interface FsBatch {
+  ops: FsOp[]
+  /**
+   * The bytes of the batch's writes (transferred to the worker; returned with the results only
+   * when a write found its path taken, for the caller's fallback).
+   */
+  data?: ArrayBuffer
+}
+
+/** The form a batch travels in: write ops packed into one string and one array (cheap to clone; see WORKER_SOURCE for the other end). */
+export interface PackedBatch {
+  ops?: FsOp[]
+  /** Paths of write ops, joined by NUL. */
+  writePaths?: string
+  /** mode, offset, length of each write op. */
+  writeMeta?: Float64Array
+  data?: ArrayBuffer
+}
+
+export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
+  if (batch.ops.length === 0 || batch.ops.some((o) => o.op !== 'write')) return { packed: batch, transfer: batch.data ? [batch.data] : [] }
+  const writes = batch.ops as Extract<FsOp, { op: 'write' }>[]
+  const meta = new Float64Array(writes.length * 3)
+  writes.forEach((w, i) => {
+    meta[i * 3] = w.mode
+    meta[i * 3 + 1] = w.offset
+    meta[i * 3 + 2] = w.length
+  })
+  const transfer = [meta.buffer as ArrayBuffer, ...(batch.data ? [batch.data] : [])]
+  return { packed: { writePaths: writes.map((w) => w.path).join('\0'), writeMeta: meta, ...(batch.data ? { data: batch.data } : {}) }, transfer }
+}
+
+/**
+ * The worker thread: runs each batch synchronously and answers with one result per call (null,
+ * or the error's code and message), or null for "all succeeded". It decides nothing: every
+ * fallback (an existing blob, an occupied link path) is the caller's. A write creates its file
+ * with O_CREAT|O_EXCL (never replaces, never follows a symlink) and removes it again when the
+ * write fails. The bytes go back only when a write found its path taken.
+ */
+const WORKER_SOURCE = `
+const fs = require('node:fs')
+const { parentPort } = require('node:worker_threads')
+const EXCLUSIVE_CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL
+function ops(batch) {
+  if (batch.ops !== undefined) return batch.ops
+  const meta = batch.writeMeta
+  return batch.writePaths.split('\\0').map((path, i) => ({ op: 'write', path, mode: meta[i * 3], offset: meta[i * 3 + 1], length: meta[i * 3 + 2] }))
+}
+function writeNew(path, mode, bytes) {
+  const fd = fs.openSync(path, EXCLUSIVE_CREATE, mode)
+  try {
+    for (let offset = 0; offset < bytes.byteLength; ) offset += fs.writeSync(fd, bytes, offset, bytes.byteLength - offset)
+  } catch (e) {
+    try {
+      const mine = fs.fstatSync(fd)
+      const there = fs.lstatSync(path)
+      if (mine.ino === there.ino && mine.dev === there.dev) fs.unlinkSync(path)
+    } catch {}
+    fs.closeSync(fd)
+    throw e
+  }
+  fs.closeSync(fd)
+}
+function run(batch) {
+  const data = batch.data === undefined ? undefined : new Uint8Array(batch.data)
+  return ops(batch).map((op) => {
+    try {
+      if (op.op === 'symlink') fs.symlinkSync(op.target, op.path)
+      else if (op.op === 'link') fs.linkSync(op.from, op.path)
+      else writeNew(op.path, op.mode, data.subarray(op.offset, op.offset + op.length))
+      return null
+    } catch (e) {
+      const r = { code: e.code || 'EIO', message: e.message }
+      if (e.errno !== undefined) r.errno = e.errno
+      if (e.syscall) r.syscall = e.syscall
+      return r
+    }
+  })
+}
+parentPort.on('message', (msg) => {
+  const results = run(msg.batch)
+  const data = results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
+  const reply = { id: msg.id, results: results.every((r) => r === null) ? null : results }
+  if (data) reply.data = data
+  parentPort.postMessage(reply, data ? [data] : [])
+})
+`
+
+export interface FsOpError {
+  code: string
+  message: string
+  errno?: number
+  syscall?: string
+}
+
+export interface FsBatchResult {
+  results: (FsOpError | null)[]
+  /** FsBatch.data, returned. */
+  data?: ArrayBuffer
+}
+
+/** Below this many calls a batch is not worth starting a thread for. */
+export const POOL_MIN_OPS = 2048
+
+/** Threads worth using: two where the machine has two cores or more (measured), none on one. */
+export function poolThreads(): number {
+  return availableParallelism() > 1 ? 2 : 0
+}
+
+/** Thrown for a worker that died: not a file-system error of any one call. */
+export class FsPoolError extends Error {}
+
+export class FsPool {
+  readonly threads: number
+  readonly #workers: (Worker | undefined)[]
+  readonly #pending = new Map<number, { resolve: (r: FsBatchResult) => void; reject: (e: unknown) => void; worker: number; size: number }>()
+  readonly #inflight = new Set<Promise<FsBatchResult>>()
+  #nextId = 0
+  #closed = false
+
+  constructor(threads: number) {
+    this.threads = Math.max(1, threads)
+    this.#workers = new Array(this.threads).fill(undefined)
+  }
+
+  /** Run one batch on worker `worker` (0..threads-1). */
+  submit(batch: FsBatch, worker = 0): Promise<FsBatchResult> {
+    if (this.#closed) return Promise.reject(new FsPoolError('the file-system pool is closed'))
+    const w = this.#worker(worker)
+    const id = this.#nextId++
+    const answer = new Promise<FsBatchResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, worker, size: batch.ops.length })
+      w.ref()
+      const { packed, transfer } = packBatch(batch)
+      w.postMessage({ id, batch: packed }, transfer)
+    })
+    this.#inflight.add(answer)
+    const done = (): void => {
+      this.#inflight.delete(answer)
+    }
+    answer.then(done, done)
+    return answer
+  }
+
+  /** Run `ops` split into contiguous parts, one per thread (so each mostly works in its own directories). */
+  async run(ops: FsOp[]): Promise<(FsOpError | null)[]> {
+    const per = Math.ceil(ops.length / this.threads)
+    const parts: Promise<FsBatchResult>[] = []
+    for (let k = 0; k * per < ops.length; k++) parts.push(this.submit({ ops: ops.slice(k * per, (k + 1) * per) }, k))
+    return (await Promise.all(parts)).flatMap((p) => p.results)
+  }
+
+  /** Stop the workers (after the batches already sent are answered, or failed). */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.allSettled([...this.#inflight])
+    await Promise.all(this.#workers.map((w) => w?.terminate()))
+    this.#workers.fill(undefined)
+  }
+
+  #worker(k: number): Worker {
+    let w = this.#workers[k]
+    if (w !== undefined) return w
+    // The worker's code is inline (below), so it runs the same from dist and from the sources.
+    w = new Worker(WORKER_SOURCE, { eval: true })
+    w.unref()
+    const fail = (e: unknown): void => {
+      for (const [id, p] of this.#pending) {
+        if (p.worker !== k) continue
+        this.#pending.delete(id)
+        p.reject(e)
+      }
+      this.#workers[k] = undefined
+    }
+    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer }) => {
+      const p = this.#pending.get(msg.id)
+      if (p === undefined) return
+      this.#pending.delete(msg.id)
+      if (![...this.#pending.values()].some((q) => q.worker === k)) w!.unref()
+      // null: every call succeeded.
+      const results = msg.results ?? new Array<null>(p.size).fill(null)
+      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}) })
+    })
+    w.on('error', (e) => fail(e))
+    w.on('exit', (code) => fail(new FsPoolError(`a file-system worker exited (code ${code})`)))
+    this.#workers[k] = w
+    return w
+  }
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict'
+import { chmod, lstat, readFile, writeFile } from 'node:fs/promises'
+import { Cas, FsPool, blake3Hex } from '../src/index.js'
+import { makeTempDir } from './tempDir.js'
+
+/** Enough blobs that the writer goes past its synchronous start and uses its worker thread. */
+const MANY = 1500
+
+function content(i: number): Buffer {
+  return Buffer.from(`blob number ${i}\n`.repeat(1 + (i % 7)))
+}
+
+describe('Cas.blobWriter', () => {
+  it('stores many blobs (through its worker), each once, complete after flush', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const cas = new Cas(dir)
+      await cas.init()
+      const writer = cas.blobWriter()
+      const keys: string[] = []
+      try {
+        for (let i = 0; i < MANY; i++) {
+          const info = writer.add(content(i), { executable: i % 3 === 0, expectSize: content(i).length }, `f${i}`)
+          assert.equal(info.digest, blake3Hex(content(i)))
+          keys.push(info.key)
+          // The same content again: written once, reported as existing.
+          if (i % 100 === 0) assert.equal(writer.add(content(i), { executable: i % 3 === 0 }).existed, true)
+          const wait = writer.ready()
+          if (wait !== null) await wait
+        }
+        await writer.flush()
+      } finally {
+        await writer.close()
+      }
+      for (const [i, key] of keys.entries()) {
+        assert.ok(await cas.verify(key), `blob ${i} verifies`)
+        assert.equal((await lstat(cas.pathOf(key))).mode & 0o7777, i % 3 === 0 ? 0o555 : 0o444)
+      }
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('repairs a blob that exists at its address with other content', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const cas = new Cas(dir)
+      await cas.init()
+      // A torn blob for content the writer will add late (past its synchronous start).
+      const victim = content(MANY - 1)
+      const torn = cas.addBufferSync(victim)
+      await chmod(cas.pathOf(torn.key), 0o644)
+      await writeFile(cas.pathOf(torn.key), 'torn')
+      await chmod(cas.pathOf(torn.key), 0o444)
+      assert.equal(await cas.verify(torn.key), false)
+      const writer = cas.blobWriter()
+      try {
+        for (let i = 0; i < MANY; i++) writer.add(content(i))
+        await writer.flush()
+      } finally {
+        await writer.close()
+      }
+      assert.ok(await cas.verify(torn.key))
+      assert.deepEqual(await readFile(cas.pathOf(torn.key)), victim)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a store with fsync writes on the calling thread, with the same result', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const cas = new Cas(dir, { fsync: true })
+      await cas.init()
+      const writer = cas.blobWriter()
+      const keys: string[] = []
+      try {
+        for (let i = 0; i < 600; i++) keys.push(writer.add(content(i)).key)
+        await writer.flush()
+      } finally {
+        await writer.close()
+      }
+      for (const key of keys) assert.ok(await cas.verify(key))
+    } finally {
+      await cleanup()
+    }
+  })
+})
+
+describe('FsPool', () => {
+  it('runs calls in order on several threads and reports each failure', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    const pool = new FsPool(2)
+    try {
+      await writeFile(`${dir}/taken`, 'x')
+      const results = await pool.run([
+        { op: 'symlink', target: 'a', path: `${dir}/l1` },
+        { op: 'symlink', target: 'b', path: `${dir}/taken` },
+        { op: 'link', from: `${dir}/taken`, path: `${dir}/h1` },
+        { op: 'link', from: `${dir}/missing`, path: `${dir}/h2` },
+      ])
+      assert.equal(results[0], null)
+      assert.equal(results[1]?.code, 'EEXIST')
+      assert.equal(results[2], null)
+      assert.equal(results[3]?.code, 'ENOENT')
+      assert.equal((await lstat(`${dir}/h1`)).nlink, 2)
+    } finally {
+      await pool.close()
+      await cleanup()
+    }
+  })
+})
