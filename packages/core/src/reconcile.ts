@@ -16,6 +16,7 @@ import path from 'node:path'
 import type { Cas } from '@nip/cas'
 import type { Database } from './db/database.js'
 import type { Layout } from './layout.js'
+import type { Reporter } from './reporter.js'
 import { createLinksParallel, lstatOrNull, removeLinks } from './linkFarm.js'
 import { placeSettings, stageTree } from './stage.js'
 import { crashPoint } from './crash.js'
@@ -40,6 +41,8 @@ export interface ReconcileContext {
   layout: Layout
   cas: Cas
   txn: string
+  /** Told about new settings defaults saved beside a user's edited copy (`.nipnew`). */
+  reporter?: Reporter
 }
 
 export async function reconcile(ctx: ReconcileContext, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
@@ -73,7 +76,10 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
     const canonical = rows[0]?.name ?? name
     const currentLink = layout.currentLink(canonical)
     if (current) {
-      await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name), layout.root)
+      const saved = await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name), layout.root, shippedDefaults(db, rows, current.id))
+      for (const s of saved) {
+        ctx.reporter?.emit({ type: 'warning', code: 'settings-nipnew', message: `${layout.rel(s.path)} was edited: kept it, and saved the new default as ${layout.rel(s.saved)}.`, data: { path: layout.rel(s.path), saved: layout.rel(s.saved) } })
+      }
       switchCurrent(currentLink, current.version)
       crashPoint('reconcile:current')
       // 4. The links the DB says this program owns.
@@ -143,4 +149,19 @@ export function emptyTrash(layout: Layout): void {
     return
   }
   for (const n of names) fs.rmSync(path.join(layout.trashDir, n), { recursive: true, force: true })
+}
+
+/** The settings files (blob keys by path) that the program's other registered versions ship. */
+function shippedDefaults(db: Database, rows: { id: number }[], currentId: number): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const r of rows) {
+    if (r.id === currentId) continue
+    for (const f of db.files(r.id)) {
+      if (f.settings !== 1 || f.type !== 'file' || !f.blob) continue
+      let set = out.get(f.path)
+      if (set === undefined) out.set(f.path, (set = new Set()))
+      set.add(f.blob)
+    }
+  }
+  return out
 }

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { FsPool, POOL_MIN_OPS, poolThreads, type Cas, type FsOp, type FsOpError } from '@nip/cas'
+import { Cas, FsPool, POOL_MIN_OPS, hashFile, poolThreads, type FsOp, type FsOpError } from '@nip/cas'
 import type { TreeEntry } from './adapter.js'
 import { NipError, fromSystemError } from './errors.js'
 import { assertConfined } from './confine.js'
@@ -108,29 +108,64 @@ export function systemError(r: FsOpError, p: string): Error {
   return Object.assign(new Error(r.message), { code: r.code, path: p, ...(r.errno !== undefined ? { errno: r.errno } : {}), ...(r.syscall ? { syscall: r.syscall } : {}) })
 }
 
+/** Where placeSettings put a new default beside a file the user edited. */
+export interface SettingsNew {
+  path: string
+  saved: string
+}
+
 /**
  * Put a program's settings files into /Programs/<Name>/Settings: copied (never linked, the
- * user edits them), and an existing file is kept as the user left it.
+ * user edits them). An existing file is handled as pacman handles `backup` files:
+ * - absent: the new default is placed;
+ * - equal to the new default: nothing to do;
+ * - equal to a default some other version of the program shipped (`knownDefaults`, blob keys by
+ *   settings path): the user never edited it, so the new default replaces it;
+ * - otherwise the user's copy stays and the new default is saved beside it as `<file>.nipnew`
+ *   (returned, so the caller can say so).
  */
-export async function placeSettings(cas: Cas, entries: { path: string; type: string; blob?: string | null; target?: string | null; mode: number; settings?: boolean | number }[], settingsDir: string, root?: string): Promise<void> {
+export async function placeSettings(
+  cas: Cas,
+  entries: { path: string; type: string; blob?: string | null; target?: string | null; mode: number; settings?: boolean | number }[],
+  settingsDir: string,
+  root?: string,
+  knownDefaults: Map<string, Set<string>> = new Map(),
+): Promise<SettingsNew[]> {
+  const saved: SettingsNew[] = []
   for (const e of entries) {
     if (!e.settings || e.type === 'dir') continue
     const dest = path.join(settingsDir, e.path.slice('Settings/'.length))
     if (root) assertConfined(root, path.dirname(dest))
+    let existing: fs.Stats | undefined
     try {
-      fs.lstatSync(dest)
-      continue
+      existing = fs.lstatSync(dest)
     } catch {
       /* absent: place it */
     }
     try {
-      fs.mkdirSync(path.dirname(dest), { recursive: true })
-      if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
-      else await cas.importTo(e.blob as string, dest, { copy: true, mode: e.mode & 0o777 })
+      if (existing === undefined) {
+        fs.mkdirSync(path.dirname(dest), { recursive: true })
+        if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
+        else await cas.importTo(e.blob as string, dest, { copy: true, mode: e.mode & 0o777 })
+        continue
+      }
+      if (e.type !== 'file' || !e.blob || !existing.isFile()) continue
+      const current = (await hashFile(dest)).digest
+      const wanted = Cas.parseKey(e.blob).digest
+      if (current === wanted) continue
+      const shipped = [...(knownDefaults.get(e.path) ?? [])].some((k) => Cas.parseKey(k).digest === current)
+      const target = shipped ? dest : `${dest}.nipnew`
+      if (!shipped && fs.existsSync(target) && (await hashFile(target)).digest === wanted) continue
+      const tmp = `${dest}.nip-tmp-${process.pid}`
+      fs.rmSync(tmp, { force: true })
+      await cas.importTo(e.blob, tmp, { copy: true, mode: e.mode & 0o777 })
+      fs.renameSync(tmp, target)
+      if (!shipped) saved.push({ path: dest, saved: target })
     } catch (err) {
       throw mapCasError(err, 'placing a settings file', dest)
     }
   }
+  return saved
 }
 
 /** CasError carries the same codes as NipError; re-raise it as one. */

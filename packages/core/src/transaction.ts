@@ -82,7 +82,7 @@ export class Engine {
       const payload = JSON.parse(row.payload) as JournalPayload
       const forward = row.state === 'registered'
       this.o.reporter.emit({ type: 'phase', phase: 'recover', message: `${forward ? 'Finishing' : 'Rolling back'} interrupted ${row.kind} (${row.id}, PID ${row.pid})` })
-      await reconcile({ db: this.db, layout: this.o.layout, cas: this.o.cas, txn: row.id }, payload)
+      await reconcile({ db: this.db, layout: this.o.layout, cas: this.o.cas, txn: row.id, reporter: this.o.reporter }, payload)
       this.db.deleteJournal(row.id)
       const rec: LogRecord = {
         time: new Date().toISOString(),
@@ -326,7 +326,7 @@ export class Engine {
   private async reconcileOrUndo(txn: string, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
     const { db, layout, cas } = this.o
     try {
-      return await reconcile({ db, layout, cas, txn }, payload)
+      return await reconcile({ db, layout, cas, txn, reporter: this.o.reporter }, payload)
     } catch (e) {
       this.o.reporter.emit({ type: 'warning', code: 'undo', message: `Undoing transaction ${txn}: ${(e as Error).message}` })
       db.transaction(() => {
@@ -429,7 +429,7 @@ export class Engine {
     })
     crashPoint('remove:registered')
     this.o.reporter.emit({ type: 'phase', phase: 'unlink', message: 'Unlinking and removing' })
-    const r = await reconcile({ db, layout, cas: this.o.cas, txn }, payload)
+    const r = await reconcile({ db, layout, cas: this.o.cas, txn, reporter: this.o.reporter }, payload)
     db.deleteJournal(txn)
     for (const v of removed) this.o.reporter.emit({ type: 'program', action: 'removed', name: v.name, version: v.version })
     appendLog(layout.logDir, {

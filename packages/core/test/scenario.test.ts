@@ -46,10 +46,11 @@ describe('graft pipeline (in-memory source)', () => {
   let root: string
   let nip: Nip
   let source: MemoryAdapter
+  let reporter: Awaited<ReturnType<typeof openNip>>['reporter']
   beforeEach(async () => {
     root = await tempRoot()
     source = new MemoryAdapter([greet('1.0'), greet('1.2'), hello('1.0', { 'bin/hello-old': 'old\n' }), hello('2.0', { 'bin/hello-new': 'new\n' })])
-    ;({ nip } = await openNip(root, [source]))
+    ;({ nip, reporter } = await openNip(root, [source]))
   })
   afterEach(async () => {
     nip.close()
@@ -232,6 +233,21 @@ describe('graft pipeline (in-memory source)', () => {
     fs.writeFileSync(conf, 'mine\n')
     await nip.install(['hello@2.0'])
     assert.equal(fs.readFileSync(conf, 'utf8'), 'mine\n')
+    // as pacman's .pacnew: the new default is saved beside the user's copy, and nip says so
+    assert.equal(fs.readFileSync(`${conf}.nipnew`, 'utf8'), 'greeting=2.0\n')
+    assert.ok(reporter.warnings().some((w) => w.code === 'settings-nipnew' && w.message.includes('hello.conf.nipnew')))
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+  })
+
+  it('replaces a settings file the user never edited with the new default on upgrade', async () => {
+    await nip.install(['hello@1.0'])
+    const conf = path.join(root, 'Programs/hello/Settings/hello.conf')
+    assert.equal(fs.readFileSync(conf, 'utf8'), 'greeting=1.0\n')
+    await nip.install(['hello@2.0'])
+    assert.equal(fs.readFileSync(conf, 'utf8'), 'greeting=2.0\n')
+    assert.ok(!fs.existsSync(`${conf}.nipnew`))
+    assert.ok(!reporter.warnings().some((w) => w.code === 'settings-nipnew'))
+    assert.equal(fs.statSync(conf).mode & 0o777, 0o644)
   })
 
   it('counts blob references exactly and shares blobs between versions', async () => {
