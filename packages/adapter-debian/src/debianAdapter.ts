@@ -9,6 +9,9 @@
  *   Packages index, checks that its control file names the package and version the index
  *   promised, and streams data.tar into the CAS (md5sums checked); maintainer scripts are
  *   returned as scriptlets and reported, never run.
+ * - After the md5sums check (on the bytes the package shipped), ELF files get a RUNPATH into
+ *   System/Links/Libraries (core's relocateTree; `relocate = false` turns it off): the returned
+ *   entries name the patched blobs, so the DB and `nip verify` know what is on disk.
  * - Dependencies already installed by dpkg on the host (its status database) are not grafted,
  *   unless `host-packages = false`.
  * - The index is built once per adapter instance and configuration.
@@ -16,6 +19,7 @@
 import path from 'node:path'
 import {
   NipError,
+  relocateTree,
   type AdapterContext,
   type AdapterStatus,
   type DependencySpec,
@@ -160,7 +164,21 @@ export class DebianAdapter implements SourceAdapter {
         data: { package: pkg.name, scripts: deb.scriptlets.map((s) => s.name) },
       })
     }
-    return { ref, entries: deb.entries, scriptlets: deb.scriptlets, downloaded }
+    // Relocation comes after readDeb's md5sums check: the package's hashes are of the bytes it
+    // shipped, the DB records the patched ones.
+    const entries = index.config.relocate
+      ? (
+          await relocateTree(deb.entries, {
+            cas: ctx.cas,
+            layout: ctx.layout,
+            reporter: ctx.reporter,
+            label,
+            tmpDir: path.join(ctx.cacheDir, 'relocate'),
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          })
+        ).entries
+      : deb.entries
+    return { ref, entries, scriptlets: deb.scriptlets, downloaded }
   }
 
   compareVersions(a: string, b: string): number {

@@ -13,6 +13,7 @@
  *   check-valid-until = true
  *   retries = 3                  # extra tries per mirror for transient download failures
  *   timeout = 30                 # seconds without a byte before a request is dropped
+ *   relocate = true              # give grafted ELF files a RUNPATH into System/Links/Libraries
  *
  * A source table may list `mirrors = ["http://other.example/debian"]`: other base URIs serving
  * the same archive, tried in order when `uri` fails (everything is still checked against the
@@ -30,6 +31,8 @@ export interface DebianConfig {
   hostPackages: boolean
   dpkgStatus: string
   checkValidUntil: boolean
+  /** Give grafted ELF files a RUNPATH into System/Links/Libraries (core's relocateTree). */
+  relocate: boolean
   download: DownloadSettings
 }
 
@@ -91,6 +94,7 @@ export function parseDebianConfig(table: Record<string, unknown>): DebianConfig 
     hostPackages: bool('host-packages', true),
     dpkgStatus: str('dpkg-status', '/var/lib/dpkg/status'),
     checkValidUntil: bool('check-valid-until', true),
+    relocate: bool('relocate', true),
     download: {
       ...(retries !== undefined ? { retries: retries as number } : {}),
       ...(timeout !== undefined ? { timeoutMs: Math.round((timeout as number) * 1000) } : {}),

@@ -60,11 +60,11 @@ const SOURCE_TABLE_KEYS = { priority: 'integer', enabled: 'boolean' } as const
 /** The adapter-specific keys each source table conventionally holds (named in renderDefaultConfig). */
 const ADAPTER_KEYS: Readonly<Record<string, string>> = {
   gobo: 'repositories (local directories or file:// URLs), arch, require-checksums',
-  nix: 'substituters, trusted-public-keys, require-sigs, channel, store-dir, run-root (docs/nix.md)',
-  pkgsrc: 'repositories, machine-arch, verified-installation, gpg-keyring (docs/pkgsrc.md)',
-  pacman: 'repositories ({ name, servers, siglevel }), keyring, siglevel, architecture, parallel-downloads, use-host-config (docs/pacman.md)',
+  nix: 'substituters, trusted-public-keys, require-sigs, channel, store-dir, run-root, retries, timeout (docs/nix.md)',
+  pkgsrc: 'repositories ({ url, priority, mirrors }), machine-arch, verified-installation, gpg-keyring, retries, timeout (docs/pkgsrc.md)',
+  pacman: 'repositories ({ name, servers, siglevel }), keyring, siglevel, architecture, parallel-downloads, use-host-config, retries, timeout (docs/pacman.md)',
   gentoo: 'repository metadata, profiles, binhosts and USE settings (docs/gentoo.md)',
-  debian: 'host-sources, apt-dir, sources, keyrings, architecture, host-packages, dpkg-status, check-valid-until (docs/debian.md)',
+  debian: 'host-sources, apt-dir, sources ({ uri, suite, components, signed-by, mirrors }), keyrings, architecture, host-packages, dpkg-status, check-valid-until, relocate, retries, timeout (docs/debian.md)',
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 }
