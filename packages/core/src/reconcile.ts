@@ -75,6 +75,7 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
     const current = rows.find((r) => r.current === 1)
     const canonical = rows[0]?.name ?? name
     const currentLink = layout.currentLink(canonical)
+    dropCurrentTemps(currentLink)
     if (current) {
       const saved = await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name), layout.root, shippedDefaults(db, rows, current.id))
       for (const s of saved) {
@@ -123,9 +124,30 @@ export function switchCurrent(currentLink: string, version: string): void {
     const tmp = `${currentLink}.tmp-${process.pid}`
     fs.rmSync(tmp, { force: true })
     fs.symlinkSync(version, tmp)
+    crashPoint('reconcile:current-temp')
     fs.renameSync(tmp, currentLink)
   } catch (e) {
     throw fromSystemError(e, 'switching Current', currentLink)
+  }
+}
+
+/**
+ * A nip killed inside switchCurrent (after the temporary symlink, before the rename) leaves
+ * `Current.tmp-<pid>` beside `Current`: gone at the program's next reconcile (recovery runs one).
+ */
+function dropCurrentTemps(currentLink: string): void {
+  const dir = path.dirname(currentLink)
+  const prefix = `${path.basename(currentLink)}.tmp-`
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !/^\d+$/.test(n.slice(prefix.length))) continue
+    const p = path.join(dir, n)
+    if (lstatOrNull(p)?.isSymbolicLink()) fs.unlinkSync(p)
   }
 }
 

@@ -55,7 +55,7 @@ async function recoverAndCheck(root: string) {
   }
 }
 
-const RECONCILE = ['reconcile:unlinking', 'reconcile:unlinked', 'reconcile:current', 'reconcile:linking', 'reconcile:linked']
+const RECONCILE = ['reconcile:unlinking', 'reconcile:unlinked', 'reconcile:current-temp', 'reconcile:current', 'reconcile:linking', 'reconcile:linked']
 
 describe('crash consistency (SIGKILL at each named step)', function () {
   this.timeout(120000)

@@ -298,7 +298,12 @@ describe('download', function () {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/f`
       const r = await download(opts({ urls: [url], expectHash: { algorithm: 'sha256', digest: BIG_SHA256 } }))
       assert.equal(r.hash, BIG_SHA256)
-      assert.deepEqual(seen, [undefined, 'bytes=100000-'])
+      // resumed from what had arrived when the connection died (all 100,000 bytes unless the
+      // machine is slow to read them before the server destroys the socket)
+      assert.equal(seen.length, 2)
+      assert.equal(seen[0], undefined)
+      const resumedAt = Number(/^bytes=(\d+)-$/.exec(seen[1] ?? '')?.[1])
+      assert.ok(resumedAt > 0 && resumedAt <= 100_000, `resumed at ${seen[1]}`)
       assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()))
