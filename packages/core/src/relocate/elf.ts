@@ -18,6 +18,8 @@ export interface ElfDynamic {
   dynamic: boolean
   /** Whether the file names an interpreter (PT_INTERP): a dynamically linked program. */
   interpreter: boolean
+  /** The interpreter's path, when there is one. */
+  interpreterPath?: string
   /** DT_NEEDED sonames, in order. */
   needed: string[]
   /** DT_RUNPATH, when present (the raw string, `:`-separated). */
@@ -110,6 +112,7 @@ async function parse(fileSize: number, readAt: (offset: number, length: number) 
   const loads: { vaddr: number; offset: number; filesz: number }[] = []
   let dynamic: { offset: number; size: number } | undefined
   let interpreter = false
+  let interpreterPath: string | undefined
   for (let i = 0; i < phnum; i++) {
     const o = i * phentsize
     const type = u32(ph, o)
@@ -118,9 +121,14 @@ async function parse(fileSize: number, readAt: (offset: number, length: number) 
     const filesz = word(ph, is64 ? o + 32 : o + 16)
     if (type === PT_LOAD) loads.push({ vaddr, offset, filesz })
     else if (type === PT_DYNAMIC) dynamic = { offset, size: filesz }
-    else if (type === PT_INTERP) interpreter = true
+    else if (type === PT_INTERP) {
+      interpreter = true
+      const b = await read(offset, Math.min(filesz, MAX_STRING))
+      if (b === null) return null
+      interpreterPath = b.toString('latin1').replace(/\0.*$/s, '')
+    }
   }
-  const result: ElfDynamic = { type: eType === ET_EXEC ? 'exec' : 'dyn', dynamic: dynamic !== undefined, interpreter, needed: [] }
+  const result: ElfDynamic = { type: eType === ET_EXEC ? 'exec' : 'dyn', dynamic: dynamic !== undefined, interpreter, needed: [], ...(interpreterPath !== undefined ? { interpreterPath } : {}) }
   if (dynamic === undefined) return result
   const dyn = await read(dynamic.offset, dynamic.size)
   if (dyn === null) return null
