@@ -166,19 +166,16 @@ export class DebianAdapter implements SourceAdapter {
     }
     // Relocation comes after readDeb's md5sums check: the package's hashes are of the bytes it
     // shipped, the DB records the patched ones.
-    const entries = index.config.relocate
-      ? (
-          await relocateTree(deb.entries, {
-            cas: ctx.cas,
-            layout: ctx.layout,
-            reporter: ctx.reporter,
-            label,
-            tmpDir: path.join(ctx.cacheDir, 'relocate'),
-            ...(ctx.signal ? { signal: ctx.signal } : {}),
-          })
-        ).entries
-      : deb.entries
-    return { ref, entries, scriptlets: deb.scriptlets, downloaded }
+    if (!index.config.relocate) return { ref, entries: deb.entries, scriptlets: deb.scriptlets, downloaded }
+    const relocated = await relocateTree(deb.entries, {
+      cas: ctx.cas,
+      layout: ctx.layout,
+      reporter: ctx.reporter,
+      label,
+      tmpDir: path.join(ctx.cacheDir, 'relocate'),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    })
+    return { ref, entries: relocated.entries, scriptlets: deb.scriptlets, downloaded, scratchBlobs: relocated.replacedBlobs }
   }
 
   compareVersions(a: string, b: string): number {

@@ -112,6 +112,11 @@ export interface FetchResult {
   scriptlets?: Scriptlet[]
   /** Bytes actually downloaded. */
   downloaded?: number
+  /**
+   * Blobs the adapter added to the CAS that its entries no longer name (the unpatched originals of
+   * relocated files). Once the transaction is registered, core deletes those nothing references.
+   */
+  scratchBlobs?: string[]
 }
 
 export interface AdapterStatus {

@@ -264,6 +264,7 @@ export class Engine {
       this.o.reporter.emit({ type: 'phase', phase: 'link', message: 'Linking' })
       const r = await this.reconcileOrUndo(txn, payload)
       db.deleteJournal(txn)
+      await this.dropScratchBlobs(fetched)
       const grafted = items.map((i) => summarize(db, db.program(i.name, i.version) as ProgramRow))
       for (const g of grafted) this.o.reporter.emit({ type: 'program', action: 'grafted', name: g.name, version: g.version, source: g.source })
       for (const [k, f] of fetched.entries()) {
@@ -323,6 +324,20 @@ export class Engine {
   }
 
   /** Reconcile after registration; on failure revert the DB to payload.previousCurrent and reconcile again. */
+  /**
+   * Scratch blobs (FetchResult.scratchBlobs) that no registered program references are deleted:
+   * the DB now knows every reference this transaction made, and writers hold the lock. Best
+   * effort — one left behind is found by `nip gc --verify`.
+   */
+  private async dropScratchBlobs(fetched: FetchResult[]): Promise<void> {
+    for (const f of fetched) {
+      for (const key of f.scratchBlobs ?? []) {
+        if (this.db.hasBlobRow(key)) continue
+        await this.o.cas.remove(key).catch(() => false)
+      }
+    }
+  }
+
   private async reconcileOrUndo(txn: string, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
     const { db, layout, cas } = this.o
     try {

@@ -50,14 +50,14 @@ class RelocatingAdapter extends MemoryAdapter {
   override async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
     const r = await super.fetch(ref, ctx)
     if (!this.relocate) return r
-    const { entries } = await relocateTree(r.entries, {
+    const { entries, replacedBlobs } = await relocateTree(r.entries, {
       cas: ctx.cas,
       layout: ctx.layout,
       reporter: ctx.reporter,
       label: `${ref.name} ${ref.version}`,
       ...(this.patchelf !== undefined ? { patchelf: this.patchelf } : {}),
     })
-    return { ...r, entries }
+    return { ...r, entries, scratchBlobs: replacedBlobs }
   }
 }
 
@@ -217,6 +217,10 @@ describe('relocation: grafted ELF files find grafted libraries', function () {
     // The DB records the patched blobs: verify sees what is on disk.
     const verified = await nip.verify([])
     assert.ok(verified.programs.every((p) => p.state === 'VERIFIED'), JSON.stringify(verified.programs))
+    // The unpatched originals were scratch: deleted once the transaction registered, not left
+    // for gc --verify to find.
+    const drift = (await nip.gc({ verify: true, dryRun: true })).drift
+    assert.deepEqual(drift?.orphanBlobs, [])
     nip.close()
 
     // The RUNPATH is relative: a moved root still runs.

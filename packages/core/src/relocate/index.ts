@@ -59,6 +59,8 @@ export interface RelocateResult {
   unpatched: string[]
   /** Whether patchelf was needed and not found. */
   unavailable: boolean
+  /** The original blobs of patched files: no entry names them any more (FetchResult.scratchBlobs). */
+  replacedBlobs: string[]
 }
 
 const HEADER_CONCURRENCY = 16
@@ -89,7 +91,7 @@ export async function relocateTree(entries: TreeEntry[], opts: RelocateOptions):
     if (elf === null || !elf.dynamic || elf.needed.length === 0) return
     needs.push({ entry, existing: elf.runpath ?? elf.rpath })
   })
-  const none: RelocateResult = { entries, patched: [], unpatched: [], unavailable: false }
+  const none: RelocateResult = { entries, patched: [], unpatched: [], unavailable: false, replacedBlobs: [] }
   if (needs.length === 0) return none
   const ownLibs = entries.some((e) => e.type !== 'dir' && /^lib\/[^/]+$/.test(e.path))
   /** One job per (blob, runpath): hardlinked copies of a file are patched once. */
@@ -115,7 +117,7 @@ export async function relocateTree(entries: TreeEntry[], opts: RelocateOptions):
         data: { files: all.flatMap((j) => j.paths) },
       })
     }
-    return { entries, patched: [], unpatched: all.flatMap((j) => j.paths).sort(), unavailable: true }
+    return { entries, patched: [], unpatched: all.flatMap((j) => j.paths).sort(), unavailable: true, replacedBlobs: [] }
   }
   const base = opts.tmpDir ?? os.tmpdir()
   await mkdir(base, { recursive: true })
@@ -189,6 +191,7 @@ export async function relocateTree(entries: TreeEntry[], opts: RelocateOptions):
     patched: [...replaced.keys()].sort(),
     unpatched: all.filter((j) => j.result === undefined).flatMap((j) => j.paths).sort(),
     unavailable: false,
+    replacedBlobs: [...new Set(all.filter((j) => j.result !== undefined && j.result.key !== j.blob).map((j) => j.blob))],
   }
 }
 
