@@ -77,7 +77,7 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
     const currentLink = layout.currentLink(canonical)
     dropCurrentTemps(currentLink)
     if (current) {
-      const saved = await placeSettings(ctx.cas, db.files(current.id), layout.programSettingsDir(current.name), layout.root, shippedDefaults(db, rows, current.id))
+      const saved = await placeSettings(ctx.cas, db.settingsFiles(current.id), layout.programSettingsDir(current.name), layout.root, shippedDefaults(db, rows, current.id))
       for (const s of saved) {
         ctx.reporter?.emit({ type: 'warning', code: 'settings-nipnew', message: `${layout.rel(s.path)} was edited: kept it, and saved the new default as ${layout.rel(s.saved)}.`, data: { path: layout.rel(s.path), saved: layout.rel(s.saved) } })
       }
@@ -178,8 +178,8 @@ function shippedDefaults(db: Database, rows: { id: number }[], currentId: number
   const out = new Map<string, Set<string>>()
   for (const r of rows) {
     if (r.id === currentId) continue
-    for (const f of db.files(r.id)) {
-      if (f.settings !== 1 || f.type !== 'file' || !f.blob) continue
+    for (const f of db.settingsFiles(r.id)) {
+      if (f.type !== 'file' || !f.blob) continue
       let set = out.get(f.path)
       if (set === undefined) out.set(f.path, (set = new Set()))
       set.add(f.blob)

@@ -436,6 +436,10 @@ export class Database {
   files(programId: number): FileRow[] {
     return this.stmt('SELECT * FROM files WHERE program_id = ? ORDER BY path').all(programId) as FileRow[]
   }
+  /** A program's settings entries only (reconcile places them on every switch; trees can be large). */
+  settingsFiles(programId: number): FileRow[] {
+    return this.stmt('SELECT * FROM files WHERE program_id = ? AND settings = 1 ORDER BY path').all(programId) as FileRow[]
+  }
   fileCount(programId: number): number {
     return (this.stmt('SELECT COUNT(*) AS n FROM files WHERE program_id = ?').get(programId) as { n: number }).n
   }
