@@ -95,7 +95,11 @@ describe('download', function () {
       assert.ok((await readFile(join(dir, 'f'))).equals(BIG))
       const [first, second] = mirror.requests
       assert.equal(first!.headers.range, undefined)
-      assert.equal(second!.headers.range, 'bytes=100000-')
+      // A reset may discard bytes already sent but not yet read (the peer's RST drops them), so the
+      // resume point is wherever the client's file ended: after at least one byte, at most at the fault.
+      const from = Number(/^bytes=(\d+)-$/.exec(String(second!.headers.range))?.[1])
+      if (type === 'truncate') assert.equal(from, 100_000)
+      else assert.ok(from > 0 && from <= 100_000, `resumed from ${second!.headers.range}`)
       assert.equal(second!.headers['if-range'], `"${BIG_SHA256.slice(0, 16)}"`)
       assert.equal(second!.status, 206)
       assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
