@@ -30,7 +30,7 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
   const payload = new Map<string, PayloadEntry>()
   const mappedFrom = new Map<string, string>()
   const links: { member: string; mapped: string; target: string; mode: number }[] = []
-  const source = createReadStream(file, ctx.signal ? { signal: ctx.signal } : {})
+  const source = createReadStream(file, { highWaterMark: 1024 * 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) })
   if (onChunk) source.on('data', (c) => onChunk(c.length))
   let result: Awaited<ReturnType<typeof unpackToCas>>
   try {

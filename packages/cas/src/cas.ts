@@ -264,6 +264,7 @@ export class Cas {
     const threads = this.#fsync ? 0 : poolThreads()
     let pool: FsPool | undefined
     let syncLeft = WRITER_SYNC_FIRST
+    let batchNo = 0
     /** Keys written (or being written) by this writer: identical content is written once. */
     const queued = new Set<string>()
     let ops: FsOp[] = []
@@ -297,8 +298,8 @@ export class Cas {
       labels = []
       adds = []
       used = 0
-      pool ??= new FsPool(1)
-      const p = pool.submit({ ops: sent.ops, data: buffer }).then(
+      pool ??= new FsPool(threads)
+      const p = pool.submit({ ops: sent.ops, data: buffer }, batchNo++ % threads).then(
         (r) => settle(r.results, r.data, sent),
         (e: unknown) => {
           failure ??= labelled(toCasError(e, 'add a blob at', this.dir), sent.labels[0])
