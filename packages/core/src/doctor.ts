@@ -11,6 +11,7 @@ import type { Database } from './db/database.js'
 import type { Layout } from './layout.js'
 import type { Engine } from './transaction.js'
 import { lstatOrNull, pruneEmptyDirs } from './linkFarm.js'
+import { EXPAND_SUFFIX, foldBaseOf, foldBases, foldFor, isOurFoldTarget } from './linkFold.js'
 import { emptyTrash, reconcile } from './reconcile.js'
 
 /** Blobs re-hashed by a default run (a random sample); --full re-hashes every referenced blob. */
@@ -64,12 +65,39 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   // links the DB owns
   const broken: string[] = []
   const owned = new Set<string>()
+  // A row under a folded directory is right when the fold is the one its row implies (linkFold.ts).
+  const bases = foldBases(layout)
+  const foldAt = new Map<string, string | null>()
+  const foldTargetOf = (dir: string): string | null => {
+    let t = foldAt.get(dir)
+    if (t === undefined) {
+      const abs = layout.abs(dir)
+      t = lstatOrNull(abs)?.isSymbolicLink() ? fs.readlinkSync(abs) : null
+      foldAt.set(dir, t)
+    }
+    return t
+  }
   for (const l of db.links()) {
     owned.add(l.path)
     const abs = layout.abs(l.path)
-    const st = lstatOrNull(abs)
     let ok = false
-    if (st?.isSymbolicLink() && fs.readlinkSync(abs) === l.target) ok = fs.existsSync(abs)
+    let fold: string | undefined
+    const base = foldBaseOf(bases, l.path)
+    if (base !== undefined) {
+      for (let i = l.path.indexOf('/', base.length + 1); i > 0; i = l.path.indexOf('/', i + 1)) {
+        if (foldTargetOf(l.path.slice(0, i)) !== null) {
+          fold = l.path.slice(0, i)
+          break
+        }
+      }
+    }
+    if (fold !== undefined) {
+      ok = foldFor(fold, l)?.target === foldTargetOf(fold) && fs.existsSync(abs)
+      if (ok) owned.add(fold)
+    } else {
+      const st = lstatOrNull(abs)
+      if (st?.isSymbolicLink() && fs.readlinkSync(abs) === l.target) ok = fs.existsSync(abs)
+    }
     if (!ok) {
       broken.push(l.path)
       driftNames.add(l.program)
@@ -80,14 +108,26 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   const unowned: string[] = []
   const danglingOurs: string[] = []
   const programsPrefix = layout.programsDir + path.sep
+  const expandLeftovers: string[] = []
   for (const top of [layout.linksDir, layout.settingsDir]) {
-    walkLinks(top, (abs) => {
-      const rel = layout.rel(abs)
-      if (owned.has(rel)) return
-      unowned.push(rel)
-      const resolved = path.resolve(path.dirname(abs), fs.readlinkSync(abs))
-      if (!fs.existsSync(abs) && resolved.startsWith(programsPrefix)) danglingOurs.push(abs)
-    })
+    walkLinks(
+      top,
+      (abs) => {
+        const rel = layout.rel(abs)
+        if (owned.has(rel)) return
+        unowned.push(rel)
+        const target = fs.readlinkSync(abs)
+        const resolved = path.resolve(path.dirname(abs), target)
+        // Dangling into the programs directory, or a fold no row stands under any more: nip's.
+        const staleFold = foldBaseOf(bases, rel) !== undefined && isOurFoldTarget(layout, abs, target) && db.linkUnder(rel) === undefined
+        if ((!fs.existsSync(abs) && resolved.startsWith(programsPrefix)) || staleFold) danglingOurs.push(abs)
+      },
+      (abs) => {
+        unowned.push(layout.rel(abs))
+        danglingOurs.push(abs)
+        expandLeftovers.push(abs)
+      },
+    )
   }
 
   const drift2 = db.refcountDrift()
@@ -125,7 +165,7 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
     if (driftNames.size && opts.cas) {
       await reconcile({ db, layout, cas: opts.cas, txn: `doctor-${process.pid}` }, { names: [...driftNames], dirs: [], links: [], previousCurrent: {} })
     }
-    for (const abs of danglingOurs) fs.rmSync(abs, { force: true })
+    for (const abs of danglingOurs) fs.rmSync(abs, { force: true, recursive: expandLeftovers.includes(abs) })
     pruneEmptyDirs(layout, danglingOurs.map((a) => path.dirname(a)))
     if (drift2.length) db.transaction(() => db.recountBlobs())
     if (refDrift.length || deadSpans || activeDrift.length) {
@@ -177,7 +217,8 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   return { healthy, findings }
 }
 
-function walkLinks(dir: string, onLink: (abs: string) => void): void {
+/** Every symlink under `dir`, not following any; the half-made twin of an interrupted fold expansion goes to `onLeftover`. */
+function walkLinks(dir: string, onLink: (abs: string) => void, onLeftover: (abs: string) => void): void {
   let entries: fs.Dirent[]
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true })
@@ -187,6 +228,7 @@ function walkLinks(dir: string, onLink: (abs: string) => void): void {
   for (const e of entries) {
     const abs = path.join(dir, e.name)
     if (e.isSymbolicLink()) onLink(abs)
-    else if (e.isDirectory()) walkLinks(abs, onLink)
+    else if (e.isDirectory() && e.name.endsWith(EXPAND_SUFFIX)) onLeftover(abs)
+    else if (e.isDirectory()) walkLinks(abs, onLink, onLeftover)
   }
 }

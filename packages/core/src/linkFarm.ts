@@ -3,8 +3,9 @@
  * <settings-dir>, made of relative symlinks into /Programs.
  *
  * Contracts:
- * - Links are per file (no directory folding): every link has exactly one owner row in the DB,
- *   so ownership, conflicts and removal are exact. Directories in the farm are plain
+ * - Every linked file has exactly one owner row in the DB, so ownership, conflicts and removal
+ *   are exact. On disk, a directory that one program alone fills may be one folded symlink
+ *   instead of a link per file (linkFold.ts); other directories in the farm are plain
  *   directories, created on demand and pruned when empty.
  * - Targets go through `Programs/<Name>/Current/…`, so switching versions changes one
  *   symlink for all the files both versions share; only the difference is linked/unlinked.
@@ -18,6 +19,7 @@ import type { FileRow, LinkRow } from './db/database.js'
 import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
 import { fromSystemError, isNipError } from './errors.js'
 import { assertConfined } from './confine.js'
+import { foldBaseOf, foldBases, isOurFoldTarget, type LinkIndex } from './linkFold.js'
 
 /** Where an entry of a program tree is linked, as paths relative to <links-dir> (or settings). */
 export function linkSlots(entryPath: string): { base: LinkDirName | 'Settings'; rest: string }[] {
@@ -99,10 +101,20 @@ export function findLinkConflicts(opts: {
   rows: LinkRow[]
   ownerOf: (p: string) => string | undefined
   planned?: Map<string, string>
+  /** Recognises folded directories (linkFold.ts), which are expanded rather than in the way. */
+  index?: LinkIndex
 }): LinkConflict[] {
   const conflicts: LinkConflict[] = []
   const me = opts.program.toLowerCase()
-  const statusOf = dirStatuses(opts.layout.root)
+  const { layout, index } = opts
+  const isFold =
+    index === undefined
+      ? undefined
+      : (dir: string): boolean => {
+          const rel = layout.rel(dir)
+          return foldBaseOf(foldBases(layout), rel) !== undefined && isOurFoldTarget(layout, dir, fs.readlinkSync(dir)) && index.linkUnder(rel) !== undefined
+        }
+  const statusOf = dirStatuses(opts.layout.root, isFold)
   for (const r of opts.rows) {
     const owner = opts.ownerOf(r.path)
     if (owner !== undefined && owner.toLowerCase() !== me) {
@@ -141,7 +153,7 @@ interface DirStatus {
 }
 
 /** A memoised lookup of what is at a directory path under `root` (one lstat per directory). */
-function dirStatuses(root: string): (dir: string) => DirStatus {
+function dirStatuses(root: string, isFold?: (dir: string) => boolean): (dir: string) => DirStatus {
   const known = new Map<string, DirStatus>()
   const statusOf = (dir: string): DirStatus => {
     const cached = known.get(dir)
@@ -153,7 +165,8 @@ function dirStatuses(root: string): (dir: string) => DirStatus {
       if (!up.exists) status = up
       else {
         const st = lstatOrNull(dir)
-        status = st === null ? { exists: false } : st.isDirectory() ? { exists: true } : { exists: false, blocker: dir }
+        // A fold is expanded into a real directory before links go into it.
+        status = st === null ? { exists: false } : st.isDirectory() || (st.isSymbolicLink() && isFold?.(dir) === true) ? { exists: true } : { exists: false, blocker: dir }
       }
     }
     known.set(dir, status)

@@ -17,7 +17,8 @@ import type { Cas } from '@nip/cas'
 import type { Database } from './db/database.js'
 import type { Layout } from './layout.js'
 import type { Reporter } from './reporter.js'
-import { createLinksParallel, lstatOrNull, removeLinks } from './linkFarm.js'
+import { createLinksParallel, lstatOrNull, pruneEmptyDirs, removeLinks } from './linkFarm.js'
+import { FoldRealizer, planFolds, retireFold, splitByFold } from './linkFold.js'
 import { placeSettings, stageTree } from './stage.js'
 import { crashPoint } from './crash.js'
 import { fromSystemError } from './errors.js'
@@ -34,6 +35,11 @@ export interface JournalPayload {
   previousCurrent: Record<string, string | null>
   /** For undo: the versions of each name in the current generation before the transaction. */
   previousActive?: Record<string, string[]>
+  /**
+   * Other programs whose folded link directories this transaction expanded or retired
+   * (linkFold.ts): their links are realized again on recovery.
+   */
+  touched?: string[]
 }
 
 export interface ReconcileContext {
@@ -53,8 +59,38 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
   // Looked up one by one: the cost follows the payload, not the size of the farm (gc relies on it).
   // One read transaction for all the lookups (not one per statement).
   const stale = db.transaction(() => payload.links.filter((l) => db.link(l.path) === undefined))
-  linksRemoved += removeLinks(layout, stale, () => crashPoint('reconcile:unlinking'))
+  // Links under a folded directory have no symlink of their own: the fold goes when it no longer
+  // stands for the rows under it, and the program still owning rows there is realized again.
+  const { direct, folds } = splitByFold(layout, stale)
+  linksRemoved += removeLinks(layout, direct, () => crashPoint('reconcile:unlinking'))
+  const touched = new Set(payload.touched ?? [])
+  const touch = (program: string): void => {
+    if (touched.has(program) || payload.names.includes(program)) return
+    touched.add(program)
+    payload.touched = [...touched]
+    // Journaled before the farm changes for it, so recovery realizes it again.
+    if (db.journal().some((j) => j.id === ctx.txn)) db.setJournalPayload(ctx.txn, JSON.stringify(payload))
+  }
+  if (folds.size > 0) {
+    for (const [dir, rows] of folds) {
+      const owner = db.transaction(() => retireFold(layout, db, dir))
+      if (owner !== undefined) touch(owner)
+      linksRemoved += rows
+    }
+    pruneEmptyDirs(layout, [...folds.keys()].map((f) => path.dirname(layout.abs(f))))
+  }
   crashPoint('reconcile:unlinked')
+  const realizer = new FoldRealizer(layout, db, touch)
+  const realize = async (program: { id: number; name: string }): Promise<number> => {
+    const { folds: made, singles } = db.transaction(() => planFolds(layout, program, db.linksOf(program.name), db.treeShape(program.id), db))
+    const n = realizer.makeFolds(made, (rows) => {
+      if (rows > 0) crashPoint('reconcile:linking')
+    })
+    for (const dir of new Set(singles.map((r) => path.posix.dirname(r.path)))) realizer.ensureRealDir(dir)
+    return n + (await createLinksParallel(layout, singles, (k) => {
+      if (n + k === 1) crashPoint('reconcile:linking')
+    }))
+  }
 
   for (const name of payload.names) {
     const rows = db.programsNamed(name)
@@ -84,14 +120,18 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
       switchCurrent(currentLink, current.version)
       crashPoint('reconcile:current')
       // 4. The links the DB says this program owns.
-      linksAdded += await createLinksParallel(layout, db.linksOf(current.name), (n) => {
-        if (n === 1) crashPoint('reconcile:linking')
-      })
+      linksAdded += await realize(current)
       crashPoint('reconcile:linked')
     } else {
       const st = lstatOrNull(currentLink)
       if (st?.isSymbolicLink()) fs.unlinkSync(currentLink)
     }
+  }
+
+  // Programs whose folds were expanded or retired: their links, as the DB has them.
+  for (const name of touched) {
+    const current = db.currentProgram(name)
+    if (current) await realize(current)
   }
 
   // 5. Directories this transaction made or retired that the DB does not (or no longer) know.

@@ -186,7 +186,7 @@ export class Engine {
         items.forEach((item, k) => {
           if (!becomesCurrent[k]) return
           const rows = desiredLinks(layout, { id: 0, name: item.name }, fetched[k].entries.map(toFileRow))
-          conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => db.link(p)?.program, planned }))
+          conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => db.link(p)?.program, planned, index: db }))
           for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
           for (const r of rows) payload.links.push({ path: r.path, target: r.target })
           for (const r of db.linksOf(item.name)) payload.links.push({ path: r.path, target: r.target })
@@ -314,7 +314,7 @@ export class Engine {
     let rows = desiredLinks(layout, { id, name }, files ?? db.files(id))
     if (skipConflicts) {
       const owner = (p: string) => db.link(p)?.program
-      const bad = new Set(findLinkConflicts({ layout, program: name, rows, ownerOf: owner }).map((c) => c.path))
+      const bad = new Set(findLinkConflicts({ layout, program: name, rows, ownerOf: owner, index: db }).map((c) => c.path))
       if (bad.size) {
         this.o.reporter.emit({ type: 'warning', code: 'links-skipped', message: `${bad.size} link(s) of ${name} are taken by other programs and were not created.`, data: { paths: [...bad] } })
         rows = rows.filter((r) => !bad.has(r.path))
@@ -475,7 +475,7 @@ export class Engine {
     const from = db.currentProgram(target.name)
     if (from?.id === target.id) return { name: target.name, from: from.version, to: target.version, links: { added: 0, removed: 0 } }
     const rows = desiredLinks(layout, { id: target.id, name: target.name }, db.files(target.id))
-    const conflicts = findLinkConflicts({ layout, program: target.name, rows, ownerOf: (p) => db.link(p)?.program })
+    const conflicts = findLinkConflicts({ layout, program: target.name, rows, ownerOf: (p) => db.link(p)?.program, index: db })
     if (conflicts.length) throw linkConflictError(conflicts)
     const txn = newTransactionId()
     const payload: JournalPayload = {

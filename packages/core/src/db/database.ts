@@ -437,6 +437,10 @@ export class Database {
     return this.stmt('SELECT * FROM files WHERE program_id = ? ORDER BY path').all(programId) as FileRow[]
   }
   /** A program's settings entries only (reconcile places them on every switch; trees can be large). */
+  /** The path and type of every entry of a program's tree (what link folding counts). */
+  treeShape(programId: number): { path: string; type: string }[] {
+    return this.stmt('SELECT path, type FROM files WHERE program_id = ?').all(programId) as { path: string; type: string }[]
+  }
   settingsFiles(programId: number): FileRow[] {
     return this.stmt('SELECT * FROM files WHERE program_id = ? AND settings = 1 ORDER BY path').all(programId) as FileRow[]
   }
@@ -475,6 +479,16 @@ export class Database {
   }
   link(p: string): LinkRow | undefined {
     return this.stmt('SELECT * FROM links WHERE path = ?').get(p) as LinkRow | undefined
+  }
+  /** The first link row under `dir` (root-relative, no trailing slash), of a program other than `except` when given. */
+  linkUnder(dir: string, except?: number): LinkRow | undefined {
+    // '/' + 1 is '0': every path under dir sorts between dir + '/' and dir + '0' (a range on the primary key).
+    if (except === undefined) return this.stmt('SELECT * FROM links WHERE path > ? AND path < ? ORDER BY path LIMIT 1').get(`${dir}/`, `${dir}0`) as LinkRow | undefined
+    return this.stmt('SELECT * FROM links WHERE path > ? AND path < ? AND program_id != ? ORDER BY path LIMIT 1').get(`${dir}/`, `${dir}0`, except) as LinkRow | undefined
+  }
+  /** Every link row under `dir`, in path order. */
+  linksUnder(dir: string): LinkRow[] {
+    return this.stmt('SELECT * FROM links WHERE path > ? AND path < ? ORDER BY path').all(`${dir}/`, `${dir}0`) as LinkRow[]
   }
   linkCount(): number {
     return (this.stmt('SELECT COUNT(*) AS n FROM links').get() as { n: number }).n
