@@ -56,9 +56,10 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
   let linksAdded = 0
   let linksRemoved = 0
   // 1. Links the DB no longer owns go first, so a switch never shows a link to a missing file.
-  // Looked up one by one: the cost follows the payload, not the size of the farm (gc relies on it).
-  // One read transaction for all the lookups (not one per statement).
-  const stale = db.transaction(() => payload.links.filter((l) => db.link(l.path) === undefined))
+  // Looked up by path (one query for the whole payload): the cost follows the payload, not the
+  // size of the farm (gc relies on it).
+  const owned = db.linkOwners(payload.links.map((l) => l.path))
+  const stale = payload.links.filter((l) => !owned.has(l.path))
   // Links under a folded directory have no symlink of their own: the fold goes when it no longer
   // stands for the rows under it, and the program still owning rows there is realized again.
   const { direct, folds } = splitByFold(layout, stale)

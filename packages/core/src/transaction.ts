@@ -186,7 +186,8 @@ export class Engine {
         items.forEach((item, k) => {
           if (!becomesCurrent[k]) return
           const rows = desiredLinks(layout, { id: 0, name: item.name }, fetched[k].entries.map(toFileRow))
-          conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => db.link(p)?.program, planned, index: db }))
+          const owners = db.linkOwners(rows.map((r) => r.path))
+          conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => owners.get(p), planned, index: db }))
           for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
           for (const r of rows) payload.links.push({ path: r.path, target: r.target })
           for (const r of db.linksOf(item.name)) payload.links.push({ path: r.path, target: r.target })
@@ -313,7 +314,8 @@ export class Engine {
     }
     let rows = desiredLinks(layout, { id, name }, files ?? db.files(id))
     if (skipConflicts) {
-      const owner = (p: string) => db.link(p)?.program
+      const owners = db.linkOwners(rows.map((r) => r.path))
+      const owner = (p: string) => owners.get(p)
       const bad = new Set(findLinkConflicts({ layout, program: name, rows, ownerOf: owner, index: db }).map((c) => c.path))
       if (bad.size) {
         this.o.reporter.emit({ type: 'warning', code: 'links-skipped', message: `${bad.size} link(s) of ${name} are taken by other programs and were not created.`, data: { paths: [...bad] } })

@@ -50,13 +50,17 @@ async function assertConsistent(root: string, label: string): Promise<void> {
 describe('reliability', function () {
   this.timeout(600000)
 
-  // Every operation that writes: install, upgrade, switch, rollback, remove, generations delete, gc.
+  // Every operation that writes: install, upgrade, switch, rollback, remove, generations delete, gc;
+  // and a folded link directory expanded and retired.
   const SEQUENCE = [
     'install hello@1.0',
     'install hello@2.0',
+    // hello's share/hello is one folded link until hello-extras puts a file there (an expansion)
+    'install hello-extras',
     'switch hello 1.0',
     'rollback',
     'switch hello 2.0',
+    'remove hello-extras',
     'remove hello',
     'generations-delete 1',
     'gc',
