@@ -149,6 +149,10 @@ export class Engine {
     }
     const command = opts.command ?? `install ${rawSpecs.join(' ')}`
     db.insertJournal({ id: txn, kind: 'install', state: 'fetching', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
+    // The links this install makes stay out of the journal: none exists before the point of no
+    // return, and after it recovery rolls forward (the DB owns them). Only an undo needs them,
+    // and reconcileOrUndo journals them before it starts one.
+    const newLinks: JournalPayload['links'] = []
     crashPoint('install:journal')
     let registered = false
     try {
@@ -189,7 +193,7 @@ export class Engine {
           const owners = db.linkOwners(rows.map((r) => r.path))
           conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => owners.get(p), planned, index: db }))
           for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
-          for (const r of rows) payload.links.push({ path: r.path, target: r.target })
+          for (const r of rows) newLinks.push({ path: r.path, target: r.target })
           for (const r of db.linksOf(item.name)) payload.links.push({ path: r.path, target: r.target })
         }),
       )
@@ -263,7 +267,7 @@ export class Engine {
 
       // 5. Current and links
       this.o.reporter.emit({ type: 'phase', phase: 'link', message: 'Linking' })
-      const r = await this.reconcileOrUndo(txn, payload)
+      const r = await this.reconcileOrUndo(txn, { ...payload, links: [...payload.links, ...newLinks] })
       db.deleteJournal(txn)
       await this.dropScratchBlobs(fetched)
       const grafted = items.map((i) => summarize(db, db.program(i.name, i.version) as ProgramRow))
@@ -347,6 +351,9 @@ export class Engine {
     } catch (e) {
       this.o.reporter.emit({ type: 'warning', code: 'undo', message: `Undoing transaction ${txn}: ${(e as Error).message}` })
       db.transaction(() => {
+        // With the DB undone, every link the payload names may be stale: a kill from here on is
+        // recovered from this payload.
+        db.setJournalPayload(txn, JSON.stringify(payload))
         const gen = db.generationByTxn(txn)
         if (gen) db.undoGeneration(gen.id)
         const before = payload.previousActive ?? {}

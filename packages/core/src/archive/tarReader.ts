@@ -1,5 +1,5 @@
 /**
- * A streaming, validating tar reader (ustar, GNU and pax, via tar-stream).
+ * A streaming, validating tar reader (ustar, GNU and pax; blocks scanned by tarScanner.ts).
  *
  * Contract:
  * - Entries are yielded in archive order, already normalised (see entryPath.ts) and checked
@@ -13,13 +13,13 @@
  *   followed, so a chain of individually harmless links cannot leave the tree.
  * - Closing the generator early (break, throw) stops reading the source.
  */
-import { extract as createExtract, type Header } from 'tar-stream'
 import { NipError, fromSystemError } from '../errors.js'
 import type { Limits } from './limits.js'
 import { checkSymlinkTarget, normalizeEntryPath, splitPath, type AbsoluteSymlinkPolicy } from './entryPath.js'
 import { PathRegistry } from './pathRegistry.js'
 import { refuse, type RefusalContext } from './refusal.js'
 import { toAsyncIterable } from './decompress.js'
+import { TarScanner, type RawHeader, type ScanEvent } from './tarScanner.js'
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink'
 
@@ -40,6 +40,11 @@ export interface TarEntry {
   gid?: number
   /** File content; see the module contract for when it must be read. */
   body?: AsyncIterable<Buffer>
+  /**
+   * The whole content, when the reader has it in memory (members up to 8 MiB): a consumer may
+   * take it instead of iterating `body`.
+   */
+  content?: Buffer
 }
 
 export interface ArchiveWarning {
@@ -64,17 +69,17 @@ export interface ReadTarOptions {
  * Header bytes allowed per entry, plus a fixed allowance, beyond the declared content of the
  * entries seen so far: bounds the input a hostile archive can make us read outside any entry
  * (e.g. endless zero blocks after the end of the archive). The fixed part also covers the input
- * fed to the extractor ahead of its parsing (at most one slice plus its buffer).
+ * scanned ahead of the checks (at most one slice).
  */
 const OVERHEAD_PER_ENTRY = 16 * 1024
 const OVERHEAD_FIXED = 16 * 1024 * 1024
-/** Input is fed to the extractor in slices of at most this size, so it cannot run far ahead. */
-const FEED_SLICE = 64 * 1024
+/** Input is scanned in slices of at most this size, so the overhead check runs often enough. */
+const SCAN_SLICE = 1024 * 1024
+/** Members up to this size are handed over whole (TarEntry.content); larger ones stream. */
+const WHOLE_MAX = 8 * 1024 * 1024
+const EMPTY = Buffer.alloc(0)
 
 const SPECIAL_BITS = 0o7000
-
-/** One member as tar-stream yields it: its header and a readable over its content. */
-type TarStreamEntry = AsyncIterable<Buffer> & { header: Header }
 
 export async function* readTar(
   src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -86,14 +91,17 @@ export async function* readTar(
   const registry = new PathRegistry()
   /** Paths that the entry being checked replaces (checkHeader adds, the loop reports). */
   const replacedPaths = new Set<string>()
-  const extract = createExtract()
+  const scanner = new TarScanner(WHOLE_MAX)
+  const source = toAsyncIterable(src)[Symbol.asyncIterator]()
+  let sourceDone = false
   let entryCount = 0
   let declaredTotal = 0
   let streamedTotal = 0
   let rawTotal = 0
   /** Declared member sizes, padded to 512-byte blocks, of every header seen. */
   let declaredBlocks = 0
-  let stopped = false
+  let queue: ScanEvent[] = []
+  let at = 0
 
   const tooLarge = (ctx: RefusalContext): NipError =>
     refuse(
@@ -103,38 +111,55 @@ export async function* readTar(
       ctx,
     )
 
-  // Feed the extractor by hand, with backpressure; a source error destroys it with that error.
-  const pump = (async () => {
-    for await (const chunk of toAsyncIterable(src)) {
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-      for (let at = 0; at < buf.length; at += FEED_SLICE) {
-        if (stopped) return
-        const slice = buf.subarray(at, at + FEED_SLICE)
-        rawTotal += slice.length
-        if (rawTotal - declaredBlocks > OVERHEAD_FIXED + OVERHEAD_PER_ENTRY * entryCount) {
-          throw tooLarge({ entry: '', archive })
+  /** The source chunk being scanned, one slice at a time (so a huge chunk is not scanned ahead of the checks). */
+  let chunk: Buffer = EMPTY
+  let chunkAt = 0
+  /** The next scanner event, reading (and scanning) more of the source as needed; undefined at the end. */
+  const nextEvent = async (): Promise<ScanEvent | undefined> => {
+    while (at >= queue.length) {
+      if (chunkAt >= chunk.length) {
+        if (sourceDone) return undefined
+        let r: IteratorResult<Uint8Array>
+        try {
+          r = await source.next()
+        } catch (e) {
+          throw e instanceof NipError ? e : fromSystemError(e, 'reading an archive', archive)
         }
-        if (!extract.write(slice)) await writable(extract)
+        if (r.done) {
+          sourceDone = true
+          try {
+            scanner.finish()
+          } catch (e) {
+            throw asReadError(e, archive)
+          }
+          return undefined
+        }
+        chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength)
+        chunkAt = 0
+        continue
       }
-    }
-    if (stopped) return
-    extract.end(null)
-  })().catch((e: unknown) => {
-    extract.destroy(e instanceof NipError ? e : fromSystemError(e, 'reading an archive', archive))
-  })
-
-  const entries = extract[Symbol.asyncIterator]() as AsyncIterator<TarStreamEntry>
-  try {
-    for (;;) {
-      let next: IteratorResult<TarStreamEntry>
+      const slice = chunkAt === 0 && chunk.length <= SCAN_SLICE ? chunk : chunk.subarray(chunkAt, chunkAt + SCAN_SLICE)
+      chunkAt += slice.length
+      rawTotal += slice.length
+      // Input outside any member (headers, padding, zero blocks) is bounded: see OVERHEAD_*.
+      if (rawTotal - declaredBlocks > OVERHEAD_FIXED + OVERHEAD_PER_ENTRY * entryCount) throw tooLarge({ entry: '', archive })
       try {
-        next = await entries.next()
+        scanner.push(slice)
       } catch (e) {
         throw asReadError(e, archive)
       }
-      if (next.done) break
-      const stream = next.value
-      const header = stream.header
+      queue = scanner.take()
+      at = 0
+    }
+    return queue[at++]
+  }
+
+  try {
+    for (;;) {
+      const ev = await nextEvent()
+      if (ev === undefined) break
+      if (ev.kind !== 'entry' && ev.kind !== 'begin') continue
+      const header = ev.header
       const raw = header.name
       const ctx: RefusalContext = { entry: raw, archive }
       declaredBlocks += Math.ceil((header.size ?? 0) / 512) * 512
@@ -146,9 +171,23 @@ export async function* readTar(
           ctx,
         )
       }
+      const streaming = ev.kind === 'begin'
+      /** Skips the rest of a streamed member (counting it against the limits). */
+      const drain = async (): Promise<void> => {
+        for (;;) {
+          const d = await nextEvent()
+          if (d === undefined || d.kind === 'end') return
+          if (d.kind === 'data') countChunk(d.chunk)
+        }
+      }
+      const countChunk = (chunk: Buffer): void => {
+        streamedTotal += chunk.length
+        if (streamedTotal > limits.maxTotalSize) throw tooLarge(ctx)
+      }
       const entry = checkHeader(header, { ...ctx, limits, policy, strip, registry, replacedPaths })
       if (entry === null) {
-        await drain(stream[Symbol.asyncIterator]())
+        if (streaming) await drain()
+        else if (ev.content !== undefined) countChunk(ev.content)
         continue
       }
       if (replacedPaths.delete(entry.path)) {
@@ -165,54 +204,46 @@ export async function* readTar(
         declaredTotal += entry.size
         if (declaredTotal > limits.maxTotalSize) throw tooLarge(ctx)
       }
-      const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>
       let claimed = false
-      let done = false
-      const countChunk = (chunk: Buffer): void => {
-        streamedTotal += chunk.length
-        if (streamedTotal > limits.maxTotalSize) throw tooLarge(ctx)
-      }
+      let done = !streaming
+      if (!streaming && ev.content !== undefined) countChunk(ev.content)
       if (entry.type === 'file') {
+        const content = streaming ? undefined : (ev.content ?? EMPTY)
+        if (content !== undefined) entry.content = content
         entry.body = {
           [Symbol.asyncIterator]: () => {
             if (claimed) throw new NipError('ERR_NIP_INTERNAL', `The body of ${entry.path} was read twice`)
             claimed = true
+            if (content !== undefined) return (async function* () {
+              if (content.length > 0) yield content
+            })()
             return (async function* () {
               for (;;) {
-                let r: IteratorResult<Buffer>
-                try {
-                  r = await iterator.next()
-                } catch (e) {
-                  throw asReadError(e, archive)
-                }
-                if (r.done) {
+                const d = await nextEvent()
+                if (d === undefined || d.kind === 'end') {
                   done = true
                   return
                 }
-                countChunk(r.value)
-                yield r.value
+                if (d.kind === 'data') {
+                  countChunk(d.chunk)
+                  yield d.chunk
+                }
               }
             })()
           },
         }
       }
       yield entry
-      if (!done) {
-        try {
-          await drain(iterator, countChunk)
-        } catch (e) {
-          throw asReadError(e, archive)
-        }
-      }
+      if (!done) await drain()
     }
     registry.verifySymlinks()
   } finally {
-    stopped = true
-    extract.destroy()
-    // Unblock a pump waiting on a source that has more to give: nobody will read it now.
-    const destroyable = src as { destroy?: () => void; readableEnded?: boolean }
-    if (typeof destroyable.destroy === 'function' && destroyable.readableEnded !== true) destroyable.destroy()
-    await pump
+    // Stop reading the source: nobody will read the rest now.
+    if (!sourceDone) {
+      const destroyable = src as { destroy?: () => void; readableEnded?: boolean }
+      if (typeof destroyable.destroy === 'function' && destroyable.readableEnded !== true) destroyable.destroy()
+      await source.return?.(undefined)?.catch(() => undefined)
+    }
   }
 }
 
@@ -225,7 +256,7 @@ interface HeaderContext extends RefusalContext {
 }
 
 /** Validate one header; null for entries that are skipped (the root, stripped-away paths). */
-function checkHeader(header: Header, ctx: HeaderContext): TarEntry | null {
+function checkHeader(header: RawHeader, ctx: HeaderContext): TarEntry | null {
   const type = entryType(header, ctx)
   const normalized = normalizeEntryPath(header.name, ctx)
   const path = stripPath(normalized, ctx.strip)
@@ -243,8 +274,8 @@ function checkHeader(header: Header, ctx: HeaderContext): TarEntry | null {
     size: type === 'file' ? header.size ?? 0 : 0,
   }
   if (header.mtime !== undefined) entry.mtime = header.mtime
-  if (header.uid !== undefined) entry.uid = header.uid
-  if (header.gid !== undefined) entry.gid = header.gid
+  if (header.uid !== null) entry.uid = header.uid
+  if (header.gid !== null) entry.gid = header.gid
 
   if (type === 'symlink') {
     entry.target = checkSymlinkTarget(path, header.linkname ?? '', { ...ctx, policy: ctx.policy })
@@ -256,7 +287,7 @@ function checkHeader(header: Header, ctx: HeaderContext): TarEntry | null {
   return entry
 }
 
-function entryType(header: Header, ctx: RefusalContext): TarEntryType {
+function entryType(header: RawHeader, ctx: RefusalContext): TarEntryType {
   switch (header.type) {
     case 'file':
     case 'contiguous-file':
@@ -296,28 +327,7 @@ function stripPath(path: string, strip: number): string {
   return splitPath(path).slice(strip).join('/')
 }
 
-/** Resolves once `extract` can take more input (or is gone). */
-function writable(extract: ReturnType<typeof createExtract>): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      extract.off('drain', done)
-      extract.off('close', done)
-      resolve()
-    }
-    extract.on('drain', done)
-    extract.on('close', done)
-  })
-}
-
-async function drain(iterator: AsyncIterator<Buffer>, onChunk?: (chunk: Buffer) => void): Promise<void> {
-  for (;;) {
-    const r = await iterator.next()
-    if (r.done) return
-    onChunk?.(r.value)
-  }
-}
-
-/** tar-stream's own errors (bad checksum, unexpected end, unknown format) mean a corrupt archive. */
+/** The scanner's errors (bad checksum, unexpected end, unknown format) mean a corrupt archive. */
 function asReadError(e: unknown, archive?: string): NipError {
   if (e instanceof NipError) return e
   const message = (e as Error)?.message ?? String(e)

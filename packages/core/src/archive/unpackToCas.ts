@@ -122,7 +122,8 @@ export async function unpackToCas(
         // unless it was captured and dropped (metadata lives only in memory).
         if (mapped === null && captured !== undefined) continue
         const hashers = opts.digests?.map((algorithm) => ({ algorithm, hash: createHash(algorithm) }))
-        const info = await store(opts.cas, captured ?? entry.body!, entry, { archive, hashers, writer })
+        const whole = captured ?? entry.content
+        const info = whole !== undefined && whole.length <= BUFFERED_MAX ? await storeWhole(opts.cas, whole, entry, { archive, hashers, writer }) : await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer })
         const file: StoredFile = { blob: info.key, size: info.size, mode: entry.mode }
         if (hashers !== undefined) {
           file.digests = Object.fromEntries(hashers.map((h) => [h.algorithm, h.hash.digest('hex')]))
@@ -255,6 +256,22 @@ async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: T
     return await cas.addStream(watched(), add)
   } catch (e) {
     throw asNipError(sourceError ?? e, entry.path, archive)
+  }
+}
+
+/** store() for content already in memory: no iteration, one synchronous add (or one queued write). */
+async function storeWhole(cas: Cas, buf: Buffer, entry: TarEntry, sctx: StoreContext): Promise<BlobInfo> {
+  const { archive, hashers, writer } = sctx
+  if (hashers !== undefined) for (const h of hashers) h.hash.update(buf)
+  try {
+    const add = { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size }
+    if (writer === undefined) return cas.addBufferSync(buf, add)
+    const info = writer.add(buf, add, entry.path)
+    const wait = writer.ready()
+    if (wait !== null) await wait
+    return info
+  } catch (e) {
+    throw asNipError(e, entry.path, archive)
   }
 }
 
