@@ -13,7 +13,7 @@
  * - The result is sorted by path (code-unit order) and lists every parent directory; parents
  *   the archive did not list get mode 0755.
  */
-import { createHash, type Hash } from 'node:crypto'
+import crypto, { createHash, type Hash } from 'node:crypto'
 import type { BlobInfo, BlobWriter, Cas } from '@nip/cas'
 import type { TreeEntry } from '../adapter.js'
 import { ERROR_CODES, NipError, fromSystemError, type NipErrorCode } from '../errors.js'
@@ -36,7 +36,8 @@ export interface UnpackOptions {
   limits: Limits
   /**
    * Where an entry goes in the program tree; null drops it. Receives the normalised archive path.
-   * The result is re-validated like an archive path.
+   * The result is re-validated like an archive path. It may replace a file entry's `body` (to
+   * check the bytes as they are stored); the content is then read from that body only.
    */
   mapPath?: (path: string, entry: TarEntry) => string | null
   /** Whether a mapped file is a configuration file (TreeEntry.settings). */
@@ -108,6 +109,7 @@ export async function unpackToCas(
       const captured = entry.type === 'file' && opts.captureMetadata?.(entry.path) === true ? await capture(entry, archive) : undefined
       if (captured !== undefined) metadata.set(entry.path, captured)
 
+      const readerBody = entry.body
       const rawMapped = opts.mapPath ? opts.mapPath(entry.path, entry) : entry.path
       let mapped: string | null = null
       if (rawMapped !== null) {
@@ -121,13 +123,24 @@ export async function unpackToCas(
         // Hardlinks may name this file even when it is dropped, so it is stored regardless,
         // unless it was captured and dropped (metadata lives only in memory).
         if (mapped === null && captured !== undefined) continue
-        const hashers = opts.digests?.map((algorithm) => ({ algorithm, hash: createHash(algorithm) }))
-        const whole = captured ?? entry.content
-        const info = whole !== undefined && whole.length <= BUFFERED_MAX ? await storeWhole(opts.cas, whole, entry, { archive, hashers, writer }) : await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer })
+        // The reader's whole content, unless mapPath put a body of its own in place (a check
+        // that must see every byte).
+        const whole = captured ?? (entry.body === readerBody ? entry.content : undefined)
+        let info: BlobInfo
+        let fileDigests: Record<string, string> | undefined
+        if (whole !== undefined && whole.length <= BUFFERED_MAX) {
+          // In memory already: one-shot digests (no hash object per file), one add.
+          if (opts.digests !== undefined) fileDigests = Object.fromEntries(opts.digests.map((algorithm) => [algorithm, oneShot(algorithm, whole)]))
+          info = await storeWhole(opts.cas, whole, entry, { archive, writer })
+        } else {
+          const hashers = opts.digests?.map((algorithm) => ({ algorithm, hash: createHash(algorithm) }))
+          info = await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer })
+          if (hashers !== undefined) fileDigests = Object.fromEntries(hashers.map((h) => [h.algorithm, h.hash.digest('hex')]))
+        }
         const file: StoredFile = { blob: info.key, size: info.size, mode: entry.mode }
-        if (hashers !== undefined) {
-          file.digests = Object.fromEntries(hashers.map((h) => [h.algorithm, h.hash.digest('hex')]))
-          digests.set(entry.path, file.digests)
+        if (fileDigests !== undefined) {
+          file.digests = fileDigests
+          digests.set(entry.path, fileDigests)
         }
         byArchivePath.set(entry.path, file)
         if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
@@ -259,10 +272,15 @@ async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: T
   }
 }
 
+/** crypto.hash where Node has it (20.12+), else a Hash object. */
+const oneShot: (algorithm: string, data: Buffer) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (algorithm, data) => (crypto as unknown as { hash: (a: string, d: Buffer, e: 'hex') => string }).hash(algorithm, data, 'hex')
+    : (algorithm, data) => createHash(algorithm).update(data).digest('hex')
+
 /** store() for content already in memory: no iteration, one synchronous add (or one queued write). */
 async function storeWhole(cas: Cas, buf: Buffer, entry: TarEntry, sctx: StoreContext): Promise<BlobInfo> {
-  const { archive, hashers, writer } = sctx
-  if (hashers !== undefined) for (const h of hashers) h.hash.update(buf)
+  const { archive, writer } = sctx
   try {
     const add = { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size }
     if (writer === undefined) return cas.addBufferSync(buf, add)
