@@ -9,9 +9,15 @@
  */
 import { PassThrough, Readable, pipeline as streamPipeline, type Duplex } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import { createDecompressor } from 'lzma-native'
+import { createRequire } from 'node:module'
 import { DecompressStream } from 'zstd-napi'
-import unbzip2Stream from 'unbzip2-stream'
+
+// xz and bzip2 decoders are loaded when an archive needs them (lzma-native alone costs ~18 ms
+// of every command's start-up otherwise).
+const requireLazily = createRequire(import.meta.url)
+const createDecompressor = (): ReturnType<typeof import('lzma-native').createDecompressor> =>
+  (requireLazily('lzma-native') as typeof import('lzma-native')).createDecompressor()
+const unbzip2Stream = (): NodeJS.ReadWriteStream => (requireLazily('unbzip2-stream') as () => NodeJS.ReadWriteStream)()
 import { NipError, fromSystemError } from '../errors.js'
 
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd' | 'bzip2'

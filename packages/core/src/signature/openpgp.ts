@@ -13,7 +13,11 @@
  * - ERR_NIP_KEYRING_INVALID    the keyring cannot be parsed.
  * Key ids and fingerprints are uppercase hex, as gpg prints them.
  */
-import * as openpgp from 'openpgp'
+import type * as openpgp from 'openpgp'
+
+/** openpgp is loaded on first use: most commands verify nothing, and it costs ~35 ms to load. */
+let loaded: Promise<typeof openpgp> | undefined
+const pgp = (): Promise<typeof openpgp> => (loaded ??= import('openpgp'))
 import { NipError } from '../errors.js'
 
 /** Trusted public keys. Opaque: build it with readKeyring (and combineKeyrings). */
@@ -55,9 +59,10 @@ export async function readKeyring(data: Buffer | string): Promise<PublicKeyring>
       // readKeys reads one armor block; keyring files often concatenate several.
       const text = typeof data === 'string' ? data : data.toString('utf8')
       const blocks = text.match(/-----BEGIN PGP (?:PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP (?:PUBLIC|PRIVATE) KEY BLOCK-----/g) ?? [text]
-      keys = (await Promise.all(blocks.map((armoredKeys) => openpgp.readKeys({ armoredKeys })))).flat()
+      const lib = await pgp()
+      keys = (await Promise.all(blocks.map((armoredKeys) => lib.readKeys({ armoredKeys })))).flat()
     } else {
-      keys = await openpgp.readKeys({ binaryKeys: new Uint8Array(data as Buffer) })
+      keys = await (await pgp()).readKeys({ binaryKeys: new Uint8Array(data as Buffer) })
     }
   } catch (e) {
     throw new NipError('ERR_NIP_KEYRING_INVALID', `The keyring cannot be read: ${(e as Error).message}`, {
@@ -83,13 +88,14 @@ export async function verifyDetached(opts: { data: Buffer; signature: Buffer | s
   let sig: openpgp.Signature
   try {
     sig = isArmored(signature)
-      ? await openpgp.readSignature({ armoredSignature: typeof signature === 'string' ? signature : signature.toString('utf8') })
-      : await openpgp.readSignature({ binarySignature: new Uint8Array(signature as Buffer) })
+      ? await (await pgp()).readSignature({ armoredSignature: typeof signature === 'string' ? signature : signature.toString('utf8') })
+      : await (await pgp()).readSignature({ binarySignature: new Uint8Array(signature as Buffer) })
   } catch (e) {
     throw invalid(`the signature cannot be parsed: ${(e as Error).message}`, 'malformed', [], e)
   }
-  const message = await openpgp.createMessage({ binary: new Uint8Array(opts.data) })
-  const result = await verifyOrMalformed(() => openpgp.verify({ message, signature: sig, verificationKeys: keyring.keys(), format: 'binary' }))
+  const message = await (await pgp()).createMessage({ binary: new Uint8Array(opts.data) })
+  const lib = await pgp()
+  const result = await verifyOrMalformed(() => lib.verify({ message, signature: sig, verificationKeys: keyring.keys(), format: 'binary' }))
   const good = await firstValid(result.signatures, keyring)
   const key = good.key
   return { valid: true, keyId: good.keyId, fingerprint: key.getFingerprint().toUpperCase(), userIds: key.getUserIDs() }
@@ -104,11 +110,12 @@ export async function verifyCleartext(opts: { text: string; keyring: PublicKeyri
   }
   let message: openpgp.CleartextMessage
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: opts.text })
+    message = await (await pgp()).readCleartextMessage({ cleartextMessage: opts.text })
   } catch (e) {
     throw invalid(`the signed message cannot be parsed: ${(e as Error).message}`, 'malformed', [], e)
   }
-  const result = await verifyOrMalformed(() => openpgp.verify({ message, verificationKeys: opts.keyring.keys() }))
+  const lib = await pgp()
+  const result = await verifyOrMalformed(() => lib.verify({ message, verificationKeys: opts.keyring.keys() }))
   const good = await firstValid(result.signatures, opts.keyring)
   return { valid: true, keyId: good.keyId, fingerprint: good.key.getFingerprint().toUpperCase(), data: result.data }
 }
