@@ -44,6 +44,7 @@ import { Dispatcher } from './dispatcher.js'
 import { NipError, fromSystemError } from './errors.js'
 import { Layout } from './layout.js'
 import { ensureFarm } from './linkFarm.js'
+import { foldBaseOf, foldBases, foldFor } from './linkFold.js'
 import { Lock, isStale, readLockOwner } from './lock.js'
 import { silentReporter, type Reporter } from './reporter.js'
 import { Engine, summarize } from './transaction.js'
@@ -286,6 +287,13 @@ export class Nip {
     if (link) {
       const prog = db.programById(link.program_id)
       return { path: rel, kind: 'link', owner: { name: link.program, version: prog?.version ?? '' }, target: link.target }
+    }
+    // A folded directory of the farm: the program whose link rows it stands for.
+    const abs2 = this.layout.abs(rel)
+    const under = foldBaseOf(foldBases(this.layout), rel) !== undefined ? db.linkUnder(rel) : undefined
+    if (under !== undefined && fs.lstatSync(abs2, { throwIfNoEntry: false })?.isSymbolicLink() && foldFor(rel, under)?.target === fs.readlinkSync(abs2)) {
+      const prog = db.programById(under.program_id)
+      return { path: rel, kind: 'link', owner: { name: under.program, version: prog?.version ?? '' }, target: fs.readlinkSync(abs2) }
     }
     const programsRel = this.layout.rel(this.layout.programsDir)
     if (rel.startsWith(programsRel + '/')) {

@@ -66,6 +66,12 @@ describe('link farm: folded directories', () => {
     assert.equal(kind(root, 'System/Links/Shared/alpha'), '-> ../../../Programs/alpha/Current/share/alpha')
     assert.equal(kind(root, 'System/Links/Shared/doc'), '-> ../../../Programs/alpha/Current/share/doc')
     assert.equal(kind(root, 'System/Links/Executables/alpha'), '-> ../../../Programs/alpha/Current/bin/alpha')
+    assert.deepEqual(nip.owns(path.join(root, 'System/Links/Shared/alpha')), {
+      path: 'System/Links/Shared/alpha',
+      kind: 'link',
+      owner: { name: 'alpha', version: '1.0' },
+      target: '../../../Programs/alpha/Current/share/alpha',
+    })
     await consistent(nip)
 
     await nip.install(['beta'])
