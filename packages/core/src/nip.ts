@@ -108,9 +108,10 @@ export class Nip {
    * space (`freesSpace`) and fails with ERR_NIP_NO_SPACE releases the space reserve and runs once
    * more (reserve.ts); every other command first re-creates the reserve when space allows.
    */
-  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, opts: { freesSpace?: boolean } = {}): Promise<T> {
+  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, opts: { freesSpace?: boolean; dryRun?: boolean } = {}): Promise<T> {
     try {
-      return await this.writeOnce(command, fn, true)
+      // A dry run writes nothing of its own, not even the reserve.
+      return await this.writeOnce(command, fn, opts.dryRun !== true)
     } catch (e) {
       if (!opts.freesSpace || !(e instanceof NipError) || e.code !== 'ERR_NIP_NO_SPACE' || !releaseReserve(this.layout)) throw e
       this.reporter.emit({ type: 'warning', code: 'ERR_NIP_NO_SPACE', message: `The disk is full: released nip's ${RESERVE_BYTES / 1024} KiB reserve to finish ${command}.`, data: { reserve: this.layout.reservePath } })
@@ -172,7 +173,7 @@ export class Nip {
 
   async remove(names: string[], opts: RemoveOptions = {}): Promise<RemoveResult> {
     if (names.length === 0) throw new NipError('ERR_NIP_USAGE', 'Nothing to remove.', { hint: 'Name at least one program.' })
-    return this.write(opts.command ?? `remove ${names.join(' ')}`, (engine) => engine.remove(names, opts), { freesSpace: true })
+    return this.write(opts.command ?? `remove ${names.join(' ')}`, (engine) => engine.remove(names, opts), { freesSpace: true, dryRun: opts.dryRun === true })
   }
 
   /** Move Current (and the links) of `name` to `version`. */
@@ -201,13 +202,13 @@ export class Nip {
 
   /** Return to the parent of the current generation, or to generation `to`; recorded as a new generation. */
   async rollback(opts: { to?: number; dryRun?: boolean; command?: string } = {}): Promise<RollbackResult> {
-    return this.write(opts.command ?? 'rollback', (engine) => engine.rollback(opts), { freesSpace: true })
+    return this.write(opts.command ?? 'rollback', (engine) => engine.rollback(opts), { freesSpace: true, dryRun: opts.dryRun === true })
   }
 
   /** Delete unreachable program trees and unreferenced blobs. A dry run takes the lock but changes nothing. */
   async gc(opts: GcOptions = {}): Promise<GcResult> {
     if (opts.dryRun && !fs.existsSync(this.layout.dbPath)) return { dryRun: true, programs: [], blobs: 0, bytes: 0, truncated: false, durationMs: 0 }
-    return this.write(opts.command ?? 'gc', (_engine, db) => collectGarbage({ db, layout: this.layout, cas: this.cas, reporter: this.reporter }, opts), { freesSpace: true })
+    return this.write(opts.command ?? 'gc', (_engine, db) => collectGarbage({ db, layout: this.layout, cas: this.cas, reporter: this.reporter }, opts), { freesSpace: true, dryRun: opts.dryRun === true })
   }
 
   async pin(spec: string): Promise<PinResult> {
@@ -234,7 +235,7 @@ export class Nip {
       if (opts.dryRun || plan.length === 0) return { dryRun: !!opts.dryRun, plan, removed: [] }
       const r = await engine.remove(plan.map((p) => `${p.name}@${p.version}`), { force: true, command, kind: 'autoremove' })
       return { dryRun: false, plan, removed: r.removed, ...(r.transaction ? { transaction: r.transaction } : {}) }
-    })
+    }, { dryRun: opts.dryRun === true })
   }
 
   /**

@@ -162,7 +162,12 @@ describe('store lifecycle', () => {
     assert.throws(() => nip.generationsDiff(1, 9), /Generation 9 does not exist/)
     const del = await nip.generationsDelete({ ids: [2] })
     assert.deepEqual([del.deleted, del.released, del.kept], [[2], 1, [0, 1, 3]])
+    // A dry run writes nothing of its own: with the reserve gone, it does not make it again.
+    fs.rmSync(path.join(root, 'var/nip/reserve'))
     const dry2 = await nip.gc({ dryRun: true })
+    await nip.rollback({ to: 1, dryRun: true })
+    await nip.autoremove({ dryRun: true })
+    assert.equal(fs.existsSync(path.join(root, 'var/nip/reserve')), false, 'no reserve made by a dry run')
     // beta's own blobs: bin/beta and libbeta.so; COPYING is shared with alpha and stays
     const freed = Buffer.byteLength('beta 1.0\n') + Buffer.byteLength('beta library\n')
     assert.deepEqual([dry2.programs.map((p) => `${p.name}@${p.version}`), dry2.blobs, dry2.bytes], [['beta@1.0'], 2, freed])
