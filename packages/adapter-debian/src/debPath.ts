@@ -11,6 +11,8 @@
  * The roots themselves (`.`, `usr`, `etc`, a triplet directory) map to null or to the tree root
  * and carry nothing.
  */
+import { treeLinkTarget } from '@nip/core'
+
 const TRIPLET = /^[a-z0-9_]+-linux-(?:gnu|gnux32|gnueabi|gnueabihf|gnuabi64|gnuspe|musl)$/
 const UNMERGED = new Set(['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'])
 
@@ -43,13 +45,6 @@ export function mapSymlinkTarget(linkArchivePath: string, target: string, linkMa
   }
   const mappedTarget = mapDebPath(resolved.join('/'))
   if (mappedTarget === null) return null
-  const from = linkMappedPath.split('/').slice(0, -1)
-  const to = mappedTarget === '' ? [] : mappedTarget.split('/')
-  // Settings live beside the version directories (Programs/<Name>/Settings), not inside one: a
-  // link from the tree into /etc climbs out of its version directory to reach them.
-  if (to[0] === 'Settings' && from[0] !== 'Settings') return ['..', ...from.map(() => '..'), ...to].join('/')
-  let common = 0
-  while (common < from.length && common < to.length && from[common] === to[common]) common++
-  const rel = [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/')
-  return rel === '' ? '.' : rel
+  // A link into /etc climbs out of its version directory to the program's Settings (treeTarget.ts).
+  return treeLinkTarget(linkMappedPath.split('/').slice(0, -1), mappedTarget === '' ? [] : mappedTarget.split('/'))
 }

@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs'
 import path from 'node:path'
-import { NipError, parentPathOf, resolveLexically, unpackToCas, type AdapterContext, type Scriptlet, type TreeEntry } from './coreImports.js'
+import { NipError, climbsToSettings, parentPathOf, resolveLexically, treeLinkTarget, unpackToCas, type AdapterContext, type Scriptlet, type TreeEntry } from './coreImports.js'
 import { mapMemberPath, isSettingsPath, METADATA_MEMBERS } from './memberPath.js'
 import { parseMtree } from './mtree.js'
 import { checkMtree, type PayloadEntry } from './mtreeCheck.js'
@@ -91,8 +91,7 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
     // remapTarget yields the canonical form (ups, then downs); inside the tree lexically means
     // inside when followed, since no entry lies below a symlink. The one climb allowed is to the
     // program's Settings beside its versions (a link into /etc).
-    const toSettings = target.split('/').filter((c) => c !== '..')[0] === 'Settings' && target.split('/').filter((c) => c === '..').length === l.mapped.split('/').length
-    if (!toSettings && resolveLexically(l.mapped, target) === null) {
+    if (!climbsToSettings(l.mapped, target) && resolveLexically(l.mapped, target) === null) {
       throw new NipError('ERR_NIP_UNSAFE_SYMLINK', `${name}: the symlink ${l.member} -> ${l.target} leaves the program tree once mapped`, {
         hint: 'The package holds a symlink that points outside its tree; do not install it.',
         data: { file, entry: l.member, target: l.target },
@@ -126,13 +125,9 @@ export function remapTarget(member: string, target: string, mapped: string): str
   const landing = resolveLexically(member, target)
   if (landing === null) return target
   const moved = landing === '' || landing === 'usr' ? '' : (mapMemberPath(landing) ?? landing)
-  const from = parentPathOf(mapped).split('/').filter((c) => c !== '')
-  const to = moved.split('/').filter((c) => c !== '')
-  // Settings live beside the version directories (Programs/<Name>/Settings), not inside one: a
-  // link from the tree into /etc climbs out of its version directory to reach them.
-  if (to[0] === 'Settings' && from[0] !== 'Settings') return ['..', ...from.map(() => '..'), ...to].join('/')
-  let common = 0
-  while (common < from.length && common < to.length && from[common] === to[common]) common++
-  const rel = [...from.slice(common).map(() => '..'), ...to.slice(common)].join('/')
-  return rel === '' ? '.' : rel
+  // A link into /etc climbs out of its version directory to the program's Settings (treeTarget.ts).
+  return treeLinkTarget(
+    parentPathOf(mapped).split('/').filter((c) => c !== ''),
+    moved.split('/').filter((c) => c !== ''),
+  )
 }
