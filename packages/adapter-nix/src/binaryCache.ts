@@ -16,7 +16,7 @@ import { rm } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { createBrotliDecompress } from 'node:zlib'
 import path from 'node:path'
-import { NipError, decompressStream, type Compression } from '@nip/core'
+import { NipError, decompressStream, type Compression, type Reporter } from '@nip/core'
 import { parseCacheInfo } from './cacheInfo.js'
 import { parseNarInfo, type NarInfo } from './narInfo.js'
 import type { NixConfig } from './nixConfig.js'
@@ -44,7 +44,14 @@ export class BinaryCache {
   constructor(
     private readonly config: NixConfig,
     private readonly signal?: AbortSignal,
+    /** Told when a substituter is passed over for the next one (warning `substituter-skipped`). */
+    private readonly reporter?: Reporter,
   ) {}
+
+  /** A substituter failed and the next one is tried: say so (the error names it when all fail). */
+  private passedOver(url: string, error: NipError): void {
+    this.reporter?.emit({ type: 'warning', code: 'substituter-skipped', message: `${url}: ${error.message} — trying the next substituter.`, data: { url, error: error.code } })
+  }
 
   /** Substituters in the order they are asked (config order, then Priority). */
   substituters(): Promise<string[]> {
@@ -93,6 +100,7 @@ export class BinaryCache {
       } catch (e) {
         if (!passOver(e)) throw e
         failures.push({ url: `${substituter}/${p.hashPart}.narinfo`, error: e })
+        this.passedOver(`${substituter}/${p.hashPart}.narinfo`, e)
       }
     }
     if (failures.length > 0) throw combineFailures(`${p.hashPart}.narinfo`, failures, 'substituter')
@@ -126,6 +134,7 @@ export class BinaryCache {
       } catch (e) {
         if (!passOver(e)) throw e
         failures.push({ url: `${substituter}/${p.hashPart}.narinfo`, error: e })
+        this.passedOver(`${substituter}/${p.hashPart}.narinfo`, e)
       }
     }
   }
@@ -160,6 +169,7 @@ export class BinaryCache {
       } catch (e) {
         if (!passOver(e)) throw e
         failures.push({ url, error: e })
+        this.passedOver(url, e)
       }
     }
     throw combineFailures(`the NAR of ${formatStorePath(located.info.storePath, this.config.storeDir)}`, failures, 'substituter')

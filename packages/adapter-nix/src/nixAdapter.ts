@@ -278,7 +278,7 @@ export class NixAdapter implements SourceAdapter {
     const key = JSON.stringify(ctx.config)
     if (this.state?.key !== key) {
       const config = parseNixConfig(ctx.config)
-      this.state = { key, config, cache: new BinaryCache(config, ctx.signal) }
+      this.state = { key, config, cache: new BinaryCache(config, ctx.signal, ctx.reporter) }
     }
     return this.state
   }

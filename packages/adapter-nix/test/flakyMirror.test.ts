@@ -86,8 +86,8 @@ async function install(subs: Mirror[], extra: Record<string, unknown> = {}) {
     timeout: 0.4,
     ...extra,
   }
-  const { nip } = await openNip(root, [createAdapter()], { sources: [{ id: 'nix', enabled: true, priority: 10, table }] })
-  return { root, nip, cache: nip.dispatcher.context('nix').cacheDir }
+  const { nip, reporter } = await openNip(root, [createAdapter()], { sources: [{ id: 'nix', enabled: true, priority: 10, table }] })
+  return { root, nip, reporter, cache: nip.dispatcher.context('nix').cacheDir }
 }
 
 const statuses = (m: Mirror, file: string): number[] => m.requestsFor(`/${file}`).map((r) => r.status)
@@ -167,10 +167,14 @@ describe('nix install through flaky substituters', function () {
     const flaky = await substituter({ 'data.narinfo': { fault: { type: 'corrupt' } } })
     flaky.setRoute(`/${hello.hashPart}.narinfo`, { body: tampered })
     const good = await substituter()
-    const { nip } = await install([flaky, good])
+    const { nip, reporter } = await install([flaky, good])
     try {
       await nip.install([`nix:${STORE}/${hello.base}`], { yes: true } as never)
       assert.deepEqual(nip.list().map((p) => p.name).sort(), ['greeting-data', 'hello'])
+      // Each pass-over was told, naming the narinfo and its error.
+      const skipped = reporter.events.filter((e) => e.type === 'warning' && e.code === 'substituter-skipped') as { data: { url: string; error: string } }[]
+      assert.deepEqual(skipped.map((w) => w.data.url).sort(), [`${flaky.url}/${data.hashPart}.narinfo`, `${flaky.url}/${hello.hashPart}.narinfo`].sort())
+      assert.ok(skipped.every((w) => w.data.error.startsWith('ERR_NIP_')))
       // Neither NAR was asked of the first substituter.
       assert.deepEqual(statuses(flaky, hello.narUrl), [])
       assert.deepEqual(statuses(flaky, data.narUrl), [])
