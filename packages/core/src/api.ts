@@ -128,7 +128,7 @@ export interface RollbackResult {
 
 export interface GcOptions {
   dryRun?: boolean
-  /** Stop once this many bytes would be freed (whole programs at a time). */
+  /** Stop once the blobs freed reach this many bytes (whole programs at a time; shared content counts when its last holder goes). */
   maxFreed?: number
   /** Also scan every program and the whole CAS and report drift (slow; the cross-check). */
   verify?: boolean

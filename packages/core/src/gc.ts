@@ -54,6 +54,7 @@ interface GcStatements {
   candidates: BetterSqlite3.Statement
   deadBlobs: BetterSqlite3.Statement
   freedBy: BetterSqlite3.Statement
+  blobsOf: BetterSqlite3.Statement
   treeEntries: BetterSqlite3.Statement
   insertJournal: BetterSqlite3.Statement
   releaseBlobs: BetterSqlite3.Statement
@@ -84,6 +85,12 @@ function statements(handle: BetterSqlite3.Database): GcStatements {
        JOIN blobs b ON b.key = f.blob WHERE b.refs <= f.n`,
     ),
     treeEntries: p(`SELECT program_id, path, type FROM files WHERE program_id IN (${IDS}) AND settings = 0`),
+    // One program's blobs with their references in it and in all (for --max-freed).
+    blobsOf: p(
+      `SELECT b.key AS key, b.size AS size, b.refs AS refs, f.n AS n FROM
+         (SELECT blob, COUNT(*) AS n FROM files WHERE program_id = ? AND blob IS NOT NULL GROUP BY blob) f
+       JOIN blobs b ON b.key = f.blob`,
+    ),
     insertJournal: p('INSERT INTO journal (id, kind, state, pid, command, started_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     releaseBlobs: p(
       `UPDATE blobs SET refs = refs - f.n
@@ -111,11 +118,22 @@ export async function collectGarbage(ctx: GcContext, opts: GcOptions = {}): Prom
   const sql = statements(db.db)
   const all = sql.candidates.all() as ProgramRow[]
   const chosen: ProgramRow[] = []
-  let budget = 0
-  for (const p of all) {
-    if (opts.maxFreed !== undefined && budget >= opts.maxFreed) break
-    chosen.push(p)
-    budget += p.size
+  if (opts.maxFreed === undefined) chosen.push(...all)
+  else {
+    // Stop once the blobs the chosen programs free (and the dead ones) reach the budget: a blob
+    // is freed when the last of its references goes, so shared content counts once, and only
+    // when every program holding it is chosen.
+    let freed = (sql.deadBlobs.all() as Blob[]).reduce((n, b) => n + b.size, 0)
+    const released = new Map<string, number>()
+    for (const p of all) {
+      if (freed >= opts.maxFreed) break
+      chosen.push(p)
+      for (const b of sql.blobsOf.all(p.id) as (Blob & { refs: number; n: number })[]) {
+        const gone = (released.get(b.key) ?? 0) + b.n
+        released.set(b.key, gone)
+        if (gone >= b.refs && gone - b.n < b.refs) freed += b.size
+      }
+    }
   }
   const truncated = chosen.length < all.length
   const programs = chosen.map((p) => ({ name: p.name, version: p.version, size: p.size }))

@@ -221,6 +221,25 @@ describe('store lifecycle', () => {
     await consistent(nip)
   })
 
+  it('gc --max-freed counts the blobs freed: content two programs share counts once both go', async () => {
+    await nip.install(['alpha@1.0'])
+    await nip.install(['beta'])
+    await nip.remove(['beta'])
+    await nip.remove(['alpha'])
+    await nip.generationsDelete({ keep: 1 })
+    // alpha alone frees its own two blobs; the licence it shares with beta goes only with beta.
+    const alphaOnly = Buffer.byteLength('alpha 1.0\n') + Buffer.byteLength('one\n')
+    const one = await nip.gc({ dryRun: true, maxFreed: alphaOnly })
+    assert.deepEqual([one.programs.map((p) => p.name), one.bytes, one.truncated], [['alpha'], alphaOnly, true])
+    const both = await nip.gc({ dryRun: true, maxFreed: alphaOnly + 1 })
+    assert.deepEqual([both.programs.map((p) => p.name), both.truncated], [['alpha', 'beta'], false])
+    const all = alphaOnly + Buffer.byteLength(LICENSE) + Buffer.byteLength('beta 1.0\n') + Buffer.byteLength('beta library\n')
+    assert.equal(both.bytes, all)
+    const r = await nip.gc({ maxFreed: alphaOnly })
+    assert.deepEqual([r.programs.map((p) => p.name), r.bytes], [['alpha'], alphaOnly])
+    await consistent(nip)
+  })
+
   it('a pin keeps a version from gc and keeps it Current through an upgrade', async () => {
     await nip.install(['alpha@1.0'])
     const p = await nip.pin('alpha')
