@@ -189,6 +189,7 @@ export async function readDeb(file: string, opts: ReadDebOptions): Promise<DebCo
       limits: opts.limits,
       archive,
       compression: data.compression,
+      sourceSize: data.size,
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
       absoluteSymlinks: 'rebase',
       mapPath: (p, entry) => {

@@ -291,6 +291,7 @@ export class GentooAdapter implements SourceAdapter {
     const result = await unpackToCas(fs.createReadStream(file, { start: 0, end: split.tarballLength - 1 }), {
       cas: ctx.cas,
       limits: ctx.limits,
+      sourceSize: split.tarballLength,
       archive: label,
       absoluteSymlinks: 'rebase',
       mapPath: mapImagePath,

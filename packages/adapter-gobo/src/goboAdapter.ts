@@ -125,6 +125,7 @@ export class GoboAdapter implements SourceAdapter {
         cas: ctx.cas,
         limits: ctx.limits,
         archive: pkg.file,
+        sourceSize: size,
         mapPath: (member, entry) => {
           const mapped = mapMemberPath(member, entry.type, memberCtx)
           if (mapped?.settings) settingsPaths.add(mapped.path)

@@ -7,7 +7,7 @@
  * is mapped like any member, and the target is made relative again from the link's new place —
  * so `etc/foo -> /usr/share/foo` becomes `Settings/foo -> ../share/foo`.
  */
-import { createReadStream } from 'node:fs'
+import fs, { createReadStream } from 'node:fs'
 import path from 'node:path'
 import { NipError, climbsToSettings, parentPathOf, resolveLexically, treeLinkTarget, unpackToCas, type AdapterContext, type Scriptlet, type TreeEntry } from './coreImports.js'
 import { mapMemberPath, isSettingsPath, METADATA_MEMBERS } from './memberPath.js'
@@ -42,6 +42,7 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
       // .MTREE lists SHA-256 digests: computed in the same pass as the CAS's BLAKE3, so the
       // check below reads no blob back.
       digests: ['sha256'],
+      sourceSize: fs.statSync(file).size,
       mapPath: (member, entry) => {
         const mapped = mapMemberPath(member)
         if (mapped !== null) mappedFrom.set(mapped, member)

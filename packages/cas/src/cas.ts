@@ -260,10 +260,11 @@ export class Cas {
    * every add of a store with `fsync: true`, are plain addBufferSync calls. A blob that already
    * exists (EEXIST from the worker) is verified and repaired by addBufferSync on return.
    */
-  blobWriter(): BlobWriter {
+  blobWriter(opts: { large?: boolean } = {}): BlobWriter {
     const threads = this.#fsync ? 0 : poolThreads()
     let pool: FsPool | undefined
-    let syncLeft = WRITER_SYNC_FIRST
+    // A caller that knows the archive is large skips the synchronous start (the workers pay off).
+    let syncLeft = opts.large === true ? 0 : WRITER_SYNC_FIRST
     let batchNo = 0
     /** Keys written (or being written) by this writer: identical content is written once. */
     const queued = new Set<string>()

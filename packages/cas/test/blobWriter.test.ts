@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import assert from 'node:assert/strict'
 import { chmod, lstat, readFile, writeFile } from 'node:fs/promises'
 import { Cas, FsPool, blake3Hex } from '../src/index.js'
@@ -11,6 +12,28 @@ function content(i: number): Buffer {
 }
 
 describe('Cas.blobWriter', () => {
+  it('writes its first blobs on the calling thread, unless told the archive is large', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const cas = new Cas(dir)
+      await cas.init()
+      for (const large of [false, true]) {
+        const writer = cas.blobWriter({ large })
+        try {
+          const info = writer.add(Buffer.from(`first blob, large: ${large}`), {}, 'first')
+          // Synchronous: there at once. Large: queued for a worker until a batch fills or flush.
+          assert.equal(existsSync(cas.pathOf(info.key)), !large)
+          await writer.flush()
+          assert.ok(await cas.verify(info.key))
+        } finally {
+          await writer.close()
+        }
+      }
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('stores many blobs (through its worker), each once, complete after flush', async () => {
     const { dir, cleanup } = await makeTempDir()
     try {

@@ -60,7 +60,12 @@ export interface UnpackOptions {
    * needs no second read of the blobs. See UnpackResult.digests.
    */
   digests?: readonly string[]
+  /** The archive's size on disk, when known: a large one has its blobs written by worker threads from the first. */
+  sourceSize?: number
 }
+
+/** Archives from this size on start the blob writer's workers at once (see Cas.blobWriter). */
+const LARGE_SOURCE = 8 * 1024 * 1024
 
 export interface UnpackResult {
   entries: TreeEntry[]
@@ -94,7 +99,7 @@ export async function unpackToCas(
   /** Archive paths seen so far: readTar already warned when one of them repeats. */
   const archivePaths = new Set<string>()
   const input = decompressStream(src, { compression: opts.compression, archive })
-  const writer = typeof opts.cas.blobWriter === 'function' ? opts.cas.blobWriter() : undefined
+  const writer = typeof opts.cas.blobWriter === 'function' ? opts.cas.blobWriter({ large: (opts.sourceSize ?? 0) >= LARGE_SOURCE }) : undefined
   try {
     for await (const entry of readTar(input, {
       limits: opts.limits,
