@@ -24,6 +24,7 @@
  *   ERR_NIP_CAS_CORRUPT for malformed keys and missing blobs. The temporary file is always removed.
  */
 import { closeSync, constants, createReadStream, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import * as nodeCrypto from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -74,6 +75,17 @@ export interface BlobWriter {
   flush(): Promise<void>
   /** Wait for the writes in flight (ignoring their failures) and stop the worker. */
   close(): Promise<void>
+  /**
+   * With `digest` (blobWriter's option), after flush(): that digest of the content of a blob
+   * this writer added (lowercase hex), computed by the worker that wrote it; undefined for other keys.
+   */
+  digestOf(key: string): string | undefined
+}
+
+/** crypto.hash where Node has it (20.12+), else a Hash object. */
+function oneShotDigest(algorithm: string, data: Buffer | Uint8Array): string {
+  const c = nodeCrypto as unknown as { hash?: (a: string, d: Buffer | Uint8Array, e: 'hex') => string }
+  return typeof c.hash === 'function' ? c.hash(algorithm, data, 'hex') : nodeCrypto.createHash(algorithm).update(data).digest('hex')
 }
 
 export class Cas {
@@ -260,7 +272,13 @@ export class Cas {
    * every add of a store with `fsync: true`, are plain addBufferSync calls. A blob that already
    * exists (EEXIST from the worker) is verified and repaired by addBufferSync on return.
    */
-  blobWriter(opts: { large?: boolean } = {}): BlobWriter {
+  blobWriter(opts: { large?: boolean; digest?: string } = {}): BlobWriter {
+    const digestAlgorithm = opts.digest
+    /** With `digest`: each added key's digest, once known. */
+    const digests = new Map<string, string>()
+    const digestHere = (key: string, buf: Buffer | Uint8Array): void => {
+      if (digestAlgorithm !== undefined && !digests.has(key)) digests.set(key, oneShotDigest(digestAlgorithm, buf))
+    }
     const threads = this.#fsync ? 0 : poolThreads()
     let pool: FsPool | undefined
     // A caller that knows the archive is large skips the synchronous start (the workers pay off).
@@ -270,12 +288,14 @@ export class Cas {
     const queued = new Set<string>()
     let ops: FsOp[] = []
     let labels: string[] = []
+    let keys: string[] = []
     let adds: { opts: AddOptions; offset: number; length: number }[] = []
     let data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
     let used = 0
     const inflight: Promise<void>[] = []
     let failure: unknown
-    const settle = (results: (FsOpError | null)[], back: ArrayBuffer | undefined, sent: { ops: FsOp[]; labels: string[]; adds: typeof adds }): void => {
+    const settle = (results: (FsOpError | null)[], back: ArrayBuffer | undefined, sent: { ops: FsOp[]; labels: string[]; adds: typeof adds; keys: string[] }, got?: string[]): void => {
+      if (got !== undefined) for (const [i, d] of got.entries()) if (d) digests.set(sent.keys[i], d)
       results.forEach((r, i) => {
         if (r === null || failure !== undefined) return
         const op = sent.ops[i] as Extract<FsOp, { op: 'write' }>
@@ -283,7 +303,9 @@ export class Cas {
           if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: op.path })
           // Something is at the address already: verify it, repair it if it does not match.
           const a = sent.adds[i]
-          this.addBufferSync(new Uint8Array(back, a.offset, a.length), a.opts)
+          const bytes = new Uint8Array(back, a.offset, a.length)
+          this.addBufferSync(bytes, a.opts)
+          digestHere(sent.keys[i], bytes)
         } catch (err) {
           failure = labelled(toCasError(err, 'add a blob at', op.path), sent.labels[i])
         }
@@ -291,17 +313,18 @@ export class Cas {
     }
     const send = (): void => {
       if (ops.length === 0) return
-      const sent = { ops, labels, adds }
+      const sent = { ops, labels, adds, keys }
       // The batch's buffer is handed over (transferred, not copied); the next batch gets a new one.
       const buffer = data.buffer as ArrayBuffer
       data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
       ops = []
       labels = []
       adds = []
+      keys = []
       used = 0
       pool ??= new FsPool(threads)
-      const p = pool.submit({ ops: sent.ops, data: buffer }, batchNo++ % threads).then(
-        (r) => settle(r.results, r.data, sent),
+      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}) }, batchNo++ % threads).then(
+        (r) => settle(r.results, r.data, sent, r.digests),
         (e: unknown) => {
           failure ??= labelled(toCasError(e, 'add a blob at', this.dir), sent.labels[0])
         },
@@ -319,6 +342,7 @@ export class Cas {
           syncLeft--
           const info = this.addBufferSync(buf, opts)
           queued.add(info.key)
+          digestHere(info.key, buf)
           return info
         }
         const info = checkedInfo(buf, opts)
@@ -330,6 +354,7 @@ export class Cas {
         data.set(buf, used)
         ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength })
         labels.push(label)
+        keys.push(info.key)
         adds.push({ opts, offset: used, length: buf.byteLength })
         used += buf.byteLength
         if (ops.length >= WRITER_BATCH_BLOBS) send()
@@ -341,6 +366,7 @@ export class Cas {
         while (inflight.length > 0) await inflight[0]
         if (failure !== undefined) throw failure
       },
+      digestOf: (key) => digests.get(key),
       close: async () => {
         ops = []
         await Promise.allSettled([...inflight])

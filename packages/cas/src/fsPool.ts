@@ -26,6 +26,11 @@ export type FsOp =
 export interface FsBatch {
   ops: FsOp[]
   /**
+   * Also digest every write op's bytes with this node:crypto algorithm (FsBatchResult.digests),
+   * so a caller that checks a package's own digests (pacman's .MTREE) leaves that to the worker.
+   */
+  digest?: string
+  /**
    * The bytes of the batch's writes (transferred to the worker; returned with the results only
    * when a write found its path taken, for the caller's fallback).
    */
@@ -42,6 +47,7 @@ export interface PackedBatch {
   writePaths?: string
   /** mode, offset, length of each write op. */
   writeMeta?: Float64Array
+  digest?: string
   data?: ArrayBuffer
 }
 
@@ -70,7 +76,7 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
     meta[i * 3 + 2] = w.length
   })
   const transfer = [meta.buffer as ArrayBuffer, ...(batch.data ? [batch.data] : [])]
-  return { packed: { writePaths: writes.map((w) => w.path).join('\0'), writeMeta: meta, ...(batch.data ? { data: batch.data } : {}) }, transfer }
+  return { packed: { writePaths: writes.map((w) => w.path).join('\0'), writeMeta: meta, ...(batch.digest ? { digest: batch.digest } : {}), ...(batch.data ? { data: batch.data } : {}) }, transfer }
 }
 
 /**
@@ -82,7 +88,9 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
  */
 const WORKER_SOURCE = `
 const fs = require('node:fs')
+const crypto = require('node:crypto')
 const { parentPort } = require('node:worker_threads')
+const digestOf = typeof crypto.hash === 'function' ? (a, b) => crypto.hash(a, b, 'hex') : (a, b) => crypto.createHash(a).update(b).digest('hex')
 const EXCLUSIVE_CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL
 function ops(batch) {
   if (batch.ops !== undefined) return batch.ops
@@ -112,13 +120,17 @@ function writeNew(path, mode, bytes) {
   }
   fs.closeSync(fd)
 }
-function run(batch) {
+function run(batch, digests) {
   const data = batch.data === undefined ? undefined : new Uint8Array(batch.data)
-  return ops(batch).map((op) => {
+  return ops(batch).map((op, i) => {
     try {
       if (op.op === 'symlink') fs.symlinkSync(op.target, op.path)
       else if (op.op === 'link') fs.linkSync(op.from, op.path)
-      else writeNew(op.path, op.mode, data.subarray(op.offset, op.offset + op.length))
+      else {
+        const bytes = data.subarray(op.offset, op.offset + op.length)
+        if (digests !== undefined) digests[i] = digestOf(batch.digest, bytes)
+        writeNew(op.path, op.mode, bytes)
+      }
       return null
     } catch (e) {
       const r = { code: e.code || 'EIO', message: e.message }
@@ -129,9 +141,11 @@ function run(batch) {
   })
 }
 parentPort.on('message', (msg) => {
-  const results = run(msg.batch)
+  const digests = msg.batch.digest === undefined ? undefined : []
+  const results = run(msg.batch, digests)
   const data = results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
   const reply = { id: msg.id, results: results.every((r) => r === null) ? null : results }
+  if (digests !== undefined) reply.digests = digests
   if (data) reply.data = data
   parentPort.postMessage(reply, data ? [data] : [])
 })
@@ -146,6 +160,8 @@ export interface FsOpError {
 
 export interface FsBatchResult {
   results: (FsOpError | null)[]
+  /** With FsBatch.digest: each write op's digest (lowercase hex), computed before it was written. */
+  digests?: string[]
   /** FsBatch.data, returned. */
   data?: ArrayBuffer
 }
@@ -223,14 +239,14 @@ export class FsPool {
       }
       this.#workers[k] = undefined
     }
-    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer }) => {
+    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[] }) => {
       const p = this.#pending.get(msg.id)
       if (p === undefined) return
       this.#pending.delete(msg.id)
       if (![...this.#pending.values()].some((q) => q.worker === k)) w!.unref()
       // null: every call succeeded.
       const results = msg.results ?? new Array<null>(p.size).fill(null)
-      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}) })
+      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}) })
     })
     w.on('error', (e) => fail(e))
     w.on('exit', (code) => fail(new FsPoolError(`a file-system worker exited (code ${code})`)))

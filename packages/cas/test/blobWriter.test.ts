@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import assert from 'node:assert/strict'
 import { chmod, lstat, readFile, writeFile } from 'node:fs/promises'
@@ -12,6 +13,34 @@ function content(i: number): Buffer {
 }
 
 describe('Cas.blobWriter', () => {
+  it('with a digest: every added blob\'s digest, from the worker or the calling thread, identical content once', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const cas = new Cas(dir)
+      await cas.init()
+      for (const large of [false, true]) {
+        const writer = cas.blobWriter({ large, digest: 'sha256' })
+        const keys: { key: string; buf: Buffer }[] = []
+        try {
+          for (let i = 0; i < MANY; i++) {
+            const buf = content(i % 1000) // the last 500 repeat earlier content
+            keys.push({ key: writer.add(buf, {}, `f${i}`).key, buf })
+            const wait = writer.ready()
+            if (wait !== null) await wait
+          }
+          // an existing blob (EEXIST in the worker): its digest too
+          await writer.flush()
+        } finally {
+          await writer.close()
+        }
+        for (const { key, buf } of keys) assert.equal(writer.digestOf(key), createHash('sha256').update(buf).digest('hex'))
+        assert.equal(writer.digestOf('0'.repeat(64)), undefined)
+      }
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('writes its first blobs on the calling thread, unless told the archive is large', async () => {
     const { dir, cleanup } = await makeTempDir()
     try {

@@ -99,7 +99,11 @@ export async function unpackToCas(
   /** Archive paths seen so far: readTar already warned when one of them repeats. */
   const archivePaths = new Set<string>()
   const input = decompressStream(src, { compression: opts.compression, archive })
-  const writer = typeof opts.cas.blobWriter === 'function' ? opts.cas.blobWriter({ large: (opts.sourceSize ?? 0) >= LARGE_SOURCE }) : undefined
+  // One extra digest is computed by the writer's worker threads, beside the write (not here).
+  const workerDigest = opts.digests?.length === 1 ? opts.digests[0] : undefined
+  const writer = typeof opts.cas.blobWriter === 'function' ? opts.cas.blobWriter({ large: (opts.sourceSize ?? 0) >= LARGE_SOURCE, ...(workerDigest !== undefined ? { digest: workerDigest } : {}) }) : undefined
+  /** Digest records the writer fills in (after its flush), with the key whose digest they take. */
+  const fromWriter: { record: Record<string, string>; key: string }[] = []
   try {
     for await (const entry of readTar(input, {
       limits: opts.limits,
@@ -134,9 +138,15 @@ export async function unpackToCas(
         let info: BlobInfo
         let fileDigests: Record<string, string> | undefined
         if (whole !== undefined && whole.length <= BUFFERED_MAX) {
-          // In memory already: one-shot digests (no hash object per file), one add.
-          if (opts.digests !== undefined) fileDigests = Object.fromEntries(opts.digests.map((algorithm) => [algorithm, oneShot(algorithm, whole)]))
+          // In memory already: one add, and one-shot digests (no hash object per file) — by the
+          // writer's worker when it can.
           info = await storeWhole(opts.cas, whole, entry, { archive, writer })
+          if (opts.digests !== undefined) {
+            if (writer !== undefined && workerDigest !== undefined) {
+              fileDigests = {}
+              fromWriter.push({ record: fileDigests, key: info.key })
+            } else fileDigests = Object.fromEntries(opts.digests.map((algorithm) => [algorithm, oneShot(algorithm, whole)]))
+          }
         } else {
           const hashers = opts.digests?.map((algorithm) => ({ algorithm, hash: createHash(algorithm) }))
           info = await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer })
@@ -176,6 +186,11 @@ export async function unpackToCas(
       await writer?.flush()
     } catch (e) {
       throw asNipError(e, (e as { label?: string }).label ?? '', archive)
+    }
+    for (const f of fromWriter) {
+      const d = writer!.digestOf(f.key)
+      if (d === undefined) throw new NipError('ERR_NIP_INTERNAL', `No ${workerDigest} digest came back for blob ${f.key}`)
+      f.record[workerDigest!] = d
     }
   } finally {
     await writer?.close()
