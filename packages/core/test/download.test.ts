@@ -95,11 +95,12 @@ describe('download', function () {
       assert.ok((await readFile(join(dir, 'f'))).equals(BIG))
       const [first, second] = mirror.requests
       assert.equal(first!.headers.range, undefined)
-      // A reset may discard bytes already sent but not yet read (the peer's RST drops them), so the
-      // resume point is wherever the client's file ended: after at least one byte, at most at the fault.
+      // Bytes sent but not yet read when the connection fails may be dropped (a peer's RST drops
+      // them; the HTTP client drops what it had queued when it reports a premature close), so the
+      // resume point is wherever the client's file ended: after at least one byte, at most at the
+      // fault. (Both were seen in CI: 65,361 of 100,000, under load.)
       const from = Number(/^bytes=(\d+)-$/.exec(String(second!.headers.range))?.[1])
-      if (type === 'truncate') assert.equal(from, 100_000)
-      else assert.ok(from > 0 && from <= 100_000, `resumed from ${second!.headers.range}`)
+      assert.ok(from > 0 && from <= 100_000, `resumed from ${second!.headers.range}`)
       assert.equal(second!.headers['if-range'], `"${BIG_SHA256.slice(0, 16)}"`)
       assert.equal(second!.status, 206)
       assert.deepEqual(await leftovers(), ['f', 'f.meta.json'])
