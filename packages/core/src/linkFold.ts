@@ -37,15 +37,10 @@ export interface LinkIndex {
   linksUnder(dir: string): LinkRow[]
 }
 
-/** A folded directory: root-relative path, relative target, and the tree directory it shows. */
+/** A folded directory: root-relative path, relative target, and how many link rows it stands for. */
 export interface Fold {
   path: string
   target: string
-  program: string
-  programId: number
-  /** The directory of the program tree (e.g. share/foo) the fold shows. */
-  source: string
-  /** Link rows it stands for. */
   rows: number
 }
 
@@ -144,7 +139,7 @@ export function planFolds(layout: Layout, program: { id: number; name: string },
     const abs = layout.abs(c.dir)
     const st = lstat(abs)
     if (st !== null && !(st.isSymbolicLink() && fs.readlinkSync(abs) === c.target)) continue
-    chosen.set(c.dir, { path: c.dir, target: c.target, program: program.name, programId: program.id, source: c.source!, rows: c.rows })
+    chosen.set(c.dir, { path: c.dir, target: c.target, rows: c.rows })
   }
   const singles = chosen.size === 0 ? [...rows] : rows.filter((r) => !underChosen(r.path))
   return { folds: [...chosen.values()], singles }
