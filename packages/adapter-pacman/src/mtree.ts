@@ -18,6 +18,8 @@ export interface MtreeEntry {
 }
 
 function unescape(s: string): string {
+  // Most names have no escape at all.
+  if (!s.includes('\\')) return s
   const bytes: number[] = []
   for (let i = 0; i < s.length; i++) {
     if (s[i] === '\\' && /^[0-7]{3}$/.test(s.slice(i + 1, i + 4))) {

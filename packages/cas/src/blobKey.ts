@@ -54,5 +54,16 @@ export function parseKey(key: string): { digest: string; executable: boolean } {
 /** Path of a blob under the store directory (the key is validated first). */
 export function blobPath(dir: string, key: string): string {
   parseKey(key)
-  return join(dir, key.slice(0, 2), key)
+  // A plain concatenation where join would change nothing (an absolute, normalised store
+  // directory): it is called once per file of every graft.
+  return isNormalAbsolute(dir) ? `${dir}/${key.slice(0, 2)}/${key}` : join(dir, key.slice(0, 2), key)
+}
+
+let lastNormal = ''
+/** Whether `dir` is absolute and join would leave it as it is (no trailing slash, no //, . or ..). */
+function isNormalAbsolute(dir: string): boolean {
+  if (dir === lastNormal) return true
+  if (dir.length < 2 || dir[0] !== '/' || dir.endsWith('/') || /\/\/|\/\.\.?(\/|$)/.test(dir)) return false
+  lastNormal = dir
+  return true
 }

@@ -330,3 +330,20 @@ describe('Cas', () => {
     })
   })
 })
+
+describe('blob paths', () => {
+  const key = blake3Hex(Buffer.from('x'))
+  it('are the join of store directory, bucket and key, however the directory is written', async () => {
+    const { blobPath } = await import('../src/blobKey.js')
+    for (const dir of ['/var/nip/cas', '/var/nip/cas/', '/var//nip/cas', '/var/nip/./cas', '/var/x/../nip/cas', 'rel/cas', '/']) {
+      assert.equal(blobPath(dir, key), join(dir, key.slice(0, 2), key), dir)
+    }
+    // The fast path remembers a directory: another one afterwards is still joined properly.
+    assert.equal(blobPath('/var/nip/cas', key), `/var/nip/cas/${key.slice(0, 2)}/${key}`)
+    assert.equal(blobPath('/var/nip/cas/..', key), join('/var/nip', key.slice(0, 2), key))
+  })
+  it('refuse a malformed key', async () => {
+    const { blobPath } = await import('../src/blobKey.js')
+    assert.throws(() => blobPath('/var/nip/cas', '../../etc/passwd'), { code: 'ERR_NIP_CAS_CORRUPT' })
+  })
+})

@@ -81,8 +81,10 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
  * fails is retried through cas.importTo on this thread, as in the sequential path.
  */
 async function linkInPool(cas: Cas, leaves: TreeEntry[], dir: string, threads: number): Promise<void> {
+  // Entry paths are normalised and relative (validateEntries), the staging directory absolute:
+  // a concatenation is their join.
   const ops: FsOp[] = leaves.map((e) => {
-    const dest = path.join(dir, e.path)
+    const dest = `${dir}/${e.path}`
     if (e.type === 'symlink') return { op: 'symlink', target: e.target ?? '', path: dest }
     if (!e.blob) throw new NipError('ERR_NIP_INTERNAL', `Tree entry ${e.path} has no blob.`)
     return { op: 'link', from: cas.pathOf(e.blob), path: dest }
