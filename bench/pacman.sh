@@ -47,10 +47,13 @@ bench_one() {
   while [ $i -lt "$RUNS" ]; do
     R="$WORK/nip-root-$1-$i"; mkdir -p "$R/etc/nip"
     printf '[pacman]\nuse-host-config = false\n' > "$R/etc/nip/nip.conf"
+    # Each timed run starts with nothing dirty: the previous run's writeback is not billed to it.
+    sync; sleep 2
     t0=$(now); $NIP --root "$R" install --source pacman "$pkg" --yes --quiet >/dev/null; t1=$(now)
     echo "$t1 - $t0" | bc >> "$WORK/nip.t"
     P="$WORK/pacman-root-$1-$i"; mkdir -p "$P/var/lib/pacman"
     printf '[options]\nSigLevel = Never\n' > "$WORK/pacman.conf"
+    sync; sleep 2
     t0=$(now); pacman -U --root "$P" --dbpath "$P/var/lib/pacman" --config "$WORK/pacman.conf" --noconfirm --noscriptlet -dd "$pkg" >/dev/null 2>&1; t1=$(now)
     echo "$t1 - $t0" | bc >> "$WORK/pacman.t"
     i=$((i + 1))

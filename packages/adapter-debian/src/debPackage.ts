@@ -19,6 +19,7 @@ import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import path from 'node:path'
 import type { Cas } from '@nip/cas'
+import type { StageTarget } from '@nip/core'
 import {
   NipError,
   decompressStream,
@@ -56,6 +57,8 @@ export interface DebControl {
 export interface ReadDebOptions {
   cas: Cas
   limits: Limits
+  /** Create the files in the staging directory while unpacking (AdapterContext.stage). */
+  stage?: StageTarget
   onWarning?: (w: ArchiveWarning) => void
   onProgress?: (done: number, total: number) => void
   signal?: AbortSignal
@@ -190,6 +193,7 @@ export async function readDeb(file: string, opts: ReadDebOptions): Promise<DebCo
       archive,
       compression: data.compression,
       sourceSize: data.size,
+      ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
       absoluteSymlinks: 'rebase',
       mapPath: (p, entry) => {

@@ -144,6 +144,7 @@ export class DebianAdapter implements SourceAdapter {
     const deb = await readDeb(file, {
       cas: ctx.cas,
       limits: ctx.limits,
+      ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       onWarning: (w) => ctx.reporter.emit({ type: 'warning', code: w.code, message: `${label}: ${w.message}`, data: { path: w.path } }),
       onProgress: (done, total) => ctx.reporter.emit({ type: 'progress', id: ref.id, label, done, total, unit: 'bytes' }),

@@ -261,7 +261,7 @@ export class GentooAdapter implements SourceAdapter {
   }
 
   private async fetchGpkg(file: string, pkg: BinaryPackage, label: string, ctx: AdapterContext) {
-    const content = await readGpkg(file, { cas: ctx.cas, limits: ctx.limits, label, ...(this.state?.value.keyring ? { keyring: this.state.value.keyring } : {}) })
+    const content = await readGpkg(file, { cas: ctx.cas, limits: ctx.limits, label, ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}), ...(this.state?.value.keyring ? { keyring: this.state.value.keyring } : {}) })
     checkIdentity(pkg, content.metadata.get('CATEGORY'), content.metadata.get('PF'), label)
     return content.entries
   }
@@ -292,6 +292,7 @@ export class GentooAdapter implements SourceAdapter {
       cas: ctx.cas,
       limits: ctx.limits,
       sourceSize: split.tarballLength,
+      ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}),
       archive: label,
       absoluteSymlinks: 'rebase',
       mapPath: mapImagePath,

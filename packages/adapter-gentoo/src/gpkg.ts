@@ -14,7 +14,7 @@
  */
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import { NipError, decompressStream, readTar, unpackToCas, verifyCleartext, type Limits, type PublicKeyring, type TreeEntry } from '@nip/core'
+import { NipError, decompressStream, readTar, unpackToCas, verifyCleartext, type Limits, type PublicKeyring, type StageTarget, type TreeEntry } from '@nip/core'
 import type { Cas } from '@nip/cas'
 import { isSettingsPath, mapImagePath } from './memberPath.js'
 
@@ -42,7 +42,7 @@ interface MemberDigest {
  * member's size and hashes, so it authenticates the whole package); without one, a signed
  * Manifest's text is used unverified and the result says it was signed.
  */
-export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; label: string; keyring?: PublicKeyring }): Promise<GpkgContent> {
+export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; label: string; keyring?: PublicKeyring; stage?: StageTarget }): Promise<GpkgContent> {
   const bad = (message: string, data: Record<string, unknown> = {}): NipError =>
     new NipError('ERR_NIP_BAD_PACKAGE', `${opts.label}: ${message}`, {
       hint: 'The binary package is not a valid GPKG; the binhost may be corrupt or hostile.',
@@ -157,6 +157,7 @@ export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; l
     const result = await unpackToCas(again.tee(entry.body!), {
       cas: opts.cas,
       limits: opts.limits,
+      ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
       archive: `${opts.label}:${imageName}`,
       absoluteSymlinks: 'rebase',
       mapPath: (p) => (p.startsWith('image/') ? mapImagePath(p.slice(6)) : null),

@@ -126,6 +126,7 @@ export class GoboAdapter implements SourceAdapter {
         limits: ctx.limits,
         archive: pkg.file,
         sourceSize: size,
+        ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}),
         mapPath: (member, entry) => {
           const mapped = mapMemberPath(member, entry.type, memberCtx)
           if (mapped?.settings) settingsPaths.add(mapped.path)

@@ -43,6 +43,7 @@ export async function unpackPackage(file: string, ctx: AdapterContext, onChunk?:
       // check below reads no blob back.
       digests: ['sha256'],
       sourceSize: fs.statSync(file).size,
+      ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}),
       mapPath: (member, entry) => {
         const mapped = mapMemberPath(member)
         if (mapped !== null) mappedFrom.set(mapped, member)

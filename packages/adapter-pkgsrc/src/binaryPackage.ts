@@ -29,6 +29,7 @@ import {
   type TreeEntry,
 } from '@nip/core'
 import type { Cas } from '@nip/cas'
+import type { StageTarget } from '@nip/core'
 import { mapPackagePath, prefixRelative } from './packageLayout.js'
 import { parsePlist, type Plist, type PlistFile } from './plist.js'
 
@@ -126,6 +127,8 @@ export function metadataOf(members: Map<string, string>, archive: string): Packa
 
 export interface UnpackPackageOptions extends ReadOptions {
   cas: Cas
+  /** Create the files in the staging directory while unpacking (AdapterContext.stage). */
+  stage?: StageTarget
   metadata: PackageMetadata
   onWarning?: (w: ArchiveWarning) => void
 }
@@ -149,6 +152,7 @@ export async function unpackPackage(src: AsyncIterable<Uint8Array> | Iterable<Ui
   const result = await unpackToCas(src, {
     cas: opts.cas,
     limits: opts.limits,
+    ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
     archive,
     captureMetadata: (member) => !section.ended && META_INDEX.has(member),
     mapPath: (member, entry) => {

@@ -193,6 +193,7 @@ export class PkgsrcAdapter implements SourceAdapter {
     const unpacked = await unpackPackage([data], {
       cas: ctx.cas,
       limits: ctx.limits,
+      ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}),
       archive,
       metadata,
       onWarning: (w) => ctx.reporter.emit({ type: 'warning', code: w.code, message: `${archive}: ${w.message}`, data: { path: w.path } }),

@@ -67,8 +67,17 @@ const WRITER_MAX_INFLIGHT = 4
  * the blob exists only once flush() has resolved. Nothing may link or read a blob before that.
  */
 export interface BlobWriter {
-  /** Store `buf`; `label` names it in the error flush() throws if its write fails. */
-  add(buf: Buffer | Uint8Array, opts?: AddOptions, label?: string): BlobInfo
+  /**
+   * Store `buf`; `label` names it in the error flush() throws if its write fails. With `place`
+   * (an absolute path in a tree being assembled, on the store's filesystem), a blob this writer
+   * writes itself is created there first and hardlinked into the store, so the tree needs no
+   * link of its own (see placements()). Whether that happened is known only after flush(): a
+   * blob that already existed, was written synchronously, or whose place was taken, is stored
+   * as usual and `place` left alone.
+   */
+  add(buf: Buffer | Uint8Array, opts?: AddOptions, label?: string, place?: string): BlobInfo
+  /** After flush(): each `place` where the blob of that add now is (place → key). */
+  placements(): ReadonlyMap<string, string>
   /** A promise to wait for when too many writes are in flight, else null. */
   ready(): Promise<void> | null
   /** Wait for every write; throws the first failure (a CasError carrying `label`). */
@@ -276,6 +285,7 @@ export class Cas {
     const digestAlgorithm = opts.digest
     /** With `digest`: each added key's digest, once known. */
     const digests = new Map<string, string>()
+    const placed = new Map<string, string>()
     const digestHere = (key: string, buf: Buffer | Uint8Array): void => {
       if (digestAlgorithm !== undefined && !digests.has(key)) digests.set(key, oneShotDigest(digestAlgorithm, buf))
     }
@@ -294,11 +304,16 @@ export class Cas {
     let used = 0
     const inflight: Promise<void>[] = []
     let failure: unknown
-    const settle = (results: (FsOpError | null)[], back: ArrayBuffer | undefined, sent: { ops: FsOp[]; labels: string[]; adds: typeof adds; keys: string[] }, got?: string[]): void => {
+    const settle = (results: (FsOpError | null)[], back: ArrayBuffer | undefined, sent: { ops: FsOp[]; labels: string[]; adds: typeof adds; keys: string[] }, got?: string[], unplaced?: number[]): void => {
       if (got !== undefined) for (const [i, d] of got.entries()) if (d) digests.set(sent.keys[i], d)
+      const notPlaced = new Set(unplaced)
       results.forEach((r, i) => {
-        if (r === null || failure !== undefined) return
         const op = sent.ops[i] as Extract<FsOp, { op: 'write' }>
+        if (r === null) {
+          if (op.place !== undefined && !notPlaced.has(i)) placed.set(op.place, sent.keys[i])
+          return
+        }
+        if (failure !== undefined) return
         try {
           if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: op.path })
           // Something is at the address already: verify it, repair it if it does not match.
@@ -324,7 +339,7 @@ export class Cas {
       used = 0
       pool ??= new FsPool(threads)
       const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}) }, batchNo++ % threads).then(
-        (r) => settle(r.results, r.data, sent, r.digests),
+        (r) => settle(r.results, r.data, sent, r.digests, r.unplaced),
         (e: unknown) => {
           failure ??= labelled(toCasError(e, 'add a blob at', this.dir), sent.labels[0])
         },
@@ -336,7 +351,7 @@ export class Cas {
       p.then(drop, drop)
     }
     return {
-      add: (buf, opts = {}, label = '') => {
+      add: (buf, opts = {}, label = '', place) => {
         if (failure !== undefined) throw failure
         if (threads === 0 || syncLeft > 0 || buf.byteLength > WRITER_BATCH_BYTES) {
           syncLeft--
@@ -352,7 +367,7 @@ export class Cas {
         this.#ensureBucketSync(final)
         if (used + buf.byteLength > WRITER_BATCH_BYTES) send()
         data.set(buf, used)
-        ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength })
+        ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })
         labels.push(label)
         keys.push(info.key)
         adds.push({ opts, offset: used, length: buf.byteLength })
@@ -367,6 +382,7 @@ export class Cas {
         if (failure !== undefined) throw failure
       },
       digestOf: (key) => digests.get(key),
+      placements: () => placed,
       close: async () => {
         ops = []
         await Promise.allSettled([...inflight])

@@ -20,8 +20,13 @@ import { Worker } from 'node:worker_threads'
 export type FsOp =
   | { op: 'symlink'; target: string; path: string }
   | { op: 'link'; from: string; path: string }
-  /** Create `path` with O_CREAT|O_EXCL and write data[offset, offset + length) (FsBatch.data). */
-  | { op: 'write'; path: string; mode: number; offset: number; length: number }
+  /**
+   * Create `path` with O_CREAT|O_EXCL and write data[offset, offset + length) (FsBatch.data).
+   * With `place`: create the file there instead (its parent directories too), then hardlink it
+   * to `path`; when that link fails the file at `place` is removed again. The inode is then
+   * allocated beside the tree that uses it, in the tree's order, as an unpacking tool's would be.
+   */
+  | { op: 'write'; path: string; mode: number; offset: number; length: number; place?: string }
 
 export interface FsBatch {
   ops: FsOp[]
@@ -45,6 +50,8 @@ export interface PackedBatch {
   linkPaths?: string
   /** Paths of write ops, joined by NUL. */
   writePaths?: string
+  /** Their `place` paths, joined by NUL ('' for none), when any op has one. */
+  placePaths?: string
   /** mode, offset, length of each write op. */
   writeMeta?: Float64Array
   digest?: string
@@ -76,7 +83,8 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
     meta[i * 3 + 2] = w.length
   })
   const transfer = [meta.buffer as ArrayBuffer, ...(batch.data ? [batch.data] : [])]
-  return { packed: { writePaths: writes.map((w) => w.path).join('\0'), writeMeta: meta, ...(batch.digest ? { digest: batch.digest } : {}), ...(batch.data ? { data: batch.data } : {}) }, transfer }
+  const placed = writes.some((w) => w.place !== undefined)
+  return { packed: { writePaths: writes.map((w) => w.path).join('\0'), ...(placed ? { placePaths: writes.map((w) => w.place ?? '').join('\0') } : {}), writeMeta: meta, ...(batch.digest ? { digest: batch.digest } : {}), ...(batch.data ? { data: batch.data } : {}) }, transfer }
 }
 
 /**
@@ -103,7 +111,34 @@ function ops(batch) {
     return out
   }
   const meta = batch.writeMeta
-  return batch.writePaths.split('\\0').map((path, i) => ({ op: 'write', path, mode: meta[i * 3], offset: meta[i * 3 + 1], length: meta[i * 3 + 2] }))
+  const places = batch.placePaths === undefined ? undefined : batch.placePaths.split('\\0')
+  return batch.writePaths.split('\\0').map((path, i) => ({ op: 'write', path, mode: meta[i * 3], offset: meta[i * 3 + 1], length: meta[i * 3 + 2], place: places === undefined || places[i] === '' ? undefined : places[i] }))
+}
+// Whether the file went to op.place (else it was written at op.path only, or the call threw).
+function placeNew(op, bytes) {
+  try {
+    try {
+      writeNew(op.place, op.mode, bytes)
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e
+      fs.mkdirSync(require('node:path').dirname(op.place), { recursive: true })
+      writeNew(op.place, op.mode, bytes)
+    }
+  } catch {
+    // The place is taken or cannot be made: the tree's staging will deal with it.
+    writeNew(op.path, op.mode, bytes)
+    return false
+  }
+  try {
+    fs.linkSync(op.place, op.path)
+    return true
+  } catch (e) {
+    try { fs.unlinkSync(op.place) } catch {}
+    // Something is at the store's address already: the caller verifies it.
+    if (e.code === 'EEXIST') throw e
+  }
+  writeNew(op.path, op.mode, bytes)
+  return false
 }
 function writeNew(path, mode, bytes) {
   const fd = fs.openSync(path, EXCLUSIVE_CREATE, mode)
@@ -120,7 +155,7 @@ function writeNew(path, mode, bytes) {
   }
   fs.closeSync(fd)
 }
-function run(batch, digests) {
+function run(batch, digests, unplaced) {
   const data = batch.data === undefined ? undefined : new Uint8Array(batch.data)
   return ops(batch).map((op, i) => {
     try {
@@ -129,7 +164,8 @@ function run(batch, digests) {
       else {
         const bytes = data.subarray(op.offset, op.offset + op.length)
         if (digests !== undefined) digests[i] = digestOf(batch.digest, bytes)
-        writeNew(op.path, op.mode, bytes)
+        if (op.place === undefined) writeNew(op.path, op.mode, bytes)
+        else if (!placeNew(op, bytes)) unplaced.push(i)
       }
       return null
     } catch (e) {
@@ -142,10 +178,12 @@ function run(batch, digests) {
 }
 parentPort.on('message', (msg) => {
   const digests = msg.batch.digest === undefined ? undefined : []
-  const results = run(msg.batch, digests)
+  const unplaced = []
+  const results = run(msg.batch, digests, unplaced)
   const data = results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
   const reply = { id: msg.id, results: results.every((r) => r === null) ? null : results }
   if (digests !== undefined) reply.digests = digests
+  if (unplaced.length > 0) reply.unplaced = unplaced
   if (data) reply.data = data
   parentPort.postMessage(reply, data ? [data] : [])
 })
@@ -164,6 +202,8 @@ export interface FsBatchResult {
   digests?: string[]
   /** FsBatch.data, returned. */
   data?: ArrayBuffer
+  /** Write ops with a `place` that succeeded without using it (written at `path` only). */
+  unplaced?: number[]
 }
 
 /** Below this many calls a batch is not worth starting a thread for. */
@@ -239,14 +279,14 @@ export class FsPool {
       }
       this.#workers[k] = undefined
     }
-    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[] }) => {
+    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[]; unplaced?: number[] }) => {
       const p = this.#pending.get(msg.id)
       if (p === undefined) return
       this.#pending.delete(msg.id)
       if (![...this.#pending.values()].some((q) => q.worker === k)) w!.unref()
       // null: every call succeeded.
       const results = msg.results ?? new Array<null>(p.size).fill(null)
-      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}) })
+      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}), ...(msg.unplaced ? { unplaced: msg.unplaced } : {}) })
     })
     w.on('error', (e) => fail(e))
     w.on('exit', (code) => fail(new FsPoolError(`a file-system worker exited (code ${code})`)))

@@ -132,10 +132,25 @@ export interface SearchHit {
   score?: number
 }
 
+/**
+ * Where a fetched tree will be staged, given to fetch so that unpacking can create each file in
+ * place (UnpackOptions.stage): its inode is then allocated beside the program, in archive order,
+ * and the blob in the store is a hardlink to it. Staging skips what is already there with the
+ * right blob and removes any other file placed there.
+ */
+export interface StageTarget {
+  /** The staging directory (absolute; created, and checked to be inside the root). */
+  dir: string
+  /** Files placed so far: tree path → blob key. */
+  placed: Map<string, string>
+}
+
 export interface AdapterContext {
   layout: Layout
   cas: Cas
   reporter: Reporter
+  /** During fetch, when the store and the programs share a filesystem: see StageTarget. Adapters pass it to unpackToCas. */
+  stage?: StageTarget
   /** The adapter's own table from the configuration (`[pacman]`, ...), possibly empty. */
   config: Record<string, unknown>
   /** The adapter's private cache directory (created on demand). */

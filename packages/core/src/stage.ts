@@ -13,14 +13,36 @@ import { assertConfined } from './confine.js'
 
 const IMPORT_CONCURRENCY = 32
 
-export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, root?: string): Promise<void> {
+/** Create the staging directory `dir`, refusing one that would resolve outside `root`. */
+export function makeStagingDir(dir: string, root?: string): void {
+  if (root) assertConfined(root, path.dirname(dir))
+  fs.mkdirSync(dir, { recursive: true })
+  if (root) assertConfined(root, dir)
+}
+
+/**
+ * `placed`: files unpacking already created in `dir` (StageTarget.placed: path → blob key). An
+ * entry whose file is there with its blob is left as it is; every other placed file (a path
+ * the adapter moved, dropped or gave other content after unpacking) is removed first.
+ */
+export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, root?: string, placed?: ReadonlyMap<string, string>): Promise<void> {
   try {
-    if (root) assertConfined(root, path.dirname(dir))
-    fs.mkdirSync(dir, { recursive: true })
-    if (root) assertConfined(root, dir)
+    makeStagingDir(dir, root)
+    let done: Set<TreeEntry> | undefined
+    if (placed !== undefined && placed.size > 0) {
+      done = new Set()
+      const kept = new Set<string>()
+      for (const e of entries) {
+        if (e.type === 'file' && !e.settings && e.blob && placed.get(e.path) === e.blob && !kept.has(e.path)) {
+          kept.add(e.path)
+          done.add(e)
+        }
+      }
+      for (const p of placed.keys()) if (!kept.has(p)) fs.rmSync(`${dir}/${p}`, { force: true })
+    }
     const dirs = entries.filter((e) => e.type === 'dir' && !e.settings)
     for (const d of dirs) fs.mkdirSync(path.join(dir, d.path), { recursive: true, mode: 0o755 })
-    const leaves = entries.filter((e) => e.type !== 'dir' && !e.settings)
+    const leaves = entries.filter((e) => e.type !== 'dir' && !e.settings && done?.has(e) !== true)
     const made = new Set(dirs.map((d) => path.join(dir, d.path)))
     for (const l of leaves) {
       const parent = path.dirname(path.join(dir, l.path))

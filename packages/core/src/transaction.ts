@@ -14,6 +14,7 @@
  * reconciling after registration is undone: the DB change is reverted, then reconciled again.
  */
 import fs from 'node:fs'
+import path from 'node:path'
 import crypto from 'node:crypto'
 import type { Cas } from '@nip/cas'
 import { treeDigest } from '@nip/cas'
@@ -27,7 +28,7 @@ import { NipError, isNipError } from './errors.js'
 import { desiredLinks, findLinkConflicts, type LinkConflict } from './linkFarm.js'
 import { planInstall, type PlanItem } from './planner.js'
 import { reconcile, type JournalPayload } from './reconcile.js'
-import { stageTree, mapCasError } from './stage.js'
+import { makeStagingDir, stageTree, mapCasError } from './stage.js'
 import { crashPoint } from './crash.js'
 import { parseSpec } from './spec.js'
 import { appendLog } from './txlog.js'
@@ -164,10 +165,16 @@ export class Engine {
         const row = db.program(i.name, i.version)
         return !opts.reinstall && row !== undefined && row.active === 0 ? row : undefined
       })
+      // Unpacking creates the files in the staging directories (StageTarget) where it can.
+      const inPlace = sameFilesystem(this.o.cas.dir, layout.programsDir)
+      const stages = items.map((i, k) => (inPlace && !revived[k] ? { dir: layout.stagingDir(i.name, i.version, txn), placed: new Map<string, string>() } : undefined))
       const fetched = await mapLimit(items, this.o.parallelDownloads, async (item) => {
-        const old = revived[items.indexOf(item)]
+        const k = items.indexOf(item)
+        const old = revived[k]
         if (old) return { ref: item.ref, entries: db.files(old.id).map(toTreeEntry) }
-        const r = await item.adapter.fetch(item.ref, this.o.dispatcher.context(item.adapter.id))
+        const stage = stages[k]
+        if (stage !== undefined) makeStagingDir(stage.dir, layout.root)
+        const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stage !== undefined ? { stage } : {}) })
         validateEntries(r, item)
         return r
       })
@@ -205,7 +212,7 @@ export class Engine {
       const fresh = items.filter((_, k) => !revived[k])
       for (const [k, item] of items.entries()) {
         if (revived[k]) continue
-        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn), layout.root)
+        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn), layout.root, stages[k]?.placed)
         crashPoint('install:staged')
       }
       for (const item of fresh) {
@@ -729,3 +736,18 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 export type { LinkRow }
+
+/** Whether `a` and `b` (or, for one not made yet, its nearest existing parent) are on one filesystem: hardlinks between them work. */
+function sameFilesystem(a: string, b: string): boolean {
+  const dev = (p: string): number | undefined => {
+    for (let q = p; ; q = path.dirname(q)) {
+      try {
+        return fs.statSync(q).dev
+      } catch {
+        if (path.dirname(q) === q) return undefined
+      }
+    }
+  }
+  const da = dev(a)
+  return da !== undefined && da === dev(b)
+}

@@ -336,3 +336,94 @@ describe('archive: unpackToCas refusals', () => {
     assert.equal(err.code, 'ERR_NIP_ARCHIVE_TOO_LARGE')
   })
 })
+
+describe('archive: unpacking in place (UnpackOptions.stage)', () => {
+  // sourceSize marks the archive large: every blob goes through the writer's worker threads.
+  const large = 8 * 1024 * 1024
+
+  it('creates each stored file in the staging directory, the blob a hardlink of it', async () => {
+    const stage = { dir: join(root, 'Programs/x/.1.tmp-t'), placed: new Map<string, string>() }
+    const { entries } = await unpack(await buildTar(SAMPLE), { sourceSize: large, stage })
+    assert.deepEqual(entries, SAMPLE_TREE)
+    // libx-hard.so names the blob of libx.so.1: one place only, the file the archive stored.
+    assert.deepEqual([...stage.placed].sort(), [['bin/tool', `${TOOL}-x`], ['lib/libx.so.1', LIBX], ['share/doc/x/README', HELLO]])
+    for (const [p, key] of stage.placed) {
+      const placed = await stat(join(stage.dir, p))
+      const blob = await stat(cas.pathOf(key))
+      assert.equal(placed.ino, blob.ino, `${p} is the blob's inode`)
+      assert.equal(blob.nlink, 2)
+      assert.equal(blob.mode & 0o777, key.endsWith('-x') ? 0o555 : 0o444)
+    }
+    assert.equal(await readFile(join(stage.dir, 'bin/tool'), 'utf8'), 'tool\n')
+    // Nothing else was created there (links and symlinks are staging's work).
+    assert.deepEqual((await filesUnder(stage.dir)).map((f) => relative('Programs/x/.1.tmp-t', f)), ['bin/tool', 'lib/libx.so.1', 'share/doc/x/README'])
+  })
+
+  it('places neither settings files, nor a path the archive names twice, nor content already stored', async () => {
+    const stage = { dir: join(root, 'stage'), placed: new Map<string, string>() }
+    // Already in the store: stored as usual, never placed.
+    cas.addBufferSync(Buffer.from('hello\n'))
+    const data = await buildTar([
+      { path: './etc/x.conf', content: 'conf\n' },
+      { path: './a', content: 'first\n' },
+      { path: './a', content: 'second\n' },
+      { path: './b', content: 'hello\n' },
+      { path: './c', content: 'same\n' },
+      { path: './d', content: 'same\n' },
+    ])
+    const warnings: ArchiveWarning[] = []
+    const { entries } = await unpack(data, { sourceSize: large, stage, isSettings: (p) => p.startsWith('etc/'), onWarning: (w) => warnings.push(w) })
+    const blobOf = (p: string) => entries.find((e) => e.path === p)?.blob
+    assert.equal(entries.find((e) => e.path === 'etc/x.conf')?.settings, true)
+    assert.equal(stage.placed.has('etc/x.conf'), false)
+    // The first "a" was placed; the entry that replaced it has other content: staging sees the mismatch.
+    assert.notEqual(stage.placed.get('a'), blobOf('a'))
+    assert.equal(stage.placed.has('b'), false)
+    // Identical content is written (and placed) once.
+    assert.equal(stage.placed.get('c'), blobOf('c'))
+    assert.equal(stage.placed.has('d'), false)
+    assert.equal(blobOf('c'), blobOf('d'))
+    assert.equal(await readFile(cas.pathOf(blobOf('d')!), 'utf8'), 'same\n')
+  })
+
+  it('stores a file whose place is taken as usual, and leaves the place alone', async () => {
+    const stage = { dir: join(root, 'stage'), placed: new Map<string, string>() }
+    const { mkdir, writeFile } = await import('node:fs/promises')
+    await mkdir(join(stage.dir, 'bin'), { recursive: true })
+    await writeFile(join(stage.dir, 'bin/tool'), 'not ours\n')
+    const { entries } = await unpack(await buildTar(SAMPLE), { sourceSize: large, stage })
+    assert.deepEqual(entries, SAMPLE_TREE)
+    assert.equal(stage.placed.has('bin/tool'), false)
+    assert.equal(await readFile(join(stage.dir, 'bin/tool'), 'utf8'), 'not ours\n')
+    assert.equal(await readFile(cas.pathOf(`${TOOL}-x`), 'utf8'), 'tool\n')
+    assert.equal((await stat(cas.pathOf(`${TOOL}-x`))).nlink, 1)
+  })
+
+  for (const [name, { entries, code }] of Object.entries(buildHostileArchives())) {
+    it(`${name} → ${code}, and nothing is written outside the CAS and the staging directory`, async () => {
+      const stage = { dir: join(root, 'Programs/x/.1.tmp-t'), placed: new Map<string, string>() }
+      const err = await refusal(unpack(await buildTar(entries, { compression: 'gzip' }), { archive: `${name}.tar.gz`, sourceSize: large, stage }))
+      assert.equal(err.code, code)
+      for (const f of await filesUnder(root)) assert.ok(f.startsWith('var/nip/cas/') || f.startsWith('Programs/x/.1.tmp-t/'), `${f} was written outside the CAS and the staging directory`)
+    })
+  }
+})
+
+describe('staging a tree that unpacking placed in part', () => {
+  it('keeps placed files with the right blob, replaces the others, removes strays', async () => {
+    const { stageTree } = await import('../src/stage.js')
+    const stage = { dir: join(root, 'stage'), placed: new Map<string, string>() }
+    const { entries } = await unpack(await buildTar(SAMPLE), { sourceSize: 8 * 1024 * 1024, stage })
+    // After unpacking, the adapter changed README's content and dropped bin/tool.
+    const other = cas.addBufferSync(Buffer.from('other\n'))
+    const final = entries.filter((e) => e.path !== 'bin/tool').map((e) => (e.path === 'share/doc/x/README' ? { ...e, blob: other.key, size: 6 } : e))
+    const keptIno = (await stat(join(stage.dir, 'lib/libx.so.1'))).ino
+    await stageTree(cas, final, stage.dir, root, stage.placed)
+    assert.equal((await stat(join(stage.dir, 'lib/libx.so.1'))).ino, keptIno)
+    assert.equal(await readFile(join(stage.dir, 'share/doc/x/README'), 'utf8'), 'other\n')
+    assert.equal((await stat(join(stage.dir, 'share/doc/x/README'))).ino, (await stat(cas.pathOf(other.key))).ino)
+    await assert.rejects(stat(join(stage.dir, 'bin/tool')), { code: 'ENOENT' })
+    assert.equal((await stat(join(stage.dir, 'lib/libx-hard.so'))).ino, keptIno)
+    assert.deepEqual((await filesUnder(stage.dir)).map((f) => relative('stage', f)), ['lib/libx-hard.so', 'lib/libx.so', 'lib/libx.so.1', 'share/doc/x/README'])
+  })
+})

@@ -249,3 +249,43 @@ describe('crash consistency (SIGKILL at each named step)', function () {
     }
   })
 })
+
+describe('crash consistency of a program unpacked in place', function () {
+  this.timeout(120000)
+  // "bulk" (tar source) has its files created in its staging directory while it is unpacked.
+  for (const step of ['install:fetched', 'install:staged', 'install:renamed', 'install:registered', 'reconcile:linked']) {
+    it(`killed at ${step}: ${step === 'install:registered' || step === 'reconcile:linked' ? 'rolled forward' : 'nothing of it is left'}`, async () => {
+      const root = await tempRoot()
+      try {
+        const r = runKilled(root, step, ['install', 'bulk'])
+        assert.equal(r.signal, 'SIGKILL', `not killed at ${step}: ${r.stderr}`)
+        if (step === 'install:fetched') {
+          // Killed before staging: the files there were created by unpacking.
+          const staging = fs.readdirSync(path.join(root, 'Programs/bulk')).filter((n) => n.startsWith('.1.0.tmp-'))
+          assert.equal(staging.length, 1)
+          assert.equal(fs.readFileSync(path.join(root, 'Programs/bulk', staging[0], 'share/bulk/d3/f3'), 'utf8'), 'file 3\n')
+        }
+        await recoverAndCheck(root)
+        const after = await state(root)
+        const programs = fs.existsSync(path.join(root, 'Programs')) ? fs.readdirSync(path.join(root, 'Programs')) : []
+        if (step === 'install:registered' || step === 'reconcile:linked') {
+          assert.deepEqual(after.programs, ['bulk@1.0*'])
+          const tree = path.join(root, 'Programs/bulk/1.0')
+          assert.deepEqual(fs.readdirSync(path.join(root, 'Programs/bulk')).sort(), ['1.0', 'Current'])
+          assert.equal(fs.readFileSync(path.join(root, 'System/Links/Executables/bulk'), 'utf8'), '#!/bin/sh\necho bulk\n')
+          assert.equal(fs.readFileSync(path.join(tree, 'share/bulk/d3/f507'), 'utf8'), 'file 7\n')
+          // Every file of the tree is its blob's inode.
+          for (const f of ['bin/bulk', 'share/bulk/d3/f507', 'share/bulk/d0/f0']) {
+            const key = blake3Hex(fs.readFileSync(path.join(tree, f))) + (f.startsWith('bin/') ? '-x' : '')
+            assert.equal(fs.statSync(path.join(tree, f)).ino, fs.statSync(path.join(root, 'var/nip/cas', key.slice(0, 2), key)).ino, f)
+          }
+        } else {
+          assert.deepEqual(after.programs, [])
+          assert.deepEqual(programs, [])
+        }
+      } finally {
+        fs.rmSync(root, { recursive: true, force: true })
+      }
+    })
+  }
+})

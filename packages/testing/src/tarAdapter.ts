@@ -12,6 +12,11 @@ export interface TarPackage {
   version: string
   archive: Buffer
   dependencies?: string[]
+  /**
+   * The size to tell the unpacker the archive has: from 8 MiB on, its blobs are written by
+   * worker threads and, when the install offers a staging directory, created in place.
+   */
+  sourceSize?: number
 }
 
 export class TarAdapter implements SourceAdapter {
@@ -38,6 +43,8 @@ export class TarAdapter implements SourceAdapter {
       cas: ctx.cas,
       limits: ctx.limits,
       archive: ref.id,
+      ...(p.sourceSize !== undefined ? { sourceSize: p.sourceSize } : {}),
+      ...(ctx.stage !== undefined ? { stage: ctx.stage } : {}),
       isSettings: (mapped) => mapped === 'Settings' || mapped.startsWith('Settings/'),
       onWarning: (w) => ctx.reporter.emit({ type: 'warning', code: w.code, message: w.message, data: { path: w.path } }),
     })

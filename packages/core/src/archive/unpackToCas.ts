@@ -15,7 +15,7 @@
  */
 import crypto, { createHash, type Hash } from 'node:crypto'
 import type { BlobInfo, BlobWriter, Cas } from '@nip/cas'
-import type { TreeEntry } from '../adapter.js'
+import type { StageTarget, TreeEntry } from '../adapter.js'
 import { ERROR_CODES, NipError, fromSystemError, type NipErrorCode } from '../errors.js'
 import type { Limits } from './limits.js'
 import { decompressStream, type Compression } from './decompress.js'
@@ -62,6 +62,13 @@ export interface UnpackOptions {
   digests?: readonly string[]
   /** The archive's size on disk, when known: a large one has its blobs written by worker threads from the first. */
   sourceSize?: number
+  /**
+   * Create the tree's files in its staging directory as they are stored (AdapterContext.stage):
+   * those the blob writer's workers write go there first and are hardlinked into the store.
+   * Each one placed is recorded in `stage.placed` (tree path → blob key). Never a settings file
+   * (not staged) and never a path the archive names twice.
+   */
+  stage?: StageTarget
 }
 
 /** Archives from this size on start the blob writer's workers at once (see Cas.blobWriter). */
@@ -98,6 +105,8 @@ export async function unpackToCas(
   const registry = new PathRegistry()
   /** Archive paths seen so far: readTar already warned when one of them repeats. */
   const archivePaths = new Set<string>()
+  /** Mapped paths a place was asked for: each at most once. */
+  const placing = new Set<string>()
   const input = decompressStream(src, { compression: opts.compression, archive })
   // One extra digest is computed by the writer's worker threads, beside the write (not here).
   const workerDigest = opts.digests?.length === 1 ? opts.digests[0] : undefined
@@ -140,7 +149,7 @@ export async function unpackToCas(
         if (whole !== undefined && whole.length <= BUFFERED_MAX) {
           // In memory already: one add, and one-shot digests (no hash object per file) — by the
           // writer's worker when it can.
-          info = await storeWhole(opts.cas, whole, entry, { archive, writer })
+          info = await storeWhole(opts.cas, whole, entry, { archive, writer, place: placeOf(mapped) })
           if (opts.digests !== undefined) {
             if (writer !== undefined && workerDigest !== undefined) {
               fileDigests = {}
@@ -149,7 +158,7 @@ export async function unpackToCas(
           }
         } else {
           const hashers = opts.digests?.map((algorithm) => ({ algorithm, hash: createHash(algorithm) }))
-          info = await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer })
+          info = await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer, place: placeOf(mapped) })
           if (hashers !== undefined) fileDigests = Object.fromEntries(hashers.map((h) => [h.algorithm, h.hash.digest('hex')]))
         }
         const file: StoredFile = { blob: info.key, size: info.size, mode: entry.mode }
@@ -187,6 +196,10 @@ export async function unpackToCas(
     } catch (e) {
       throw asNipError(e, (e as { label?: string }).label ?? '', archive)
     }
+    if (opts.stage !== undefined && writer !== undefined) {
+      const prefix = opts.stage.dir.length + 1
+      for (const [place, key] of writer.placements()) opts.stage.placed.set(place.slice(prefix), key)
+    }
     for (const f of fromWriter) {
       const d = writer!.digestOf(f.key)
       if (d === undefined) throw new NipError('ERR_NIP_INTERNAL', `No ${workerDigest} digest came back for blob ${f.key}`)
@@ -203,6 +216,14 @@ export async function unpackToCas(
   }
   const entries = [...tree.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return { entries, metadata, digests }
+
+  /** Where in the staging directory a file stored now may be created (see UnpackOptions.stage). */
+  function placeOf(mapped: string | null): string | undefined {
+    if (opts.stage === undefined || writer === undefined || mapped === null || mapped === '') return undefined
+    if (tree.has(mapped) || placing.has(mapped) || opts.isSettings?.(mapped) === true) return undefined
+    placing.add(mapped)
+    return `${opts.stage.dir}/${mapped}`
+  }
 
   function place(path: string, treeEntry: TreeEntry, repeated: boolean): void {
     const ctx = { entry: path, archive }
@@ -240,10 +261,12 @@ interface StoreContext {
   hashers?: { hash: Hash }[]
   /** Where small members go (written by a worker thread); without it, addBufferSync. */
   writer?: BlobWriter
+  /** BlobWriter.add's `place`. */
+  place?: string
 }
 
 async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: TarEntry, sctx: StoreContext): Promise<BlobInfo> {
-  const { archive, hashers, writer } = sctx
+  const { archive, hashers, writer, place } = sctx
   const body = Buffer.isBuffer(content) ? [content] : content
   // The archive's own failure (truncation, a limit) is the one to report, whatever the store
   // makes of a source that throws.
@@ -281,7 +304,7 @@ async function store(cas: Cas, content: AsyncIterable<Buffer> | Buffer, entry: T
       }
       const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)
       if (writer === undefined) return cas.addBufferSync(buf, add)
-      const info = writer.add(buf, add, entry.path)
+      const info = writer.add(buf, add, entry.path, place)
       const wait = writer.ready()
       if (wait !== null) await wait
       return info
@@ -300,11 +323,11 @@ const oneShot: (algorithm: string, data: Buffer) => string =
 
 /** store() for content already in memory: no iteration, one synchronous add (or one queued write). */
 async function storeWhole(cas: Cas, buf: Buffer, entry: TarEntry, sctx: StoreContext): Promise<BlobInfo> {
-  const { archive, writer } = sctx
+  const { archive, writer, place } = sctx
   try {
     const add = { executable: (entry.mode & 0o111) !== 0, expectSize: entry.size }
     if (writer === undefined) return cas.addBufferSync(buf, add)
-    const info = writer.add(buf, add, entry.path)
+    const info = writer.add(buf, add, entry.path, place)
     const wait = writer.ready()
     if (wait !== null) await wait
     return info
