@@ -363,8 +363,8 @@ export class Cas {
         const info = checkedInfo(buf, opts)
         if (queued.has(info.key)) return { ...info, existed: true }
         queued.add(info.key)
+        // The worker makes the bucket directory if it is missing.
         const final = this.pathOf(info.key)
-        this.#ensureBucketSync(final)
         if (used + buf.byteLength > WRITER_BATCH_BYTES) send()
         data.set(buf, used)
         ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })

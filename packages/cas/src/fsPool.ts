@@ -21,7 +21,8 @@ export type FsOp =
   | { op: 'symlink'; target: string; path: string }
   | { op: 'link'; from: string; path: string }
   /**
-   * Create `path` with O_CREAT|O_EXCL and write data[offset, offset + length) (FsBatch.data).
+   * Create `path` with O_CREAT|O_EXCL and write data[offset, offset + length) (FsBatch.data);
+   * its parent directory (a store bucket) is made when missing.
    * With `place`: create the file there instead (its parent directories too), then hardlink it
    * to `path`; when that link fails the file at `place` is removed again. The inode is then
    * allocated beside the tree that uses it, in the tree's order, as an unpacking tool's would be.
@@ -100,6 +101,21 @@ const crypto = require('node:crypto')
 const { parentPort } = require('node:worker_threads')
 const digestOf = typeof crypto.hash === 'function' ? (a, b) => crypto.hash(a, b, 'hex') : (a, b) => crypto.createHash(a).update(b).digest('hex')
 const EXCLUSIVE_CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL
+const { dirname } = require('node:path')
+// A write op's file goes into a store bucket that may not exist yet: made here, on first use.
+function inBucket(path, make) {
+  try {
+    return make()
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e
+    try {
+      fs.mkdirSync(dirname(path), 0o755)
+    } catch (m) {
+      if (m.code !== 'EEXIST') throw e
+    }
+    return make()
+  }
+}
 function ops(batch) {
   if (batch.ops !== undefined) return batch.ops
   if (batch.linkKinds !== undefined) {
@@ -121,23 +137,23 @@ function placeNew(op, bytes) {
       writeNew(op.place, op.mode, bytes)
     } catch (e) {
       if (e.code !== 'ENOENT') throw e
-      fs.mkdirSync(require('node:path').dirname(op.place), { recursive: true })
+      fs.mkdirSync(dirname(op.place), { recursive: true })
       writeNew(op.place, op.mode, bytes)
     }
   } catch {
     // The place is taken or cannot be made: the tree's staging will deal with it.
-    writeNew(op.path, op.mode, bytes)
+    inBucket(op.path, () => writeNew(op.path, op.mode, bytes))
     return false
   }
   try {
-    fs.linkSync(op.place, op.path)
+    inBucket(op.path, () => fs.linkSync(op.place, op.path))
     return true
   } catch (e) {
     try { fs.unlinkSync(op.place) } catch {}
     // Something is at the store's address already: the caller verifies it.
     if (e.code === 'EEXIST') throw e
   }
-  writeNew(op.path, op.mode, bytes)
+  inBucket(op.path, () => writeNew(op.path, op.mode, bytes))
   return false
 }
 function writeNew(path, mode, bytes) {
@@ -164,7 +180,7 @@ function run(batch, digests, unplaced) {
       else {
         const bytes = data.subarray(op.offset, op.offset + op.length)
         if (digests !== undefined) digests[i] = digestOf(batch.digest, bytes)
-        if (op.place === undefined) writeNew(op.path, op.mode, bytes)
+        if (op.place === undefined) inBucket(op.path, () => writeNew(op.path, op.mode, bytes))
         else if (!placeNew(op, bytes)) unplaced.push(i)
       }
       return null
