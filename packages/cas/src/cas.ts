@@ -280,8 +280,14 @@ export class Cas {
    * parses and hashes while the worker creates the files). The first few hundred adds, and
    * every add of a store with `fsync: true`, are plain addBufferSync calls. A blob that already
    * exists (EEXIST from the worker) is verified and repaired by addBufferSync on return.
+   *
+   * With `keysByWorkers`, the workers also compute the BLAKE3 addresses of the blobs they
+   * write: add() then returns a BlobInfo whose `key` and `digest` are empty strings until
+   * flush() resolves, when the same object holds them (content added twice is then written
+   * twice, the second write finding the first's blob, verified as above).
    */
-  blobWriter(opts: { large?: boolean; digest?: string } = {}): BlobWriter {
+  blobWriter(opts: { large?: boolean; digest?: string; keysByWorkers?: boolean } = {}): BlobWriter {
+    const keysByWorkers = opts.keysByWorkers === true
     const digestAlgorithm = opts.digest
     /** With `digest`: each added key's digest, once known. */
     const digests = new Map<string, string>()
@@ -300,11 +306,29 @@ export class Cas {
     let labels: string[] = []
     let keys: string[] = []
     let adds: { opts: AddOptions; offset: number; length: number }[] = []
+    /** With keysByWorkers: the BlobInfo each op's key goes into. */
+    let infos: BlobInfo[] = []
     let data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
     let used = 0
     const inflight: Promise<void>[] = []
     let failure: unknown
-    const settle = (results: (FsOpError | null)[], back: ArrayBuffer | undefined, sent: { ops: FsOp[]; labels: string[]; adds: typeof adds; keys: string[] }, got?: string[], unplaced?: number[]): void => {
+    const settle = (
+      results: (FsOpError | null)[],
+      back: ArrayBuffer | undefined,
+      sent: { ops: FsOp[]; labels: string[]; adds: typeof adds; keys: string[]; infos: BlobInfo[] },
+      got?: string[],
+      unplaced?: number[],
+      computed?: string[],
+    ): void => {
+      if (computed !== undefined) {
+        for (const [i, key] of computed.entries()) {
+          if (key === undefined || key === null) continue
+          sent.keys[i] = key
+          const info = sent.infos[i]
+          info.key = key
+          info.digest = key.endsWith('-x') ? key.slice(0, -2) : key
+        }
+      }
       if (got !== undefined) for (const [i, d] of got.entries()) if (d) digests.set(sent.keys[i], d)
       const notPlaced = new Set(unplaced)
       results.forEach((r, i) => {
@@ -315,20 +339,21 @@ export class Cas {
         }
         if (failure !== undefined) return
         try {
-          if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: op.path })
+          if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: op.path || (sent.keys[i] ? this.pathOf(sent.keys[i]) : this.dir) })
           // Something is at the address already: verify it, repair it if it does not match.
           const a = sent.adds[i]
           const bytes = new Uint8Array(back, a.offset, a.length)
-          this.addBufferSync(bytes, a.opts)
-          digestHere(sent.keys[i], bytes)
+          const stored = this.addBufferSync(bytes, a.opts)
+          if (keysByWorkers) Object.assign(sent.infos[i], { key: stored.key, digest: stored.digest, existed: stored.existed, ...(stored.repaired ? { repaired: true } : {}) })
+          digestHere(stored.key, bytes)
         } catch (err) {
-          failure = labelled(toCasError(err, 'add a blob at', op.path), sent.labels[i])
+          failure = labelled(toCasError(err, 'add a blob at', op.path || (sent.keys[i] ? this.pathOf(sent.keys[i]) : this.dir)), sent.labels[i])
         }
       })
     }
     const send = (): void => {
       if (ops.length === 0) return
-      const sent = { ops, labels, adds, keys }
+      const sent = { ops, labels, adds, keys, infos }
       // The batch's buffer is handed over (transferred, not copied); the next batch gets a new one.
       const buffer = data.buffer as ArrayBuffer
       data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
@@ -336,10 +361,11 @@ export class Cas {
       labels = []
       adds = []
       keys = []
+      infos = []
       used = 0
       pool ??= new FsPool(threads)
-      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}) }, batchNo++ % threads).then(
-        (r) => settle(r.results, r.data, sent, r.digests, r.unplaced),
+      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}) }, batchNo++ % threads).then(
+        (r) => settle(r.results, r.data, sent, r.digests, r.unplaced, r.keys),
         (e: unknown) => {
           failure ??= labelled(toCasError(e, 'add a blob at', this.dir), sent.labels[0])
         },
@@ -360,6 +386,22 @@ export class Cas {
           digestHere(info.key, buf)
           return info
         }
+        if (keysByWorkers && opts.expectDigest === undefined) {
+          // The worker hashes it: the key arrives with the batch's answer (settle).
+          if (opts.expectSize !== undefined && buf.byteLength !== opts.expectSize) throw sizeMismatch(opts.expectSize, buf.byteLength, false)
+          const executable = opts.executable === true
+          const info: BlobInfo = { key: '', digest: '', executable, size: buf.byteLength, existed: false }
+          if (used + buf.byteLength > WRITER_BATCH_BYTES) send()
+          data.set(buf, used)
+          ops.push({ op: 'write', path: '', mode: blobMode(executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })
+          labels.push(label)
+          keys.push('')
+          infos.push(info)
+          adds.push({ opts, offset: used, length: buf.byteLength })
+          used += buf.byteLength
+          if (ops.length >= WRITER_BATCH_BLOBS) send()
+          return info
+        }
         const info = checkedInfo(buf, opts)
         if (queued.has(info.key)) return { ...info, existed: true }
         queued.add(info.key)
@@ -370,6 +412,7 @@ export class Cas {
         ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })
         labels.push(label)
         keys.push(info.key)
+        infos.push(info)
         adds.push({ opts, offset: used, length: buf.byteLength })
         used += buf.byteLength
         if (ops.length >= WRITER_BATCH_BLOBS) send()

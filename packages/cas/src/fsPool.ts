@@ -14,6 +14,7 @@
  * Starting a worker costs a few tens of milliseconds: callers use the pool for large batches only
  * (POOL_MIN_OPS) and close() it when done.
  */
+import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
@@ -41,6 +42,12 @@ export interface FsBatch {
    * when a write found its path taken, for the caller's fallback).
    */
   data?: ArrayBuffer
+  /**
+   * A store directory: every write op's address is its content's, computed by the worker — the
+   * BLAKE3 key (with "-x" for an executable mode) under `<store>/<key[0:2]>/` — and its `path`
+   * is not used. FsBatchResult.keys has the keys.
+   */
+  store?: string
 }
 
 /** The form a batch travels in: write ops packed into one string and one array (cheap to clone; see WORKER_SOURCE for the other end). */
@@ -57,6 +64,7 @@ export interface PackedBatch {
   writeMeta?: Float64Array
   digest?: string
   data?: ArrayBuffer
+  store?: string
 }
 
 export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
@@ -85,7 +93,17 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
   })
   const transfer = [meta.buffer as ArrayBuffer, ...(batch.data ? [batch.data] : [])]
   const placed = writes.some((w) => w.place !== undefined)
-  return { packed: { writePaths: writes.map((w) => w.path).join('\0'), ...(placed ? { placePaths: writes.map((w) => w.place ?? '').join('\0') } : {}), writeMeta: meta, ...(batch.digest ? { digest: batch.digest } : {}), ...(batch.data ? { data: batch.data } : {}) }, transfer }
+  return {
+    packed: {
+      writePaths: batch.store !== undefined ? '\0'.repeat(writes.length - 1) : writes.map((w) => w.path).join('\0'),
+      ...(placed ? { placePaths: writes.map((w) => w.place ?? '').join('\0') } : {}),
+      writeMeta: meta,
+      ...(batch.digest ? { digest: batch.digest } : {}),
+      ...(batch.data ? { data: batch.data } : {}),
+      ...(batch.store !== undefined ? { store: batch.store } : {}),
+    },
+    transfer,
+  }
 }
 
 /**
@@ -98,7 +116,13 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
 const WORKER_SOURCE = `
 const fs = require('node:fs')
 const crypto = require('node:crypto')
-const { parentPort } = require('node:worker_threads')
+const { parentPort, workerData } = require('node:worker_threads')
+let blake
+// BLAKE3 of a write's bytes, as the store's hash.ts computes it (the same native module).
+function blake3Hex(bytes) {
+  blake ??= require(workerData.blake)
+  return blake.blake3(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('hex')
+}
 const digestOf = typeof crypto.hash === 'function' ? (a, b) => crypto.hash(a, b, 'hex') : (a, b) => crypto.createHash(a).update(b).digest('hex')
 const EXCLUSIVE_CREATE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL
 const { dirname } = require('node:path')
@@ -171,7 +195,7 @@ function writeNew(path, mode, bytes) {
   }
   fs.closeSync(fd)
 }
-function run(batch, digests, unplaced) {
+function run(batch, digests, unplaced, keys) {
   const data = batch.data === undefined ? undefined : new Uint8Array(batch.data)
   return ops(batch).map((op, i) => {
     try {
@@ -179,6 +203,11 @@ function run(batch, digests, unplaced) {
       else if (op.op === 'link') fs.linkSync(op.from, op.path)
       else {
         const bytes = data.subarray(op.offset, op.offset + op.length)
+        if (keys !== undefined) {
+          const key = blake3Hex(bytes) + ((op.mode & 0o111) !== 0 ? '-x' : '')
+          keys[i] = key
+          op.path = batch.store + '/' + key.slice(0, 2) + '/' + key
+        }
         if (digests !== undefined) digests[i] = digestOf(batch.digest, bytes)
         if (op.place === undefined) inBucket(op.path, () => writeNew(op.path, op.mode, bytes))
         else if (!placeNew(op, bytes)) unplaced.push(i)
@@ -195,15 +224,20 @@ function run(batch, digests, unplaced) {
 parentPort.on('message', (msg) => {
   const digests = msg.batch.digest === undefined ? undefined : []
   const unplaced = []
-  const results = run(msg.batch, digests, unplaced)
+  const keys = msg.batch.store === undefined ? undefined : []
+  const results = run(msg.batch, digests, unplaced, keys)
   const data = results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
   const reply = { id: msg.id, results: results.every((r) => r === null) ? null : results }
   if (digests !== undefined) reply.digests = digests
   if (unplaced.length > 0) reply.unplaced = unplaced
+  if (keys !== undefined) reply.keys = keys
   if (data) reply.data = data
   parentPort.postMessage(reply, data ? [data] : [])
 })
 `
+
+/** Where the workers load the BLAKE3 binding from (resolved once, here, where it is a dependency). */
+let BLAKE_MODULE: string | undefined
 
 export interface FsOpError {
   code: string
@@ -220,6 +254,8 @@ export interface FsBatchResult {
   data?: ArrayBuffer
   /** Write ops with a `place` that succeeded without using it (written at `path` only). */
   unplaced?: number[]
+  /** With FsBatch.store: each write op's key (set even when the write failed, unless hashing did). */
+  keys?: string[]
 }
 
 /** Below this many calls a batch is not worth starting a thread for. */
@@ -285,7 +321,8 @@ export class FsPool {
     let w = this.#workers[k]
     if (w !== undefined) return w
     // The worker's code is inline (below), so it runs the same from dist and from the sources.
-    w = new Worker(WORKER_SOURCE, { eval: true })
+    BLAKE_MODULE ??= createRequire(import.meta.url).resolve('@napi-rs/blake-hash')
+    w = new Worker(WORKER_SOURCE, { eval: true, workerData: { blake: BLAKE_MODULE } })
     w.unref()
     const fail = (e: unknown): void => {
       for (const [id, p] of this.#pending) {
@@ -295,14 +332,14 @@ export class FsPool {
       }
       this.#workers[k] = undefined
     }
-    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[]; unplaced?: number[] }) => {
+    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[]; unplaced?: number[]; keys?: string[] }) => {
       const p = this.#pending.get(msg.id)
       if (p === undefined) return
       this.#pending.delete(msg.id)
       if (![...this.#pending.values()].some((q) => q.worker === k)) w!.unref()
       // null: every call succeeded.
       const results = msg.results ?? new Array<null>(p.size).fill(null)
-      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}), ...(msg.unplaced ? { unplaced: msg.unplaced } : {}) })
+      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}), ...(msg.unplaced ? { unplaced: msg.unplaced } : {}), ...(msg.keys ? { keys: msg.keys } : {}) })
     })
     w.on('error', (e) => fail(e))
     w.on('exit', (code) => fail(new FsPoolError(`a file-system worker exited (code ${code})`)))

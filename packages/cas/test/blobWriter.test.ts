@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import assert from 'node:assert/strict'
 import { chmod, lstat, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Cas, FsPool, blake3Hex } from '../src/index.js'
 import { makeTempDir } from './tempDir.js'
 
@@ -88,6 +89,56 @@ describe('Cas.blobWriter', () => {
         assert.ok(await cas.verify(key), `blob ${i} verifies`)
         assert.equal((await lstat(cas.pathOf(key))).mode & 0o7777, i % 3 === 0 ? 0o555 : 0o444)
       }
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('with keysByWorkers: the keys, digests and placements arrive with the flush, repeats and torn blobs included', async () => {
+    const { dir, cleanup } = await makeTempDir()
+    try {
+      const cas = new Cas(join(dir, 'cas'))
+      await cas.init()
+      // A torn blob the writer will meet (EEXIST in the worker, repaired on this thread).
+      const victim = content(1199)
+      const torn = cas.addBufferSync(victim)
+      await chmod(cas.pathOf(torn.key), 0o644)
+      await writeFile(cas.pathOf(torn.key), 'torn')
+      await chmod(cas.pathOf(torn.key), 0o444)
+      const writer = cas.blobWriter({ large: true, keysByWorkers: true, digest: 'sha256' })
+      const added: { info: ReturnType<typeof writer.add>; buf: Buffer; exec: boolean; place: string }[] = []
+      try {
+        for (let i = 0; i < MANY; i++) {
+          const buf = content(i % 1200) // the last 300 repeat earlier content
+          const exec = i % 3 === 0
+          const place = join(dir, 'tree', `d${i % 5}`, `f${i}`)
+          const info = writer.add(buf, { executable: exec, expectSize: buf.length }, `f${i}`, place)
+          assert.equal(info.key, '', 'not known before the flush')
+          added.push({ info, buf, exec, place })
+          const wait = writer.ready()
+          if (wait !== null) await wait
+        }
+        assert.throws(() => writer.add(Buffer.from('x'), { expectSize: 2 }), { code: 'ERR_NIP_SIZE_MISMATCH' })
+        await writer.flush()
+      } finally {
+        await writer.close()
+      }
+      const placements = writer.placements()
+      for (const { info, buf, exec, place } of added) {
+        assert.equal(info.digest, blake3Hex(buf))
+        assert.equal(info.key, blake3Hex(buf) + (exec ? '-x' : ''))
+        assert.equal(info.size, buf.length)
+        assert.ok(await cas.verify(info.key), `${info.key} verifies`)
+        assert.equal(writer.digestOf(info.key), createHash('sha256').update(buf).digest('hex'))
+        if (placements.has(place)) {
+          assert.equal(placements.get(place), info.key)
+          assert.equal((await lstat(place)).ino, (await lstat(cas.pathOf(info.key))).ino)
+        } else assert.equal(existsSync(place), false, `${place} is not left behind`)
+      }
+      // Each distinct blob was placed exactly once (the torn one was repaired on this thread, not placed).
+      const distinct = new Set(added.map((a) => a.info.key))
+      assert.equal(new Set(placements.values()).size, distinct.size - 1)
+      assert.deepEqual(await readFile(cas.pathOf(torn.key)), victim)
     } finally {
       await cleanup()
     }

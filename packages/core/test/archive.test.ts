@@ -379,7 +379,7 @@ describe('archive: unpacking in place (UnpackOptions.stage)', () => {
     // The first "a" was placed; the entry that replaced it has other content: staging sees the mismatch.
     assert.notEqual(stage.placed.get('a'), blobOf('a'))
     assert.equal(stage.placed.has('b'), false)
-    // Identical content is written (and placed) once.
+    // Identical content is placed once: the second write finds the first blob (verified, not placed).
     assert.equal(stage.placed.get('c'), blobOf('c'))
     assert.equal(stage.placed.has('d'), false)
     assert.equal(blobOf('c'), blobOf('d'))

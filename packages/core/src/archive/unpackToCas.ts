@@ -91,6 +91,8 @@ interface StoredFile {
   size: number
   mode: number
   digests?: Record<string, string>
+  /** A blob whose key the writer's workers compute: `blob` is empty until their flush. */
+  late?: BlobInfo
 }
 
 export async function unpackToCas(
@@ -110,9 +112,12 @@ export async function unpackToCas(
   const input = decompressStream(src, { compression: opts.compression, archive })
   // One extra digest is computed by the writer's worker threads, beside the write (not here).
   const workerDigest = opts.digests?.length === 1 ? opts.digests[0] : undefined
-  const writer = typeof opts.cas.blobWriter === 'function' ? opts.cas.blobWriter({ large: (opts.sourceSize ?? 0) >= LARGE_SOURCE, ...(workerDigest !== undefined ? { digest: workerDigest } : {}) }) : undefined
-  /** Digest records the writer fills in (after its flush), with the key whose digest they take. */
-  const fromWriter: { record: Record<string, string>; key: string }[] = []
+  // The workers also compute the BLAKE3 keys: this thread only parses (see keysByWorkers).
+  const writer = typeof opts.cas.blobWriter === 'function' ? opts.cas.blobWriter({ large: (opts.sourceSize ?? 0) >= LARGE_SOURCE, keysByWorkers: true, ...(workerDigest !== undefined ? { digest: workerDigest } : {}) }) : undefined
+  /** Digest records the writer fills in (after its flush), with the blob whose digest they take. */
+  const fromWriter: { record: Record<string, string>; info: BlobInfo }[] = []
+  /** Tree entries whose blob key the writer's workers compute (filled in after the flush). */
+  const lateEntries = new Map<TreeEntry, BlobInfo>()
   try {
     for await (const entry of readTar(input, {
       limits: opts.limits,
@@ -153,7 +158,7 @@ export async function unpackToCas(
           if (opts.digests !== undefined) {
             if (writer !== undefined && workerDigest !== undefined) {
               fileDigests = {}
-              fromWriter.push({ record: fileDigests, key: info.key })
+              fromWriter.push({ record: fileDigests, info })
             } else fileDigests = Object.fromEntries(opts.digests.map((algorithm) => [algorithm, oneShot(algorithm, whole)]))
           }
         } else {
@@ -161,13 +166,13 @@ export async function unpackToCas(
           info = await store(opts.cas, whole ?? entry.body!, entry, { archive, hashers, writer, place: placeOf(mapped) })
           if (hashers !== undefined) fileDigests = Object.fromEntries(hashers.map((h) => [h.algorithm, h.hash.digest('hex')]))
         }
-        const file: StoredFile = { blob: info.key, size: info.size, mode: entry.mode }
+        const file: StoredFile = { blob: info.key, size: info.size, mode: entry.mode, ...(info.key === '' ? { late: info } : {}) }
         if (fileDigests !== undefined) {
           file.digests = fileDigests
           digests.set(entry.path, fileDigests)
         }
         byArchivePath.set(entry.path, file)
-        if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
+        if (mapped !== null) placeFile(mapped, file, repeated)
       } else if (entry.type === 'hardlink') {
         const file = byArchivePath.get(entry.target!)
         if (file === undefined) {
@@ -180,7 +185,7 @@ export async function unpackToCas(
         }
         byArchivePath.set(entry.path, file)
         if (file.digests !== undefined) digests.set(entry.path, file.digests)
-        if (mapped !== null) place(mapped, { path: mapped, type: 'file', mode: file.mode, blob: file.blob, size: file.size }, repeated)
+        if (mapped !== null) placeFile(mapped, file, repeated)
       } else if (mapped === null || mapped === '') {
         continue
       } else if (entry.type === 'dir') {
@@ -200,9 +205,13 @@ export async function unpackToCas(
       const prefix = opts.stage.dir.length + 1
       for (const [place, key] of writer.placements()) opts.stage.placed.set(place.slice(prefix), key)
     }
+    for (const [e, info] of lateEntries) {
+      if (info.key === '') throw new NipError('ERR_NIP_INTERNAL', `No blob key came back for ${e.path}`)
+      e.blob = info.key
+    }
     for (const f of fromWriter) {
-      const d = writer!.digestOf(f.key)
-      if (d === undefined) throw new NipError('ERR_NIP_INTERNAL', `No ${workerDigest} digest came back for blob ${f.key}`)
+      const d = writer!.digestOf(f.info.key)
+      if (d === undefined) throw new NipError('ERR_NIP_INTERNAL', `No ${workerDigest} digest came back for blob ${f.info.key}`)
       f.record[workerDigest!] = d
     }
   } finally {
@@ -223,6 +232,12 @@ export async function unpackToCas(
     if (tree.has(mapped) || placing.has(mapped) || opts.isSettings?.(mapped) === true) return undefined
     placing.add(mapped)
     return `${opts.stage.dir}/${mapped}`
+  }
+
+  function placeFile(path: string, file: StoredFile, repeated: boolean): void {
+    const e: TreeEntry = { path, type: 'file', mode: file.mode, blob: file.blob, size: file.size }
+    if (file.late !== undefined) lateEntries.set(e, file.late)
+    place(path, e, repeated)
   }
 
   function place(path: string, treeEntry: TreeEntry, repeated: boolean): void {
