@@ -308,6 +308,8 @@ export class Cas {
     let adds: { opts: AddOptions; offset: number; length: number }[] = []
     /** With keysByWorkers: the BlobInfo each op's key goes into. */
     let infos: BlobInfo[] = []
+    /** Batch buffers the workers gave back, for the next batches (fewer large allocations, less GC). */
+    const spare: ArrayBuffer[] = []
     let data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
     let used = 0
     const inflight: Promise<void>[] = []
@@ -356,7 +358,8 @@ export class Cas {
       const sent = { ops, labels, adds, keys, infos }
       // The batch's buffer is handed over (transferred, not copied); the next batch gets a new one.
       const buffer = data.buffer as ArrayBuffer
-      data = Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
+      const reuse = spare.pop()
+      data = reuse !== undefined ? Buffer.from(reuse) : Buffer.allocUnsafeSlow(WRITER_BATCH_BYTES)
       ops = []
       labels = []
       adds = []
@@ -364,8 +367,11 @@ export class Cas {
       infos = []
       used = 0
       pool ??= new FsPool(threads)
-      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}) }, batchNo++ % threads).then(
-        (r) => settle(r.results, r.data, sent, r.digests, r.unplaced, r.keys),
+      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}), returnData: true }, batchNo++ % threads).then(
+        (r) => {
+          settle(r.results, r.data, sent, r.digests, r.unplaced, r.keys)
+          if (r.data !== undefined && r.data.byteLength === WRITER_BATCH_BYTES && spare.length < WRITER_MAX_INFLIGHT) spare.push(r.data)
+        },
         (e: unknown) => {
           failure ??= labelled(toCasError(e, 'add a blob at', this.dir), sent.labels[0])
         },

@@ -48,6 +48,8 @@ export interface FsBatch {
    * is not used. FsBatchResult.keys has the keys.
    */
   store?: string
+  /** Return `data` with every answer (transferred back), so that the caller can reuse it. */
+  returnData?: boolean
 }
 
 /** The form a batch travels in: write ops packed into one string and one array (cheap to clone; see WORKER_SOURCE for the other end). */
@@ -65,6 +67,7 @@ export interface PackedBatch {
   digest?: string
   data?: ArrayBuffer
   store?: string
+  returnData?: boolean
 }
 
 export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
@@ -101,6 +104,7 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
       ...(batch.digest ? { digest: batch.digest } : {}),
       ...(batch.data ? { data: batch.data } : {}),
       ...(batch.store !== undefined ? { store: batch.store } : {}),
+      ...(batch.returnData === true ? { returnData: true } : {}),
     },
     transfer,
   }
@@ -226,7 +230,7 @@ parentPort.on('message', (msg) => {
   const unplaced = []
   const keys = msg.batch.store === undefined ? undefined : []
   const results = run(msg.batch, digests, unplaced, keys)
-  const data = results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
+  const data = msg.batch.returnData === true || results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
   const reply = { id: msg.id, results: results.every((r) => r === null) ? null : results }
   if (digests !== undefined) reply.digests = digests
   if (unplaced.length > 0) reply.unplaced = unplaced
@@ -250,7 +254,7 @@ export interface FsBatchResult {
   results: (FsOpError | null)[]
   /** With FsBatch.digest: each write op's digest (lowercase hex), computed before it was written. */
   digests?: string[]
-  /** FsBatch.data, returned. */
+  /** FsBatch.data, returned (when a write found its path taken, or with FsBatch.returnData). */
   data?: ArrayBuffer
   /** Write ops with a `place` that succeeded without using it (written at `path` only). */
   unplaced?: number[]
