@@ -152,8 +152,9 @@ export class Engine {
     db.insertJournal({ id: txn, kind: 'install', state: 'fetching', pid: process.pid, command, started_at: new Date().toISOString(), payload: JSON.stringify(payload) })
     // The links this install makes stay out of the journal: none exists before the point of no
     // return, and after it recovery rolls forward (the DB owns them). Only an undo needs them,
-    // and reconcileOrUndo journals them before it starts one.
-    const newLinks: JournalPayload['links'] = []
+    // and reconcileOrUndo journals them before it starts one. They are the link rows the
+    // conflict check computed (per item), which register then stores.
+    const newLinks: (LinkRow[] | undefined)[] = []
     crashPoint('install:journal')
     let registered = false
     try {
@@ -200,7 +201,7 @@ export class Engine {
           const owners = db.linkOwners(rows.map((r) => r.path))
           conflicts.push(...findLinkConflicts({ layout, program: item.name, rows, ownerOf: (p) => owners.get(p), planned, index: db }))
           for (const r of rows) if (!planned.has(r.path)) planned.set(r.path, item.name)
-          for (const r of rows) newLinks.push({ path: r.path, target: r.target })
+          newLinks[k] = rows
           for (const r of db.linksOf(item.name)) payload.links.push({ path: r.path, target: r.target })
         }),
       )
@@ -264,7 +265,7 @@ export class Engine {
             id = db.insertProgram({ name: item.name, version: item.version, explicit: item.reason === 'explicit', ...content })
           }
           // The rows just inserted are these entries: no need to read them back.
-          if (becomesCurrent[k]) this.makeCurrent(item.name, id, false, entries.map(toFileRow))
+          if (becomesCurrent[k]) this.makeCurrent(item.name, id, false, undefined, newLinks[k])
         })
         recordGeneration(db, { names, kind: 'install', command, txn })
         db.setJournalState(txn, 'registered')
@@ -274,7 +275,8 @@ export class Engine {
 
       // 5. Current and links
       this.o.reporter.emit({ type: 'phase', phase: 'link', message: 'Linking' })
-      const r = await this.reconcileOrUndo(txn, { ...payload, links: [...payload.links, ...newLinks] })
+      // Reconcile needs only the old links (the new ones are the DB's now); an undo needs all.
+      const r = await this.reconcileOrUndo(txn, payload, () => newLinks.flatMap((rows) => (rows ?? []).map((l) => ({ path: l.path, target: l.target }))))
       db.deleteJournal(txn)
       await this.dropScratchBlobs(fetched)
       const grafted = items.map((i) => summarize(db, db.program(i.name, i.version) as ProgramRow))
@@ -316,14 +318,16 @@ export class Engine {
   }
 
   /** Inside a DB transaction: mark `id` current for `name` and take its links. */
-  private makeCurrent(name: string, id: number | null, skipConflicts = false, files?: FileRow[]): void {
+  private makeCurrent(name: string, id: number | null, skipConflicts = false, files?: FileRow[], computed?: LinkRow[]): void {
     const { db, layout } = this.o
     db.setCurrentFlag(name, id)
     if (id === null) {
       db.replaceLinks(name, [])
       return
     }
-    let rows = desiredLinks(layout, { id, name }, files ?? db.files(id))
+    // `computed`: desiredLinks of this program's files, worked out before its id was known.
+    if (computed !== undefined) for (const r of computed) r.program_id = id
+    let rows = computed ?? desiredLinks(layout, { id, name }, files ?? db.files(id))
     if (skipConflicts) {
       const owners = db.linkOwners(rows.map((r) => r.path))
       const owner = (p: string) => owners.get(p)
@@ -351,11 +355,13 @@ export class Engine {
     }
   }
 
-  private async reconcileOrUndo(txn: string, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
+  /** `extraLinks`: links the DB owns now but an undo must remove (an install's new links). */
+  private async reconcileOrUndo(txn: string, payload: JournalPayload, extraLinks?: () => JournalPayload['links']): Promise<{ linksAdded: number; linksRemoved: number }> {
     const { db, layout, cas } = this.o
     try {
       return await reconcile({ db, layout, cas, txn, reporter: this.o.reporter }, payload)
     } catch (e) {
+      if (extraLinks !== undefined) payload = { ...payload, links: [...payload.links, ...extraLinks()] }
       this.o.reporter.emit({ type: 'warning', code: 'undo', message: `Undoing transaction ${txn}: ${(e as Error).message}` })
       db.transaction(() => {
         // With the DB undone, every link the payload names may be stale: a kill from here on is

@@ -230,6 +230,31 @@ describe('graft pipeline (in-memory source)', () => {
     assert.deepEqual((await checkConsistency(nip)).problems, [])
   })
 
+  it('undoes a registered install whose links cannot be made: rows, links and folds of it go, the user\'s file stays', async () => {
+    source.packages.push({ name: 'blocked', version: '1', files: { 'bin/blocked-a': 'a\n', 'bin/blocked-z': 'z\n', 'share/blocked/data': 'd\n' } })
+    const emit = reporter.emit.bind(reporter)
+    const inTheWay = path.join(root, 'System/Links/Executables/blocked-z')
+    // Once registered (the "link" phase starts), a directory of the user's appears where a link goes.
+    reporter.emit = (e) => {
+      if (e.type === 'phase' && e.phase === 'link') fs.mkdirSync(inTheWay, { recursive: true })
+      emit(e)
+    }
+    await expectNipError(nip.install(['blocked']), 'ERR_NIP_IO')
+    reporter.emit = emit
+    assert.ok(reporter.events.some((e) => e.type === 'warning' && e.code === 'undo'), 'the undo is reported')
+    assert.deepEqual(nip.list(), [])
+    // What the install had linked before it failed is gone again: the fold and the first link.
+    assert.equal(fs.existsSync(path.join(root, 'System/Links/Shared/blocked')), false)
+    assert.equal(fs.existsSync(path.join(root, 'System/Links/Executables/blocked-a')), false)
+    assert.ok(fs.statSync(inTheWay).isDirectory(), 'the user\'s directory stays')
+    assert.equal(nip.status().interruptedTransactions.length, 0)
+    fs.rmdirSync(inTheWay)
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
+    // And nothing stops a second attempt.
+    await nip.install(['blocked'])
+    assert.equal(fs.readFileSync(path.join(root, 'System/Links/Executables/blocked-z'), 'utf8'), 'z\n')
+  })
+
   it('keeps a settings file the user edited when the program is grafted again', async () => {
     await nip.install(['hello@1.0'])
     const conf = path.join(root, 'Programs/hello/Settings/hello.conf')
