@@ -482,7 +482,25 @@ export class Database {
   }
   /** The owners of those of `paths` that are link rows (one query for a whole program's links). */
   linkOwners(paths: readonly string[]): Map<string, string> {
-    const rows = this.stmt('SELECT l.path AS path, l.program AS program FROM json_each(?) j JOIN links l ON l.path = j.value').all(JSON.stringify(paths)) as { path: string; program: string }[]
+    let ask = paths
+    if (paths.length > 256) {
+      // Only paths in a directory that holds some link can have an owner: one range query per
+      // directory first (a program's own directories are usually empty in the farm before it).
+      const holds = new Map<string, boolean>()
+      ask = paths.filter((p) => {
+        const cut = p.lastIndexOf('/')
+        if (cut <= 0) return true
+        const dir = p.slice(0, cut)
+        let has = holds.get(dir)
+        if (has === undefined) {
+          has = this.linkUnder(dir) !== undefined
+          holds.set(dir, has)
+        }
+        return has
+      })
+    }
+    if (ask.length === 0) return new Map()
+    const rows = this.stmt('SELECT l.path AS path, l.program AS program FROM json_each(?) j JOIN links l ON l.path = j.value').all(JSON.stringify(ask)) as { path: string; program: string }[]
     return new Map(rows.map((r) => [r.path, r.program]))
   }
   link(p: string): LinkRow | undefined {
