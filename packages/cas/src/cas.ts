@@ -335,13 +335,15 @@ export class Cas {
       const notPlaced = new Set(unplaced)
       results.forEach((r, i) => {
         const op = sent.ops[i] as Extract<FsOp, { op: 'write' }>
+        /** The blob's path (a write op whose key a worker computed carries none). */
+        const where = (): string => op.path || (sent.keys[i] ? this.pathOf(sent.keys[i]) : this.dir)
         if (r === null) {
           if (op.place !== undefined && !notPlaced.has(i)) placed.set(op.place, sent.keys[i])
           return
         }
         if (failure !== undefined) return
         try {
-          if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: op.path || (sent.keys[i] ? this.pathOf(sent.keys[i]) : this.dir) })
+          if (r.code !== 'EEXIST' || back === undefined) throw Object.assign(new Error(r.message), r, { path: where() })
           // Something is at the address already: verify it, repair it if it does not match.
           const a = sent.adds[i]
           const bytes = new Uint8Array(back, a.offset, a.length)
@@ -349,7 +351,7 @@ export class Cas {
           if (keysByWorkers) Object.assign(sent.infos[i], { key: stored.key, digest: stored.digest, existed: stored.existed, ...(stored.repaired ? { repaired: true } : {}) })
           digestHere(stored.key, bytes)
         } catch (err) {
-          failure = labelled(toCasError(err, 'add a blob at', op.path || (sent.keys[i] ? this.pathOf(sent.keys[i]) : this.dir)), sent.labels[i])
+          failure = labelled(toCasError(err, 'add a blob at', where()), sent.labels[i])
         }
       })
     }
@@ -392,30 +394,20 @@ export class Cas {
           digestHere(info.key, buf)
           return info
         }
+        let info: BlobInfo
         if (keysByWorkers && opts.expectDigest === undefined) {
           // The worker hashes it: the key arrives with the batch's answer (settle).
           if (opts.expectSize !== undefined && buf.byteLength !== opts.expectSize) throw sizeMismatch(opts.expectSize, buf.byteLength, false)
-          const executable = opts.executable === true
-          const info: BlobInfo = { key: '', digest: '', executable, size: buf.byteLength, existed: false }
-          if (used + buf.byteLength > WRITER_BATCH_BYTES) send()
-          data.set(buf, used)
-          ops.push({ op: 'write', path: '', mode: blobMode(executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })
-          labels.push(label)
-          keys.push('')
-          infos.push(info)
-          adds.push({ opts, offset: used, length: buf.byteLength })
-          used += buf.byteLength
-          if (ops.length >= WRITER_BATCH_BLOBS) send()
-          return info
+          info = { key: '', digest: '', executable: opts.executable === true, size: buf.byteLength, existed: false }
+        } else {
+          info = checkedInfo(buf, opts)
+          if (queued.has(info.key)) return { ...info, existed: true }
+          queued.add(info.key)
         }
-        const info = checkedInfo(buf, opts)
-        if (queued.has(info.key)) return { ...info, existed: true }
-        queued.add(info.key)
-        // The worker makes the bucket directory if it is missing.
-        const final = this.pathOf(info.key)
         if (used + buf.byteLength > WRITER_BATCH_BYTES) send()
         data.set(buf, used)
-        ops.push({ op: 'write', path: final, mode: blobMode(info.executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })
+        // The worker makes the bucket directory if it is missing.
+        ops.push({ op: 'write', path: info.key === '' ? '' : this.pathOf(info.key), mode: blobMode(info.executable), offset: used, length: buf.byteLength, ...(place !== undefined ? { place } : {}) })
         labels.push(label)
         keys.push(info.key)
         infos.push(info)

@@ -107,8 +107,6 @@ export async function unpackToCas(
   const registry = new PathRegistry()
   /** Archive paths seen so far: readTar already warned when one of them repeats. */
   const archivePaths = new Set<string>()
-  /** Mapped paths a place was asked for: each at most once. */
-  const placing = new Set<string>()
   const input = decompressStream(src, { compression: opts.compression, archive })
   // One extra digest is computed by the writer's worker threads, beside the write (not here).
   const workerDigest = opts.digests?.length === 1 ? opts.digests[0] : undefined
@@ -229,8 +227,8 @@ export async function unpackToCas(
   /** Where in the staging directory a file stored now may be created (see UnpackOptions.stage). */
   function placeOf(mapped: string | null): string | undefined {
     if (opts.stage === undefined || writer === undefined || mapped === null || mapped === '') return undefined
-    if (tree.has(mapped) || placing.has(mapped) || opts.isSettings?.(mapped) === true) return undefined
-    placing.add(mapped)
+    // A path the archive named before (the tree has it as soon as its file is stored) is not placed again.
+    if (tree.has(mapped) || opts.isSettings?.(mapped) === true) return undefined
     return `${opts.stage.dir}/${mapped}`
   }
 
