@@ -149,7 +149,7 @@ export interface AdapterContext {
   layout: Layout
   cas: Cas
   reporter: Reporter
-  /** During fetch, when the store and the programs share a filesystem: see StageTarget. Adapters pass it to unpackToCas. */
+  /** During fetch, when the store's import method for the staging directory is `hardlink`: see StageTarget. Adapters pass it to unpackToCas. */
   stage?: StageTarget
   /** The adapter's own table from the configuration (`[pacman]`, ...), possibly empty. */
   config: Record<string, unknown>

@@ -14,11 +14,10 @@
  * reconciling after registration is undone: the DB change is reverted, then reconciled again.
  */
 import fs from 'node:fs'
-import path from 'node:path'
 import crypto from 'node:crypto'
 import type { Cas } from '@nip/cas'
 import { treeDigest } from '@nip/cas'
-import type { AdapterId, FetchResult, TreeEntry } from './adapter.js'
+import type { AdapterId, FetchResult, StageTarget, TreeEntry } from './adapter.js'
 import type { InstallOptions, InstallResult, IntegrityState, LogRecord, Plan, ProgramSummary, RemoveOptions, RemoveResult, RollbackResult, SwitchResult } from './api.js'
 import type { Database, FileRow, LinkRow, ProgramRow } from './db/database.js'
 import type { Dispatcher } from './dispatcher.js'
@@ -166,16 +165,17 @@ export class Engine {
         const row = db.program(i.name, i.version)
         return !opts.reinstall && row !== undefined && row.active === 0 ? row : undefined
       })
-      // Unpacking creates the files in the staging directories (StageTarget) where it can.
-      const inPlace = sameFilesystem(this.o.cas.dir, layout.programsDir)
-      const stages = items.map((i, k) => (inPlace && !revived[k] ? { dir: layout.stagingDir(i.name, i.version, txn), placed: new Map<string, string>() } : undefined))
+      // Unpacking creates the files in the staging directories (StageTarget) where staging would
+      // hardlink them anyway (the store's import method for that filesystem).
+      const stages: (StageTarget | undefined)[] = items.map(() => undefined)
       const fetched = await mapLimit(items, this.o.parallelDownloads, async (item) => {
         const k = items.indexOf(item)
         const old = revived[k]
         if (old) return { ref: item.ref, entries: db.files(old.id).map(toTreeEntry) }
-        const stage = stages[k]
-        if (stage !== undefined) makeStagingDir(stage.dir, layout.root)
-        const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stage !== undefined ? { stage } : {}) })
+        const stage = { dir: layout.stagingDir(item.name, item.version, txn), placed: new Map<string, string>() }
+        makeStagingDir(stage.dir, layout.root)
+        if ((await this.o.cas.importMethod(stage.dir)) === 'hardlink') stages[k] = stage
+        const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stages[k] !== undefined ? { stage } : {}) })
         validateEntries(r, item)
         return r
       })
@@ -742,18 +742,3 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 }
 
 export type { LinkRow }
-
-/** Whether `a` and `b` (or, for one not made yet, its nearest existing parent) are on one filesystem: hardlinks between them work. */
-function sameFilesystem(a: string, b: string): boolean {
-  const dev = (p: string): number | undefined => {
-    for (let q = p; ; q = path.dirname(q)) {
-      try {
-        return fs.statSync(q).dev
-      } catch {
-        if (path.dirname(q) === q) return undefined
-      }
-    }
-  }
-  const da = dev(a)
-  return da !== undefined && da === dev(b)
-}
