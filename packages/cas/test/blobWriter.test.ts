@@ -9,16 +9,25 @@ import { makeTempDir } from './tempDir.js'
 /** Enough blobs that the writer goes past its synchronous start and uses its worker thread. */
 const MANY = 1500
 
+/** Run `fn` with a new store (at <tmp>/cas) and remove it all afterwards. */
+async function withStore(fn: (cas: Cas, dir: string) => Promise<void>, options?: { fsync?: boolean }): Promise<void> {
+  const { dir, cleanup } = await makeTempDir()
+  try {
+    const cas = new Cas(join(dir, 'cas'), options)
+    await cas.init()
+    await fn(cas, dir)
+  } finally {
+    await cleanup()
+  }
+}
+
 function content(i: number): Buffer {
   return Buffer.from(`blob number ${i}\n`.repeat(1 + (i % 7)))
 }
 
 describe('Cas.blobWriter', () => {
   it('with a digest: every added blob\'s digest, from the worker or the calling thread, identical content once', async () => {
-    const { dir, cleanup } = await makeTempDir()
-    try {
-      const cas = new Cas(dir)
-      await cas.init()
+    await withStore(async (cas) => {
       for (const large of [false, true]) {
         const writer = cas.blobWriter({ large, digest: 'sha256' })
         const keys: { key: string; buf: Buffer }[] = []
@@ -37,16 +46,11 @@ describe('Cas.blobWriter', () => {
         for (const { key, buf } of keys) assert.equal(writer.digestOf(key), createHash('sha256').update(buf).digest('hex'))
         assert.equal(writer.digestOf('0'.repeat(64)), undefined)
       }
-    } finally {
-      await cleanup()
-    }
+    })
   })
 
   it('writes its first blobs on the calling thread, unless told the archive is large', async () => {
-    const { dir, cleanup } = await makeTempDir()
-    try {
-      const cas = new Cas(dir)
-      await cas.init()
+    await withStore(async (cas) => {
       for (const large of [false, true]) {
         const writer = cas.blobWriter({ large })
         try {
@@ -59,16 +63,11 @@ describe('Cas.blobWriter', () => {
           await writer.close()
         }
       }
-    } finally {
-      await cleanup()
-    }
+    })
   })
 
   it('stores many blobs (through its worker), each once, complete after flush', async () => {
-    const { dir, cleanup } = await makeTempDir()
-    try {
-      const cas = new Cas(dir)
-      await cas.init()
+    await withStore(async (cas) => {
       const writer = cas.blobWriter()
       const keys: string[] = []
       try {
@@ -89,16 +88,11 @@ describe('Cas.blobWriter', () => {
         assert.ok(await cas.verify(key), `blob ${i} verifies`)
         assert.equal((await lstat(cas.pathOf(key))).mode & 0o7777, i % 3 === 0 ? 0o555 : 0o444)
       }
-    } finally {
-      await cleanup()
-    }
+    })
   })
 
   it('with keysByWorkers: the keys, digests and placements arrive with the flush, repeats and torn blobs included', async () => {
-    const { dir, cleanup } = await makeTempDir()
-    try {
-      const cas = new Cas(join(dir, 'cas'))
-      await cas.init()
+    await withStore(async (cas, dir) => {
       // A torn blob the writer will meet (EEXIST in the worker, repaired on this thread).
       const victim = content(1199)
       const torn = cas.addBufferSync(victim)
@@ -139,16 +133,11 @@ describe('Cas.blobWriter', () => {
       const distinct = new Set(added.map((a) => a.info.key))
       assert.equal(new Set(placements.values()).size, distinct.size - 1)
       assert.deepEqual(await readFile(cas.pathOf(torn.key)), victim)
-    } finally {
-      await cleanup()
-    }
+    })
   })
 
   it('repairs a blob that exists at its address with other content', async () => {
-    const { dir, cleanup } = await makeTempDir()
-    try {
-      const cas = new Cas(dir)
-      await cas.init()
+    await withStore(async (cas) => {
       // A torn blob for content the writer will add late (past its synchronous start).
       const victim = content(MANY - 1)
       const torn = cas.addBufferSync(victim)
@@ -165,16 +154,11 @@ describe('Cas.blobWriter', () => {
       }
       assert.ok(await cas.verify(torn.key))
       assert.deepEqual(await readFile(cas.pathOf(torn.key)), victim)
-    } finally {
-      await cleanup()
-    }
+    })
   })
 
   it('a store with fsync writes on the calling thread, with the same result', async () => {
-    const { dir, cleanup } = await makeTempDir()
-    try {
-      const cas = new Cas(dir, { fsync: true })
-      await cas.init()
+    await withStore(async (cas) => {
       const writer = cas.blobWriter()
       const keys: string[] = []
       try {
@@ -184,9 +168,7 @@ describe('Cas.blobWriter', () => {
         await writer.close()
       }
       for (const key of keys) assert.ok(await cas.verify(key))
-    } finally {
-      await cleanup()
-    }
+    }, { fsync: true })
   })
 })
 

@@ -40,6 +40,15 @@ function casPath(nip: Nip, content: string, exec = false): string {
   return nip.cas.pathOf(blake3Hex(Buffer.from(content)) + (exec ? '-x' : ''))
 }
 
+/** alpha 1.0 and beta grafted, removed, and every generation that held them deleted: both are garbage. */
+async function graftRemoveAndForget(nip: Nip): Promise<void> {
+  await nip.install(['alpha@1.0'])
+  await nip.install(['beta'])
+  await nip.remove(['beta'])
+  await nip.remove(['alpha'])
+  await nip.generationsDelete({ keep: 1 })
+}
+
 async function consistent(nip: Nip): Promise<void> {
   assert.deepEqual((await checkConsistency(nip)).problems, [])
 }
@@ -202,11 +211,7 @@ describe('store lifecycle', () => {
   })
 
   it('gc --max-freed stops early and --verify reports and collects orphan blobs', async () => {
-    await nip.install(['alpha@1.0'])
-    await nip.install(['beta'])
-    await nip.remove(['beta'])
-    await nip.remove(['alpha'])
-    await nip.generationsDelete({ keep: 1 })
+    await graftRemoveAndForget(nip)
     const orphan = nip.cas.pathOf('0'.repeat(64))
     fs.mkdirSync(path.dirname(orphan), { recursive: true })
     fs.writeFileSync(orphan, 'not referenced')
@@ -222,11 +227,7 @@ describe('store lifecycle', () => {
   })
 
   it('gc --max-freed counts the blobs freed: content two programs share counts once both go', async () => {
-    await nip.install(['alpha@1.0'])
-    await nip.install(['beta'])
-    await nip.remove(['beta'])
-    await nip.remove(['alpha'])
-    await nip.generationsDelete({ keep: 1 })
+    await graftRemoveAndForget(nip)
     // alpha alone frees its own two blobs; the licence it shares with beta goes only with beta.
     const alphaOnly = Buffer.byteLength('alpha 1.0\n') + Buffer.byteLength('one\n')
     const one = await nip.gc({ dryRun: true, maxFreed: alphaOnly })

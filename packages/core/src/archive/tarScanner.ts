@@ -79,30 +79,14 @@ export class TarScanner {
     while (at < n) {
       const avail = n - at
       switch (this.#state) {
-        case 'header': {
-          if (this.#partBytes === 0 && avail >= 512) {
-            this.#onHeader(chunk.subarray(at, at + 512))
-            at += 512
-          } else {
-            const take = Math.min(this.#missing, avail)
-            this.#gather(chunk.subarray(at, at + take))
-            at += take
-            if (this.#missing === 0) this.#onHeader(this.#gathered())
-          }
-          break
-        }
+        case 'header':
         case 'long':
         case 'whole': {
-          if (this.#partBytes === 0 && avail >= this.#missing) {
-            const body = chunk.subarray(at, at + this.#missing)
-            at += this.#missing
-            this.#missing = 0
-            this.#onGathered(body)
-          } else {
-            const take = Math.min(this.#missing, avail)
-            this.#gather(chunk.subarray(at, at + take))
-            at += take
-            if (this.#missing === 0) this.#onGathered(this.#gathered())
+          const piece = this.#take(chunk, at, avail)
+          at += piece?.taken ?? avail
+          if (piece !== undefined) {
+            if (this.#state === 'header') this.#onHeader(piece.bytes)
+            else this.#onGathered(piece.bytes)
           }
           break
         }
@@ -131,6 +115,23 @@ export class TarScanner {
   /** The input ended: it must end between members. */
   finish(): void {
     if (this.#state !== 'header' || this.#partBytes !== 0) throw new Error('Unexpected end of data')
+  }
+
+  /**
+   * The #missing bytes of a header or whole member, from `chunk` at `at` (`avail` bytes left):
+   * a view of the chunk when they are all there and nothing is gathered yet, else gathered
+   * across chunks. Undefined while incomplete (everything available was taken); else the bytes
+   * and how many of this chunk's were taken.
+   */
+  #take(chunk: Buffer, at: number, avail: number): { bytes: Buffer; taken: number } | undefined {
+    if (this.#partBytes === 0 && avail >= this.#missing) {
+      const taken = this.#missing
+      this.#missing = 0
+      return { bytes: chunk.subarray(at, at + taken), taken }
+    }
+    const taken = Math.min(this.#missing, avail)
+    this.#gather(chunk.subarray(at, at + taken))
+    return this.#missing === 0 ? { bytes: this.#gathered(), taken } : undefined
   }
 
   #gather(part: Buffer): void {
