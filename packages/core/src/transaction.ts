@@ -23,7 +23,7 @@ import type { Database, FileRow, LinkRow, ProgramRow } from './db/database.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { Layout } from './layout.js'
 import type { Reporter } from './reporter.js'
-import { NipError, isNipError } from './errors.js'
+import { NipError } from './errors.js'
 import { desiredLinks, findLinkConflicts, type LinkConflict } from './linkFarm.js'
 import { planInstall, type PlanItem } from './planner.js'
 import { reconcile, type JournalPayload } from './reconcile.js'
@@ -166,16 +166,20 @@ export class Engine {
         return !opts.reinstall && row !== undefined && row.active === 0 ? row : undefined
       })
       // Unpacking creates the files in the staging directories (StageTarget) where staging would
-      // hardlink them anyway (the store's import method for that filesystem).
-      const stages: (StageTarget | undefined)[] = items.map(() => undefined)
-      const fetched = await mapLimit(items, this.o.parallelDownloads, async (item) => {
-        const k = items.indexOf(item)
-        const old = revived[k]
-        if (old) return { ref: item.ref, entries: db.files(old.id).map(toTreeEntry) }
+      // hardlink them anyway (the store's import method for that filesystem). The directories are
+      // made and probed first, so fetches start in the plan's order.
+      const stages: (StageTarget | undefined)[] = []
+      for (const [k, item] of items.entries()) {
+        if (revived[k]) continue
         const stage = { dir: layout.stagingDir(item.name, item.version, txn), placed: new Map<string, string>() }
         makeStagingDir(stage.dir, layout.root)
         if ((await this.o.cas.importMethod(stage.dir)) === 'hardlink') stages[k] = stage
-        const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stages[k] !== undefined ? { stage } : {}) })
+      }
+      const fetched = await mapLimit(items, this.o.parallelDownloads, async (item, k) => {
+        const old = revived[k]
+        if (old) return { ref: item.ref, entries: db.files(old.id).map(toTreeEntry) }
+        const stage = stages[k]
+        const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stage !== undefined ? { stage } : {}) })
         validateEntries(r, item)
         return r
       })
@@ -722,7 +726,7 @@ export function freeSpace(dir: string): number {
   }
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length)
   let next = 0
   let failed: unknown = null
@@ -730,14 +734,14 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
     while (next < items.length && failed === null) {
       const k = next++
       try {
-        out[k] = await fn(items[k])
+        out[k] = await fn(items[k], k)
       } catch (e) {
         failed ??= e
       }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
-  if (failed !== null) throw isNipError(failed) ? failed : failed
+  if (failed !== null) throw failed
   return out
 }
 
