@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { gzipSync } from 'node:zlib'
+import { randomBytes } from 'node:crypto'
 import { buildTar, compressBuffer } from '@nip/testing'
-import { decompressStream, detectCompression, looksLikeTar, type Compression } from '../src/archive/decompress.js'
+import { decompressChunks, decompressStream, detectCompression, looksLikeTar, type Compression } from '../src/archive/decompress.js'
 import { NipError } from '../src/errors.js'
 
 async function collect(src: AsyncIterable<Buffer | Uint8Array>): Promise<Buffer> {
@@ -101,4 +102,62 @@ describe('archive: decompressStream', () => {
     }
     assert.equal(await rejection(collect(decompressStream(source()))), boom)
   })
+})
+
+describe('archive: decompressChunks', () => {
+  for (const compression of ['none', 'gzip', 'xz', 'zstd', 'bzip2'] as const) {
+    it(`round-trips ${compression} as a plain async iterable`, async () => {
+      const payload = Buffer.from('chunks '.repeat(9000))
+      const packed = await compressBuffer(payload, compression)
+      assert.deepEqual(await collect(decompressChunks(chunked(packed, 1000))), payload)
+    })
+  }
+
+  it('zstd: decodes every frame of a multi-frame stream into chunks of at most 1 MiB', async () => {
+    const a = Buffer.alloc(3 * 1024 * 1024 + 17, 'a')
+    const b = Buffer.from('second frame '.repeat(100))
+    const packed = Buffer.concat([await compressBuffer(a, 'zstd'), await compressBuffer(b, 'zstd')])
+    const sizes: number[] = []
+    const chunks: Buffer[] = []
+    for await (const c of decompressChunks(chunked(packed, 4096))) {
+      sizes.push(c.length)
+      chunks.push(c)
+    }
+    assert.deepEqual(Buffer.concat(chunks), Buffer.concat([a, b]))
+    assert.ok(Math.max(...sizes) <= 1024 * 1024, `a chunk of ${Math.max(...sizes)} bytes`)
+    assert.ok(sizes.length >= 4)
+  })
+
+  it('zstd: a stream cut between frames is whole; one cut inside a frame is ERR_NIP_ARCHIVE_CORRUPT', async () => {
+    const one = await compressBuffer(Buffer.from('x'.repeat(50000)), 'zstd')
+    const two = Buffer.concat([one, one])
+    assert.equal((await collect(decompressChunks([two.subarray(0, one.length)]))).length, 50000)
+    const err = await rejection(collect(decompressChunks([two.subarray(0, one.length + 9)], { archive: 'cut.zst' })))
+    assert.equal(err.code, 'ERR_NIP_ARCHIVE_CORRUPT')
+    assert.equal(err.data.archive, 'cut.zst')
+  })
+
+  for (const compression of ['none', 'gzip', 'zstd'] as const) {
+    it(`${compression}: stopping early stops reading the source`, async () => {
+      const packed = await compressBuffer(randomBytes(4 * 1024 * 1024), compression)
+      let read = 0
+      let closed = false
+      async function* source(): AsyncGenerator<Buffer> {
+        try {
+          for (let i = 0; i < packed.length; i += 65536) {
+            read++
+            yield packed.subarray(i, i + 65536)
+          }
+        } finally {
+          closed = true
+        }
+      }
+      for await (const c of decompressChunks(source())) {
+        assert.ok(c.length > 0)
+        break
+      }
+      assert.ok(closed, 'the source was closed')
+      assert.ok(read < Math.ceil(packed.length / 65536), `read ${read} of ${Math.ceil(packed.length / 65536)} pieces`)
+    })
+  }
 })

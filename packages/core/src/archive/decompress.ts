@@ -10,7 +10,9 @@
 import { PassThrough, Readable, pipeline as streamPipeline, type Duplex } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { createRequire } from 'node:module'
-import { DecompressStream } from 'zstd-napi'
+import zstdBinding from 'zstd-napi/binding.js'
+
+const { DCtx } = zstdBinding
 
 // xz and bzip2 decoders are loaded when an archive needs them (lzma-native alone costs ~18 ms
 // of every command's start-up otherwise).
@@ -49,12 +51,31 @@ export function looksLikeTar(head: Uint8Array): boolean {
   return head.length >= 262 && Buffer.from(head.subarray(257, 262)).toString('latin1') === 'ustar'
 }
 
-/** Decompress `src` (auto-detected unless `opts.compression` is given). */
+/** Decompress `src` (auto-detected unless `opts.compression` is given), as a stream. */
 export function decompressStream(
   src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   opts: DecompressOptions = {},
 ): Readable {
   return Readable.from(decompressChunks(src, opts), { objectMode: false })
+}
+
+/**
+ * Decompress `src` like decompressStream, as an async iterable of chunks: no stream in between,
+ * so no chunk is copied to join it with its neighbours (a Readable read whole does that), and
+ * zstd is decoded straight into 1 MiB chunks. Closing the iteration early stops reading `src`.
+ */
+export async function* decompressChunks(
+  src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  opts: DecompressOptions = {},
+): AsyncGenerator<Buffer> {
+  const iterator = toAsyncIterable(src)[Symbol.asyncIterator]()
+  const source = { iterator, ended: false }
+  try {
+    yield* decode(source, opts)
+  } finally {
+    // Stopped early or failed: the source is not read any further.
+    if (!source.ended) await iterator.return?.()?.catch(() => {})
+  }
 }
 
 /** Marks an error raised by the source, so it is not blamed on the decoder. */
@@ -64,19 +85,15 @@ class SourceError extends Error {
   }
 }
 
-async function* decompressChunks(
-  src: NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  opts: DecompressOptions,
-): AsyncGenerator<Buffer> {
-  const iterator = toAsyncIterable(src)[Symbol.asyncIterator]()
+async function* decode(source: { iterator: AsyncIterator<Uint8Array>; ended: boolean }, opts: DecompressOptions): AsyncGenerator<Buffer> {
+  const { iterator } = source
   const head: Buffer[] = []
   let headLength = 0
-  let ended = false
   try {
     while (headLength < COMPRESSION_MAGIC_LENGTH) {
       const r = await iterator.next()
       if (r.done) {
-        ended = true
+        source.ended = true
         break
       }
       const chunk = toBuffer(r.value)
@@ -90,11 +107,14 @@ async function* decompressChunks(
 
   async function* replay(): AsyncGenerator<Buffer> {
     yield* head
-    if (ended) return
+    if (source.ended) return
     try {
       for (;;) {
         const r = await iterator.next()
-        if (r.done) return
+        if (r.done) {
+          source.ended = true
+          return
+        }
         yield toBuffer(r.value)
       }
     } catch (e) {
@@ -107,6 +127,15 @@ async function* decompressChunks(
       yield* replay()
     } catch (e) {
       throw sourceFailure(e instanceof SourceError ? e.original : e)
+    }
+    return
+  }
+  if (compression === 'zstd') {
+    try {
+      yield* zstdChunks(replay())
+    } catch (e) {
+      if (e instanceof SourceError) throw sourceFailure(e.original)
+      throw decoderFailure(compression, e, opts.archive)
     }
     return
   }
@@ -124,12 +153,36 @@ async function* decompressChunks(
   }
 }
 
+/** zstd output is decoded into chunks of this size (fewer, larger chunks than the stream's 128 KiB). */
+const ZSTD_CHUNK = 1024 * 1024
+
+/** ZSTD_decompressStream over the input, every frame in turn; input ending inside a frame is an error. */
+async function* zstdChunks(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const dctx = new DCtx()
+  let inFrame = false
+  for await (const chunk of input) {
+    let src = chunk
+    for (;;) {
+      const dst = Buffer.allocUnsafe(ZSTD_CHUNK)
+      const [ret, produced, consumed] = dctx.decompressStream(dst, src)
+      src = src.subarray(consumed)
+      if (produced > 0) yield dst.subarray(0, produced)
+      // Done with this input once it is all consumed and nothing is left to flush.
+      if (src.length === 0 && (produced < dst.length || ret === 0)) {
+        inFrame = ret !== 0
+        break
+      }
+    }
+  }
+  if (inFrame) throw new Error('Stream ended in middle of compressed data frame')
+}
+
 function toBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
 }
 
 /** Pipe `input` through the decoder for `compression`; errors of either end up on the result. */
-function connectDecoder(input: Readable, compression: Exclude<Compression, 'none'>): Readable {
+function connectDecoder(input: Readable, compression: 'gzip' | 'xz' | 'bzip2'): Readable {
   if (compression === 'bzip2') {
     // unbzip2-stream is a classic (through) stream that closes itself right after 'end'; a
     // wrapping Readable would drop what it had not yet handed on, so bridge it by hand.
@@ -157,15 +210,13 @@ export function toAsyncIterable(src: NodeJS.ReadableStream | AsyncIterable<Uint8
   return new PassThrough().wrap(src as NodeJS.ReadableStream)
 }
 
-function createDecoder(compression: 'gzip' | 'xz' | 'zstd'): Duplex {
+function createDecoder(compression: 'gzip' | 'xz'): Duplex {
   switch (compression) {
     case 'gzip':
       // zlib's Gunzip continues across concatenated gzip members on its own.
       return createGunzip()
     case 'xz':
       return createDecompressor() as unknown as Duplex
-    case 'zstd':
-      return new DecompressStream()
   }
 }
 

@@ -1,4 +1,4 @@
-export { detectCompression, decompressStream, looksLikeTar, COMPRESSION_MAGIC_LENGTH } from './decompress.js'
+export { detectCompression, decompressStream, decompressChunks, looksLikeTar, COMPRESSION_MAGIC_LENGTH } from './decompress.js'
 export type { Compression, DecompressOptions } from './decompress.js'
 export { readTar } from './tarReader.js'
 export type { ArchiveWarning, ReadTarOptions, TarEntry, TarEntryType } from './tarReader.js'

@@ -18,7 +18,7 @@ import type { BlobInfo, BlobWriter, Cas } from '@nip/cas'
 import type { StageTarget, TreeEntry } from '../adapter.js'
 import { ERROR_CODES, NipError, fromSystemError, type NipErrorCode } from '../errors.js'
 import type { Limits } from './limits.js'
-import { decompressStream, type Compression } from './decompress.js'
+import { decompressChunks, type Compression } from './decompress.js'
 import { checkSymlinkTarget, normalizeEntryPath, parentPath } from './entryPath.js'
 import { PathRegistry } from './pathRegistry.js'
 import { refuse } from './refusal.js'
@@ -107,7 +107,7 @@ export async function unpackToCas(
   const registry = new PathRegistry()
   /** Archive paths seen so far: readTar already warned when one of them repeats. */
   const archivePaths = new Set<string>()
-  const input = decompressStream(src, { compression: opts.compression, archive })
+  const input = decompressChunks(src, { compression: opts.compression, archive })
   // One extra digest is computed by the writer's worker threads, beside the write (not here).
   const workerDigest = opts.digests?.length === 1 ? opts.digests[0] : undefined
   // The workers also compute the BLAKE3 keys: this thread only parses (see keysByWorkers).
