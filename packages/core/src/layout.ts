@@ -74,8 +74,15 @@ export class Layout {
     return path.relative(this.root, abs).split(path.sep).join('/')
   }
   abs(rel: string): string {
+    // A normal relative path (most of them: DB rows, link rows) needs no path.join.
+    if (isNormalRelative(rel)) return this.root === '/' ? `/${rel}` : `${this.root}/${rel}`
     return path.join(this.root, rel)
   }
+}
+
+/** A relative path with no empty, "." or ".." component: path.join would leave it as it is. */
+export function isNormalRelative(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(p)
 }
 
 /** Program names and versions become path components: refuse anything unsafe. */

@@ -16,7 +16,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FsPool, POOL_MIN_OPS, poolThreads, type FsOpError } from '@nip/cas'
 import type { FileRow, LinkRow } from './db/database.js'
-import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
+import { LINK_DIRS, isNormalRelative, type Layout, type LinkDirName } from './layout.js'
 import { fromSystemError, isNipError } from './errors.js'
 import { assertConfined } from './confine.js'
 import { foldBaseOf, foldBases, isOurFoldTarget, type LinkIndex } from './linkFold.js'
@@ -47,6 +47,8 @@ export function desiredLinks(layout: Layout, program: { id: number; name: string
   const dirs = new Map<string, { rel: string; up: string } | null>()
   for (const f of files) {
     if (f.type === 'dir') continue
+    // A slot's rest is a suffix of the entry path after a "/": normal when the path is.
+    const normalPath = isNormalRelative(f.path)
     for (const slot of linkSlots(f.path)) {
       const settingsLink = slot.base === 'Settings'
       const base = settingsLink ? layout.settingsDir : path.join(layout.linksDir, slot.base)
@@ -63,24 +65,22 @@ export function desiredLinks(layout: Layout, program: { id: number; name: string
         d = simple ? { rel: layout.rel(base), up } : null
         dirs.set(key, d)
       }
-      const normal = d !== null && isNormal(slot.rest) && isNormal(destRest)
+      if (d !== null && normalPath) {
+        rows.push({ path: `${d.rel}/${slot.rest}`, program: program.name, program_id: program.id, entry: f.path, target: `${d.up}/${destRest}` })
+        continue
+      }
       const abs = path.join(base, slot.rest)
       rows.push({
-        path: normal ? `${d!.rel}/${slot.rest}` : layout.rel(abs),
+        path: layout.rel(abs),
         program: program.name,
         program_id: program.id,
         entry: f.path,
-        target: normal ? `${d!.up}/${destRest}` : path.relative(path.dirname(abs), path.join(destBase, destRest)),
+        target: path.relative(path.dirname(abs), path.join(destBase, destRest)),
       })
     }
   }
   rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return rows
-}
-
-/** A relative path with no empty, "." or ".." component (path.join leaves it as it is). */
-function isNormal(p: string): boolean {
-  return p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(p)
 }
 
 export interface LinkConflict {

@@ -21,7 +21,7 @@ import type { AdapterId, FetchResult, StageTarget, TreeEntry } from './adapter.j
 import type { InstallOptions, InstallResult, IntegrityState, LogRecord, Plan, ProgramSummary, RemoveOptions, RemoveResult, RollbackResult, SwitchResult } from './api.js'
 import type { Database, FileRow, LinkRow, ProgramRow } from './db/database.js'
 import type { Dispatcher } from './dispatcher.js'
-import type { Layout } from './layout.js'
+import { isNormalRelative, type Layout } from './layout.js'
 import type { Reporter } from './reporter.js'
 import { NipError } from './errors.js'
 import { desiredLinks, findLinkConflicts, type LinkConflict } from './linkFarm.js'
@@ -661,12 +661,9 @@ function toFileRow(e: TreeEntry): FileRow {
 /** Adapters map paths; core re-checks the result before anything touches the disk. */
 function validateEntries(r: FetchResult, item: PlanItem): void {
   for (const e of r.entries) {
-    const parts = e.path.split('/')
     const bad =
-      e.path === '' ||
-      e.path.startsWith('/') ||
+      !isNormalRelative(e.path) ||
       e.path.includes('\0') ||
-      parts.some((p) => p === '..' || p === '.' || p === '') ||
       (e.settings === true && e.path !== 'Settings' && !e.path.startsWith('Settings/')) ||
       (e.type === 'file' && !e.blob) ||
       (e.type === 'symlink' && (e.target === undefined || e.target.startsWith('/') || escapes(e.path, e.target)))

@@ -96,6 +96,23 @@ describe('archive: readTar', () => {
     assert.equal(await codeOf(all(outside)), 'ERR_NIP_UNSAFE_SYMLINK')
   })
 
+  it('names the symlink of a chain that escapes, not the entry read last', async () => {
+    // d/x -> up/.. stays in d on its own; with d/up -> .. followed it leaves the tree.
+    const data = await buildTar([
+      { path: 'd/up', type: 'symlink', target: '..' },
+      { path: 'd/x', type: 'symlink', target: 'up/..' },
+      { path: 'z/last', content: 'after the symlinks' },
+    ])
+    try {
+      await all(data, { ...opts, archive: 'chain.tar' })
+      assert.fail('expected a refusal')
+    } catch (e) {
+      assert.ok(e instanceof NipError)
+      assert.equal(e.code, 'ERR_NIP_UNSAFE_SYMLINK')
+      assert.deepEqual(e.data, { entry: 'd/x', archive: 'chain.tar' })
+    }
+  })
+
   it('does not count a symlink loop as an escape', async () => {
     const data = await buildTar([
       { path: 'a', type: 'symlink', target: 'b' },

@@ -17,10 +17,18 @@ export type PathKind = 'file' | 'dir' | 'symlink'
 const MAX_SYMLINK_HOPS = 40
 
 interface Recorded {
-  kind: PathKind
+  readonly kind: PathKind
   /** A directory only implied by a deeper path, not an entry of its own. */
-  implied: boolean
+  readonly implied: boolean
 }
+
+/** The records there are (shared: one object per kind, not one per path). */
+const RECORDED: Record<PathKind, Recorded> = {
+  file: Object.freeze({ kind: 'file', implied: false }),
+  dir: Object.freeze({ kind: 'dir', implied: false }),
+  symlink: Object.freeze({ kind: 'symlink', implied: false }),
+}
+const IMPLIED_DIR: Recorded = Object.freeze({ kind: 'dir', implied: true })
 
 export class PathRegistry {
   private readonly paths = new Map<string, Recorded>()
@@ -65,7 +73,7 @@ export class PathRegistry {
           ctx,
         )
       }
-      if (seen === undefined) this.paths.set(prefix, { kind: 'dir', implied: true })
+      if (seen === undefined) this.paths.set(prefix, IMPLIED_DIR)
     }
     const seen = this.paths.get(path)
     let replaced = false
@@ -80,8 +88,9 @@ export class PathRegistry {
       }
       replaced = kind !== 'dir'
     }
-    this.paths.set(path, { kind, implied: false })
-    if (kind === 'symlink') this.symlinks.set(path, { target: target ?? '', ctx })
+    this.paths.set(path, RECORDED[kind])
+    // The context is kept for a later refusal: a copy (the caller may reuse its object).
+    if (kind === 'symlink') this.symlinks.set(path, { target: target ?? '', ctx: ctx.archive === undefined ? { entry: ctx.entry } : { entry: ctx.entry, archive: ctx.archive } })
     else this.symlinks.delete(path)
     return replaced
   }

@@ -154,14 +154,32 @@ export async function* readTar(
     return queue[at++]
   }
 
+  /**
+   * The entry being read, for refusals and checks: one object, updated per entry (whatever
+   * keeps a context for later copies it; see PathRegistry.record).
+   */
+  const ctx: HeaderContext = { entry: '', archive, limits, policy, strip, registry, replacedPaths }
+  /** Counts streamed content against the limits. */
+  const countChunk = (chunk: Buffer): void => {
+    streamedTotal += chunk.length
+    if (streamedTotal > limits.maxTotalSize) throw tooLarge(ctx)
+  }
+  /** Skips the rest of a streamed member (counting it against the limits). */
+  const drain = async (): Promise<void> => {
+    for (;;) {
+      const d = await nextEvent()
+      if (d === undefined || d.kind === 'end') return
+      if (d.kind === 'data') countChunk(d.chunk)
+    }
+  }
+
   try {
     for (;;) {
       const ev = await nextEvent()
       if (ev === undefined) break
       if (ev.kind !== 'entry' && ev.kind !== 'begin') continue
       const header = ev.header
-      const raw = header.name
-      const ctx: RefusalContext = { entry: raw, archive }
+      ctx.entry = header.name
       declaredBlocks += Math.ceil((header.size ?? 0) / 512) * 512
       if (++entryCount > limits.maxEntries) {
         throw refuse(
@@ -172,19 +190,7 @@ export async function* readTar(
         )
       }
       const streaming = ev.kind === 'begin'
-      /** Skips the rest of a streamed member (counting it against the limits). */
-      const drain = async (): Promise<void> => {
-        for (;;) {
-          const d = await nextEvent()
-          if (d === undefined || d.kind === 'end') return
-          if (d.kind === 'data') countChunk(d.chunk)
-        }
-      }
-      const countChunk = (chunk: Buffer): void => {
-        streamedTotal += chunk.length
-        if (streamedTotal > limits.maxTotalSize) throw tooLarge(ctx)
-      }
-      const entry = checkHeader(header, { ...ctx, limits, policy, strip, registry, replacedPaths })
+      const entry = checkHeader(header, ctx)
       if (entry === null) {
         if (streaming) await drain()
         else if (ev.content !== undefined) countChunk(ev.content)
