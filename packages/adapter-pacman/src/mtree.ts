@@ -45,30 +45,36 @@ export function parseMtree(data: Buffer, file: string): MtreeEntry[] {
     })
   }
   const defaults = new Map<string, string>()
+  // One line's own keys, over the defaults (cleared per line, not copied from them).
+  const own = new Map<string, string>()
+  const get = (key: string): string | undefined => own.get(key) ?? defaults.get(key)
   const out: MtreeEntry[] = []
   for (const raw of text.split('\n')) {
     const line = raw.trim()
     if (line === '' || line.startsWith('#')) continue
-    const [first, ...words] = line.split(/[ \t]+/)
+    const words = line.split(/[ \t]+/)
+    const first = words[0]
     if (first === '/set') {
-      for (const w of words) {
+      for (let i = 1; i < words.length; i++) {
+        const w = words[i]
         const eq = w.indexOf('=')
         if (eq > 0) defaults.set(w.slice(0, eq), w.slice(eq + 1))
       }
       continue
     }
     if (first === '/unset') {
-      for (const w of words) defaults.delete(w)
+      for (let i = 1; i < words.length; i++) defaults.delete(words[i])
       continue
     }
-    const keys = new Map(defaults)
-    for (const w of words) {
+    own.clear()
+    for (let i = 1; i < words.length; i++) {
+      const w = words[i]
       const eq = w.indexOf('=')
-      if (eq > 0) keys.set(w.slice(0, eq), w.slice(eq + 1))
+      if (eq > 0) own.set(w.slice(0, eq), w.slice(eq + 1))
     }
     const path = unescape(first).replace(/^\.\//, '')
     if (path === '.' || path === '' || path.startsWith('.')) continue
-    const type = keys.get('type') ?? 'file'
+    const type = get('type') ?? 'file'
     if (type !== 'file' && type !== 'dir' && type !== 'link') {
       throw new NipError('ERR_NIP_BAD_PACKAGE', `${file}: .MTREE lists ${path} as a ${type}`, {
         hint: 'pacman packages hold only files, directories and symlinks.',
@@ -76,13 +82,13 @@ export function parseMtree(data: Buffer, file: string): MtreeEntry[] {
       })
     }
     const entry: MtreeEntry = { path, type }
-    const mode = keys.get('mode')
+    const mode = get('mode')
     if (mode !== undefined) entry.mode = parseInt(mode, 8)
-    const size = keys.get('size')
+    const size = get('size')
     if (size !== undefined && type === 'file') entry.size = Number(size)
-    const sha = keys.get('sha256digest') ?? keys.get('sha256')
+    const sha = get('sha256digest') ?? get('sha256')
     if (sha !== undefined && type === 'file') entry.sha256 = sha
-    const link = keys.get('link')
+    const link = get('link')
     if (link !== undefined && type === 'link') entry.link = unescape(link)
     out.push(entry)
   }

@@ -62,6 +62,16 @@ describe('.MTREE, SigLevel, layout', () => {
       { path: 'usr/l', type: 'link', mode: 0o777, link: '/etc/x' },
     ])
   })
+  it('drops a default on /unset, and keys of one line do not carry over to the next', () => {
+    const text = '/set type=file mode=644\n./a size=1 mode=600\n./b size=2\n/unset mode\n./c size=3\n/set mode=640\n./d size=4 type=dir\n./e\n'
+    assert.deepEqual(parseMtree(Buffer.from(text), 'p'), [
+      { path: 'a', type: 'file', mode: 0o600, size: 1 },
+      { path: 'b', type: 'file', mode: 0o644, size: 2 },
+      { path: 'c', type: 'file', size: 3 },
+      { path: 'd', type: 'dir', mode: 0o640 },
+      { path: 'e', type: 'file', mode: 0o640 },
+    ])
+  })
   it('applies SigLevel tokens per side', () => {
     assert.deepEqual(parseSigLevel('Required DatabaseOptional'), {
       package: { check: 'required', trust: 'trustedOnly' },

@@ -4,6 +4,7 @@
  */
 import path from 'node:path'
 import type { NipConfig } from './configTypes.js'
+import { isNormalRelative } from './archive/entryPath.js'
 
 /** The link-farm directories under <links-dir>, and which program subdirectories feed each. */
 export const LINK_DIRS = {
@@ -78,11 +79,6 @@ export class Layout {
     if (isNormalRelative(rel)) return this.root === '/' ? `/${rel}` : `${this.root}/${rel}`
     return path.join(this.root, rel)
   }
-}
-
-/** A relative path with no empty, "." or ".." component: path.join would leave it as it is. */
-export function isNormalRelative(p: string): boolean {
-  return p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(p)
 }
 
 /** Program names and versions become path components: refuse anything unsafe. */

@@ -16,19 +16,25 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FsPool, POOL_MIN_OPS, poolThreads, type FsOpError } from '@nip/cas'
 import type { FileRow, LinkRow } from './db/database.js'
-import { LINK_DIRS, isNormalRelative, type Layout, type LinkDirName } from './layout.js'
+import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
+import { isNormalRelative } from './archive/entryPath.js'
 import { fromSystemError, isNipError } from './errors.js'
 import { assertConfined } from './confine.js'
 import { foldBaseOf, foldBases, isOurFoldTarget, type LinkIndex } from './linkFold.js'
 
+/** LINK_DIRS as (link directory, "prefix/") pairs, in order: linkSlots runs once per file. */
+const SLOT_PREFIXES: readonly (readonly [LinkDirName, string][])[] = (Object.entries(LINK_DIRS) as [LinkDirName, readonly string[]][]).map(
+  ([base, prefixes]) => prefixes.map((prefix) => [base, `${prefix}/`] as [LinkDirName, string]),
+)
+
 /** Where an entry of a program tree is linked, as paths relative to <links-dir> (or settings). */
 export function linkSlots(entryPath: string): { base: LinkDirName | 'Settings'; rest: string }[] {
-  const slots: { base: LinkDirName | 'Settings'; rest: string }[] = []
   if (entryPath.startsWith('Settings/')) return [{ base: 'Settings', rest: entryPath.slice('Settings/'.length) }]
-  for (const [base, prefixes] of Object.entries(LINK_DIRS) as [LinkDirName, readonly string[]][]) {
-    for (const prefix of prefixes) {
-      if (entryPath.startsWith(prefix + '/') && entryPath.length > prefix.length + 1) {
-        slots.push({ base, rest: entryPath.slice(prefix.length + 1) })
+  const slots: { base: LinkDirName | 'Settings'; rest: string }[] = []
+  for (const prefixes of SLOT_PREFIXES) {
+    for (const [base, prefix] of prefixes) {
+      if (entryPath.startsWith(prefix) && entryPath.length > prefix.length) {
+        slots.push({ base, rest: entryPath.slice(prefix.length) })
         break
       }
     }
@@ -45,13 +51,15 @@ export function desiredLinks(layout: Layout, program: { id: number; name: string
   // 50,000-file program): entry paths are normalised (validated at install), so a link's path
   // and target are its directory's plus the rest of the entry path.
   const dirs = new Map<string, { rel: string; up: string } | null>()
+  const linkBases = new Map<string, string>()
   for (const f of files) {
     if (f.type === 'dir') continue
     // A slot's rest is a suffix of the entry path after a "/": normal when the path is.
     const normalPath = isNormalRelative(f.path)
     for (const slot of linkSlots(f.path)) {
       const settingsLink = slot.base === 'Settings'
-      const base = settingsLink ? layout.settingsDir : path.join(layout.linksDir, slot.base)
+      let base = settingsLink ? layout.settingsDir : linkBases.get(slot.base)
+      if (base === undefined) linkBases.set(slot.base, (base = path.join(layout.linksDir, slot.base)))
       const destBase = settingsLink ? settings : current
       const destRest = settingsLink ? slot.rest : f.path
       const cut = slot.rest.lastIndexOf('/')

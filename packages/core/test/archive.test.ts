@@ -292,6 +292,14 @@ describe('archive: unpackToCas refusals', () => {
     const deep = await buildTar([{ path: 'a/b/c/d', content: 'x' }])
     assert.equal((await refusal(unpack(deep, { limits: small }))).code, 'ERR_NIP_UNSAFE_NAME')
     assert.equal((await unpack(await buildTar([{ path: 'a/b/c', content: 'x' }]), { limits: small })).entries.length, 3)
+    // Bytes, not characters: 9 × "é" is 18 bytes; 7 × "é" is 14. Names written in a form that
+    // needs normalising are held to the same limits.
+    assert.equal((await refusal(unpack(await buildTar([{ path: 'é'.repeat(9), content: 'x' }]), { limits: small }))).code, 'ERR_NIP_UNSAFE_NAME')
+    assert.equal((await unpack(await buildTar([{ path: 'é'.repeat(7), content: 'x' }]), { limits: small })).entries[0].path, 'é'.repeat(7))
+    for (const path of ['./a/b/c/d', 'a//b/c/d', 'a/./b/c/d']) {
+      assert.equal((await refusal(unpack(await buildTar([{ path, content: 'x' }]), { limits: small }))).code, 'ERR_NIP_UNSAFE_NAME', path)
+    }
+    assert.deepEqual((await unpack(await buildTar([{ path: './a//b/c', content: 'x' }]), { limits: small })).entries.map((e) => e.path), ['a', 'a/b', 'a/b/c'])
   })
 
   it('a truncated .tar.gz → ERR_NIP_ARCHIVE_CORRUPT', async () => {

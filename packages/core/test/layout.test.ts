@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { Layout, isNormalRelative } from '../src/layout.js'
+import { Layout } from '../src/layout.js'
+import { isNormalRelative } from '../src/archive/entryPath.js'
 
 const dirs = { programsDir: 'Programs', linksDir: 'System/Links', settingsDir: 'System/Settings', stateDir: 'var/nip', casDir: 'var/nip/store', cacheDir: 'var/cache/nip', logDir: 'var/log/nip' }
 

@@ -4,10 +4,16 @@
  * the symlink's own directory: they may go up with "..", but never above the tree root.
  */
 import type { Limits } from './limits.js'
+import type { NipError } from '../errors.js'
 import { refuse, type RefusalContext } from './refusal.js'
 
 export interface EntryPathContext extends RefusalContext {
   limits: Limits
+}
+
+/** A relative path with no empty, "." or ".." component: path.join would leave it as it is. */
+export function isNormalRelative(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.endsWith('/') && !p.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(p)
 }
 
 /**
@@ -17,6 +23,14 @@ export interface EntryPathContext extends RefusalContext {
  * component (ERR_NIP_UNSAFE_PARENT_PATH).
  */
 export function normalizeEntryPath(raw: string, ctx: EntryPathContext): string {
+  // Most names are normal already: only the limits can refuse them.
+  if (isNormalRelative(raw) && !raw.includes('\0')) {
+    if (raw.length * 3 > ctx.limits.maxPathLength && Buffer.byteLength(raw) > ctx.limits.maxPathLength) throw tooLong(ctx)
+    let depth = 1
+    for (let at = raw.indexOf('/'); at !== -1; at = raw.indexOf('/', at + 1)) depth++
+    if (depth > ctx.limits.maxDepth) throw tooDeep(ctx)
+    return raw
+  }
   if (raw.length === 0) {
     throw refuse('ERR_NIP_UNSAFE_NAME', 'An archive entry has an empty name', 'The archive is malformed or hostile; do not install it.', ctx)
   }
@@ -41,22 +55,8 @@ export function normalizeEntryPath(raw: string, ctx: EntryPathContext): string {
     )
   }
   const path = parts.join('/')
-  if (Buffer.byteLength(path) > ctx.limits.maxPathLength) {
-    throw refuse(
-      'ERR_NIP_UNSAFE_NAME',
-      `An archive entry path is longer than ${ctx.limits.maxPathLength} bytes`,
-      'Raise limits.maxPathLength only if the package is trusted.',
-      ctx,
-    )
-  }
-  if (parts.length > ctx.limits.maxDepth) {
-    throw refuse(
-      'ERR_NIP_UNSAFE_NAME',
-      `An archive entry path is deeper than ${ctx.limits.maxDepth} directories`,
-      'Raise limits.maxDepth only if the package is trusted.',
-      ctx,
-    )
-  }
+  if (Buffer.byteLength(path) > ctx.limits.maxPathLength) throw tooLong(ctx)
+  if (parts.length > ctx.limits.maxDepth) throw tooDeep(ctx)
   return path
 }
 
@@ -136,4 +136,22 @@ export function checkSymlinkTarget(
     throw refuse('ERR_NIP_UNSAFE_SYMLINK', `An archive symlink target ${JSON.stringify(target)} leaves the tree`, hint, ctx)
   }
   return recorded
+}
+
+function tooLong(ctx: EntryPathContext): NipError {
+  return refuse(
+    'ERR_NIP_UNSAFE_NAME',
+    `An archive entry path is longer than ${ctx.limits.maxPathLength} bytes`,
+    'Raise limits.maxPathLength only if the package is trusted.',
+    ctx,
+  )
+}
+
+function tooDeep(ctx: EntryPathContext): NipError {
+  return refuse(
+    'ERR_NIP_UNSAFE_NAME',
+    `An archive entry path is deeper than ${ctx.limits.maxDepth} directories`,
+    'Raise limits.maxDepth only if the package is trusted.',
+    ctx,
+  )
 }
