@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // nip's entry point: oclif finds the commands through oclif.manifest.json, so --help and
-// --version load no command module, no SQLite and no adapter.
+// --version load no command module, no SQLite and no adapter. The commands, core and the
+// adapters run from the bundle `npm run build` makes (scripts/bundle.mjs).
 import { flush, run } from '@oclif/core'
-import { reportTopLevelFailure } from '../dist/topLevel.js'
-import { hoistGlobalFlags } from '../dist/argv.js'
+import { reportTopLevelFailure, hoistGlobalFlags } from '../dist/bundle/main.js'
 
 const argv = hoistGlobalFlags(process.argv.slice(2))
 try {

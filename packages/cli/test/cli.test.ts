@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { CLI_DIR, sandbox, type Sandbox } from './helpers.js'
+import { COMMANDS } from '../src/commandIndex.js'
 
 describe('nip executable', function () {
   this.timeout(30_000)
@@ -23,7 +24,7 @@ describe('nip executable', function () {
     const run = sb.nip(args, { env: { NIP_TEST_LOAD_LOG: log }, nodeArgs: ['--import', path.join(CLI_DIR, 'test', 'fixtures', 'recordLoads.mjs')] })
     return { run, urls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [] }
   }
-  const heavy = (urls: string[]) => urls.filter((u) => /better-sqlite3|\/packages\/core\/dist\/|\/packages\/adapter-|zstd-napi|lzma-native/.test(u))
+  const heavy = (urls: string[]) => urls.filter((u) => /better-sqlite3|\/packages\/core\/dist\/|\/packages\/adapter-|\/dist\/bundle\/(core|adapter-\w+)\.js$|zstd-napi|lzma-native/.test(u))
 
   it('--version and --help load neither core, SQLite nor adapters', () => {
     const v = loadsOf(['--version'])
@@ -50,6 +51,23 @@ describe('nip executable', function () {
     const l = loadsOf(['list', '--root', sb.root, '--json'])
     assert.equal(l.run.status, 0, l.run.stderr)
     assert.ok(heavy(l.urls).some((u) => u.includes('better-sqlite3')), l.urls.join('\n'))
+    // From the bundle (scripts/bundle.mjs): core is its own file there, no adapter is loaded.
+    assert.ok(l.urls.some((u) => u.endsWith('/dist/bundle/core.js')), l.urls.join('\n'))
+    assert.deepEqual(l.urls.filter((u) => /\/packages\/(core|cas|adapter-\w+)\/dist\/|\/dist\/bundle\/adapter-/.test(u)), [])
+  })
+
+  it('commandIndex lists every command module (oclif runs commands from it)', () => {
+    const ids: string[] = []
+    const walk = (dir: string, prefix: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(dir, e.name), `${prefix}${e.name}:`)
+        else if (e.name.endsWith('.ts')) ids.push(prefix + e.name.slice(0, -3))
+      }
+    }
+    walk(path.join(CLI_DIR, 'src', 'commands'), '')
+    assert.deepEqual(Object.keys(COMMANDS).sort(), ids.sort())
+    const manifest = JSON.parse(fs.readFileSync(path.join(CLI_DIR, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> }
+    assert.deepEqual(Object.keys(manifest.commands).sort(), ids.sort())
   })
 
   it('config init writes the commented defaults; config show --json reports them with origins', () => {
