@@ -301,11 +301,22 @@ export class GentooAdapter implements SourceAdapter {
     return result.entries
   }
 
+  /**
+   * The build a package id names: on the binhost it was found on, or — when that binhost is no
+   * longer configured or no longer lists it (a repair or reinstall long after the install) — on
+   * the first other binhost that lists the same PATH with the same CPV, as mirrors of one binhost
+   * do. The download is then checked against that binhost's own index entry.
+   */
   private findBinary(s: State, hostUrl: string, p: string, ref: PackageRef): { host: Binhost; pkg: BinaryPackage } {
-    const host = s.binhosts?.find((b) => b.url === hostUrl)
-    const pkg = host?.index.packages.find((x) => x.path === p)
-    if (host === undefined || pkg === undefined) throw notFound(ref)
-    return { host, pkg }
+    const recorded = s.binhosts?.find((b) => b.url === hostUrl)
+    const pkg = recorded?.index.packages.find((x) => x.path === p)
+    if (recorded !== undefined && pkg !== undefined) return { host: recorded, pkg }
+    for (const host of s.binhosts ?? []) {
+      if (host === recorded) continue
+      const same = host.index.packages.find((x) => x.path === p && x.cpv.name === ref.name && x.cpv.version === ref.version)
+      if (same !== undefined) return { host, pkg: same }
+    }
+    throw notFound(ref)
   }
 
   /**

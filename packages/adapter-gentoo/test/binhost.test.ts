@@ -111,6 +111,21 @@ describe('gentoo binhost grafts', function () {
     assert.equal(fs.readFileSync(path.join(root, 'Programs', 'hello', 'Settings', 'hello.conf'), 'utf8'), 'greeting=hi\n')
   })
 
+  it('fetches a build whose binhost is gone from another binhost listing the same PATH and CPV', async () => {
+    const adapter = createAdapter()
+    const gone = 'http://127.0.0.1:9/gone'
+    const r = await adapter.fetch({ source: 'gentoo', name: 'hello', version: '1.0', id: `binpkg:app-misc/hello/hello-1.0-2.gpkg.tar@@${gone}` }, ctx)
+    assert.ok(r.entries.some((e) => e.path === 'bin/hello' && e.type === 'file'), JSON.stringify(r.entries.map((e) => e.path)))
+    // The PATH alone is not enough: the CPV must be the one recorded, and a PATH no binhost lists is not found.
+    for (const [version, file] of [['9.9', 'hello-1.0-2.gpkg.tar'], ['1.0', 'hello-1.0-7.gpkg.tar']]) {
+      await assert.rejects(adapter.fetch({ source: 'gentoo', name: 'hello', version, id: `binpkg:app-misc/hello/${file}@@${gone}` }, ctx), (e: unknown) => {
+        assert.ok(e instanceof NipError, String(e))
+        assert.equal(e.code, 'ERR_NIP_NOT_FOUND')
+        return true
+      })
+    }
+  })
+
   it('grafts an XPAK and runs it', async () => {
     await nip.install(['greet'])
     const links = path.join(root, 'System', 'Links')
