@@ -25,10 +25,10 @@ export function isNormalRelative(p: string): boolean {
 export function normalizeEntryPath(raw: string, ctx: EntryPathContext): string {
   // Most names are normal already: only the limits can refuse them.
   if (isNormalRelative(raw) && !raw.includes('\0')) {
-    if (raw.length * 3 > ctx.limits.maxPathLength && Buffer.byteLength(raw) > ctx.limits.maxPathLength) throw tooLong(ctx)
+    if (raw.length * 3 > ctx.limits.maxPathLength && Buffer.byteLength(raw) > ctx.limits.maxPathLength) throw overLimit(ctx, 'maxPathLength')
     let depth = 1
     for (let at = raw.indexOf('/'); at !== -1; at = raw.indexOf('/', at + 1)) depth++
-    if (depth > ctx.limits.maxDepth) throw tooDeep(ctx)
+    if (depth > ctx.limits.maxDepth) throw overLimit(ctx, 'maxDepth')
     return raw
   }
   if (raw.length === 0) {
@@ -55,8 +55,8 @@ export function normalizeEntryPath(raw: string, ctx: EntryPathContext): string {
     )
   }
   const path = parts.join('/')
-  if (Buffer.byteLength(path) > ctx.limits.maxPathLength) throw tooLong(ctx)
-  if (parts.length > ctx.limits.maxDepth) throw tooDeep(ctx)
+  if (Buffer.byteLength(path) > ctx.limits.maxPathLength) throw overLimit(ctx, 'maxPathLength')
+  if (parts.length > ctx.limits.maxDepth) throw overLimit(ctx, 'maxDepth')
   return path
 }
 
@@ -138,20 +138,8 @@ export function checkSymlinkTarget(
   return recorded
 }
 
-function tooLong(ctx: EntryPathContext): NipError {
-  return refuse(
-    'ERR_NIP_UNSAFE_NAME',
-    `An archive entry path is longer than ${ctx.limits.maxPathLength} bytes`,
-    'Raise limits.maxPathLength only if the package is trusted.',
-    ctx,
-  )
-}
-
-function tooDeep(ctx: EntryPathContext): NipError {
-  return refuse(
-    'ERR_NIP_UNSAFE_NAME',
-    `An archive entry path is deeper than ${ctx.limits.maxDepth} directories`,
-    'Raise limits.maxDepth only if the package is trusted.',
-    ctx,
-  )
+/** A name over one of the limits: ERR_NIP_UNSAFE_NAME naming the limit to raise. */
+function overLimit(ctx: EntryPathContext, limit: 'maxPathLength' | 'maxDepth'): NipError {
+  const what = limit === 'maxPathLength' ? `longer than ${ctx.limits.maxPathLength} bytes` : `deeper than ${ctx.limits.maxDepth} directories`
+  return refuse('ERR_NIP_UNSAFE_NAME', `An archive entry path is ${what}`, `Raise limits.${limit} only if the package is trusted.`, ctx)
 }
