@@ -22,6 +22,12 @@ const TYPES = new Set(['file', 'dir', 'symlink'])
  * ERR_NIP_CAS_CORRUPT.
  */
 export function treeDigest(items: TreeItem[]): string {
+  // Trees usually arrive sorted (unpacking sorts them): then no path is converted or compared as bytes.
+  if (inByteOrder(items)) {
+    let text = ''
+    for (const item of items) text += lineOf(item)
+    return blake3Hex(Buffer.from(text, 'utf8'))
+  }
   const lines = items.map((item) => ({ path: Buffer.from(item.path, 'utf8'), line: lineOf(item) }))
   lines.sort((a, b) => Buffer.compare(a.path, b.path))
   for (let i = 1; i < lines.length; i++) {
@@ -31,6 +37,23 @@ export function treeDigest(items: TreeItem[]): string {
   }
   return blake3Hex(Buffer.from(lines.map((l) => l.line).join(''), 'utf8'))
 }
+
+/**
+ * Whether the paths are strictly increasing in UTF-8 byte order, judged on the strings: UTF-16
+ * code-unit order is code point order (and so UTF-8 byte order) unless a surrogate meets a code
+ * unit from U+E000 up, so a path holding either is left to the byte comparison.
+ */
+function inByteOrder(items: TreeItem[]): boolean {
+  let previous: string | undefined
+  for (const item of items) {
+    const p = item.path
+    if (typeof p !== 'string' || HIGH_CODE_UNITS.test(p)) return false
+    if (previous !== undefined && !(previous < p)) return false
+    previous = p
+  }
+  return true
+}
+const HIGH_CODE_UNITS = /[\uD800-\uFFFF]/
 
 function lineOf(item: TreeItem): string {
   if (!TYPES.has(item.type)) throw malformed(`unknown entry type ${JSON.stringify(item.type)}`, { item })

@@ -49,6 +49,31 @@ describe('treeDigest', () => {
     assert.equal(treeDigest(items), blake3Hex(Buffer.from(`dir\x00\uE000\x00755\x00\ndir\x00\u{10000}\x00755\x00\n`, 'utf8')))
   })
 
+  it('gives the same digest for a large tree sorted (taken as it is) and shuffled (sorted as bytes)', () => {
+    // Paths below U+D800 sort the same as strings and as UTF-8; one with an astral or a U+E000+
+    // character must go through the byte comparison even when the strings look sorted.
+    let seed = 7
+    // xorshift32: a fixed, long sequence.
+    const next = (): number => {
+      seed ^= seed << 13
+      seed ^= seed >>> 17
+      seed ^= seed << 5
+      return seed >>> 0
+    }
+    const names = ['a', 'b', 'z', 'A', '-', '.x', 'é', 'ß', '中', '\u{1F600}', '\uE000', '\uFFFD']
+    for (const alphabet of [names.slice(0, 9), names]) {
+      const paths = new Set<string>()
+      while (paths.size < 2000) paths.add(Array.from({ length: 1 + (next() % 4) }, () => alphabet[next() % alphabet.length] + (next() % 50)).join('/'))
+      const items: TreeItem[] = [...paths].map((p, i) => ({ path: p, type: 'file', mode: 0o644, key: i % 2 ? K1 : K2 }))
+      const sorted = [...items].sort((a, b) => (a.path < b.path ? -1 : 1))
+      const shuffled = [...items].sort(() => (next() % 2 ? 1 : -1))
+      const bytes = [...items].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
+      const expected = blake3Hex(Buffer.from(bytes.map((i) => `file\x00${i.path}\x00644\x00${i.key}\n`).join(''), 'utf8'))
+      assert.equal(treeDigest(sorted), expected)
+      assert.equal(treeDigest(shuffled), expected)
+    }
+  })
+
   it('changes with mode, target, key, type or path', () => {
     const base = treeDigest(TREE)
     const variants: TreeItem[][] = [
@@ -72,6 +97,8 @@ describe('treeDigest', () => {
   it('rejects malformed trees with ERR_NIP_CAS_CORRUPT', () => {
     const bad: TreeItem[][] = [
       [...TREE, { path: 'bin', type: 'dir', mode: 0o700 }],
+      // sorted, with the duplicate next to the original
+      [{ path: 'a', type: 'dir', mode: 0o755 }, { path: 'a', type: 'dir', mode: 0o700 }],
       [{ path: 'a\x00b', type: 'dir', mode: 0o755 }],
       [{ path: '', type: 'dir', mode: 0o755 }],
       [{ path: 'f', type: 'file', mode: 0o644 }],
