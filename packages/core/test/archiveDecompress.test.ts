@@ -132,6 +132,7 @@ describe('archive: decompressChunks', () => {
     const one = await compressBuffer(Buffer.from('x'.repeat(50000)), 'zstd')
     const two = Buffer.concat([one, one])
     assert.equal((await collect(decompressChunks([two.subarray(0, one.length)]))).length, 50000)
+    assert.equal((await collect(decompressChunks([Buffer.alloc(0), one, Buffer.alloc(0)]))).length, 50000, 'empty chunks around a whole frame')
     const err = await rejection(collect(decompressChunks([two.subarray(0, one.length + 9)], { archive: 'cut.zst' })))
     assert.equal(err.code, 'ERR_NIP_ARCHIVE_CORRUPT')
     assert.equal(err.data.archive, 'cut.zst')

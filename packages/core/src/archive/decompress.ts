@@ -161,6 +161,8 @@ async function* zstdChunks(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer>
   const dctx = new DCtx()
   let inFrame = false
   for await (const chunk of input) {
+    // An empty chunk changes nothing (and asked of the decoder, it would report a frame begun).
+    if (chunk.length === 0) continue
     let src = chunk
     for (;;) {
       const dst = Buffer.allocUnsafe(ZSTD_CHUNK)
