@@ -28,6 +28,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  cacheMkdir,
+  cacheRm,
   NipError,
   download,
   readKeyring,
@@ -232,7 +234,7 @@ export class GentooAdapter implements SourceAdapter {
       await verifyLocal(file, pkg, label)
     } else {
       const dest = path.join(ctx.cacheDir, 'binpkgs', hostKey(host.url), relative)
-      await fs.promises.mkdir(path.dirname(dest), { recursive: true })
+      cacheMkdir(path.dirname(dest))
       const urls = [host, ...(s.binhosts ?? []).filter((b) => b !== host && !b.url.startsWith('file://'))].flatMap((b) => {
         const same = b === host ? pkg : b.index.packages.find((q) => sameBuild(q, pkg))
         return same === undefined ? [] : [`${b.url}/${safeRelativePath(same.path).split('/').map(encodeURIComponent).join('/')}`]
@@ -461,7 +463,7 @@ async function loadBinhost(url: string, config: GentooConfig, ctx: AdapterContex
     text = await fs.promises.readFile(path.join(fileURLToPath(url), 'Packages'), 'utf8')
   } else {
     cached = path.join(ctx.cacheDir, 'binhosts', hostKey(url), 'Packages')
-    await fs.promises.mkdir(path.dirname(cached), { recursive: true })
+    cacheMkdir(path.dirname(cached))
     const r = await download({ urls: [`${url}/Packages`], dest: cached, conditional: true, reporter: ctx.reporter, label: `${url}/Packages`, signal: ctx.signal, ...config.download })
     text = await fs.promises.readFile(r.path, 'utf8')
   }
@@ -543,8 +545,8 @@ function firstLine(text: string): string {
 }
 
 async function removeDownload(file: string): Promise<void> {
-  await fs.promises.rm(file, { force: true })
-  await fs.promises.rm(`${file}.meta.json`, { force: true })
+  cacheRm(file)
+  cacheRm(`${file}.meta.json`)
 }
 
 function reduceOrBad(depstr: string, use: string[], eapi: string, cpv: string) {

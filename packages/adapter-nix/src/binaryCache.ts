@@ -12,11 +12,10 @@
  * error names every URL tried and how it failed.
  */
 import { createHash } from 'node:crypto'
-import { rm } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { createBrotliDecompress } from 'node:zlib'
 import path from 'node:path'
-import { NipError, decompressStream, type Compression, type Reporter } from '@nip/core'
+import { NipError, decompressStream, type Compression, type Reporter, cacheRm } from '@nip/core'
 import { parseCacheInfo } from './cacheInfo.js'
 import { parseNarInfo, type NarInfo } from './narInfo.js'
 import type { NixConfig } from './nixConfig.js'
@@ -221,8 +220,8 @@ async function checkNarHash(file: string, info: NarInfo, url: string): Promise<v
     stream = decompress(readStream(file), info.compression, info.url)
   } catch (e) {
     // An unknown Compression: the bytes cannot be checked, so they are not kept.
-    await rm(file, { force: true })
-    await rm(`${file}.meta.json`, { force: true })
+    cacheRm(file)
+    cacheRm(`${file}.meta.json`)
     throw e
   }
   try {
@@ -234,8 +233,8 @@ async function checkNarHash(file: string, info: NarInfo, url: string): Promise<v
     failure = e
   }
   if (failure === undefined && size === info.narSize && h.digest().equals(info.narHash.digest)) return
-  await rm(file, { force: true })
-  await rm(`${file}.meta.json`, { force: true })
+  cacheRm(file)
+  cacheRm(`${file}.meta.json`)
   if (failure instanceof NipError && failure.code === 'ERR_NIP_NO_SPACE') throw failure
   throw new NipError('ERR_NIP_HASH_MISMATCH', `${url} does not decompress to the NarHash/NarSize of ${info.storePath.name}${failure ? ` (${(failure as Error).message})` : ''}`, {
     hint: 'The binary cache serves a corrupt or tampered NAR; try another substituter.',

@@ -6,8 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
-import { NipError, download, downloadToBuffer, type DigestAlgorithm, type NipErrorCode, type Reporter } from '@nip/core'
+import { NipError, download, downloadToBuffer, type DigestAlgorithm, type NipErrorCode, type Reporter, cacheRm } from '@nip/core'
 
 export interface ExpectHash {
   algorithm: string
@@ -97,8 +96,8 @@ export async function fetchToFile(req: DownloadRequest): Promise<{ path: string;
     for await (const c of readStream(r.path)) h.update(c)
     const actual = h.digest('hex')
     if (actual === digest.toLowerCase()) return { path: r.path, size: r.size, url: r.url }
-    await rm(req.dest, { force: true })
-    await rm(`${req.dest}.meta.json`, { force: true })
+    cacheRm(req.dest)
+    cacheRm(`${req.dest}.meta.json`)
     failures.push({
       url,
       error: new NipError('ERR_NIP_HASH_MISMATCH', `${url}: ${algorithm} ${actual}, expected ${digest}`, { data: { url, expected: digest, actual } }),

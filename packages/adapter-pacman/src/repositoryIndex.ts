@@ -7,9 +7,9 @@
  * replaces a cached copy; when a refresh fails and a verified cached copy exists, the cached copy
  * is used with a warning.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { download, isNipError, type AdapterContext } from '@nip/core'
+import { download, isNipError, type AdapterContext, cacheRm, cacheWrite } from '@nip/core'
 import { downloadOptional } from './optionalFile.js'
 import type { PacmanConfig, RepositoryConfig } from './pacmanConfig.js'
 import { checkSignature, MAX_SIGNATURE_SIZE, type Keyring } from './signature.js'
@@ -51,18 +51,18 @@ export async function loadRepository(repo: RepositoryConfig, opts: { config: Pac
     if (got.notModified) {
       sig = await readFile(`${dest}.sig`).catch(() => null)
     } else {
-      await rm(`${dest}.sig`, { force: true })
+      cacheRm(`${dest}.sig`)
       const sigUrls = repo.servers.map((s) => joinUrl(s, `${file}.sig`))
       sig =
         repo.siglevel.database.check === 'never'
           ? null
           : ((await downloadOptional({ urls: sigUrls, maxSize: MAX_SIGNATURE_SIZE, label: `${file}.sig`, settings: opts.config.download, ctx }))?.data ?? null)
-      if (sig) await writeFile(`${dest}.sig`, sig)
+      if (sig) cacheWrite(`${dest}.sig`, sig)
     }
     try {
       await checkSignature({ what: file, origin, data, signature: sig, keyring, policy: repo.siglevel.database })
     } catch (e) {
-      await Promise.all([dest, `${dest}.sig`, `${dest}.meta.json`].map((f) => rm(f, { force: true })))
+      for (const f of [dest, `${dest}.sig`, `${dest}.meta.json`]) cacheRm(f)
       throw e
     }
     return { config: repo, packages: await readSyncDatabase(data, { repo: repo.name, source: origin, limits: ctx.limits }), origin }

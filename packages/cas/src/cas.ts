@@ -26,7 +26,7 @@
 import { closeSync, constants, createReadStream, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import * as nodeCrypto from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
-import { chmod, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
+import { chmod, link, lstat, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { AddOptions, BlobInfo, ImportMethod, ImportOptions } from './types.js'
 import { CasError, errnoOf, toCasError } from './casError.js'
@@ -35,10 +35,17 @@ import { blake3Hex, createBlake3, hashFile, HASH_CHUNK_SIZE } from './hash.js'
 import { Importer } from './importer.js'
 import { isStale, TEMP_DIR, tempPath } from './tempFile.js'
 import { FsPool, poolThreads, type FsOp, type FsOpError } from './fsPool.js'
+import { ConfinedFs } from './confinedFs.js'
 
 export interface CasOptions {
   /** fsync every blob before publishing it (default false; see the file comment). */
   fsync?: boolean
+  /**
+   * The confined layer of the root the store lies in (confinedFs.ts): the store's directory,
+   * its tmp directory and its buckets are made and checked through it. Without one, the store
+   * is confined to its own directory.
+   */
+  confined?: ConfinedFs
 }
 
 export interface CleanTmpOptions {
@@ -101,18 +108,26 @@ export class Cas {
   readonly dir: string
   readonly #fsync: boolean
   readonly #importer: Importer
+  readonly #confined: ConfinedFs
   #ready: Promise<void> | undefined
 
   constructor(dir: string, options: CasOptions = {}) {
     this.dir = dir
     this.#fsync = options.fsync === true
+    this.#confined = options.confined ?? new ConfinedFs(dir)
     this.#importer = new Importer(dir)
   }
 
-  /** Creates the store directory and its tmp directory (idempotent). */
+  /**
+   * Creates the store directory, its tmp directory and its 256 buckets (idempotent), each a real
+   * directory reached through real directories (a symlink planted at any of them is refused, so
+   * no blob, temporary file or worker write lands outside the root).
+   */
   async init(): Promise<void> {
     try {
-      await mkdir(join(this.dir, TEMP_DIR), { recursive: true })
+      this.#confined.ensureRoot()
+      this.#confined.mkdirp(join(this.dir, TEMP_DIR))
+      for (let i = 0; i < 256; i++) this.#confined.mkdirp(`${this.dir}/${i.toString(16).padStart(2, '0')}`)
     } catch (err) {
       throw toCasError(err, 'create the store at', this.dir)
     }
@@ -184,10 +199,7 @@ export class Cas {
       const key = keyOf(digest, executable)
       await chmod(tmp, blobMode(executable))
       const final = this.pathOf(key)
-      if (!this.#buckets.has(dirname(final))) {
-        await mkdir(dirname(final), { recursive: true })
-        this.#buckets.add(dirname(final))
-      }
+      this.#ensureBucketSync(final)
       const info: BlobInfo = { key, digest, executable, size, existed: false }
       try {
         await link(tmp, final)
@@ -472,7 +484,7 @@ export class Cas {
     const bucket = dirname(final)
     if (this.#buckets.has(bucket)) return
     try {
-      mkdirSync(bucket, { recursive: true })
+      this.#confined.mkdirp(bucket)
     } catch (err) {
       throw toCasError(err, 'create the bucket', bucket)
     }

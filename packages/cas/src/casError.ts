@@ -9,6 +9,7 @@ export type CasErrorCode =
   | 'ERR_NIP_CAS_CORRUPT'
   | 'ERR_NIP_IO'
   | 'ERR_NIP_NO_SPACE'
+  | 'ERR_NIP_CONFINED'
 
 export interface CasErrorOptions {
   hint?: string

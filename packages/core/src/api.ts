@@ -295,6 +295,8 @@ export interface DoctorFinding {
     | 'generations'
     | 'trash'
     | 'program-health'
+    | 'unsafe-state'
+    | 'unsafe-paths'
   severity: DoctorSeverity
   message: string
   paths?: string[]

@@ -8,11 +8,12 @@ import path from 'node:path'
 import type { Cas } from '@nip/cas'
 import type { DoctorFinding, DoctorReport } from './api.js'
 import type { Database } from './db/database.js'
-import type { Layout } from './layout.js'
+import { LINK_DIRS, type Layout } from './layout.js'
 import type { Engine } from './transaction.js'
 import { lstatOrNull, pruneEmptyDirs } from './linkFarm.js'
 import { EXPAND_SUFFIX, foldBaseOf, foldBases, foldFor, isOurFoldTarget } from './linkFold.js'
 import { emptyTrash, reconcile } from './reconcile.js'
+import { dropUnsafeRows, fileAbs, stateProblems } from './stateCheck.js'
 
 /** Blobs re-hashed by a default run (a random sample); --full re-hashes every referenced blob. */
 const BLOB_SAMPLE = 64
@@ -20,10 +21,23 @@ const BLOB_SAMPLE = 64
 export async function runDoctor(opts: { db: Database | null; layout: Layout; fix: boolean; engine?: Engine; cas?: Cas; full?: boolean }): Promise<DoctorReport> {
   const { db, layout, fix } = opts
   const findings: DoctorFinding[] = []
-  if (!db) return { healthy: true, findings: [{ check: 'db-drift', severity: 'ok', message: 'No programs grafted yet.', fixable: false }] }
+  if (!db) return { healthy: true, findings: [{ check: 'db-drift', severity: 'ok', message: 'No programs grafted yet.', fixable: false }, unsafePathsFinding(layout, fix)] }
+
+  // Rows that name unsafe paths are reported and never acted on (--fix drops them first).
+  const problems = stateProblems(db, layout)
+  if (fix && problems.length > 0) dropUnsafeRows(db, problems)
+  const badPrograms = new Set(fix ? [] : problems.filter((p) => p.kind === 'program' || p.kind === 'file').map((p) => Number(p.id)))
+  const badLinks = new Set(fix ? [] : problems.filter((p) => p.kind === 'link').map((p) => p.id))
+  const badJournal = new Set(fix ? [] : problems.filter((p) => p.kind === 'journal').map((p) => p.id))
+  findings.push(
+    problems.length
+      ? { check: 'unsafe-state', severity: 'error', message: `${problems.length} database or journal row(s) name unsafe paths; nip refuses to act on them${fix ? ' (dropped)' : ' (--fix drops them without touching what they name)'}.`, paths: problems.slice(0, 100).map((p) => p.message), fixable: true, ...(fix ? { fixed: true } : {}) }
+      : { check: 'unsafe-state', severity: 'ok', message: 'Every database and journal row names a safe path.', fixable: false },
+  )
+  findings.push(unsafePathsFinding(layout, fix))
 
   // interrupted transactions (a writer recovers them before doctor --fix gets here)
-  const journal = db.journal()
+  const journal = db.journal().filter((j) => !badJournal.has(j.id))
   findings.push(
     journal.length
       ? { check: 'interrupted-transaction', severity: 'error', message: `${journal.length} interrupted transaction(s): ${journal.map((j) => `${j.kind} ${j.id} (${j.state})`).join(', ')}.`, fixable: true }
@@ -35,6 +49,7 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   const driftNames = new Set<string>()
   const missingFiles: { dest: string; blob: string; mode: number }[] = []
   for (const p of db.programs()) {
+    if (badPrograms.has(p.id)) continue
     const vdir = layout.versionDir(p.name, p.version)
     if (!lstatOrNull(vdir)) {
       drift.push(layout.rel(vdir))
@@ -43,7 +58,7 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
     }
     for (const f of db.files(p.id)) {
       if (f.settings) continue
-      const abs = path.join(vdir, f.path)
+      const abs = fileAbs(vdir, f.path)
       const st = lstatOrNull(abs)
       const ok = st && (f.type === 'dir' ? st.isDirectory() : f.type === 'symlink' ? st.isSymbolicLink() : st.isFile() && st.size === (f.size ?? st.size))
       if (!ok) {
@@ -79,6 +94,7 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   }
   for (const l of db.links()) {
     owned.add(l.path)
+    if (badLinks.has(l.path)) continue
     const abs = layout.abs(l.path)
     let ok = false
     let fold: string | undefined
@@ -146,7 +162,7 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   const activeDrift = db.activeDrift()
   const missingMembers = db
     .programs()
-    .filter((p) => p.refs > 0 && !lstatOrNull(layout.versionDir(p.name, p.version)))
+    .filter((p) => !badPrograms.has(p.id) && p.refs > 0 && !lstatOrNull(layout.versionDir(p.name, p.version)))
     .map((p) => layout.rel(layout.versionDir(p.name, p.version)))
   let trash: string[] = []
   try {
@@ -158,14 +174,14 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
   if (fix) {
     if (missingFiles.length && opts.cas) {
       for (const m of missingFiles) {
-        fs.mkdirSync(path.dirname(m.dest), { recursive: true })
+        layout.cfs.mkdirp(path.dirname(m.dest))
         if (await opts.cas.has(m.blob)) await opts.cas.importTo(m.blob, m.dest)
       }
     }
     if (driftNames.size && opts.cas) {
       await reconcile({ db, layout, cas: opts.cas, txn: `doctor-${process.pid}` }, { names: [...driftNames], dirs: [], links: [], previousCurrent: {} })
     }
-    for (const abs of danglingOurs) fs.rmSync(abs, { force: true, recursive: expandLeftovers.includes(abs) })
+    for (const abs of danglingOurs) layout.cfs.rm(abs, { force: true, recursive: expandLeftovers.includes(abs) })
     pruneEmptyDirs(layout, danglingOurs.map((a) => path.dirname(a)))
     if (drift2.length) db.transaction(() => db.recountBlobs())
     if (refDrift.length || deadSpans || activeDrift.length) {
@@ -231,4 +247,46 @@ function walkLinks(dir: string, onLink: (abs: string) => void, onLeftover: (abs:
     else if (e.isDirectory() && e.name.endsWith(EXPAND_SUFFIX)) onLeftover(abs)
     else if (e.isDirectory()) walkLinks(abs, onLink, onLeftover)
   }
+}
+
+/**
+ * Every directory nip's layout has, and every program directory: a symlink or a non-directory
+ * there (planted, or left by a tampered backup) is reported; nip refuses to write through it.
+ * Not fixable by nip: what such a link points to is not nip's to judge; the user moves it away.
+ */
+function unsafePathsFinding(layout: Layout, fix: boolean): DoctorFinding {
+  const bad: string[] = []
+  const look = (abs: string, want: 'dir' | 'file'): void => {
+    // Each component from the root down: the first that is not a real directory is the culprit.
+    let at = layout.root
+    const rest = abs === layout.root ? [] : abs.slice(layout.root === '/' ? 1 : layout.root.length + 1).split('/')
+    for (const [i, part] of rest.entries()) {
+      at = at === '/' ? `/${part}` : `${at}/${part}`
+      const st = fs.lstatSync(at, { throwIfNoEntry: false })
+      if (st === undefined) return
+      const last = i === rest.length - 1
+      if (last && want === 'file' ? st.isFile() : st.isDirectory()) continue
+      const rel = layout.rel(at)
+      if (!bad.some((b) => b.startsWith(`${rel} `))) bad.push(`${rel} (${st.isSymbolicLink() ? `a symlink to ${fs.readlinkSync(at)}` : 'not a directory'})`)
+      return
+    }
+  }
+  for (const d of [layout.programsDir, layout.linksDir, layout.settingsDir, layout.stateDir, layout.casDir, layout.cacheDir, layout.logDir, layout.trashDir, layout.tmpDir, path.dirname(layout.dbPath)]) look(d, 'dir')
+  for (const d of Object.keys(LINK_DIRS)) look(path.join(layout.linksDir, d), 'dir')
+  for (const f of [layout.lockPath, layout.reservePath, layout.dbPath, `${layout.dbPath}-wal`, `${layout.dbPath}-shm`]) look(f, 'file')
+  let names: string[] = []
+  try {
+    names = fs.readdirSync(layout.programsDir)
+  } catch {
+    /* none */
+  }
+  for (const n of names) {
+    if (n.startsWith('.')) continue
+    look(path.join(layout.programsDir, n), 'dir')
+    look(path.join(layout.programsDir, n, 'Settings'), 'dir')
+  }
+  void fix
+  return bad.length
+    ? { check: 'unsafe-paths', severity: 'error', message: `${bad.length} path(s) inside the root are symlinks or files where nip needs real directories (or its own files); nip refuses to write through them. Move them away.`, paths: bad.slice(0, 100), fixable: false }
+    : { check: 'unsafe-paths', severity: 'ok', message: 'Every directory and state file of the layout is nip\'s own (no planted symlink).', fixable: false }
 }

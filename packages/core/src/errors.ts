@@ -60,6 +60,9 @@ export const ERROR_CODES = {
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
   // store lifecycle
   ERR_NIP_NO_GENERATION: { exit: 3, summary: 'The named generation does not exist, or there is no earlier generation to roll back to.' },
+  // confinement (docs/security.md)
+  ERR_NIP_CONFINED: { exit: 77, summary: 'A write would leave the root: a symlink or non-directory where nip needs a real directory, or a path that is not inside the root.' },
+  ERR_NIP_STATE_INVALID: { exit: 65, summary: 'A row of the database or the journal names a path or name that is not safe; nip refuses to act on it.' },
 } as const
 
 export type NipErrorCode = keyof typeof ERROR_CODES
@@ -99,6 +102,11 @@ export function isNipError(e: unknown, code?: NipErrorCode): e is NipError {
 /** Map a Node.js system error into a NipError (ENOSPC gets its own code). */
 export function fromSystemError(e: unknown, action: string, path?: string): NipError {
   if (e instanceof NipError) return e
+  const own = e as { code?: unknown; message?: string; hint?: string; data?: Record<string, unknown> }
+  // The store's and the confined layer's errors carry nip's codes already (CasError).
+  if (own !== null && typeof own === 'object' && typeof own.code === 'string' && own.code in ERROR_CODES) {
+    return new NipError(own.code as NipErrorCode, own.message ?? action, { hint: own.hint, data: own.data ?? {}, cause: e })
+  }
   const err = e as NodeJS.ErrnoException
   const data = { path, errno: err?.code }
   if (err?.code === 'ENOSPC') {

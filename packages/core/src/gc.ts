@@ -25,6 +25,7 @@
  * with refs 0 go at the next gc). A blob file is deleted before its row, so a kill leaves at
  * worst a row whose file is already gone, which the next gc deletes.
  */
+import { isNormalRelative } from './archive/entryPath.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
@@ -202,7 +203,7 @@ export async function collectGarbage(ctx: GcContext, opts: GcOptions = {}): Prom
     })
   }
   if (transaction) {
-    appendLog(layout.logDir, {
+    appendLog(layout.cfs, layout.logDir, {
       time: new Date().toISOString(),
       transaction,
       command,
@@ -235,17 +236,22 @@ const QUEUE_DEPTH = 256
  * the version directories, and reconcile empties the trash.
  */
 function trashTrees(layout: Layout, txn: string, chosen: ProgramRow[], entries: Map<number, TreeItem[]>): { dir: string; items: TreeItem[] }[] {
-  fs.mkdirSync(layout.trashDir, { recursive: true })
+  try {
+    layout.cfs.mkdirp(layout.trashDir)
+  } catch (e) {
+    throw fromSystemError(e, 'making the trash', layout.trashDir)
+  }
   const aside: { dir: string; items: TreeItem[] }[] = []
   for (const p of chosen) {
     const vdir = layout.versionDir(p.name, p.version)
     const dest = path.join(layout.trashDir, `${txn}-${p.id}`)
     try {
-      fs.renameSync(vdir, dest)
+      layout.cfs.rename(vdir, dest)
       aside.push({ dir: dest, items: entries.get(p.id) ?? [] })
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       // EXDEV: the trash is on another filesystem; delete in place (the journal still names it).
+      if (code === 'ERR_NIP_CONFINED') throw fromSystemError(e, 'moving a program tree to the trash', vdir)
       if (code === 'EXDEV') aside.push({ dir: vdir, items: entries.get(p.id) ?? [] })
       else if (code !== 'ENOENT') throw fromSystemError(e, 'moving a program tree to the trash', vdir)
     }
@@ -267,8 +273,11 @@ async function deleteTrees(aside: { dir: string; items: TreeItem[] }[]): Promise
       if (it.dir) dirs.add(it.path)
       for (let d = path.posix.dirname(it.path); d !== '.' && d !== '/' && !dirs.has(d); d = path.posix.dirname(d)) dirs.add(d)
     }
-    let clean = true
-    for (const it of items) {
+    // The fast path unlinks by path: only through real directories. A tree whose top or any
+    // directory its rows name is something else (a symlink planted in the tree), or a row that
+    // is not a normal path, goes to the recursive delete, which never follows a symlink.
+    let clean = realDirs(root, dirs) && items.every((it) => isNormalRelative(it.path))
+    for (const it of clean ? items : []) {
       if (it.dir) continue
       const code = await errnoOf(fs.unlink, path.join(root, it.path))
       if (code !== undefined && code !== 'ENOENT') clean = false
@@ -322,20 +331,30 @@ async function unlinkBlobs(cas: Cas, dead: Blob[]): Promise<{ blobs: number; byt
 function rmProgramDirs(layout: Layout, sql: GcStatements, names: string[]): void {
   for (const name of names) {
     const dir = layout.programDir(name)
-    if (rmdirIfEmpty(dir) !== 'ENOTEMPTY') continue
+    if (rmdirIfEmpty(layout, dir) !== 'ENOTEMPTY') continue
     if ((sql.remaining.get(name) as { n: number }).n > 0) continue
     try {
-      if (fs.lstatSync(layout.currentLink(name)).isSymbolicLink()) fs.unlinkSync(layout.currentLink(name))
+      if (fs.lstatSync(layout.currentLink(name)).isSymbolicLink()) layout.cfs.unlink(layout.currentLink(name))
     } catch {
       /* absent */
     }
-    rmdirIfEmpty(dir)
+    rmdirIfEmpty(layout, dir)
   }
 }
 
-function rmdirIfEmpty(dir: string): 'ok' | 'ENOENT' | 'ENOTEMPTY' | 'other' {
+/** The tree's top and each directory named by its rows are real directories (lstat). */
+function realDirs(root: string, dirs: Set<string>): boolean {
+  if (fs.lstatSync(root, { throwIfNoEntry: false })?.isDirectory() !== true) return false
+  for (const d of dirs) {
+    const st = fs.lstatSync(path.join(root, d), { throwIfNoEntry: false })
+    if (st !== undefined && !st.isDirectory()) return false
+  }
+  return true
+}
+
+function rmdirIfEmpty(layout: Layout, dir: string): 'ok' | 'ENOENT' | 'ENOTEMPTY' | 'other' {
   try {
-    fs.rmdirSync(dir)
+    layout.cfs.rmdir(dir)
     return 'ok'
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code

@@ -19,7 +19,6 @@ import type { FileRow, LinkRow } from './db/database.js'
 import { LINK_DIRS, type Layout, type LinkDirName } from './layout.js'
 import { isNormalRelative } from './archive/entryPath.js'
 import { fromSystemError, isNipError } from './errors.js'
-import { assertConfined } from './confine.js'
 import { foldBaseOf, foldBases, isOurFoldTarget, type LinkIndex } from './linkFold.js'
 
 /** LINK_DIRS as (link directory, "prefix/") pairs, in order: linkSlots runs once per file. */
@@ -135,7 +134,7 @@ export function findLinkConflicts(opts: {
       continue
     }
     if (owner !== undefined) continue
-    const abs = opts.layout.abs(r.path)
+    const abs = opts.layout.linkAbs(r.path)
     // A parent that exists but is not a directory (a user's file or symlink) blocks the link.
     const parent = statusOf(path.dirname(abs))
     if (parent.blocker !== undefined) {
@@ -187,25 +186,25 @@ function dirStatuses(root: string, isFold?: (dir: string) => boolean): (dir: str
 export function createLinks(layout: Layout, rows: LinkRow[], afterEach?: (created: number) => void): number {
   let created = 0
   const made = new Set<string>()
+  const { cfs } = layout
   rows.forEach((r) => {
-    const abs = layout.abs(r.path)
+    const abs = layout.linkAbs(r.path)
     const dir = path.dirname(abs)
     try {
       if (!made.has(dir)) {
-        fs.mkdirSync(dir, { recursive: true })
-        assertConfined(layout.root, dir)
+        cfs.mkdirp(dir)
         made.add(dir)
       }
       // Try the link first: on a fresh farm that is the only call; symlink(2) never replaces.
-      if (!trySymlink(r.target, abs)) {
+      if (!trySymlink(layout, r.target, abs)) {
         const st = fs.lstatSync(abs)
         if (!st.isSymbolicLink()) throw Object.assign(new Error(`occupied by a non-link`), { code: 'EEXIST' })
         if (fs.readlinkSync(abs) === r.target) return
         // Ours (the DB says so) but stale: replace atomically.
         const tmp = `${abs}.nip-tmp-${process.pid}`
-        fs.rmSync(tmp, { force: true })
-        fs.symlinkSync(r.target, tmp)
-        fs.renameSync(tmp, abs)
+        cfs.rm(tmp, { force: true })
+        cfs.symlink(r.target, tmp, false)
+        cfs.rename(tmp, abs)
       }
       created++
     } catch (e) {
@@ -230,20 +229,20 @@ export async function createLinksParallel(layout: Layout, rows: LinkRow[], after
   const rest = rows.slice(1)
   const made = new Set<string>()
   for (const r of rest) {
-    const dir = path.dirname(layout.abs(r.path))
+    const dir = path.dirname(layout.linkAbs(r.path))
     if (made.has(dir)) continue
     try {
-      fs.mkdirSync(dir, { recursive: true })
-      assertConfined(layout.root, dir)
+      // Made and checked here, so the worker threads' symlink(2) calls land in real directories.
+      layout.cfs.mkdirp(dir)
     } catch (e) {
-      throw isNipError(e) ? e : fromSystemError(e, 'creating a link', layout.abs(r.path))
+      throw isNipError(e) ? e : fromSystemError(e, 'creating a link', layout.linkAbs(r.path))
     }
     made.add(dir)
   }
   const pool = new FsPool(threads)
   let results: (FsOpError | null)[]
   try {
-    results = await pool.run(rest.map((r) => ({ op: 'symlink', target: r.target, path: layout.abs(r.path) })))
+    results = await pool.run(rest.map((r) => ({ op: 'symlink', target: r.target, path: layout.linkAbs(r.path) })))
   } finally {
     await pool.close()
   }
@@ -255,7 +254,7 @@ export async function createLinksParallel(layout: Layout, rows: LinkRow[], after
     } else if (r.code === 'EEXIST') {
       occupied.push(rest[i])
     } else {
-      const abs = layout.abs(rest[i].path)
+      const abs = layout.linkAbs(rest[i].path)
       throw fromSystemError(Object.assign(new Error(r.message), { code: r.code, path: abs, ...(r.errno !== undefined ? { errno: r.errno } : {}), ...(r.syscall ? { syscall: r.syscall } : {}) }), 'creating a link', abs)
     }
   }
@@ -263,9 +262,9 @@ export async function createLinksParallel(layout: Layout, rows: LinkRow[], after
 }
 
 /** symlink(2); false when something (a link, a file) is already at `path`. */
-function trySymlink(target: string, path: string): boolean {
+function trySymlink(layout: Layout, target: string, path: string): boolean {
   try {
-    fs.symlinkSync(target, path)
+    layout.cfs.symlink(target, path, false)
     return true
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
@@ -281,11 +280,11 @@ export function removeLinks(layout: Layout, rows: { path: string; target: string
   let removed = 0
   const dirs = new Set<string>()
   rows.forEach((r, i) => {
-    const abs = layout.abs(r.path)
+    const abs = layout.linkAbs(r.path)
     const st = lstatOrNull(abs)
     if (st?.isSymbolicLink() && fs.readlinkSync(abs) === r.target) {
       try {
-        fs.unlinkSync(abs)
+        layout.cfs.unlink(abs)
       } catch (e) {
         throw fromSystemError(e, 'removing a link', abs)
       }
@@ -308,8 +307,9 @@ export function pruneEmptyDirs(layout: Layout, dirs: Iterable<string>): void {
   for (let dir of sorted) {
     while (!roots.has(dir) && dir.startsWith(layout.root + path.sep)) {
       try {
-        fs.rmdirSync(dir)
-      } catch {
+        layout.cfs.rmdir(dir)
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_NIP_CONFINED') throw fromSystemError(e, 'pruning link directories', dir)
         break // not empty, or gone
       }
       dir = path.dirname(dir)
@@ -328,6 +328,6 @@ export function lstatOrNull(p: string): fs.Stats | null {
 
 /** Create the farm's fixed directories. */
 export function ensureFarm(layout: Layout): void {
-  for (const d of Object.keys(LINK_DIRS)) fs.mkdirSync(path.join(layout.linksDir, d), { recursive: true })
-  fs.mkdirSync(layout.settingsDir, { recursive: true })
+  for (const d of Object.keys(LINK_DIRS)) layout.cfs.mkdirp(path.join(layout.linksDir, d))
+  layout.cfs.mkdirp(layout.settingsDir)
 }

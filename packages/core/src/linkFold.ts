@@ -27,7 +27,6 @@ import type { LinkRow } from './db/database.js'
 import { LINK_DIRS, type Layout } from './layout.js'
 import { NipError, fromSystemError } from './errors.js'
 import { crashPoint } from './crash.js'
-import { assertConfined } from './confine.js'
 
 /** What folding reads from the DB. */
 export interface LinkIndex {
@@ -174,8 +173,8 @@ export class FoldRealizer {
         const st = lstat(abs)
         if (st?.isSymbolicLink() && fs.readlinkSync(abs) === f.target) continue
         if (st !== null) throw Object.assign(new Error('occupied'), { code: 'EEXIST' })
-        fs.rmSync(abs + EXPAND_SUFFIX, { recursive: true, force: true })
-        fs.symlinkSync(f.target, abs)
+        this.#layout.cfs.rm(abs + EXPAND_SUFFIX, { recursive: true, force: true })
+        this.#layout.cfs.symlink(f.target, abs, false)
         made += f.rows
       } catch (e) {
         throw fromSystemError(e, 'creating a folded link', abs)
@@ -196,19 +195,18 @@ export class FoldRealizer {
     if (base === undefined && this.#bases.includes(dir)) {
       const abs = this.#layout.abs(dir)
       try {
-        fs.mkdirSync(abs, { recursive: true })
+        this.#layout.cfs.mkdirp(abs)
       } catch (e) {
         throw fromSystemError(e, 'creating a link directory', abs)
       }
-      assertConfined(this.#layout.root, abs)
     } else if (base !== undefined) {
       this.ensureRealDir(path.posix.dirname(dir))
       const abs = this.#layout.abs(dir)
       const st = lstat(abs)
       if (st === null) {
-        fs.rmSync(abs + EXPAND_SUFFIX, { recursive: true, force: true })
         try {
-          fs.mkdirSync(abs)
+          this.#layout.cfs.rm(abs + EXPAND_SUFFIX, { recursive: true, force: true })
+          this.#layout.cfs.mkdirp(abs)
         } catch (e) {
           throw fromSystemError(e, 'creating a link directory', abs)
         }
@@ -241,8 +239,8 @@ export class FoldRealizer {
       // A fold no row stands for any more (a removal interrupted before it unlinked it).
       if (!isOurFoldTarget(this.#layout, abs, target)) throw occupied(this.#layout, dir)
       try {
-        fs.unlinkSync(abs)
-        fs.mkdirSync(abs)
+        this.#layout.cfs.unlink(abs)
+        this.#layout.cfs.mkdirNew(abs)
       } catch (e) {
         throw fromSystemError(e, 'replacing a folded link directory', abs)
       }
@@ -261,13 +259,14 @@ export class FoldRealizer {
       }
     }
     const tmp = abs + EXPAND_SUFFIX
+    const { cfs } = this.#layout
     try {
-      fs.rmSync(tmp, { recursive: true, force: true })
-      fs.mkdirSync(tmp)
-      for (const [name, t] of children) fs.symlinkSync(t, path.join(tmp, name))
-      fs.unlinkSync(abs)
+      cfs.rm(tmp, { recursive: true, force: true })
+      cfs.mkdirNew(tmp)
+      for (const [name, t] of children) cfs.symlink(t, path.join(tmp, name), false)
+      cfs.unlink(abs)
       crashPoint('reconcile:expanding')
-      fs.renameSync(tmp, abs)
+      cfs.rename(tmp, abs)
     } catch (e) {
       throw fromSystemError(e, 'expanding a folded link directory', abs)
     }
@@ -331,7 +330,7 @@ export function retireFold(layout: Layout, index: LinkIndex, dir: string): strin
   if (rest !== undefined && foldFor(dir, rest)?.target === target) return rest.program
   if (isOurFoldTarget(layout, abs, target)) {
     try {
-      fs.unlinkSync(abs)
+      layout.cfs.unlink(abs)
     } catch (e) {
       throw fromSystemError(e, 'removing a folded link', abs)
     }

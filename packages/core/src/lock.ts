@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import os from 'node:os'
-import path from 'node:path'
+import type { ConfinedFs } from '@nip/cas'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { NipError, fromSystemError } from './errors.js'
 import type { Reporter } from './reporter.js'
@@ -46,11 +46,17 @@ export function isStale(owner: LockOwner): boolean {
 
 export class Lock {
   private held = false
-  private constructor(readonly lockPath: string, readonly owner: LockOwner) {}
+  private constructor(readonly lockPath: string, readonly owner: LockOwner, private readonly cfs: ConfinedFs) {}
 
-  static async acquire(opts: { lockPath: string; command: string; timeoutSeconds: number; reporter: Reporter }): Promise<Lock> {
+  /** Every file the lock writes, links, renames or deletes goes through `cfs` (the root's confined layer). */
+  static async acquire(opts: { cfs: ConfinedFs; lockPath: string; command: string; timeoutSeconds: number; reporter: Reporter }): Promise<Lock> {
     const owner: LockOwner = { pid: process.pid, host: os.hostname(), command: opts.command, since: new Date().toISOString() }
-    fs.mkdirSync(path.dirname(opts.lockPath), { recursive: true })
+    const { cfs } = opts
+    try {
+      cfs.parent(opts.lockPath, true)
+    } catch (e) {
+      throw fromSystemError(e, 'taking the lock', opts.lockPath)
+    }
     const deadline = Date.now() + opts.timeoutSeconds * 1000
     let told = false
     let delay = 50
@@ -58,13 +64,13 @@ export class Lock {
       try {
         // Write to a private file, then link it into place: the lock appears complete or not at all.
         const tmp = `${opts.lockPath}.${process.pid}.${Date.now()}`
-        fs.writeFileSync(tmp, JSON.stringify(owner) + '\n', { flag: 'wx' })
+        cfs.writeFile(tmp, JSON.stringify(owner) + '\n', { flag: 'wx' })
         try {
-          fs.linkSync(tmp, opts.lockPath)
+          cfs.link(tmp, opts.lockPath, false)
         } finally {
-          fs.rmSync(tmp, { force: true })
+          cfs.rm(tmp, { force: true })
         }
-        const lock = new Lock(opts.lockPath, owner)
+        const lock = new Lock(opts.lockPath, owner, cfs)
         lock.held = true
         return lock
       } catch (e) {
@@ -81,10 +87,10 @@ export class Lock {
         // Rename first so two waiters cannot both delete a fresh lock.
         const aside = `${opts.lockPath}.stale-${process.pid}`
         try {
-          fs.renameSync(opts.lockPath, aside)
+          cfs.rename(opts.lockPath, aside)
           const moved = readLockOwner(aside)
-          if (moved && moved.pid === holder.pid && moved.since === holder.since) fs.rmSync(aside, { force: true })
-          else if (moved) fs.renameSync(aside, opts.lockPath) // someone else's fresh lock: put it back
+          if (moved && moved.pid === holder.pid && moved.since === holder.since) cfs.rm(aside, { force: true })
+          else if (moved) cfs.rename(aside, opts.lockPath) // someone else's fresh lock: put it back
         } catch {
           /* another waiter handled it */
         }
@@ -112,6 +118,6 @@ export class Lock {
     if (!this.held) return
     this.held = false
     const holder = readLockOwner(this.lockPath)
-    if (holder && holder.pid === this.owner.pid && holder.since === this.owner.since) fs.rmSync(this.lockPath, { force: true })
+    if (holder && holder.pid === this.owner.pid && holder.since === this.owner.since) this.cfs.rm(this.lockPath, { force: true })
   }
 }

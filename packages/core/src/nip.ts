@@ -87,7 +87,7 @@ export class Nip {
   }
 
   get cas(): Cas {
-    this.casInstance ??= new Cas(this.layout.casDir)
+    this.casInstance ??= new Cas(this.layout.casDir, { confined: this.layout.cfs })
     return this.casInstance
   }
 
@@ -108,27 +108,31 @@ export class Nip {
    * space (`freesSpace`) and fails with ERR_NIP_NO_SPACE releases the space reserve and runs once
    * more (reserve.ts); every other command first re-creates the reserve when space allows.
    */
-  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, opts: { freesSpace?: boolean; dryRun?: boolean } = {}): Promise<T> {
+  private async write<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, opts: { freesSpace?: boolean; dryRun?: boolean; skipInvalid?: boolean } = {}): Promise<T> {
     try {
       // A dry run writes nothing of its own, not even the reserve.
-      return await this.writeOnce(command, fn, opts.dryRun !== true)
+      return await this.writeOnce(command, fn, opts.dryRun !== true, opts.skipInvalid === true).catch((e: unknown) => {
+        throw asNipError(e)
+      })
     } catch (e) {
       if (!opts.freesSpace || !(e instanceof NipError) || e.code !== 'ERR_NIP_NO_SPACE' || !releaseReserve(this.layout)) throw e
       this.reporter.emit({ type: 'warning', code: 'ERR_NIP_NO_SPACE', message: `The disk is full: released nip's ${RESERVE_BYTES / 1024} KiB reserve to finish ${command}.`, data: { reserve: this.layout.reservePath } })
-      return await this.writeOnce(command, fn, false)
+      return await this.writeOnce(command, fn, false, opts.skipInvalid === true).catch((e2: unknown) => {
+        throw asNipError(e2)
+      })
     }
   }
 
-  private async writeOnce<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, reserve: boolean): Promise<T> {
+  private async writeOnce<T>(command: string, fn: (engine: Engine, db: Database) => Promise<T>, reserve: boolean, skipInvalid = false): Promise<T> {
     this.prepareRoot()
-    const lock = await Lock.acquire({ lockPath: this.layout.lockPath, command, timeoutSeconds: this.config.lockTimeout, reporter: this.reporter })
+    const lock = await Lock.acquire({ cfs: this.layout.cfs, lockPath: this.layout.lockPath, command, timeoutSeconds: this.config.lockTimeout, reporter: this.reporter })
     let db: Database | null = null
     try {
       if (reserve) keepReserve(this.layout)
-      db = Database.openWriter(this.layout.dbPath)
+      db = Database.openWriter(this.layout.dbPath, this.layout.cfs)
       await this.cas.init()
       const engine = new Engine({ db, layout: this.layout, cas: this.cas, reporter: this.reporter, dispatcher: this.dispatcher, parallelDownloads: this.config.parallelDownloads })
-      await engine.recover()
+      await engine.recover({ skipInvalid })
       return await fn(engine, db)
     } finally {
       db?.close()
@@ -140,9 +144,11 @@ export class Nip {
     try {
       fs.mkdirSync(this.layout.root, { recursive: true })
       if (!fs.statSync(this.layout.root).isDirectory()) throw new Error('not a directory')
-      for (const d of [this.layout.programsDir, this.layout.stateDir, this.layout.logDir]) fs.mkdirSync(d, { recursive: true })
+      // Below the root, every directory is made and checked by the confined layer.
+      for (const d of [this.layout.programsDir, this.layout.stateDir, this.layout.logDir]) this.layout.cfs.mkdirp(d)
       ensureFarm(this.layout)
     } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_NIP_CONFINED') throw fromSystemError(e, 'preparing the root', this.layout.root)
       const err = fromSystemError(e, 'preparing the root', this.layout.root)
       throw new NipError('ERR_NIP_ROOT', `The root ${this.layout.root} cannot be used: ${err.message}`, {
         hint: 'Pass --root with a writable directory (or set NIP_ROOT).',
@@ -155,7 +161,13 @@ export class Nip {
   /** The read-only DB, or null on a fresh root. Opened once per instance. */
   private reader(): Database | null {
     // A fresh root has no DB yet: look again next time rather than caching its absence.
-    if (this.readerDb === undefined || this.readerDb === null) this.readerDb = Database.openReader(this.layout.dbPath)
+    if (this.readerDb === undefined || this.readerDb === null) {
+      try {
+        this.readerDb = Database.openReader(this.layout.dbPath, this.layout.cfs)
+      } catch (e) {
+        throw asNipError(e)
+      }
+    }
     return this.readerDb
   }
 
@@ -356,7 +368,7 @@ export class Nip {
     // Taking the lock replaces a stale lock and recovers interrupted transactions: two of the fixes.
     const before = this.reader()?.journal().length ?? 0
     this.close()
-    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas, full: !!opts.full }))
+    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas, full: !!opts.full }), { skipInvalid: true })
     if (before > 0) {
       const f = report.findings.find((x) => x.check === 'interrupted-transaction')
       if (f) Object.assign(f, { severity: 'error', message: `${before} interrupted transaction(s) were finished or rolled back.`, fixable: true, fixed: true })
@@ -400,4 +412,11 @@ function emptyDb(): Database {
       throw new NipError('ERR_NIP_INTERNAL', `No database yet (${String(prop)}).`)
     },
   })
+}
+
+/** The store's and the confined layer's errors (CasError) carry nip's codes: surface them as NipError. */
+function asNipError(e: unknown): unknown {
+  if (e instanceof NipError) return e
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('ERR_NIP_') ? fromSystemError(e, 'the command') : e
 }

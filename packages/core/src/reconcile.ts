@@ -21,7 +21,8 @@ import { createLinksParallel, lstatOrNull, pruneEmptyDirs, removeLinks } from '.
 import { FoldRealizer, planFolds, retireFold, splitByFold } from './linkFold.js'
 import { placeSettings, stageTree } from './stage.js'
 import { crashPoint } from './crash.js'
-import { fromSystemError } from './errors.js'
+import { NipError, fromSystemError } from './errors.js'
+import { payloadProblem } from './stateCheck.js'
 import type { TreeEntry } from './adapter.js'
 
 export interface JournalPayload {
@@ -53,6 +54,14 @@ export interface ReconcileContext {
 
 export async function reconcile(ctx: ReconcileContext, payload: JournalPayload): Promise<{ linksAdded: number; linksRemoved: number }> {
   const { db, layout } = ctx
+  // Whatever the payload came from (a fresh transaction, the journal, doctor), nothing unsafe in it is acted on.
+  const why = payloadProblem(layout, payload)
+  if (why !== null) {
+    throw new NipError('ERR_NIP_STATE_INVALID', `Transaction ${ctx.txn} cannot be reconciled safely: ${why}.`, {
+      hint: 'The journal or the database was tampered with. nip doctor reports the bad rows; --fix drops them.',
+      data: { transaction: ctx.txn, problem: why },
+    })
+  }
   let linksAdded = 0
   let linksRemoved = 0
   // 1. Links the DB no longer owns go first, so a switch never shows a link to a missing file.
@@ -105,32 +114,31 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
       const vdir = layout.versionDir(row.name, row.version)
       if (!lstatOrNull(vdir)) {
         const staging = layout.stagingDir(row.name, row.version, ctx.txn)
-        fs.rmSync(staging, { recursive: true, force: true })
         const entries = db.files(row.id).map(
           (f): TreeEntry => ({ path: f.path, type: f.type, mode: f.mode, blob: f.blob ?? undefined, size: f.size ?? undefined, target: f.target ?? undefined, settings: f.settings === 1 }),
         )
-        await stageTree(ctx.cas, entries, staging, layout.root)
-        fs.renameSync(staging, vdir)
+        await stageTree(ctx.cas, entries, staging, layout.cfs)
+        layout.cfs.rename(staging, vdir)
       }
     }
     // 3. Current points at the DB's current version, switched atomically.
     const current = rows.find((r) => r.current === 1)
     const canonical = rows[0]?.name ?? name
     const currentLink = layout.currentLink(canonical)
-    dropCurrentTemps(currentLink)
+    dropCurrentTemps(layout, currentLink)
     if (current) {
-      const saved = await placeSettings(ctx.cas, db.settingsFiles(current.id), layout.programSettingsDir(current.name), layout.root, shippedDefaults(db, rows, current.id))
+      const saved = await placeSettings(ctx.cas, db.settingsFiles(current.id), layout.programSettingsDir(current.name), layout.cfs, shippedDefaults(db, rows, current.id))
       for (const s of saved) {
         ctx.reporter?.emit({ type: 'warning', code: 'settings-nipnew', message: `${layout.rel(s.path)} was edited: kept it, and saved the new default as ${layout.rel(s.saved)}.`, data: { path: layout.rel(s.path), saved: layout.rel(s.saved) } })
       }
-      switchCurrent(currentLink, current.version)
+      switchCurrent(layout, currentLink, current.version)
       crashPoint('reconcile:current')
       // 4. The links the DB says this program owns.
       linksAdded += await realize(current)
       crashPoint('reconcile:linked')
     } else {
       const st = lstatOrNull(currentLink)
-      if (st?.isSymbolicLink()) fs.unlinkSync(currentLink)
+      if (st?.isSymbolicLink()) layout.cfs.unlink(currentLink)
     }
   }
 
@@ -153,8 +161,9 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
   for (const name of payload.names) {
     const dir = layout.programDir(name)
     try {
-      if (fs.readdirSync(dir).length === 0) fs.rmdirSync(dir)
-    } catch {
+      if (fs.readdirSync(dir).length === 0) layout.cfs.rmdir(dir)
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_NIP_CONFINED') throw fromSystemError(e, 'removing an empty program directory', dir)
       /* absent or not empty */
     }
   }
@@ -163,15 +172,18 @@ export async function reconcile(ctx: ReconcileContext, payload: JournalPayload):
 }
 
 /** Point <Name>/Current at `version`: a temporary symlink renamed over the old one (atomic). */
-export function switchCurrent(currentLink: string, version: string): void {
+export function switchCurrent(layout: Layout, currentLink: string, version: string): void {
   try {
     const st = lstatOrNull(currentLink)
     if (st?.isSymbolicLink() && fs.readlinkSync(currentLink) === version) return
+    // Current itself may only ever be a symlink nip made: a directory there is refused (rename
+    // would fail on it anyway), a file or foreign link is replaced by name, never followed.
+    if (st !== null && st.isDirectory()) throw layout.cfs.refusal(currentLink, st, 'a directory')
     const tmp = `${currentLink}.tmp-${process.pid}`
-    fs.rmSync(tmp, { force: true })
-    fs.symlinkSync(version, tmp)
+    layout.cfs.rm(tmp, { force: true })
+    layout.cfs.symlink(version, tmp)
     crashPoint('reconcile:current-temp')
-    fs.renameSync(tmp, currentLink)
+    layout.cfs.rename(tmp, currentLink)
   } catch (e) {
     throw fromSystemError(e, 'switching Current', currentLink)
   }
@@ -181,7 +193,7 @@ export function switchCurrent(currentLink: string, version: string): void {
  * A nip killed inside switchCurrent (after the temporary symlink, before the rename) leaves
  * `Current.tmp-<pid>` beside `Current`: gone at the program's next reconcile (recovery runs one).
  */
-function dropCurrentTemps(currentLink: string): void {
+function dropCurrentTemps(layout: Layout, currentLink: string): void {
   const dir = path.dirname(currentLink)
   const prefix = `${path.basename(currentLink)}.tmp-`
   let names: string[]
@@ -193,30 +205,32 @@ function dropCurrentTemps(currentLink: string): void {
   for (const n of names) {
     if (!n.startsWith(prefix) || !/^\d+$/.test(n.slice(prefix.length))) continue
     const p = path.join(dir, n)
-    if (lstatOrNull(p)?.isSymbolicLink()) fs.unlinkSync(p)
+    if (lstatOrNull(p)?.isSymbolicLink()) layout.cfs.unlink(p)
   }
 }
 
 /** Move a directory out of sight first (one rename), then delete it. */
 export function discardDir(layout: Layout, abs: string, txn: string): void {
-  fs.mkdirSync(layout.trashDir, { recursive: true })
   const aside = path.join(layout.trashDir, `${txn}-${Date.now()}-${path.basename(abs)}`)
   try {
-    fs.renameSync(abs, aside)
+    layout.cfs.mkdirp(layout.trashDir)
+    layout.cfs.rename(abs, aside)
+    layout.cfs.rm(aside, { recursive: true, force: true })
   } catch (e) {
     throw fromSystemError(e, 'moving a directory to the trash', abs)
   }
-  fs.rmSync(aside, { recursive: true, force: true })
 }
 
 export function emptyTrash(layout: Layout): void {
+  // The trash must be nip's own directory: a link planted there is refused, never emptied.
+  if (!layout.cfs.ensureDir(layout.trashDir, false)) return
   let names: string[]
   try {
     names = fs.readdirSync(layout.trashDir)
   } catch {
     return
   }
-  for (const n of names) fs.rmSync(path.join(layout.trashDir, n), { recursive: true, force: true })
+  for (const n of names) layout.cfs.rm(path.join(layout.trashDir, n), { recursive: true, force: true })
 }
 
 /** The settings files (blob keys by path) that the program's other registered versions ship. */

@@ -19,17 +19,24 @@ export function keepReserve(layout: Layout): void {
   }
   const tmp = `${layout.reservePath}.tmp`
   try {
-    fs.writeFileSync(tmp, Buffer.alloc(RESERVE_BYTES), { mode: 0o600 })
-    fs.renameSync(tmp, layout.reservePath)
-  } catch {
-    fs.rmSync(tmp, { force: true })
+    layout.cfs.rm(tmp, { force: true })
+    layout.cfs.writeFile(tmp, Buffer.alloc(RESERVE_BYTES), { mode: 0o600, flag: 'wx' })
+    layout.cfs.rename(tmp, layout.reservePath)
+  } catch (e) {
+    // A planted link is nip's to refuse, not to ignore; a full disk leaves the reserve absent.
+    if ((e as { code?: string }).code === 'ERR_NIP_CONFINED') throw e
+    try {
+      layout.cfs.rm(tmp, { force: true })
+    } catch {
+      /* refused or gone */
+    }
   }
 }
 
 /** Deletes the reserve; true when there was one to release. */
 export function releaseReserve(layout: Layout): boolean {
   try {
-    fs.unlinkSync(layout.reservePath)
+    layout.cfs.unlink(layout.reservePath)
     return true
   } catch {
     return false

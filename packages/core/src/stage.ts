@@ -9,15 +9,18 @@ import path from 'node:path'
 import { Cas, FsPool, POOL_MIN_OPS, hashFile, poolThreads, type FsOp, type FsOpError } from '@nip/cas'
 import type { TreeEntry } from './adapter.js'
 import { NipError, fromSystemError } from './errors.js'
-import { assertConfined } from './confine.js'
+import type { ConfinedFs } from '@nip/cas'
 
 const IMPORT_CONCURRENCY = 32
 
-/** Create the staging directory `dir`, refusing one that would resolve outside `root`. */
-export function makeStagingDir(dir: string, root?: string): void {
-  if (root) assertConfined(root, path.dirname(dir))
-  fs.mkdirSync(dir, { recursive: true })
-  if (root) assertConfined(root, dir)
+/**
+ * Create the staging directory `dir` through the confined layer: its parents are real
+ * directories (made as needed) and `dir` itself is new (a leftover of the same name is removed
+ * first, never followed).
+ */
+export function makeStagingDir(cfs: ConfinedFs, dir: string): void {
+  cfs.rm(dir, { recursive: true, force: true })
+  cfs.mkdirNew(dir, 0o755)
 }
 
 /**
@@ -25,9 +28,11 @@ export function makeStagingDir(dir: string, root?: string): void {
  * entry whose file is there with its blob is left as it is; every other placed file (a path
  * the adapter moved, dropped or gave other content after unpacking) is removed first.
  */
-export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, root?: string, placed?: ReadonlyMap<string, string>): Promise<void> {
+export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, cfs: ConfinedFs, placed?: ReadonlyMap<string, string>): Promise<void> {
   try {
-    makeStagingDir(dir, root)
+    // Unpacking may have placed files in `dir` already (StageTarget): keep it then.
+    if (placed !== undefined && placed.size > 0) cfs.mkdirp(dir)
+    else makeStagingDir(cfs, dir)
     let done: Set<TreeEntry> | undefined
     if (placed !== undefined && placed.size > 0) {
       done = new Set()
@@ -38,16 +43,19 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
           done.add(e)
         }
       }
-      for (const p of placed.keys()) if (!kept.has(p)) fs.rmSync(`${dir}/${p}`, { force: true })
+      for (const p of placed.keys()) if (!kept.has(p)) cfs.rm(`${dir}/${p}`, { force: true })
     }
+    // Every directory through the confined layer (one mkdir or lstat each, remembered), so each
+    // leaf below lands in a real directory of this tree: the links and files themselves are then
+    // made by name (link(2), symlink(2), O_EXCL), which never follows anything.
     const dirs = entries.filter((e) => e.type === 'dir' && !e.settings)
-    for (const d of dirs) fs.mkdirSync(path.join(dir, d.path), { recursive: true, mode: 0o755 })
+    for (const d of dirs) cfs.mkdirp(path.join(dir, d.path), 0o755)
     const leaves = entries.filter((e) => e.type !== 'dir' && !e.settings && done?.has(e) !== true)
     const made = new Set(dirs.map((d) => path.join(dir, d.path)))
     for (const l of leaves) {
       const parent = path.dirname(path.join(dir, l.path))
       if (!made.has(parent)) {
-        fs.mkdirSync(parent, { recursive: true })
+        cfs.mkdirp(parent)
         made.add(parent)
       }
     }
@@ -57,16 +65,16 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
       const threads = poolThreads()
       if (threads > 0 && leaves.length >= POOL_MIN_OPS) {
         await linkInPool(cas, leaves, dir, threads)
-        for (const d of dirs.reverse()) fs.chmodSync(path.join(dir, d.path), (d.mode & 0o777) | 0o700)
+        for (const d of dirs.reverse()) cfs.chmod(path.join(dir, d.path), dirMode(d.mode))
         return
       }
       for (const e of leaves) {
         const dest = path.join(dir, e.path)
-        if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
+        if (e.type === 'symlink') cfs.symlink(e.target ?? '', dest, false)
         else if (!e.blob) throw new NipError('ERR_NIP_INTERNAL', `Tree entry ${e.path} has no blob.`)
         else {
           try {
-            fs.linkSync(cas.pathOf(e.blob), dest)
+            cfs.link(cas.pathOf(e.blob), dest, false)
           } catch {
             // A missing blob, EMLINK (a blob at the link limit) and friends: the CAS falls back
             // for this file or reports the problem with its own error code.
@@ -74,7 +82,7 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
           }
         }
       }
-      for (const d of dirs.reverse()) fs.chmodSync(path.join(dir, d.path), (d.mode & 0o777) | 0o700)
+      for (const d of dirs.reverse()) cfs.chmod(path.join(dir, d.path), dirMode(d.mode))
       return
     }
     let next = 0
@@ -82,8 +90,9 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
       while (next < leaves.length) {
         const e = leaves[next++]
         const dest = path.join(dir, e.path)
-        if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
+        if (e.type === 'symlink') cfs.symlink(e.target ?? '', dest, false)
         else {
+          cfs.parent(dest)
           if (!e.blob) throw new NipError('ERR_NIP_INTERNAL', `Tree entry ${e.path} has no blob.`)
           await cas.importTo(e.blob, dest)
         }
@@ -91,7 +100,7 @@ export async function stageTree(cas: Cas, entries: TreeEntry[], dir: string, roo
     }
     await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, leaves.length) }, worker))
     // Directory modes last (a 0555 directory could not be filled); owner keeps write so nip can remove it.
-    for (const d of dirs.reverse()) fs.chmodSync(path.join(dir, d.path), (d.mode & 0o777) | 0o700)
+    for (const d of dirs.reverse()) cfs.chmod(path.join(dir, d.path), dirMode(d.mode))
   } catch (e) {
     throw mapCasError(e, 'staging a program', dir)
   }
@@ -152,25 +161,21 @@ export async function placeSettings(
   cas: Cas,
   entries: { path: string; type: string; blob?: string | null; target?: string | null; mode: number; settings?: boolean | number }[],
   settingsDir: string,
-  root?: string,
+  cfs: ConfinedFs,
   knownDefaults: Map<string, Set<string>> = new Map(),
 ): Promise<SettingsNew[]> {
   const saved: SettingsNew[] = []
   for (const e of entries) {
     if (!e.settings || e.type === 'dir') continue
     const dest = path.join(settingsDir, e.path.slice('Settings/'.length))
-    if (root) assertConfined(root, path.dirname(dest))
-    let existing: fs.Stats | undefined
     try {
-      existing = fs.lstatSync(dest)
-    } catch {
-      /* absent: place it */
-    }
-    try {
+      // Programs/<Name>/Settings and every directory below it down to the file's: real
+      // directories (a symlink there, planted or shipped earlier, is refused, never followed).
+      cfs.mkdirp(path.dirname(dest))
+      const existing = fs.lstatSync(dest, { throwIfNoEntry: false })
       if (existing === undefined) {
-        fs.mkdirSync(path.dirname(dest), { recursive: true })
-        if (e.type === 'symlink') fs.symlinkSync(e.target ?? '', dest)
-        else await cas.importTo(e.blob as string, dest, { copy: true, mode: e.mode & 0o777 })
+        if (e.type === 'symlink') cfs.symlink(e.target ?? '', dest, false)
+        else await cas.importTo(e.blob as string, dest, { copy: true, mode: fileMode(e.mode) })
         continue
       }
       if (e.type !== 'file' || !e.blob || !existing.isFile()) continue
@@ -179,17 +184,28 @@ export async function placeSettings(
       if (current === wanted) continue
       const shipped = [...(knownDefaults.get(e.path) ?? [])].some((k) => Cas.parseKey(k).digest === current)
       const target = shipped ? dest : `${dest}.nipnew`
-      if (!shipped && fs.existsSync(target) && (await hashFile(target)).digest === wanted) continue
+      if (!shipped && fs.lstatSync(target, { throwIfNoEntry: false })?.isFile() === true && (await hashFile(target)).digest === wanted) continue
       const tmp = `${dest}.nip-tmp-${process.pid}`
-      fs.rmSync(tmp, { force: true })
-      await cas.importTo(e.blob, tmp, { copy: true, mode: e.mode & 0o777 })
-      fs.renameSync(tmp, target)
+      cfs.rm(tmp, { force: true })
+      await cas.importTo(e.blob, tmp, { copy: true, mode: fileMode(e.mode) })
+      cfs.rename(tmp, target)
       if (!shipped) saved.push({ path: dest, saved: target })
     } catch (err) {
       throw mapCasError(err, 'placing a settings file', dest)
     }
   }
   return saved
+}
+
+/**
+ * Modes nip gives what it places (docs/security.md): no world-writable file or directory, no
+ * setuid, setgid or sticky bit; a directory keeps its owner's rwx so nip can fill and remove it.
+ */
+export function dirMode(mode: number): number {
+  return (mode & 0o775) | 0o700
+}
+export function fileMode(mode: number): number {
+  return mode & 0o775
 }
 
 /** CasError carries the same codes as NipError; re-raise it as one. */

@@ -34,6 +34,7 @@ import { parseSpec } from './spec.js'
 import { appendLog } from './txlog.js'
 import { compareVersionsNatural } from './versionOrder.js'
 import { membersOf, recordGeneration, requireGeneration } from './generations.js'
+import { checkedPayload } from './stateCheck.js'
 
 export interface EngineOptions {
   db: Database
@@ -76,11 +77,21 @@ export class Engine {
 
   // ---- recovery -------------------------------------------------------------------------
 
-  /** Finish or undo every transaction a killed nip left in the journal. */
-  async recover(): Promise<LogRecord[]> {
+  /**
+   * Finish or undo every transaction a killed nip left in the journal. A row whose payload names
+   * an unsafe path is refused (ERR_NIP_STATE_INVALID), never acted on; with `skipInvalid` (doctor
+   * --fix, which reports and drops it) it is left alone.
+   */
+  async recover(opts: { skipInvalid?: boolean } = {}): Promise<LogRecord[]> {
     const records: LogRecord[] = []
     for (const row of this.db.journal()) {
-      const payload = JSON.parse(row.payload) as JournalPayload
+      let payload: JournalPayload
+      try {
+        payload = checkedPayload(this.o.layout, row)
+      } catch (e) {
+        if (opts.skipInvalid === true) continue
+        throw e
+      }
       const forward = row.state === 'registered'
       this.o.reporter.emit({ type: 'phase', phase: 'recover', message: `${forward ? 'Finishing' : 'Rolling back'} interrupted ${row.kind} (${row.id}, PID ${row.pid})` })
       await reconcile({ db: this.db, layout: this.o.layout, cas: this.o.cas, txn: row.id, reporter: this.o.reporter }, payload)
@@ -93,7 +104,7 @@ export class Engine {
         outcome: forward ? 'recovered' : 'rolled-back',
         programs: payload.names.map((n) => ({ name: n, version: this.db.currentProgram(n)?.version ?? '', change: forward ? 'finished' : 'undone' })),
       }
-      appendLog(this.o.layout.logDir, rec)
+      appendLog(this.o.layout.cfs, this.o.layout.logDir, rec)
       records.push(rec)
     }
     return records
@@ -173,7 +184,7 @@ export class Engine {
       for (const [k, item] of items.entries()) {
         if (revived[k]) continue
         const stage = { dir: layout.stagingDir(item.name, item.version, txn), placed: new Map<string, string>() }
-        makeStagingDir(stage.dir, layout.root)
+        makeStagingDir(layout.cfs, stage.dir)
         if ((await this.o.cas.importMethod(stage.dir)) === 'hardlink') stages[k] = stage
       }
       const fetched = await mapLimit(items, this.o.parallelDownloads, async (item, k) => {
@@ -218,12 +229,12 @@ export class Engine {
       const fresh = items.filter((_, k) => !revived[k])
       for (const [k, item] of items.entries()) {
         if (revived[k]) continue
-        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn), layout.root, stages[k]?.placed)
+        await stageTree(this.o.cas, fetched[k].entries, layout.stagingDir(item.name, item.version, txn), layout.cfs, stages[k]?.placed)
         crashPoint('install:staged')
       }
       for (const item of fresh) {
         const vdir = layout.versionDir(item.name, item.version)
-        if (fs.existsSync(vdir) && (!opts.reinstall || !db.program(item.name, item.version))) {
+        if (fs.lstatSync(vdir, { throwIfNoEntry: false }) !== undefined && (!opts.reinstall || !db.program(item.name, item.version))) {
           throw new NipError('ERR_NIP_LINK_OCCUPIED', `${layout.rel(vdir)} already exists and nip does not own it.`, {
             hint: 'Move that directory away (it was not grafted by nip), then try again.',
             data: { path: layout.rel(vdir) },
@@ -234,13 +245,13 @@ export class Engine {
       db.setJournalPayload(txn, JSON.stringify(payload))
       for (const item of fresh) {
         const vdir = layout.versionDir(item.name, item.version)
-        if (fs.existsSync(vdir)) {
+        if (fs.lstatSync(vdir, { throwIfNoEntry: false }) !== undefined) {
           // Reinstall: retire the old tree; the DB row is replaced below (a kill here is repaired from the CAS).
-          fs.renameSync(vdir, `${layout.stagingDir(item.name, item.version, txn)}.old`)
+          layout.cfs.rename(vdir, `${layout.stagingDir(item.name, item.version, txn)}.old`)
           payload.dirs.push(layout.rel(`${layout.stagingDir(item.name, item.version, txn)}.old`))
           db.setJournalPayload(txn, JSON.stringify(payload))
         }
-        fs.renameSync(layout.stagingDir(item.name, item.version, txn), vdir)
+        layout.cfs.rename(layout.stagingDir(item.name, item.version, txn), vdir)
         crashPoint('install:renamed')
       }
 
@@ -291,7 +302,7 @@ export class Engine {
           this.o.reporter.emit({ type: 'warning', code: 'scriptlet-not-run', message: `${items[k].name} ships a ${s.name} script; nip records it but does not run it.` })
         }
       }
-      appendLog(layout.logDir, {
+      appendLog(layout.cfs, layout.logDir, {
         time: new Date().toISOString(),
         transaction: txn,
         command,
@@ -308,7 +319,7 @@ export class Engine {
         db.deleteJournal(txn)
       }
       const err = mapCasError(e, 'installing')
-      appendLog(layout.logDir, {
+      appendLog(layout.cfs, layout.logDir, {
         time: new Date().toISOString(),
         transaction: txn,
         command,
@@ -474,7 +485,7 @@ export class Engine {
     const r = await reconcile({ db, layout, cas: this.o.cas, txn, reporter: this.o.reporter }, payload)
     db.deleteJournal(txn)
     for (const v of removed) this.o.reporter.emit({ type: 'program', action: 'removed', name: v.name, version: v.version })
-    appendLog(layout.logDir, {
+    appendLog(layout.cfs, layout.logDir, {
       time: new Date().toISOString(),
       transaction: txn,
       command,
@@ -523,7 +534,7 @@ export class Engine {
     const r = await this.reconcileOrUndo(txn, payload)
     db.deleteJournal(txn)
     this.o.reporter.emit({ type: 'program', action: 'switched', name: target.name, version: target.version })
-    appendLog(layout.logDir, {
+    appendLog(layout.cfs, layout.logDir, {
       time: new Date().toISOString(),
       transaction: txn,
       command: cmd,
@@ -615,7 +626,7 @@ export class Engine {
     const r = await this.reconcileOrUndo(txn, payload)
     db.deleteJournal(txn)
     const changes = (JSON.parse(db.generation(gen)?.changes ?? '[]') as RollbackResult['changes'])
-    appendLog(layout.logDir, {
+    appendLog(layout.cfs, layout.logDir, {
       time: new Date().toISOString(),
       transaction: txn,
       command,
@@ -661,6 +672,7 @@ function toFileRow(e: TreeEntry): FileRow {
 
 /** Adapters map paths; core re-checks the result before anything touches the disk. */
 function validateEntries(r: FetchResult, item: PlanItem): void {
+  checkTreeShape(r.entries, item)
   for (const e of r.entries) {
     const bad =
       !isNormalRelative(e.path) ||
@@ -673,6 +685,35 @@ function validateEntries(r: FetchResult, item: PlanItem): void {
         hint: 'This is a bug in the source adapter or a hostile package; nothing was grafted.',
         data: { entry: e, package: item.packageId },
       })
+    }
+  }
+}
+
+/**
+ * The tree as a whole, for every source (after each adapter's path mapping, etc/ → Settings/
+ * included): no path twice with different types, and nothing below a symlink or a file of the
+ * same tree — placing it would go through that symlink (libarchive's SECURE_SYMLINKS rule).
+ */
+export function checkTreeShape(entries: readonly TreeEntry[], item?: { name: string; version: string; packageId: string; adapter: { id: string } }): void {
+  const types = new Map<string, TreeEntry['type']>()
+  const refuse = (code: 'ERR_NIP_UNSAFE_THROUGH_SYMLINK' | 'ERR_NIP_UNSAFE_DUPLICATE' | 'ERR_NIP_BAD_PACKAGE', p: string, why: string): never => {
+    const what = item ? `${item.name} ${item.version} (${item.adapter.id})` : 'the tree'
+    throw new NipError(code, `${what}: ${p} ${why}.`, {
+      hint: 'The package is malformed or hostile; nothing was grafted.',
+      data: { path: p, ...(item ? { package: item.packageId } : {}) },
+    })
+  }
+  for (const e of entries) {
+    const had = types.get(e.path)
+    if (had !== undefined && had !== e.type) refuse('ERR_NIP_UNSAFE_DUPLICATE', e.path, `is both a ${had} and a ${e.type}`)
+    types.set(e.path, e.type)
+  }
+  for (const e of entries) {
+    for (let i = e.path.indexOf('/'); i > 0; i = e.path.indexOf('/', i + 1)) {
+      const t = types.get(e.path.slice(0, i))
+      if (t === undefined || t === 'dir') continue
+      if (t === 'symlink') refuse('ERR_NIP_UNSAFE_THROUGH_SYMLINK', e.path, `lies below the symlink ${e.path.slice(0, i)} of the same tree`)
+      refuse('ERR_NIP_BAD_PACKAGE', e.path, `lies below the file ${e.path.slice(0, i)} of the same tree`)
     }
   }
 }

@@ -5,14 +5,15 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import type { ConfinedFs } from '@nip/cas'
 import type { LogRecord } from './api.js'
 
 export const LOG_FILE = 'transactions.jsonl'
 
-export function appendLog(logDir: string, record: LogRecord): void {
+export function appendLog(cfs: ConfinedFs, logDir: string, record: LogRecord): void {
   try {
-    fs.mkdirSync(logDir, { recursive: true })
-    fs.appendFileSync(path.join(logDir, LOG_FILE), JSON.stringify(record) + '\n')
+    cfs.mkdirp(logDir)
+    cfs.appendFile(path.join(logDir, LOG_FILE), JSON.stringify(record) + '\n')
   } catch {
     // The log is a record, not the truth (the DB is): failing to write it never fails a transaction.
   }

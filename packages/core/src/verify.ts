@@ -13,6 +13,8 @@
  * re-adds the content, and the CAS replaces a damaged blob atomically), then re-imports it.
  * The result is stored on the program row (`nip list` shows it).
  */
+import { fileAbs } from './stateCheck.js'
+import { dirMode, mapCasError } from './stage.js'
 import fs from 'node:fs'
 import path from 'node:path'
 import { Cas, hashFile } from '@nip/cas'
@@ -109,9 +111,13 @@ async function contentMatches(abs: string, f: FileRow): Promise<boolean> {
 async function repairProgram(ctx: VerifyContext, p: ProgramRow, files: FileRow[], problems: VerifyProblem[]): Promise<void> {
   const { layout, cas } = ctx
   const vdir = layout.versionDir(p.name, p.version)
-  const byPath = new Map(files.filter((f) => !f.settings).map((f) => [layout.rel(path.join(vdir, f.path)), f]))
+  const byPath = new Map(files.filter((f) => !f.settings).map((f) => [layout.rel(fileAbs(vdir, f.path)), f]))
   let refetched = false
-  for (const prob of problems) {
+  // Parents before children: a directory replaced by a symlink is made a directory again before
+  // anything below it is placed (through the confined layer, which never follows that symlink).
+  const queue = [...problems].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  for (let i = 0; i < queue.length; i++) {
+    const prob = queue[i]
     const f = byPath.get(prob.path)
     if (!f || prob.problem === 'modified') continue
     const abs = layout.abs(prob.path)
@@ -124,12 +130,30 @@ async function repairProgram(ctx: VerifyContext, p: ProgramRow, files: FileRow[]
       }
       if (!(await cas.verify(f.blob))) continue
     }
-    fs.mkdirSync(path.dirname(abs), { recursive: true })
-    const st = lstatOrNull(abs)
-    if (st && f.type !== 'dir') fs.rmSync(abs, { force: true })
-    if (f.type === 'dir') fs.mkdirSync(abs, { recursive: true, mode: (f.mode & 0o777) | 0o700 })
-    else if (f.type === 'symlink') fs.symlinkSync(f.target ?? '', abs)
-    else if (f.blob) await cas.importTo(f.blob, abs)
+    const { cfs } = layout
+    try {
+      cfs.mkdirp(path.dirname(abs))
+      const st = lstatOrNull(abs)
+      if (f.type === 'dir') {
+        if (st && !st.isDirectory()) {
+          cfs.rm(abs, { force: true })
+          // What was checked below it was read through that symlink: every row under the new,
+          // empty directory is placed again (reported as missing), parents first.
+          const under = [...byPath.keys()].filter((k) => k.startsWith(`${prob.path}/`)).sort()
+          const extra = under.map((k): VerifyProblem => ({ path: k, problem: 'missing' }))
+          queue.splice(i + 1, 0, ...extra)
+          for (const x of extra) if (!problems.some((q) => q.path === x.path)) problems.push(x)
+        }
+        cfs.mkdirp(abs)
+        cfs.chmod(abs, dirMode(f.mode))
+      } else {
+        if (st) cfs.rm(abs, { force: true, recursive: st.isDirectory() })
+        if (f.type === 'symlink') cfs.symlink(f.target ?? '', abs, false)
+        else if (f.blob) await cas.importTo(f.blob, abs)
+      }
+    } catch (e) {
+      throw mapCasError(e, 'repairing a program file', abs)
+    }
     prob.repaired = true
   }
 }

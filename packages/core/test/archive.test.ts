@@ -420,13 +420,14 @@ describe('archive: unpacking in place (UnpackOptions.stage)', () => {
 describe('staging a tree that unpacking placed in part', () => {
   it('keeps placed files with the right blob, replaces the others, removes strays', async () => {
     const { stageTree } = await import('../src/stage.js')
+    const { ConfinedFs } = await import('@nip/cas')
     const stage = { dir: join(root, 'stage'), placed: new Map<string, string>() }
     const { entries } = await unpack(await buildTar(SAMPLE), { sourceSize: 8 * 1024 * 1024, stage })
     // After unpacking, the adapter changed README's content and dropped bin/tool.
     const other = cas.addBufferSync(Buffer.from('other\n'))
     const final = entries.filter((e) => e.path !== 'bin/tool').map((e) => (e.path === 'share/doc/x/README' ? { ...e, blob: other.key, size: 6 } : e))
     const keptIno = (await stat(join(stage.dir, 'lib/libx.so.1'))).ino
-    await stageTree(cas, final, stage.dir, root, stage.placed)
+    await stageTree(cas, final, stage.dir, new ConfinedFs(root), stage.placed)
     assert.equal((await stat(join(stage.dir, 'lib/libx.so.1'))).ino, keptIno)
     assert.equal(await readFile(join(stage.dir, 'share/doc/x/README'), 'utf8'), 'other\n')
     assert.equal((await stat(join(stage.dir, 'share/doc/x/README'))).ino, (await stat(cas.pathOf(other.key))).ino)

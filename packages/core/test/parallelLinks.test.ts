@@ -38,7 +38,7 @@ describe('parallel staging and linking (large trees)', () => {
     }
     entries.push({ path: 'share/d0/link', type: 'symlink', mode: 0o777, target: 'f0' })
     const dir = path.join(layout.programsDir, 'Big', '.1.tmp-x')
-    await stageTree(cas, entries, dir, root)
+    await stageTree(cas, entries, dir, layout.cfs)
     for (const i of [0, 1, N - 1]) {
       const p = path.join(dir, `share/d${i % 10}/f${i}`)
       assert.equal(fs.readFileSync(p, 'utf8'), `file ${i}\n`)

@@ -6,7 +6,7 @@
 import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter, TreeEntry } from '@nip/core'
 import { NipError, compareVersionsNatural } from '@nip/core'
 
-export type MemoryFile = string | { content: string | Buffer; mode?: number; settings?: boolean } | { symlink: string }
+export type MemoryFile = string | { content: string | Buffer; mode?: number; settings?: boolean } | { symlink: string } | { dir: true; mode: number }
 
 export interface MemoryPackage {
   name: string
@@ -56,8 +56,12 @@ export class MemoryAdapter implements SourceAdapter {
     for (const [path, f] of Object.entries(p.files)) {
       const parts = path.split('/')
       for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'))
+      if (typeof f !== 'string' && 'dir' in f) {
+        entries.push({ path, type: 'dir', mode: f.mode, ...(path.startsWith('Settings/') ? { settings: true } : {}) })
+        continue
+      }
       if (typeof f !== 'string' && 'symlink' in f) {
-        entries.push({ path, type: 'symlink', mode: 0o777, target: f.symlink })
+        entries.push({ path, type: 'symlink', mode: 0o777, target: f.symlink, ...(path.startsWith('Settings/') ? { settings: true } : {}) })
         continue
       }
       const content = typeof f === 'string' ? Buffer.from(f) : Buffer.from(f.content)
@@ -65,7 +69,7 @@ export class MemoryAdapter implements SourceAdapter {
       const blob = await ctx.cas.addBuffer(content, { executable: (mode & 0o111) !== 0 })
       entries.push({ path, type: 'file', mode, blob: blob.key, size: content.length, ...(typeof f !== 'string' && 'settings' in f && f.settings ? { settings: true } : {}) })
     }
-    for (const d of dirs) entries.push({ path: d, type: 'dir', mode: 0o755, ...(d === 'Settings' || d.startsWith('Settings/') ? { settings: true } : {}) })
+    for (const d of dirs) if (!(d in p.files)) entries.push({ path: d, type: 'dir', mode: 0o755, ...(d === 'Settings' || d.startsWith('Settings/') ? { settings: true } : {}) })
     entries.sort((a, b) => (a.path < b.path ? -1 : 1))
     return { ref, entries }
   }

@@ -3,6 +3,7 @@
  * block on the writer; the writer (who holds the nip lock) opens it read-write and applies
  * migrations. All multi-row changes go through `transaction()` so that they commit together.
  */
+import type { ConfinedFs } from '@nip/cas'
 import fs from 'node:fs'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
@@ -112,8 +113,11 @@ export class Database {
   }
 
   /** Open for writing (creates the file and applies migrations). Call only while holding the lock. */
-  static openWriter(dbPath: string): Database {
-    fs.mkdirSync(path.dirname(dbPath), { recursive: true })
+  static openWriter(dbPath: string, cfs?: ConfinedFs): Database {
+    if (cfs) {
+      cfs.mkdirp(path.dirname(dbPath))
+      checkDbFiles(dbPath, cfs)
+    } else fs.mkdirSync(path.dirname(dbPath), { recursive: true })
     const db = new BetterSqlite3(dbPath)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL')
@@ -125,8 +129,12 @@ export class Database {
   }
 
   /** Open for reading; null when no database exists yet (a fresh root). */
-  static openReader(dbPath: string): Database | null {
+  static openReader(dbPath: string, cfs?: ConfinedFs): Database | null {
     if (!fs.existsSync(dbPath)) return null
+    if (cfs) {
+      if (!cfs.ensureDir(path.dirname(dbPath), false)) return null
+      checkDbFiles(dbPath, cfs)
+    }
     const db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true })
     db.pragma('busy_timeout = 10000')
     const version = db.pragma('user_version', { simple: true }) as number
@@ -477,6 +485,10 @@ export class Database {
   links(): LinkRow[] {
     return this.stmt('SELECT * FROM links ORDER BY path').all() as LinkRow[]
   }
+  /** Drop one link row (doctor --fix, for a row that names an unsafe path). */
+  deleteLinkRow(path: string): void {
+    this.stmt('DELETE FROM links WHERE path = ?').run(path)
+  }
   linksOf(program: string): LinkRow[] {
     return this.stmt('SELECT * FROM links WHERE program = ? COLLATE NOCASE ORDER BY path').all(program) as LinkRow[]
   }
@@ -580,5 +592,17 @@ export class Database {
   }
   deleteJournal(id: string): void {
     this.stmt('DELETE FROM journal WHERE id = ?').run(id)
+  }
+}
+
+/**
+ * SQLite follows symlinks when it opens the database and creates its -wal, -shm and -journal
+ * files by name: each must be absent or a regular file (a planted link would have SQLite write
+ * outside the root).
+ */
+function checkDbFiles(dbPath: string, cfs: ConfinedFs): void {
+  for (const p of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`, `${dbPath}-journal`]) {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false })
+    if (st !== undefined && !st.isFile()) throw cfs.refusal(p, st)
   }
 }

@@ -8,9 +8,10 @@
  * (size, digest, over the limit, ENOSPC) and kept when a transfer was merely cut short, so the
  * next call resumes it.
  */
-import { mkdir, open, stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
+import { cacheMkdir } from './cacheFiles.js'
 import { basename, dirname } from 'node:path'
-import { NipError } from '../errors.js'
+import { NipError, fromSystemError } from '../errors.js'
 import type { Reporter } from '../reporter.js'
 import { AttemptError } from './attemptError.js'
 import { backoffDelay, sleep } from './backoff.js'
@@ -69,7 +70,11 @@ const DEFAULT_BACKOFF_MS = 200
 export async function download(opts: DownloadOptions): Promise<DownloadResult> {
   validate(opts)
   const { dest } = opts
-  await mkdir(dirname(dest), { recursive: true })
+  try {
+    cacheMkdir(dirname(dest))
+  } catch (e) {
+    throw fromSystemError(e, 'preparing the download directory', dirname(dest))
+  }
   const part = new PartFile(dest)
   if (opts.resume === false) await part.reset()
   const destExists = await exists(dest)

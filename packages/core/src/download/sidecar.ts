@@ -7,7 +7,8 @@
  * Both are advisory: a missing or unreadable sidecar only costs a full download. They are
  * written by temp file + rename, so a reader sees an old or a new sidecar, never half of one.
  */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { cacheRename, cacheRm, cacheWrite } from './cacheFiles.js'
 
 export interface Validators {
   url: string
@@ -50,10 +51,16 @@ export async function readValidators(path: string): Promise<Validators | undefin
 
 export async function writeValidators(path: string, v: Validators): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`
-  await writeFile(tmp, JSON.stringify(v) + '\n')
-  await rename(tmp, path)
+  cacheRm(tmp)
+  cacheWrite(tmp, JSON.stringify(v) + '\n')
+  cacheRename(tmp, path)
 }
 
 export async function removeQuietly(path: string): Promise<void> {
-  await rm(path, { force: true }).catch(() => undefined)
+  try {
+    cacheRm(path)
+  } catch (e) {
+    // A planted link above a cache file is refused, not ignored.
+    if ((e as { code?: string }).code === 'ERR_NIP_CONFINED') throw e
+  }
 }

@@ -2,7 +2,8 @@
  * Where a download's bytes go while it runs: a `.part` file next to the destination (kept
  * across runs so an interrupted transfer can be resumed) or memory (downloadToBuffer).
  */
-import { open, rename, rm, stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
+import { APPEND_NOFOLLOW, cacheParent, cacheRename, cacheRm } from './cacheFiles.js'
 import type { FileHandle } from 'node:fs/promises'
 import { fromSystemError } from '../errors.js'
 import type { Digest } from './digest.js'
@@ -68,7 +69,7 @@ export class PartFile implements Sink {
 
   async write(chunk: Buffer): Promise<void> {
     try {
-      this.#handle ??= await open(this.path, 'a')
+      this.#handle ??= await this.#openAppend()
       let off = 0
       while (off < chunk.length) {
         const { bytesWritten } = await this.#handle.write(chunk, off, chunk.length - off)
@@ -80,6 +81,12 @@ export class PartFile implements Sink {
     }
   }
 
+  /** The part file, its parents checked by the confined layer, never followed if it is a symlink. */
+  async #openAppend(): Promise<FileHandle> {
+    cacheParent(this.path)
+    return open(this.path, APPEND_NOFOLLOW, 0o644)
+  }
+
   async close(): Promise<void> {
     const h = this.#handle
     this.#handle = undefined
@@ -89,11 +96,11 @@ export class PartFile implements Sink {
   /** Flushes the verified part to disk and renames it to `dest` (atomic on one filesystem). */
   async publish(): Promise<void> {
     try {
-      this.#handle ??= await open(this.path, 'a')
+      this.#handle ??= await this.#openAppend()
       await this.#handle.sync()
       await this.close()
-      await rename(this.path, this.dest)
-      await rm(partMetaPath(this.dest), { force: true })
+      cacheRename(this.path, this.dest)
+      cacheRm(partMetaPath(this.dest))
     } catch (e) {
       await this.close()
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') await this.reset()

@@ -23,7 +23,8 @@
  *   before returning.
  */
 import { constants } from 'node:fs'
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { chmod, copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { cacheMkdir } from '../download/cacheFiles.js'
 import os from 'node:os'
 import path from 'node:path'
 import type { Cas } from '@nip/cas'
@@ -120,7 +121,7 @@ export async function relocateTree(entries: TreeEntry[], opts: RelocateOptions):
     return { entries, patched: [], unpatched: all.flatMap((j) => j.paths).sort(), unavailable: true, replacedBlobs: [] }
   }
   const base = opts.tmpDir ?? os.tmpdir()
-  await mkdir(base, { recursive: true })
+  cacheMkdir(base) // var/nip/tmp: through the root's confined layer
   const dir = await mkdtemp(path.join(base, 'nip-relocate-'))
   try {
     const copy = async (job: Job): Promise<void> => {
