@@ -35,6 +35,7 @@ import { appendLog } from './txlog.js'
 import { compareVersionsNatural } from './versionOrder.js'
 import { membersOf, recordGeneration, requireGeneration } from './generations.js'
 import { checkedPayload } from './stateCheck.js'
+import { RESERVE_BYTES } from './reserve.js'
 
 export interface EngineOptions {
   db: Database
@@ -135,7 +136,8 @@ export class Engine {
   async install(rawSpecs: string[], opts: InstallOptions): Promise<InstallResult> {
     const started = Date.now()
     const { plan, items, skipped } = await this.planInstall(rawSpecs, opts)
-    if (plan.downloadSize + plan.installedSize > plan.freeSpace) {
+    // The space reserve (reserve.ts) stays free: a plan may not count on it.
+    if (plan.downloadSize + plan.installedSize > plan.freeSpace - RESERVE_BYTES) {
       throw new NipError('ERR_NIP_DISK_SPACE', `The plan needs ${plan.downloadSize + plan.installedSize} bytes but only ${plan.freeSpace} are free.`, {
         hint: 'Free some space and try again.',
         data: { needed: plan.downloadSize + plan.installedSize, free: plan.freeSpace },
