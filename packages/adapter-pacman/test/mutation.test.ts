@@ -158,6 +158,42 @@ describe('pacman: mutated inputs end in an install (or a parse) or a NipError, n
     })
   })
 
+  /**
+   * Structural mutations (docs/security.md): members whose placement would go through a symlink
+   * of the same package once mapped (`etc/` → `Settings/`, `usr/X` → `X`), and members that the
+   * mapping lands on one path. Each is refused; nothing is written outside the root.
+   */
+  it('.pkg.tar.zst, structural mutations: symlink under symlink, through the Settings mapping, mapping collisions', async () => {
+    const base = PAYLOAD.filter((e) => e.path !== 'etc/mtool.conf')
+    const variants: [string, FixtureEntry[]][] = [
+      ['nested etc symlinks and a file through them', [...base, { path: 'etc/a', type: 'symlink', target: '.' }, { path: 'etc/b', type: 'symlink', target: 'a/a/a/a/../../../../..' }, { path: 'etc/b/escape/', type: 'dir' }, { path: 'etc/b/escape/pwned', content: 'pwned\n' }]],
+      ['a file below a symlink of the package', [...base, { path: 'usr/lib/x', type: 'symlink', target: '../share' }, { path: 'usr/lib/x/y', content: 'y\n' }]],
+      ['a symlink and a file mapped onto one path', [...base, { path: 'usr/lib/dup', type: 'symlink', target: 'libmtool.so.1' }, { path: 'lib/dup', content: 'd\n' }]],
+      ['a directory and a file mapped onto one path', [...base, { path: 'usr/share/both/', type: 'dir' }, { path: 'usr/share/both/f', content: 'f\n' }, { path: 'share/both', content: 'b\n' }]],
+    ]
+    const tally: Record<string, number> = {}
+    outcomes['structural'] = tally
+    let n = 0
+    await installMutations({
+      format: 'structural',
+      seed: 1,
+      cases: variants.length,
+      fileName: PKG_FILE,
+      make: async () => {
+        const [how, payload] = variants[n++]
+        const entries: FixtureEntry[] = [{ path: '.PKGINFO', content: PKGINFO.replace('backup = etc/mtool.conf\n', '') }, { path: '.MTREE', content: gzipSync(mtreeOf(payload)) }, ...payload]
+        return { data: await buildTar(entries, { compression: 'zstd' }), how }
+      },
+      adapter: () => createAdapter(),
+      sourceId: 'pacman',
+      table: TABLE,
+      assertGrafted: (_r, _n, _v, label) => assert.fail(`${label} was grafted`),
+      tally,
+    })
+    assert.equal(tally.installed ?? 0, 0, JSON.stringify(tally))
+    assert.equal(Object.values(tally).reduce((a, b) => a + b, 0), variants.length)
+  })
+
   async function parseCases(format: string, seed: number, make: (rnd: () => number) => Promise<{ data: Buffer; how: string }>): Promise<void> {
     const tally: Record<string, number> = {}
     outcomes[format] = tally
