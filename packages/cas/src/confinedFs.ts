@@ -27,6 +27,8 @@ import path from 'node:path'
 import { CasError } from './casError.js'
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW } = fs.constants
+/** A `.` or `..` component anywhere in a relative path. */
+const ODD_COMPONENT = /(^|\/)\.\.?(\/|$)/
 
 export interface ConfinedWriteOptions {
   mode?: number
@@ -74,9 +76,8 @@ export class ConfinedFs {
     if (abs === this.root) return true
     if (!abs.startsWith(this.#prefix) || abs.includes('\0')) return false
     const rest = abs.slice(this.#prefix.length)
-    if (rest === '' || rest.endsWith('/')) return false
-    for (const part of rest.split('/')) if (part === '' || part === '.' || part === '..') return false
-    return true
+    // One regular expression instead of a split: this runs once per file placed.
+    return rest !== '' && !rest.endsWith('/') && !rest.includes('//') && !ODD_COMPONENT.test(rest)
   }
 
   /** Root-relative POSIX form (for messages). */

@@ -28,11 +28,19 @@ export default class ConfigInit extends BaseCommand<ConfigInitResult> {
       })
     }
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true })
-      // Written beside the target and renamed, so a reader never sees half a file.
-      const tmp = `${file}.tmp-${process.pid}`
-      fs.writeFileSync(tmp, core.renderDefaultConfig(), { mode: 0o644 })
-      fs.renameSync(tmp, file)
+      if (!flags.user) {
+        // Under the root: through its confined layer (no planted etc/ or etc/nip link is followed).
+        const cfs = new core.ConfinedFs(this.globals.root)
+        cfs.ensureRoot()
+        cfs.mkdirp(path.dirname(file))
+        cfs.replaceFile(file, core.renderDefaultConfig(), 0o644)
+      } else {
+        fs.mkdirSync(path.dirname(file), { recursive: true })
+        // Written beside the target and renamed, so a reader never sees half a file.
+        const tmp = `${file}.tmp-${process.pid}`
+        fs.writeFileSync(tmp, core.renderDefaultConfig(), { mode: 0o644, flag: 'wx' })
+        fs.renameSync(tmp, file)
+      }
     } catch (e) {
       throw core.fromSystemError(e, 'writing the configuration file', file)
     }
