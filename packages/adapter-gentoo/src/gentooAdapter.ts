@@ -117,6 +117,12 @@ export class GentooAdapter implements SourceAdapter {
   }
 
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
+    if (spec.file !== undefined) {
+      throw new NipError('ERR_NIP_NOT_IMPLEMENTED', `${spec.file} is a Gentoo binary package; installing a local GPKG/XPAK file is not implemented yet.`, {
+        hint: 'Serve it from a binhost: a directory with a Packages index, named in [gentoo] binhosts (file:// URLs work).',
+        data: { file: spec.file },
+      })
+    }
     const s = await this.load(ctx)
     const variants = spec.variants ?? []
     const wantsVersion = (c: Cpv): boolean => spec.version === undefined || c.version === spec.version || c.versionNoRevision === spec.version
