@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { debPackageFile, goboPackageFile, gpkgPackageFile, listTree, pacmanPackageFile, pkgsrcPackageFile, type SimplePackage } from '@nip/testing'
+import { debPackageFile, goboPackageFile, gpkgPackageFile, listTree, pacmanPackageFile, pkgsrcPackageFile, xpakPackageFile, type SimplePackage } from '@nip/testing'
 import { sandbox, type Sandbox } from './helpers.js'
 
 /** Config that keeps every source off the host's own configuration (no apt or pacman files read). */
@@ -32,6 +32,10 @@ const CASES: Case[] = [
   { label: 'pkgsrc .tgz', file: 'ktool-1.2.tgz', build: () => pkgsrcPackageFile(hello('ktool', '1.2')), source: 'pkgsrc', program: 'ktool', version: '1.2' },
   { label: 'pkgsrc .tar.zst', file: 'ztool-3.1.tar.zst', build: () => pkgsrcPackageFile(hello('ztool', '3.1'), { compression: 'zstd' }), source: 'pkgsrc', program: 'ztool', version: '3.1' },
   { label: 'Debian .deb', file: 'dtool_1.0-1_amd64.deb', build: () => debPackageFile(hello('dtool', '1.0-1')), source: 'debian', program: 'dtool', version: '1.0-1' },
+  { label: 'Gentoo GPKG', file: 'gtool-1.0-1.gpkg.tar', build: () => gpkgPackageFile(hello('gtool', '1.0')), source: 'gentoo', program: 'gtool', version: '1.0' },
+  { label: 'Gentoo XPAK (.tbz2)', file: 'xtool-2.1.tbz2', build: () => xpakPackageFile(hello('xtool', '2.1')), source: 'gentoo', program: 'xtool', version: '2.1' },
+  // A GPKG under a pacman package's name: still Gentoo's.
+  { label: 'Gentoo GPKG named like a pacman package', file: 'wtool-3.0-1-x86_64.pkg.tar.zst', build: () => gpkgPackageFile(hello('wtool', '3.0')), source: 'gentoo', program: 'wtool', version: '3.0' },
   { label: 'GoboLinux tarball', file: 'Gtool--1.0--x86_64.tar.bz2', build: () => goboPackageFile(hello('Gtool', '1.0')), source: 'gobo', program: 'Gtool', version: '1.0' },
 ]
 
@@ -77,17 +81,6 @@ describe('nip install ./file: routed by content, without --source', function () 
       assert.deepEqual(listTree(parent), before_, 'nothing beside the root changed')
     })
   }
-
-  it('GPKG → gentoo, which says plainly that local GPKG files are not installed yet', async () => {
-    const sb = box()
-    fs.writeFileSync(path.join(sb.home, 'gtool-1.0-1.gpkg.tar'), await gpkgPackageFile(hello('gtool', '1.0')))
-    const r = sb.nip(['install', './gtool-1.0-1.gpkg.tar', '--root', sb.root, '--json'])
-    const env = sb.json(r)
-    assert.equal(env.error.code, 'ERR_NIP_NOT_IMPLEMENTED', r.stdout)
-    assert.equal(r.status, 69)
-    assert.match(env.error.message, /Gentoo binary package/)
-    assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'gtool')), false)
-  })
 
   it('a file no source recognises is ERR_NIP_BAD_PACKAGE naming what was looked for', () => {
     const sb = box()

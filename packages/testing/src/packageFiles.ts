@@ -172,3 +172,32 @@ export async function goboPackageFile(p: SimplePackage, opts: { compression?: Fi
     { compression: opts.compression ?? 'bzip2' },
   )
 }
+
+/**
+ * A Gentoo XPAK package (`<pf>.tbz2` / `<pf>-1.xpak`): a bzip2 tarball of the image, then the
+ * xpak segment (`XPAKPACK`, index length, data length, index of name/offset/length, data,
+ * `XPAKSTOP`), its length and `STOP` (Portage's xpak.py layout).
+ */
+export async function xpakPackageFile(p: SimplePackage, opts: { category?: string } = {}): Promise<Buffer> {
+  const files = Object.entries(p.files).map(([f, content]) => ({ path: `usr/${f}`, content }))
+  const tarball = await buildTar([...dirsOf(files.map((f) => f.path)), ...files.map((f) => ({ ...f, mode: modeOf(f.path) }))], { compression: 'bzip2' })
+  const meta: [string, string][] = [['CATEGORY', `${opts.category ?? 'app-misc'}\n`], ['PF', `${p.name}-${p.version}\n`], ['SLOT', '0\n'], ['EAPI', '8\n'], ['USE', '\n'], ['IUSE', '\n'], ['RDEPEND', '\n']]
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32BE(n)
+    return b
+  }
+  const index: Buffer[] = []
+  const data: Buffer[] = []
+  let offset = 0
+  for (const [k, v] of meta) {
+    const value = Buffer.from(v)
+    index.push(u32(Buffer.byteLength(k)), Buffer.from(k), u32(offset), u32(value.length))
+    data.push(value)
+    offset += value.length
+  }
+  const indexBuf = Buffer.concat(index)
+  const dataBuf = Buffer.concat(data)
+  const segment = Buffer.concat([Buffer.from('XPAKPACK'), u32(indexBuf.length), u32(dataBuf.length), indexBuf, dataBuf, Buffer.from('XPAKSTOP')])
+  return Buffer.concat([tarball, segment, u32(segment.length), Buffer.from('STOP')])
+}
