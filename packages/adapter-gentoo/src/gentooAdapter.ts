@@ -16,6 +16,10 @@
  *   GPKG's Manifest or split an XPAK, stream the image into the CAS. Nothing is written outside
  *   the CAS and the adapter's cache directory.
  *
+ * Local files (`nip install ./x.gpkg.tar`, `.tbz2`, `.xpak`; core routes them here by content):
+ *   resolve reads the file's metadata (localPackage.ts) into the BinaryPackage an index would
+ *   list, id `local:<path>`; fetch reads it like a binhost download (Manifest, keyring, identity).
+ *
  * Several binhosts (`binhosts`, in priority order): every index is loaded; one that cannot be
  *   fetched or parsed is left out with a warning (as Portage does), and only when none loads is
  *   that an error, naming each URL. The same build (CPV, BUILD_ID, SIZE and checksums equal) listed

@@ -110,6 +110,21 @@ describe('nip install ./file: routed by content, without --source', function () 
     assert.deepEqual(listTree(parent), before_, 'nothing beside the root changed')
   })
 
+  it('a GPKG whose image does not match its Manifest keeps the gentoo refusal, ERR_NIP_HASH_MISMATCH', async () => {
+    const sb = box()
+    const data = await gpkgPackageFile(hello('btool', '1.0'))
+    // Change one hex digit of the image's BLAKE2B record: same sizes, so the tar stays well-formed.
+    const at = data.indexOf('BLAKE2B ', data.indexOf('DATA image.tar.zst')) + 'BLAKE2B '.length
+    data[at] = data[at] === 0x30 ? 0x31 : 0x30
+    fs.writeFileSync(path.join(sb.home, 'btool-1.0-1.gpkg.tar'), data)
+    const r = sb.nip(['install', './btool-1.0-1.gpkg.tar', '--root', sb.root, '--json'])
+    const env = sb.json(r)
+    assert.equal(env.error.code, 'ERR_NIP_HASH_MISMATCH', r.stdout)
+    assert.equal(r.status, 65)
+    assert.equal(fs.existsSync(path.join(sb.root, 'Programs', 'btool')), false)
+    assert.deepEqual(listTree(parent), before_, 'nothing beside the root changed')
+  })
+
   it('a recognised format whose source is disabled names the source and how to enable it', async () => {
     const sb = box()
     fs.writeFileSync(path.join(sb.root, 'etc', 'nip', 'nip.conf'), `${CONF}enabled = false\n`)
