@@ -31,6 +31,8 @@ const CASES: Case[] = [
   { label: 'pacman package named like a pkgsrc one', file: 'qtool-2.0.tgz', build: () => pacmanPackageFile(hello('qtool', '2.0-1'), { compression: 'gzip' }), source: 'pacman', program: 'qtool', version: '2.0-1' },
   { label: 'pkgsrc .tgz', file: 'ktool-1.2.tgz', build: () => pkgsrcPackageFile(hello('ktool', '1.2')), source: 'pkgsrc', program: 'ktool', version: '1.2' },
   { label: 'pkgsrc .tar.zst', file: 'ztool-3.1.tar.zst', build: () => pkgsrcPackageFile(hello('ztool', '3.1'), { compression: 'zstd' }), source: 'pkgsrc', program: 'ztool', version: '3.1' },
+  // pkg_add reads the name from the packing list; so does nip when the file name says nothing.
+  { label: 'pkgsrc package under an unrelated name', file: 'download.bin', build: () => pkgsrcPackageFile(hello('ntool', '0.9')), source: 'pkgsrc', program: 'ntool', version: '0.9' },
   { label: 'Debian .deb', file: 'dtool_1.0-1_amd64.deb', build: () => debPackageFile(hello('dtool', '1.0-1')), source: 'debian', program: 'dtool', version: '1.0-1' },
   { label: 'Gentoo GPKG', file: 'gtool-1.0-1.gpkg.tar', build: () => gpkgPackageFile(hello('gtool', '1.0')), source: 'gentoo', program: 'gtool', version: '1.0' },
   { label: 'Gentoo XPAK (.tbz2)', file: 'xtool-2.1.tbz2', build: () => xpakPackageFile(hello('xtool', '2.1')), source: 'gentoo', program: 'xtool', version: '2.1' },
