@@ -120,7 +120,7 @@ export class Dispatcher {
     // with the nearest ones, …): that error says more than "not found", so it is passed on.
     const only = failures.length === 1 && tried.length === 1 ? failures[0] : undefined
     if (isNipError(only)) throw new NipError(only.code, only.message, { hint: only.hint, data: { ...only.data, spec: spec.raw, tried }, cause: only })
-    const what = (spec.version ? `${spec.name}@${spec.version}` : spec.name)
+    const what = spec.version ? `${spec.name}@${spec.version}` : spec.name
     const lines = tried.length ? tried.map((t) => `  ${t.source}: ${t.outcome}`).join('\n') : '  (no source is enabled)'
     throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
       hint: tried.length ? 'Check the spelling, try nip search, or configure another source (nip sources).' : 'Enable a source in nip.conf (nip config init writes a commented example).',
@@ -149,6 +149,9 @@ export class Dispatcher {
           data: { spec: spec.raw, file, format: sniffed.format, source: id, given: spec.source },
         })
       }
+    }
+    if (!this.knownIds().includes(id) && sniffed.format === null) {
+      throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${id}".`, { hint: `Known sources: ${this.knownIds().join(', ')}.`, data: { source: id } })
     }
     if (!this.knownIds().includes(id)) {
       throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${file} is ${sniffed.format === null ? 'a package file' : sniffed.description}, but nip has no ${id} source here.`, {
