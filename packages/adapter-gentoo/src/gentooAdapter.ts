@@ -16,6 +16,10 @@
  *   GPKG's Manifest or split an XPAK, stream the image into the CAS. Nothing is written outside
  *   the CAS and the adapter's cache directory.
  *
+ * Local files (`nip install ./x.gpkg.tar`, `.tbz2`, `.xpak`; core routes them here by content):
+ *   resolve reads the file's metadata (localPackage.ts) into the BinaryPackage an index would
+ *   list, id `local:<path>`; fetch reads it like a binhost download (Manifest, keyring, identity).
+ *
  * Several binhosts (`binhosts`, in priority order): every index is loaded; one that cannot be
  *   fetched or parsed is left out with a warning (as Portage does), and only when none loads is
  *   that an error, naming each URL. The same build (CPV, BUILD_ID, SIZE and checksums equal) listed
@@ -58,6 +62,7 @@ import { computeEffectiveUse, type EffectiveUse } from './effectiveUse.js'
 import { parseGentooConfig, type GentooConfig } from './gentooConfig.js'
 import { readGpkg } from './gpkg.js'
 import { isSettingsPath, mapImagePath } from './memberPath.js'
+import { readLocalBinary, type LocalBinary } from './localPackage.js'
 import { RepositoryIndex, type EbuildMetadata } from './metadataCache.js'
 import { loadProfile, ProfileError, type Profile } from './profile.js'
 import { parseVariant } from './variants.js'
@@ -81,6 +86,8 @@ export class GentooAdapter implements SourceAdapter {
   readonly id = 'gentoo'
   readonly acceptsVariants = true
   private state?: { key: string; value: State }
+  /** Local package files read by resolve, by absolute path. */
+  private readonly locals = new Map<string, LocalBinary>()
 
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const config = parseGentooConfig(ctx.config, ctx.layout.root)
@@ -119,6 +126,11 @@ export class GentooAdapter implements SourceAdapter {
   }
 
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
+    if (spec.file !== undefined) {
+      // A local GPKG/XPAK: the build it is, whatever the command line's USE asks (checked in fetch).
+      const local = await this.localBinary(spec.file, ctx)
+      return [{ source: this.id, name: local.pkg.cpv.name, version: local.pkg.cpv.version, id: [`local:${encodeURIComponent(local.file)}`, ...(spec.variants ?? [])].join(' '), ...(local.pkg.raw.DESC ? { summary: local.pkg.raw.DESC } : {}) }]
+    }
     const s = await this.load(ctx)
     const variants = spec.variants ?? []
     const wantsVersion = (c: Cpv): boolean => spec.version === undefined || c.version === spec.version || c.versionNoRevision === spec.version
@@ -190,7 +202,7 @@ export class GentooAdapter implements SourceAdapter {
         },
       }
     }
-    const { pkg } = this.findBinary(s, parsed.host, parsed.path, ref)
+    const pkg = parsed.kind === 'local' ? (await this.localBinary(parsed.file, ctx)).pkg : this.findBinary(s, parsed.host, parsed.path, ref).pkg
     const use = [...pkg.use].sort()
     const rdep = reduceOrBad(pkg.raw.RDEPEND ?? '', use, pkg.eapi, pkg.cpv.cpv)
     const pdep = reduceOrBad(pkg.raw.PDEPEND ?? '', use, pkg.eapi, pkg.cpv.cpv)
@@ -217,6 +229,17 @@ export class GentooAdapter implements SourceAdapter {
         hint: 'Configure a [gentoo] binhost that has a build of it.',
         data: { cpv: parsed.cpv },
       })
+    }
+    if (parsed.kind === 'local') {
+      const local = await this.localBinary(parsed.file, ctx)
+      const variants = ref.variants ?? parsed.variants
+      if (variants.length > 0) {
+        const request = this.useRequest(s, local.pkg.cpv, variants)
+        const differs = mismatches(local.pkg, request)
+        if (differs.length > 0) throw noMatchingBuild(local.pkg.cpv.cp, variants, request, [{ build: local.pkg, differs }])
+      }
+      const entries = local.kind === 'gpkg' ? await this.fetchGpkg(local.file, local.pkg, local.file, ctx) : await this.fetchXpak(local.file, local.pkg, local.file, ctx)
+      return { ref, entries, downloaded: 0 }
     }
     const { host, pkg } = this.findBinary(s, parsed.host, parsed.path, ref)
     const variants = ref.variants ?? parsed.variants
@@ -260,6 +283,16 @@ export class GentooAdapter implements SourceAdapter {
 
   claimsFile(file: string): boolean {
     return /\.(gpkg\.tar|tbz2|xpak)$/.test(file)
+  }
+
+  private async localBinary(file: string, ctx: AdapterContext): Promise<LocalBinary> {
+    const abs = path.resolve(file)
+    let local = this.locals.get(abs)
+    if (local === undefined) {
+      local = await readLocalBinary(abs, ctx.limits)
+      this.locals.set(abs, local)
+    }
+    return local
   }
 
   private async fetchGpkg(file: string, pkg: BinaryPackage, label: string, ctx: AdapterContext) {
@@ -619,11 +652,16 @@ function binaryRef(host: Binhost, p: BinaryPackage, variants: string[]): Package
   return { source: 'gentoo', name: p.cpv.name, version: p.cpv.version, id: [`binpkg:${p.path}@@${host.url}`, ...variants].join(' '), summary: p.raw.DESC }
 }
 
-type RefId = { kind: 'ebuild'; cpv: string; variants: string[] } | { kind: 'binpkg'; host: string; path: string; variants: string[] }
+type RefId =
+  | { kind: 'ebuild'; cpv: string; variants: string[] }
+  | { kind: 'binpkg'; host: string; path: string; variants: string[] }
+  | { kind: 'local'; file: string; variants: string[] }
 
 function parseRefId(id: string): RefId {
   const [head, ...variants] = id.split(' ')
   if (head.startsWith('ebuild:')) return { kind: 'ebuild', cpv: head.slice(7), variants }
+  // `local:<absolute path, URI-encoded>`: a package file given on the command line.
+  if (head.startsWith('local:')) return { kind: 'local', file: decodeURIComponent(head.slice(6)), variants }
   if (head.startsWith('binpkg:')) {
     // `binpkg:<PATH>@@<binhost URL>`: neither a PATH nor a URL contains "@@" or a space.
     const at = head.indexOf('@@')

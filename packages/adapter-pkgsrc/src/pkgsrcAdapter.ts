@@ -316,11 +316,14 @@ export class PkgsrcAdapter implements SourceAdapter {
    * packing list is read by describe, which refuses a file whose @name differs, so that a
    * malformed package is reported as such rather than as "not found".
    */
-  private async localRef(file: string, _ctx: AdapterContext): Promise<PackageRef> {
+  private async localRef(file: string, ctx: AdapterContext): Promise<PackageRef> {
     const abs = path.resolve(file)
     await statFile(abs)
-    const split = splitPkgName(path.basename(abs).replace(PACKAGE_SUFFIX, ''))
-    if (split === null) throw badPackage(`${path.basename(abs)} is not named <pkgname>-<version>.tgz`, abs)
+    // The file name when it is <pkgname>.tgz (as pkg_add is usually given); otherwise, as pkg_add
+    // does, the packing list's @name: core sends a file here by its content, whatever its name.
+    let split = PACKAGE_SUFFIX.test(path.basename(abs)) ? splitPkgName(path.basename(abs).replace(PACKAGE_SUFFIX, '')) : null
+    if (split === null) split = splitPkgName((await this.localMetadata(abs, ctx)).plist.name)
+    if (split === null) throw badPackage(`${path.basename(abs)}: its packing list names no <pkgname>-<version>`, abs)
     return { source: ID, name: split.name, version: split.version, id: abs }
   }
 }

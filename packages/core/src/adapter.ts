@@ -177,7 +177,11 @@ export interface SourceAdapter {
    * silently grafting a build that ignores them.
    */
   readonly acceptsVariants?: boolean
-  /** Whether this adapter claims a local package file (by name/magic). */
+  /**
+   * Present on adapters that install local package files (`nip install ./file`). Which adapter
+   * gets a file is decided by core from the file's content (packageFormat.ts), not by this
+   * answer; it is kept for callers that want the adapter's own opinion of a file name.
+   */
   claimsFile?(path: string): boolean
   /**
    * Source-specific health of a grafted version (for `nip doctor`), e.g. that every ELF

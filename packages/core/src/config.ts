@@ -160,12 +160,58 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   if (opts.configFile) readLayer(path.resolve(opts.configFile), 'flag', true)
   if (opts.flags) apply(opts.flags, { origin: 'flag' })
 
+  checkDirectoryOverlaps(flat, origins)
   const config = { root } as NipConfig
   for (const [key, spec] of Object.entries(FLAT_KEYS)) (config as unknown as Record<string, unknown>)[spec.field] = flat[key]
   config.sources = [...sources.entries()]
     .map(([id, s]): SourceConfig => ({ id, enabled: s.enabled, priority: s.priority, table: s.table }))
     .sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   return { config, origins, files }
+}
+
+/**
+ * Nestings of the area directories that nip is built for: the CAS and the download cache live in
+ * the state directory by default. Every other pair where one directory equals or contains the
+ * other would let one area's housekeeping (gc emptying the trash, doctor removing what the farm
+ * does not own, the CAS's temporary files) act on another's files.
+ */
+const DESIGNED_NESTING: ReadonlyArray<readonly [inner: string, outer: string]> = [
+  ['cas-dir', 'state-dir'],
+  ['cache-dir', 'state-dir'],
+]
+
+/** What nip itself keeps directly in the state directory (layout.ts); a nested area must not be one of them. */
+const STATE_ENTRIES = ['db', 'lock', 'trash', 'tmp', 'reserve', 'reserve.tmp']
+
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}/`)
+}
+
+/** Any two directory keys where one equals or contains the other, other than a designed nesting, is ERR_NIP_CONFIG naming both. */
+export function checkDirectoryOverlaps(flat: Record<string, string | number>, origins: Record<string, { origin: ConfigOrigin; file?: string }> = {}): void {
+  const dirs = Object.entries(FLAT_KEYS)
+    .filter(([, spec]) => spec.kind === 'dir')
+    .map(([key]) => ({ key, value: String(flat[key]) }))
+  const from = (key: string): string => {
+    const o = origins[key]
+    return o === undefined || o.origin === 'default' ? 'the default' : o.file ?? (o.origin === 'flag' ? 'a command-line flag' : `the ${o.origin} layer`)
+  }
+  const refuse = (a: { key: string; value: string }, b: { key: string; value: string }, reason: string): NipError =>
+    new NipError('ERR_NIP_CONFIG', `"${a.key}" (/${a.value}, from ${from(a.key)}) and "${b.key}" (/${b.value}, from ${from(b.key)}) overlap: ${reason}.`, {
+      hint: 'Give each of nip\'s directories its own place in the root (nip config show lists them; nip config init shows the defaults).',
+      data: { keys: [a.key, b.key], values: [`/${a.value}`, `/${b.value}`], files: [origins[a.key]?.file ?? null, origins[b.key]?.file ?? null] },
+    })
+  for (let i = 0; i < dirs.length; i++) {
+    for (let j = i + 1; j < dirs.length; j++) {
+      const [a, b] = [dirs[i], dirs[j]]
+      if (a.value === b.value) throw refuse(a, b, 'they are the same directory')
+      const [inner, outer] = within(a.value, b.value) ? [a, b] : within(b.value, a.value) ? [b, a] : [null, null]
+      if (inner === null || outer === null) continue
+      if (!DESIGNED_NESTING.some(([x, y]) => x === inner.key && y === outer.key)) throw refuse(inner, outer, `${inner.key} lies inside ${outer.key}`)
+      const rest = inner.value.slice(outer.value.length + 1).split('/')[0]
+      if (STATE_ENTRIES.includes(rest)) throw refuse(inner, outer, `${inner.key} would be nip's own ${outer.key}/${rest}`)
+    }
+  }
 }
 
 /** The default user configuration path: ~/.nip/config. */

@@ -1,12 +1,15 @@
 /**
  * Dispatcher: asks the configured sources, in priority order, who has a package. Adapters are
  * loaded lazily (only when a command needs a source). When no source has it, the error names
- * every source tried and what each said.
+ * every source tried and what each said. A local package file goes to the source of its
+ * format, judged by the file's content (packageFormat.ts).
  */
 import type { AdapterContext, AdapterId, PackageRef, PackageSpec, SearchHit, SourceAdapter } from './adapter.js'
 import type { SourceConfig } from './configTypes.js'
 import type { SourceStatus } from './api.js'
 import { NipError, isNipError, type NipErrorCode } from './errors.js'
+import { DEFAULT_LIMITS, type Limits } from './archive/limits.js'
+import { sniffPackageFile, unrecognisedPackage } from './packageFormat.js'
 
 /** Refusals that mean "this source's data is not trustworthy", as opposed to "not here". */
 const VERIFICATION_CODES = new Set<NipErrorCode>([
@@ -24,6 +27,8 @@ export interface DispatcherOptions {
   adapters?: SourceAdapter[]
   factories?: Record<string, () => Promise<SourceAdapter>>
   context: (id: AdapterId, source: SourceConfig | undefined) => AdapterContext
+  /** Bounds of the walk that tells a local file's format (default: the default archive limits). */
+  limits?: Limits
 }
 
 export interface Attempt {
@@ -79,6 +84,7 @@ export class Dispatcher {
 
   /** The best candidates for a spec, from the first source that has any. */
   async resolve(spec: PackageSpec): Promise<{ adapter: SourceAdapter; refs: PackageRef[] }> {
+    if (spec.file !== undefined) return this.resolveFile(spec, spec.file)
     const ids = spec.source ? [spec.source] : this.enabledIds()
     if (spec.source && !this.knownIds().includes(spec.source)) {
       throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${spec.source}".`, {
@@ -94,14 +100,6 @@ export class Dispatcher {
         adapter = await this.adapter(id)
       } catch (e) {
         tried.push({ source: id, outcome: `could not be loaded: ${(e as Error).message}` })
-        continue
-      }
-      if (spec.file && adapter.claimsFile && !adapter.claimsFile(spec.file)) {
-        tried.push({ source: id, outcome: 'does not recognise this file' })
-        continue
-      }
-      if (spec.file && !adapter.claimsFile) {
-        tried.push({ source: id, outcome: 'does not install local files' })
         continue
       }
       try {
@@ -122,12 +120,67 @@ export class Dispatcher {
     // with the nearest ones, …): that error says more than "not found", so it is passed on.
     const only = failures.length === 1 && tried.length === 1 ? failures[0] : undefined
     if (isNipError(only)) throw new NipError(only.code, only.message, { hint: only.hint, data: { ...only.data, spec: spec.raw, tried }, cause: only })
-    const what = spec.file ?? (spec.version ? `${spec.name}@${spec.version}` : spec.name)
+    const what = spec.version ? `${spec.name}@${spec.version}` : spec.name
     const lines = tried.length ? tried.map((t) => `  ${t.source}: ${t.outcome}`).join('\n') : '  (no source is enabled)'
     throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
       hint: tried.length ? 'Check the spelling, try nip search, or configure another source (nip sources).' : 'Enable a source in nip.conf (nip config init writes a commented example).',
       data: { spec: spec.raw, tried },
     })
+  }
+
+  /**
+   * A local package file goes to the source of its format, judged by its content
+   * (packageFormat.ts): a file no source recognises is ERR_NIP_BAD_PACKAGE naming what was looked
+   * for; a source that recognises it and refuses it reports its own error, unchanged.
+   */
+  private async resolveFile(spec: PackageSpec, file: string): Promise<{ adapter: SourceAdapter; refs: PackageRef[] }> {
+    const sniffed = await sniffPackageFile(file, this.opts.limits ?? DEFAULT_LIMITS)
+    let id: AdapterId
+    if (sniffed.format === null) {
+      // --source names the reader of a file nip cannot place (a variant the sniffer does not
+      // know): that source decides, and its refusal is the answer.
+      if (spec.source === undefined) throw unrecognisedPackage(file, sniffed)
+      id = spec.source
+    } else {
+      id = sniffed.source
+      if (spec.source !== undefined && spec.source !== id) {
+        throw new NipError('ERR_NIP_BAD_SPEC', `${file} is ${sniffed.description}; the ${spec.source} source cannot install it.`, {
+          hint: `Leave out --source (nip installs a local file with the source of its format), or give --source ${id}.`,
+          data: { spec: spec.raw, file, format: sniffed.format, source: id, given: spec.source },
+        })
+      }
+    }
+    if (!this.knownIds().includes(id) && sniffed.format === null) {
+      throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${id}".`, { hint: `Known sources: ${this.knownIds().join(', ')}.`, data: { source: id } })
+    }
+    if (!this.knownIds().includes(id)) {
+      throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${file} is ${sniffed.format === null ? 'a package file' : sniffed.description}, but nip has no ${id} source here.`, {
+        hint: `Known sources: ${this.knownIds().join(', ')}.`,
+        data: { spec: spec.raw, file, ...(sniffed.format ? { format: sniffed.format } : {}), source: id },
+      })
+    }
+    const cfg = this.sourceConfig(id)
+    if (spec.source === undefined && cfg !== undefined && !cfg.enabled) {
+      throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${file} is ${sniffed.format === null ? 'a package file' : sniffed.description}, and the ${id} source is disabled.`, {
+        hint: `Enable it in nip.conf ([${id}] enabled = true), or name it for this command: --source ${id}.`,
+        data: { spec: spec.raw, file, ...(sniffed.format ? { format: sniffed.format } : {}), source: id },
+      })
+    }
+    const adapter = await this.adapter(id)
+    if (!adapter.claimsFile) {
+      throw new NipError('ERR_NIP_NOT_IMPLEMENTED', `The ${id} source does not install local package files (${file}).`, {
+        hint: `Install it by name from a configured ${id} repository.`,
+        data: { spec: spec.raw, file, source: id },
+      })
+    }
+    const refs = await adapter.resolve(spec, this.context(id))
+    if (refs.length === 0) {
+      throw new NipError('ERR_NIP_BAD_PACKAGE', `The ${id} source found no package in ${file}.`, {
+        hint: 'The file may be damaged; fetch it again.',
+        data: { spec: spec.raw, file, source: id },
+      })
+    }
+    return { adapter, refs }
   }
 
   async search(query: string, source?: AdapterId): Promise<SearchHit[]> {

@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   // generic
   ERR_NIP_INTERNAL: { exit: 70, summary: 'An unexpected internal error (a bug in nip).' },
   ERR_NIP_USAGE: { exit: 64, summary: 'The command line is malformed (unknown flag, bad spec).' },
-  ERR_NIP_CONFIG: { exit: 78, summary: 'The configuration file cannot be read or has a bad value.' },
+  ERR_NIP_CONFIG: { exit: 78, summary: 'The configuration file cannot be read or has a bad value (including two directory keys that overlap).' },
   ERR_NIP_ROOT: { exit: 78, summary: 'The target root cannot be used (missing, not a directory, not writable).' },
   ERR_NIP_IO: { exit: 74, summary: 'A filesystem operation failed.' },
   ERR_NIP_NO_SPACE: { exit: 74, summary: 'The filesystem ran out of space (ENOSPC).' },
@@ -54,9 +54,9 @@ export const ERROR_CODES = {
   ERR_NIP_ARCHIVE_TOO_LARGE: { exit: 65, summary: 'An archive expands to more bytes than the configured limit.' },
   ERR_NIP_UNSAFE_NAME: { exit: 65, summary: 'An archive entry name is empty, too long, or contains NUL.' },
   // adapters / network
-  ERR_NIP_SOURCE_UNAVAILABLE: { exit: 69, summary: 'A source is not configured or cannot be reached.' },
+  ERR_NIP_SOURCE_UNAVAILABLE: { exit: 69, summary: 'A source is not configured, disabled (for a local file of its format) or cannot be reached.' },
   ERR_NIP_FETCH_FAILED: { exit: 69, summary: 'Downloading from every mirror failed.' },
-  ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata.' },
+  ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata, or a local file is of no format nip recognises.' },
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
   // store lifecycle
   ERR_NIP_NO_GENERATION: { exit: 3, summary: 'The named generation does not exist, or there is no earlier generation to roll back to.' },

@@ -79,6 +79,7 @@ export class Nip {
       adapters: options.adapters,
       factories: options.adapterFactories,
       context: (id) => this.adapterContext(id),
+      limits: this.limits,
     })
   }
 

@@ -165,6 +165,39 @@ describe('loadConfig', () => {
     assert.equal((await load()).config.stateDir, 'var/nip')
   })
 
+  it('refuses directory keys that overlap, naming both keys (the designed nestings excepted)', async () => {
+    // The defaults nest cas-dir and cache-dir in state-dir, by design.
+    const defaults = await load()
+    assert.equal(defaults.config.casDir, 'var/nip/cas')
+    write(sys(), 'cas-dir = "/var/nip/store"\ncache-dir = "/var/nip/downloads/nip"\n')
+    assert.equal((await load()).config.cacheDir, 'var/nip/downloads/nip', 'other places inside state-dir are fine')
+    const cases: [string, string, string][] = [
+      ['programs-dir = "/var/nip/Programs"\n', 'programs-dir', 'state-dir'],
+      ['state-dir = "/Programs/.nip"\ncas-dir = "/Programs/.nip/cas"\ncache-dir = "/Programs/.nip/cache"\n', 'state-dir', 'programs-dir'],
+      ['cas-dir = "/Programs/cas"\n', 'cas-dir', 'programs-dir'],
+      ['links-dir = "/Programs"\n', 'programs-dir', 'links-dir'],
+      ['settings-dir = "/System/Links/Settings"\n', 'settings-dir', 'links-dir'],
+      ['programs-dir = "/System"\n', 'links-dir', 'programs-dir'],
+      ['log-dir = "/var/nip/log"\n', 'log-dir', 'state-dir'],
+      ['cache-dir = "/var/nip/cas/cache"\n', 'cache-dir', 'cas-dir'],
+      ['cas-dir = "/var/nip/cache"\n', 'cas-dir', 'cache-dir'],
+      ['cas-dir = "/var/nip/trash"\n', 'cas-dir', 'state-dir'],
+      ['cache-dir = "/var/nip/db/cache"\n', 'cache-dir', 'state-dir'],
+      ['state-dir = "/var"\n', 'log-dir', 'state-dir'],
+    ]
+    for (const [text, inner, outer] of cases) {
+      write(sys(), text)
+      const e = await configError(load())
+      assert.deepEqual([...(e.data.keys as string[])].sort(), [inner, outer].sort(), text)
+      assert.ok(e.message.includes(`"${inner}"`) && e.message.includes(`"${outer}"`), e.message)
+      assert.ok(e.message.includes(sys()), `names the file: ${e.message}`)
+    }
+    // Overlaps made across layers and by flags are found as well.
+    write(sys(), 'links-dir = "/L"\n')
+    const e = await configError(load({ flags: { 'settings-dir': '/L' } }))
+    assert.match(e.message, /"links-dir" \(\/L, from .*nip\.conf\) and "settings-dir" \(\/L, from a command-line flag\) overlap: they are the same directory/)
+  })
+
   it('requires files named explicitly to exist, but not the system and user files', async () => {
     const missing = path.join(home, 'missing.toml')
     const e = await configError(load({ env: { NIP_CONFIG: missing } }))

@@ -10,3 +10,4 @@ export type { Mirror, MirrorRoute, MirrorFileRoute, MirrorRedirectRoute, MirrorF
 export { prng, mutate, withTimeout, mutationOutcome, visibleStaging, writtenOutside, installMutations, type InstallMutationsOptions } from './mutate.js'
 export { expectEveryMirrorRefused, type EveryMirrorRefusal } from './mirrorChecks.js'
 export { snapshotDir, assertUnchanged, type DirSnapshot } from './outsideSnapshot.js'
+export { pacmanPackageFile, pkgsrcPackageFile, debPackageFile, gpkgPackageFile, xpakPackageFile, goboPackageFile, arArchive, type SimplePackage } from './packageFiles.js'

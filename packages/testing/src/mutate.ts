@@ -97,7 +97,7 @@ export interface InstallMutationsOptions {
   format: string
   seed: number
   cases: number
-  /** The file name the mutated package is written as (adapters claim files by name). */
+  /** The file name the mutated package is written as (core routes a local file by its content; the name is what a user would give). */
   fileName: string
   /** One mutated package per call. */
   make: (rnd: () => number) => Promise<{ data: Buffer; how: string }>
