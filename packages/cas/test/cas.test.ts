@@ -50,9 +50,26 @@ describe('Cas', () => {
   afterEach(async () => cleanup())
 
   describe('keys and paths', () => {
-    it('init creates the store and its tmp directory', async () => {
-      assert.deepEqual(await listNames(join(dir, 'cas')), ['tmp'])
+    it('init creates the store, its tmp directory and its 256 buckets (real directories, checked once)', async () => {
+      const names = await listNames(join(dir, 'cas'))
+      assert.deepEqual(names, [...Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')), 'tmp'].sort())
       assert.equal(cas.dir, join(dir, 'cas'))
+    })
+
+    it('a bucket or the tmp directory planted as a symlink is refused (ERR_NIP_CONFINED), nothing written through it', async () => {
+      const { mkdir, rm: rmp, symlink, readdir } = await import('node:fs/promises')
+      for (const planted of ['64', 'tmp']) {
+        const outside = join(dir, `outside-${planted}`)
+        await mkdir(outside)
+        const store = join(dir, `cas-${planted}`)
+        await new Cas(store).init()
+        await rmp(join(store, planted), { recursive: true })
+        await symlink(outside, join(store, planted))
+        const fresh = new Cas(store)
+        await rejectsWith(fresh.init(), 'ERR_NIP_CONFINED')
+        await rejectsWith(fresh.addBuffer(Buffer.from('abc')), 'ERR_NIP_CONFINED')
+        assert.deepEqual(await readdir(outside), [])
+      }
     })
 
     it('key is the digest, with -x when executable; path is bucketed by the first two characters', () => {
@@ -142,7 +159,8 @@ describe('Cas', () => {
       assert.match(err.message, new RegExp(`${ABC}.*${other}`))
       assert.equal(typeof err.hint, 'string')
       assert.deepEqual(await collect(cas.keys()), [])
-      assert.deepEqual(await listNames(join(dir, 'cas')), ['tmp'])
+      assert.deepEqual((await listNames(join(dir, 'cas'))).filter((n) => !/^[0-9a-f]{2}$/.test(n)), ['tmp'])
+      for (const b of ['00', '64', 'ff']) assert.deepEqual(await listNames(join(dir, 'cas', b)), [])
       assert.deepEqual(await listNames(join(dir, 'cas', 'tmp')), [])
     })
 

@@ -45,8 +45,8 @@ describe('planted symlinks and modes', () => {
   }
 
   for (const [where, code] of [
-    ['Programs/hello', 'ERR_NIP_ROOT'],
-    ['Programs/hello/Settings', 'ERR_NIP_ROOT'],
+    ['Programs/hello', 'ERR_NIP_CONFINED'],
+    ['Programs/hello/Settings', 'ERR_NIP_CONFINED'],
     ['System/Links/Shared/hello', 'ERR_NIP_LINK_OCCUPIED'],
     ['System/Links/Executables/hello', 'ERR_NIP_LINK_OCCUPIED'],
   ] as const) {
@@ -57,7 +57,10 @@ describe('planted symlinks and modes', () => {
         await assert.rejects(nip.install(['hello']), (e: unknown) => e instanceof NipError && e.code === code)
         assert.deepEqual(fs.readdirSync(outside), [], 'nothing was written through the planted link')
         assert.deepEqual(nip.list(), [])
-        assert.deepEqual((await checkConsistency(nip)).problems.filter((p) => !p.startsWith('unowned-links')), [])
+        const problems = (await checkConsistency(nip)).problems
+        // The planted link itself is what doctor reports (unsafe-paths, or an unowned link in the farm).
+        assert.deepEqual(problems.filter((p) => !p.startsWith('unowned-links') && !p.startsWith('unsafe-paths')), [])
+        if (code === 'ERR_NIP_CONFINED') assert.ok(problems.some((p) => p.startsWith('unsafe-paths') && p.includes(where)), problems.join('\n'))
       } finally {
         nip.close()
       }
