@@ -3,6 +3,7 @@
  * with an ar writer for hostile ones), an apt repository (Packages, Packages.xz, Release,
  * InRelease clear-signed by a throwaway GnuPG key) and an HTTP server for it on 127.0.0.1.
  */
+import { arArchive } from '@nip/testing'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs'
@@ -75,16 +76,8 @@ export function buildDeb(dir: string, spec: DebSpec): string {
   return out
 }
 
-/** An ar archive (the .deb container) from members, in order. */
-export function buildAr(members: { name: string; data: Buffer }[]): Buffer {
-  const parts: Buffer[] = [Buffer.from('!<arch>\n')]
-  for (const m of members) {
-    const h = `${m.name.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'100644'.padEnd(8)}${String(m.data.length).padEnd(10)}\`\n`
-    parts.push(Buffer.from(h, 'latin1'), m.data)
-    if (m.data.length % 2 === 1) parts.push(Buffer.from('\n'))
-  }
-  return Buffer.concat(parts)
-}
+/** An ar archive (the .deb container) from members, in order (the testing package's builder). */
+export const buildAr = arArchive
 
 export interface GpgKey {
   home: string
