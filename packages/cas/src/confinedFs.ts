@@ -259,7 +259,9 @@ export class ConfinedFs {
 
   /** Forgets every remembered directory at or below `abs`. */
   #forget(abs: string): void {
-    if (this.#dirs.size === 0) return
+    // The remembered set holds every ancestor of each member (ensureDir walks from the root):
+    // when `abs` is not in it, nothing below it is either (a file's rename costs one lookup).
+    if (!this.#dirs.has(abs)) return
     const prefix = `${abs}/`
     for (const d of this.#dirs) if (d === abs || d.startsWith(prefix)) this.#dirs.delete(d)
     this.#dirs.add(this.root)
