@@ -63,7 +63,6 @@ export class ConfinedFs {
   constructor(root: string) {
     this.root = path.resolve(root)
     this.#prefix = this.root === '/' ? '/' : `${this.root}/`
-    this.#dirs.add(this.root)
   }
 
   /** Creates the root itself when missing (the root is the caller's choice, trusted as given). */
@@ -102,6 +101,15 @@ export class ConfinedFs {
    */
   ensureDir(dir: string, create = true, mode = 0o755): boolean {
     if (this.#dirs.has(dir)) return true
+    if (dir === this.root) {
+      // The root is trusted as given (followed if it is a symlink); made when missing.
+      if (fs.statSync(this.root, { throwIfNoEntry: false })?.isDirectory() !== true) {
+        if (!create) return false
+        this.ensureRoot()
+      }
+      this.#dirs.add(this.root)
+      return true
+    }
     this.check(dir)
     if (!this.ensureDir(path.dirname(dir), create, mode)) return false
     let st = lstatOrNull(dir)
@@ -264,7 +272,6 @@ export class ConfinedFs {
     if (!this.#dirs.has(abs)) return
     const prefix = `${abs}/`
     for (const d of this.#dirs) if (d === abs || d.startsWith(prefix)) this.#dirs.delete(d)
-    this.#dirs.add(this.root)
   }
 }
 

@@ -131,7 +131,7 @@ export function isSafeComponent(s: string): boolean {
     s !== '..' &&
     !s.startsWith('.') &&
     !s.includes('/') &&
-    !s.includes('\0') &&
+    !/[\0-\x1f\x7f]/.test(s) &&
     s !== 'Current' &&
     s !== 'Settings' &&
     s !== 'Variable'

@@ -20,7 +20,7 @@ export interface StateProblem {
 
 const TXN = /^[0-9a-z]+-[0-9a-f]+$/
 /** A directory a transaction creates or retires: a version, its staging twin, or a retired tree. */
-const TXN_DIR = /^\.(.+)\.tmp-[0-9a-z]+-[0-9a-f]+(\.old)?$/
+const TXN_DIR = /^\.(.+)\.tmp-[0-9a-z]+-[0-9a-f]+(\.old)?$/s
 
 /** Why `payload` may not be acted on, or null when every entry is safe. */
 export function payloadProblem(layout: Layout, payload: unknown): string | null {
