@@ -21,7 +21,16 @@ export interface SimplePackage {
   version: string
   /** Payload files by path relative to the package's prefix (e.g. "bin/hello"). Files under bin/ get mode 0755. */
   files: Record<string, string>
+  /**
+   * Further entries at paths relative to the installed root (`etc/x`, `usr/lib/y`; under the
+   * prefix for pkgsrc, under `<Name>/<Version>/` for Gobo), written as they are: symlinks,
+   * directories and files for hostile and structural cases. Listed in the format's own
+   * manifest (md5sums, +CONTENTS, .MTREE-less pacman) where it has one.
+   */
+  extra?: FixtureEntry[]
 }
+
+const md5Of = (c: string | Buffer | undefined): string => crypto.createHash('md5').update(c ?? '').digest('hex')
 
 const modeOf = (p: string): number => (/(^|\/)s?bin\//.test(p) ? 0o755 : 0o644)
 
@@ -60,7 +69,7 @@ export async function pacmanPackageFile(p: SimplePackage, opts: { compression?: 
     '',
   ].join('\n')
   return buildTar(
-    [{ path: '.PKGINFO', content: pkginfo }, ...dirsOf(payload.map((f) => f.path)), ...payload.map((f) => ({ ...f, mode: modeOf(f.path) }))],
+    [{ path: '.PKGINFO', content: pkginfo }, ...dirsOf(payload.map((f) => f.path)), ...payload.map((f) => ({ ...f, mode: modeOf(f.path) })), ...(p.extra ?? [])],
     { compression: opts.compression ?? 'zstd' },
   )
 }
@@ -71,6 +80,10 @@ export async function pkgsrcPackageFile(p: SimplePackage, opts: { compression?: 
   const files = Object.entries(p.files)
   const plist = [`@name ${p.name}-${p.version}`, '@cwd /usr/pkg']
   for (const [f, content] of files) plist.push(f, `@comment MD5:${md5(content)}`)
+  for (const e of p.extra ?? []) {
+    if (e.type === 'dir') continue
+    plist.push(e.path, e.type === 'symlink' ? `@comment Symlink:${e.target}` : `@comment MD5:${md5Of(e.content)}`)
+  }
   plist.push('@ignore', '+COMMENT', '@ignore', '+DESC', '@ignore', '+BUILD_INFO', '@ignore', '+SIZE_PKG')
   const size = files.reduce((n, [, c]) => n + Buffer.byteLength(c), 0)
   return buildTar(
@@ -81,6 +94,8 @@ export async function pkgsrcPackageFile(p: SimplePackage, opts: { compression?: 
       { path: '+BUILD_INFO', content: 'MACHINE_ARCH=x86_64\nOPSYS=Linux\nOS_VERSION=6.1.0\nPKGTOOLS_VERSION=20091115\n' },
       { path: '+SIZE_PKG', content: `${size}\n` },
       ...files.map(([f, content]) => ({ path: f, content, mode: modeOf(f) })),
+      // pkg_create writes no directory members: the packing list's order, files and links only.
+      ...(p.extra ?? []).filter((e) => e.type !== 'dir'),
     ],
     { compression: opts.compression ?? 'gzip' },
   )
@@ -111,7 +126,7 @@ export async function debPackageFile(p: SimplePackage, opts: { arch?: string; da
     [
       { path: './', type: 'dir' },
       { path: './control', content: control },
-      { path: './md5sums', content: files.map((f) => `${md5(f.content)}  ${f.path}\n`).join('') },
+      { path: './md5sums', content: [...files.map((f) => `${md5(f.content)}  ${f.path}\n`), ...(p.extra ?? []).filter((e) => (e.type ?? 'file') === 'file').map((e) => `${md5Of(e.content)}  ${e.path}\n`)].join('') },
     ],
     { compression: 'gzip' },
   )
@@ -119,6 +134,7 @@ export async function debPackageFile(p: SimplePackage, opts: { arch?: string; da
     { path: './', type: 'dir' as const },
     ...dirsOf(files.map((f) => f.path)).map((d) => ({ ...d, path: `./${d.path}` })),
     ...files.map((f) => ({ path: `./${f.path}`, content: f.content, mode: modeOf(f.path) })),
+    ...(p.extra ?? []).map((e) => ({ ...e, path: `./${e.path}` })),
   ]
   const dataTar = await buildTar(data, { compression: 'xz' })
   return arArchive([
@@ -137,7 +153,12 @@ export async function gpkgPackageFile(p: SimplePackage, opts: { category?: strin
   const metadataTar = await buildTar([{ path: 'metadata/', type: 'dir' }, ...Object.entries(meta).map(([k, v]) => ({ path: `metadata/${k}`, content: v }))], { compression: 'zstd' })
   const files = Object.entries(p.files).map(([f, content]) => ({ path: `usr/${f}`, content }))
   const imageTar = await buildTar(
-    [{ path: 'image/', type: 'dir' }, ...dirsOf(files.map((f) => f.path), 'image/'), ...files.map((f) => ({ path: `image/${f.path}`, content: f.content, mode: modeOf(f.path) }))],
+    [
+      { path: 'image/', type: 'dir' },
+      ...dirsOf(files.map((f) => f.path), 'image/'),
+      ...files.map((f) => ({ path: `image/${f.path}`, content: f.content, mode: modeOf(f.path) })),
+      ...(p.extra ?? []).map((e) => ({ ...e, path: `image/${e.path}` })),
+    ],
     { compression: 'zstd' },
   )
   const marker = Buffer.alloc(0)
@@ -165,6 +186,7 @@ export async function goboPackageFile(p: SimplePackage, opts: { compression?: Fi
       { path: top, type: 'dir' },
       ...dirsOf(files.map(([f]) => f), top).filter((d) => d.path !== `${p.name}/` && d.path !== top),
       ...files.map(([f, content]) => ({ path: `${top}${f}`, content, mode: modeOf(f) })),
+      ...(p.extra ?? []).map((e) => ({ ...e, path: `${top}${e.path}` })),
       { path: `${top}Resources/`, type: 'dir' },
       { path: `${top}Resources/Architecture`, content: `${opts.arch ?? 'x86_64'}\n` },
       { path: `${top}Resources/Description`, content: `[Name] ${p.name}\n[Summary] ${p.name} for the tests\n` },
@@ -180,7 +202,7 @@ export async function goboPackageFile(p: SimplePackage, opts: { compression?: Fi
  */
 export async function xpakPackageFile(p: SimplePackage, opts: { category?: string } = {}): Promise<Buffer> {
   const files = Object.entries(p.files).map(([f, content]) => ({ path: `usr/${f}`, content }))
-  const tarball = await buildTar([...dirsOf(files.map((f) => f.path)), ...files.map((f) => ({ ...f, mode: modeOf(f.path) }))], { compression: 'bzip2' })
+  const tarball = await buildTar([...dirsOf(files.map((f) => f.path)), ...files.map((f) => ({ ...f, mode: modeOf(f.path) })), ...(p.extra ?? [])], { compression: 'bzip2' })
   const meta: [string, string][] = [['CATEGORY', `${opts.category ?? 'app-misc'}\n`], ['PF', `${p.name}-${p.version}\n`], ['SLOT', '0\n'], ['EAPI', '8\n'], ['USE', '\n'], ['IUSE', '\n'], ['RDEPEND', '\n']]
   const u32 = (n: number) => {
     const b = Buffer.alloc(4)
