@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert'
 import { readFileSync } from 'node:fs'
-import { compareDewey, parseDewey } from '../src/dewey.js'
+import { compareDewey, deweyMatch, parseDewey } from '../src/dewey.js'
 import { expandAlternatives, patternName, pkgMatch } from '../src/pattern.js'
 
 function rows(file: string): string[][] {
@@ -60,4 +60,30 @@ describe('patterns (pkgsrc-pattern-match.tsv)', () => {
     assert.equal(pkgMatch('perl>=5.30<6', 'perl-5.36.0nb1'), true)
     assert.equal(pkgMatch('perl>=5.30<6', 'perl-6.0'), false)
   })
+})
+
+describe('dewey_match: the second operator where dewey.c looks for it', () => {
+  // Derived by reading pkg_install lib/dewey.c dewey_match(): only after `>`/`>=` is a `<`/`<=`
+  // searched for; otherwise the rest of the pattern is one version (unknown characters skipped).
+  const cases: [string, string, boolean][] = [
+    ['foo>=1<2', 'foo-1.5', true],
+    ['foo>=1<2', 'foo-2', false],
+    ['foo>=1<=2', 'foo-2', true],
+    ['foo>=1<=2', 'foo-2.1', false],
+    ['foo>1<2', 'foo-1', false],
+    ['foo>=1.0<2', 'foo-0.5', false],
+    // `<` first: "2<3" is the single version [2, 3] (the `<` skipped, no dot component), above
+    // every 2.x ([2, 0, x]) and below 3.
+    ['foo<2<3', 'foo-2.2', true],
+    ['foo<2<3', 'foo-2.5', true],
+    ['foo<2<3', 'foo-3', false],
+    ['foo<=2<3', 'foo-2.99', true],
+    // `>=` then `>`: "1>2" is the single version [1, 2].
+    ['foo>=1>2', 'foo-2', true],
+    ['foo>=1>2', 'foo-1.5', false],
+    ['foo>1>2', 'foo-1.2', false],
+  ]
+  for (const [pattern, pkg, expected] of cases) {
+    it(`${pattern} ${expected ? 'matches' : 'does not match'} ${pkg}`, () => assert.equal(deweyMatch(pattern, pkg), expected))
+  }
 })
