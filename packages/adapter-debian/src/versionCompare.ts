@@ -118,13 +118,15 @@ const BLANK: VersionParse = { version: { epoch: 0, upstream: '', revision: '' } 
 
 /**
  * dpkg's order of two versions: negative, zero or positive, as `dpkg --compare-versions`. The empty
- * string (and `<unknown>`) is dpkg's blank version (epoch 0, empty upstream). Versions dpkg refuses to compare (its
+ * string (and `<unknown>`) is dpkg's blank version, earlier than any other. Versions dpkg refuses to compare (its
  * exit status 2) fall back to UTF-8 byte order of the whole strings, so sorting stays total.
  */
 export function compareVersions(a: string, b: string): number {
   const va = a === '' || a === '<unknown>' ? BLANK : parseDpkgVersion(a)
   const vb = b === '' || b === '<unknown>' ? BLANK : parseDpkgVersion(b)
   if (va.version === undefined || vb.version === undefined) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  // dpkg's cmpversions: a blank version is earlier than every informative one.
+  if (va === BLANK || vb === BLANK) return va === vb ? 0 : va === BLANK ? -1 : 1
   if (va.version.epoch !== vb.version.epoch) return va.version.epoch > vb.version.epoch ? 1 : -1
   const u = verrevcmp(va.version.upstream, vb.version.upstream)
   if (u !== 0) return u

@@ -42,6 +42,8 @@ describe(`dpkg versions against the real dpkg (${N} generated pairs)`, function 
     assert.equal(isValidVersion('~1'), false)
     assert.equal(isValidVersion('-1:0'), false)
     assert.ok(compareVersions('1.0\n', '1.0') > 0)
+    assert.ok(compareVersions('', '~') < 0)
+    assert.equal(compareVersions('<unknown>', ''), 0)
   })
 
   it('agrees with dpkg --validate-version and --compare-versions on every generated pair', () => {
