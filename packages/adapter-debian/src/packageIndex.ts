@@ -45,9 +45,9 @@ export function packageFromStanza(s: Stanza, opts: { base?: string; origin: stri
     architecture,
     depends: parseRelations(s.get('depends'), `${src} Depends`),
     preDepends: parseRelations(s.get('pre-depends'), `${src} Pre-Depends`),
-    conflicts: parseRelations(s.get('conflicts'), `${src} Conflicts`),
-    breaks: parseRelations(s.get('breaks'), `${src} Breaks`),
-    provides: parseRelations(s.get('provides'), `${src} Provides`),
+    conflicts: parseRelations(s.get('conflicts'), `${src} Conflicts`, 'conflicts'),
+    breaks: parseRelations(s.get('breaks'), `${src} Breaks`, 'breaks'),
+    provides: parseRelations(s.get('provides'), `${src} Provides`, 'provides'),
     origin: opts.origin,
     priority: opts.priority,
   }
