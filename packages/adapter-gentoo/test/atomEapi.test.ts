@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { LONG_TESTS } from '@nip/testing'
 import { isValidAtom, parseAtom } from '../src/atom.js'
+import { useReduce } from '../src/depString.js'
 
 const EAPIS = [undefined, '0', '1', '2', '3', '4', '5', '6', '7', '8']
 const rows = gunzipSync(readFileSync(new URL('./fixtures/vectors/portage-atoms-eapi.tsv.gz', import.meta.url)))
@@ -47,4 +48,17 @@ describe('Gentoo atoms by EAPI (Portage answer table)', () => {
     console.log(`      ${n} atoms × 10 EAPI settings: ${disagreements.length} disagreements`)
     assert.deepEqual(disagreements.slice(0, 25), [])
   })
+})
+
+describe('use_reduce with evaluated conditional USE deps', () => {
+  // Answers of Portage's use_reduce(depstr, uselist=['x'], token_class=Atom) at the commit named in
+  // fixtures/PROVENANCE.md: Atom.evaluate_conditionals rebuilds the atom from remove_slot(), so a
+  // `::repo` is dropped exactly when a conditional was evaluated.
+  const cases: [string, string[]][] = [
+    ['a/f:1/2=::r[x?,y] b/g::r[x?] >=c/h-1::r[!x?] d/i::r[x]', ['a/f:1/2=[x,y]', 'b/g[x]', '>=c/h-1', 'd/i::r[x]']],
+    ['!a/f:*::r[!x=] e/j:2::r[x?]', ['!a/f:*[-x]', 'e/j:2[x]']],
+  ]
+  for (const [depstr, expected] of cases) {
+    it(depstr, () => assert.deepEqual(useReduce(depstr, { use: ['x'], tokenClass: 'atom' }), expected))
+  }
 })
