@@ -35,9 +35,10 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
+/** Whether `cmd args` runs and exits 0 (e.g. `dpkg --version`). */
 export function hasTool(cmd: string, args: string[]): boolean {
   const r = spawnSync(cmd, args, { stdio: 'ignore' })
-  return r.error === undefined && r.status !== null
+  return r.error === undefined && r.status === 0
 }
 
 /**
