@@ -35,6 +35,8 @@ import {
 import { listArMembers, type ArMember } from './arArchive.js'
 import { parseStanzas, type Stanza } from './deb822.js'
 import { mapDebPath, mapSymlinkTarget } from './debPath.js'
+import { packageNameProblem } from './relation.js'
+import { parseDpkgVersion } from './versionCompare.js'
 
 export const MAINTAINER_SCRIPTS = ['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers'] as const
 const CONTROL_MAX = 64 * 1024 * 1024
@@ -147,6 +149,12 @@ export async function readDebControl(file: string, layout: DebLayout, limits: Li
   if (stanzas.length !== 1) throw bad(file, `the control file has ${stanzas.length} stanzas, not 1`)
   const control = stanzas[0]
   for (const f of ['package', 'version', 'architecture']) if (!control.get(f)) throw bad(file, `the control file has no ${f} field`)
+  // As dpkg reads a binary package's control file: an illegal name or a version dpkg would refuse
+  // or warn about (strict parsing) is refused.
+  const nameProblem = packageNameProblem(control.get('package')!)
+  if (nameProblem !== null) throw bad(file, `the control file's Package ${JSON.stringify(control.get('package'))} is not a package name: ${nameProblem}`)
+  const versionCheck = parseDpkgVersion(control.get('version')!)
+  if (versionCheck.level !== undefined) throw bad(file, `the control file's Version ${JSON.stringify(control.get('version'))} is not a dpkg version: ${versionCheck.problem}`)
   const md5sums = new Map<string, string>()
   for (const line of (members.get('md5sums')?.toString('utf8') ?? '').split('\n')) {
     if (line.trim() === '') continue

@@ -4,8 +4,8 @@
  */
 import { NipError } from '@nip/core'
 import type { Stanza } from './deb822.js'
-import { parseRelations, type RelationGroup } from './relation.js'
-import { compareVersions } from './versionCompare.js'
+import { packageNameProblem, parseRelations, type RelationGroup } from './relation.js'
+import { compareVersions, isValidVersion } from './versionCompare.js'
 
 export interface DebianPackage {
   name: string
@@ -37,6 +37,8 @@ export function packageFromStanza(s: Stanza, opts: { base?: string; origin: stri
   const version = s.get('version')
   const architecture = s.get('architecture')
   if (!name || !version || !architecture) return null
+  // An entry dpkg could not install (illegal name, invalid version) is not offered.
+  if (packageNameProblem(name) !== null || !isValidVersion(version)) return null
   const src = `${opts.origin} (${name})`
   const description = s.get('description')
   const pkg: DebianPackage = {
@@ -45,9 +47,9 @@ export function packageFromStanza(s: Stanza, opts: { base?: string; origin: stri
     architecture,
     depends: parseRelations(s.get('depends'), `${src} Depends`),
     preDepends: parseRelations(s.get('pre-depends'), `${src} Pre-Depends`),
-    conflicts: parseRelations(s.get('conflicts'), `${src} Conflicts`),
-    breaks: parseRelations(s.get('breaks'), `${src} Breaks`),
-    provides: parseRelations(s.get('provides'), `${src} Provides`),
+    conflicts: parseRelations(s.get('conflicts'), `${src} Conflicts`, 'conflicts'),
+    breaks: parseRelations(s.get('breaks'), `${src} Breaks`, 'breaks'),
+    provides: parseRelations(s.get('provides'), `${src} Provides`, 'provides'),
     origin: opts.origin,
     priority: opts.priority,
   }

@@ -7,8 +7,14 @@
  * Portage's own tests list (package names ending in a version, `*` with operators other than `=`,
  * `:slot*`, malformed USE dependencies, `::repo` outside Portage's extension).
  * Wildcard atoms (`*\/*`, `sys-fs/*`, `*\/udev`) are accepted only with `allowWildcard`.
+ *
+ * With an EAPI, its rules apply as Portage's `Atom(text, eapi=...)` applies them: `:slot` from
+ * EAPI 1, USE dependencies and `!!` from EAPI 2, USE defaults `(+)`/`(-)` from EAPI 4, slot
+ * operators and sub-slots from EAPI 5, `::repo` and build ids (`>=cat/pkg-1.0-3`, with `allowBuildId`) in no EAPI. A USE flag may appear twice in one USE
+ * dependency (`a/f[x,x]`, `a/f[x,-x]`) as long as every occurrence has the same default, as in Portage.
  */
 import { CATEGORY, PACKAGE, VR, parseCpv, type Cpv } from './cpv.js'
+import { atomRules, type AtomRules } from './eapi.js'
 
 export type AtomOperator = '' | '=' | '=*' | '~' | '<' | '<=' | '>' | '>='
 
@@ -37,6 +43,8 @@ export interface Atom {
   slotOperator?: '=' | '*'
   repo?: string
   useDeps?: UseDep[]
+  /** A binary package's build id (`=cat/pkg-1.0-3`), only in atoms read without an EAPI. */
+  buildId?: number
   /** A Portage wildcard atom (category or package contains `*`). */
   wildcard: boolean
   /** For `=cat/pkg-*text*` wildcard atoms: the text a version must contain. */
@@ -48,6 +56,8 @@ export interface AtomOptions {
   allowWildcard?: boolean
   /** `::repo`: true allows, false refuses, undefined allows it only when no EAPI is given. */
   allowRepo?: boolean
+  /** Build ids (`>=cat/pkg-1.0-3`, binary packages): off by default as in Portage's `isvalidatom`; never with an EAPI. */
+  allowBuildId?: boolean
   eapi?: string
 }
 
@@ -78,14 +88,26 @@ export function parseAtom(text: string, opts: AtomOptions = {}): Atom | null {
     blocker = s.startsWith('!!') ? '!!' : '!'
     s = s.slice(blocker.length)
   }
+  const rules = atomRules(opts.eapi)
+  if (blocker === '!!' && !rules.strongBlocks) return null
   const m = ATOM_RE.exec(s)
   if (m === null) return opts.allowWildcard === true ? parseWildcard(text, s, blocker, opts) : null
   let atom: Atom
   if (m[1] !== undefined) {
-    if (m[4] !== undefined) return null
-    const cpv = parseCpv(`${m[2]}/${m[3]}-${m[5]}`)
+    let version = m[5]
+    let buildId: number | undefined
+    if (m[4] !== undefined) {
+      // `>=cat/pkg-1.0-3`: a binary package's build id, when asked for and only without an EAPI
+      // (Portage `Atom(allow_build_id=...)`); an integer without leading zeros.
+      if (opts.allowBuildId !== true || (opts.eapi !== undefined && opts.eapi !== '')) return null
+      if (!/^(?:0|[1-9][0-9]*)$/.test(m[5])) return null
+      buildId = Number(m[5])
+      version = m[4].slice(1)
+    }
+    const cpv = parseCpv(`${m[2]}/${m[3]}-${version}`)
     if (cpv === null) return null
     atom = { raw: text, blocker, operator: m[1] as AtomOperator, category: m[2], name: m[3], cp: cpv.cp, cpv, wildcard: false }
+    if (buildId !== undefined) atom.buildId = buildId
   } else if (m[6] !== undefined) {
     if (m[8] !== undefined) return null
     const cpv = parseCpv(`${m[6]}/${m[7]}-${m[9]}`)
@@ -95,14 +117,16 @@ export function parseAtom(text: string, opts: AtomOptions = {}): Atom | null {
     if (m[12] !== undefined) return null
     atom = { raw: text, blocker, operator: '', category: m[10], name: m[11], cp: `${m[10]}/${m[11]}`, wildcard: false }
   }
-  if (!applySlot(atom, m[13])) return null
+  if (!applySlot(atom, m[13], rules)) return null
   if (m[14] !== undefined) {
     if (!repoAllowed(opts)) return null
     atom.repo = m[14]
   }
   if (m[15] !== undefined) {
+    if (!rules.useDeps) return null
     const deps = parseUseDeps(m[15].slice(1, -1))
     if (deps === null) return null
+    if (!rules.useDepDefaults && deps.some((d) => d.fallback !== '')) return null
     atom.useDeps = deps
   }
   return atom
@@ -126,7 +150,7 @@ function parseWildcard(text: string, s: string, blocker: Atom['blocker'], opts: 
   if (`${category}/${name}`.includes('**')) return null
   const atom: Atom = { raw: text, blocker, operator: star ? '=*' : '', category, name, cp: `${category}/${name}`, wildcard: true }
   if (star) atom.versionContains = m[6]
-  if (!applySlot(atom, m[7])) return null
+  if (!applySlot(atom, m[7], atomRules(opts.eapi))) return null
   if (m[8] !== undefined) {
     if (!repoAllowed(opts)) return null
     atom.repo = m[8]
@@ -134,10 +158,12 @@ function parseWildcard(text: string, s: string, blocker: Atom['blocker'], opts: 
   return atom
 }
 
-function applySlot(atom: Atom, slot: string | undefined): boolean {
+function applySlot(atom: Atom, slot: string | undefined, rules: AtomRules): boolean {
   if (slot === undefined) return true
+  if (!rules.slotDeps) return false
   const m = SLOT_DEP_RE.exec(slot)
   if (m === null) return false
+  if (!rules.slotOperators && (m[2] !== undefined || m[3] !== undefined)) return false
   // `:*` means any slot; it cannot be combined with a slot name.
   if (m[3] === '*' && m[1] !== undefined) return false
   if (m[1] !== undefined) atom.slot = m[1]
@@ -146,7 +172,7 @@ function applySlot(atom: Atom, slot: string | undefined): boolean {
   return true
 }
 
-/** The inside of `[...]`: comma-separated, no empty items, `!` only with `?`/`=`, `-` only bare. */
+/** The inside of `[...]`: comma-separated, no empty items, `!` only with `?`/`=`, `-` only bare; a flag may repeat with the same default. */
 export function parseUseDeps(body: string): UseDep[] | null {
   const deps: UseDep[] = []
   for (const token of body.split(',')) {
@@ -156,8 +182,10 @@ export function parseUseDeps(body: string): UseDep[] | null {
     const suffix = m[4] as UseDep['suffix']
     if (prefix === '!' && suffix === '') return null
     if (prefix === '-' && suffix !== '') return null
-    if (deps.some((d) => d.flag === m[2])) return null
-    deps.push({ prefix, flag: m[2], fallback: (m[3] ?? '') as UseDep['fallback'], suffix })
+    const fallback = (m[3] ?? '') as UseDep['fallback']
+    // A flag may repeat, but every occurrence must carry the same default (Portage `_use_dep`).
+    if (deps.some((d) => d.flag === m[2] && d.fallback !== fallback)) return null
+    deps.push({ prefix, flag: m[2], fallback, suffix })
   }
   return deps
 }

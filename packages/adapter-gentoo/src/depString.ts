@@ -252,8 +252,14 @@ function checkAtomToken(
     }
   }
   if (o.evaluate === undefined || atom.useDeps === undefined || !atom.useDeps.some((d) => d.suffix !== '')) return token
+  // As Portage's Atom.evaluate_conditionals: the atom up to its slot (remove_slot), the slot part
+  // again, then the evaluated USE deps. A `::repo` is not carried over.
   const evaluated = evaluateUseDeps(atom.useDeps, o.evaluate)
-  const head = token.slice(0, token.indexOf('['))
+  const colon = token.indexOf(':')
+  let head = token.slice(0, colon >= 0 ? colon : token.indexOf('['))
+  if (atom.slot !== undefined || atom.slotOperator !== undefined) {
+    head += `:${atom.slot ?? ''}${atom.subSlot !== undefined ? `/${atom.subSlot}` : ''}${atom.slotOperator ?? ''}`
+  }
   return evaluated.length === 0 ? head : head + formatUseDeps(evaluated)
 }
 

@@ -22,3 +22,28 @@ export function eapiRules(eapi: string | undefined): EapiRules {
   const n = Number(eapi)
   return { emptyGroupsAlwaysTrue: n <= 6, atMostOneOf: n >= 5, srcUriArrows: n >= 2, selectiveSrcUriRestriction: n >= 8 }
 }
+
+/** What an atom may contain under an EAPI (PMS "EAPIs"; Portage `_get_eapi_attrs`). */
+export interface AtomRules {
+  /** `:slot` (EAPI 1+). */
+  slotDeps: boolean
+  /** `:=`, `:*`, `:slot=` and `:slot/subslot` (EAPI 5+). */
+  slotOperators: boolean
+  /** `[use,deps]` (EAPI 2+). */
+  useDeps: boolean
+  /** `(+)`/`(-)` defaults in USE dependencies (EAPI 4+). */
+  useDepDefaults: boolean
+  /** `!!` strong blockers (EAPI 2+). */
+  strongBlocks: boolean
+  /** `::repo` (no official EAPI; only atoms read without an EAPI). */
+  repoDeps: boolean
+}
+
+/** The atom rules of an EAPI; no (or an unknown) EAPI allows everything, as Portage does. */
+export function atomRules(eapi: string | undefined): AtomRules {
+  if (eapi === undefined || eapi === '' || !KNOWN.has(eapi)) {
+    return { slotDeps: true, slotOperators: true, useDeps: true, useDepDefaults: true, strongBlocks: true, repoDeps: true }
+  }
+  const n = Number(eapi)
+  return { slotDeps: n >= 1, slotOperators: n >= 5, useDeps: n >= 2, useDepDefaults: n >= 4, strongBlocks: n >= 2, repoDeps: false }
+}

@@ -36,7 +36,7 @@ export interface LocatedNarInfo {
 }
 
 export class BinaryCache {
-  private ordered: Promise<string[]> | undefined
+  private probed: Promise<{ url: string; i: number; priority: number; answered: boolean; usable: boolean }[]> | undefined
   private readonly narInfos = new Map<string, Promise<LocatedNarInfo | null>>()
   private readonly downloads = new Map<string, Promise<{ path: string; size: number; info: NarInfo }>>()
 
@@ -52,22 +52,37 @@ export class BinaryCache {
     this.reporter?.emit({ type: 'warning', code: 'substituter-skipped', message: `${url}: ${error.message} — trying the next substituter.`, data: { url, error: error.code } })
   }
 
-  /** Substituters in the order they are asked (config order, then Priority). */
-  substituters(): Promise<string[]> {
-    this.ordered ??= Promise.all(
+  /**
+   * Each substituter's `nix-cache-info`, fetched once: whether it answered, its Priority, and
+   * whether its StoreDir is ours.
+   */
+  private probeCaches(): Promise<{ url: string; i: number; priority: number; answered: boolean; usable: boolean }[]> {
+    this.probed ??= Promise.all(
       this.config.substituters.map(async (url, i) => {
         const got = await fetchSmall([`${url}/nix-cache-info`], { maxSize: 65536, ...this.opt() }).catch(() => null)
         const info = got ? parseCacheInfo(got.data.toString('utf8')) : {}
-        if (info.storeDir !== undefined && info.storeDir !== this.config.storeDir) return null
-        return { url, i, priority: info.priority ?? 50 }
+        const usable = info.storeDir === undefined || info.storeDir === this.config.storeDir
+        return { url, i, priority: info.priority ?? 50, answered: got !== null, usable }
       }),
-    ).then((list) =>
-      list
-        .filter((x): x is { url: string; i: number; priority: number } => x !== null)
-        .sort((a, b) => a.priority - b.priority || a.i - b.i)
-        .map((x) => x.url),
     )
-    return this.ordered
+    return this.probed
+  }
+
+  /**
+   * Substituters in the order they are asked (config order, then Priority). One whose
+   * `nix-cache-info` could not be fetched is still asked (at the default priority); one with
+   * another StoreDir is not.
+   */
+  async substituters(): Promise<string[]> {
+    return (await this.probeCaches())
+      .filter((x) => x.usable)
+      .sort((a, b) => a.priority - b.priority || a.i - b.i)
+      .map((x) => x.url)
+  }
+
+  /** The substituters whose `nix-cache-info` was fetched and names our StoreDir: the reachable ones. */
+  async reachableSubstituters(): Promise<string[]> {
+    return (await this.probeCaches()).filter((x) => x.answered && x.usable).map((x) => x.url)
   }
 
   /** The narinfo of a store path with its signature checked (require-sigs), or null when no substituter has it. */

@@ -54,7 +54,8 @@ export class NixAdapter implements SourceAdapter {
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const { config, cache } = this.stateOf(ctx)
     if (config.substituters.length === 0) return { id: ID, configured: false, reachable: null, detail: 'no substituters configured ([nix] substituters = ["URL"])' }
-    const reachable = await cache.substituters()
+    // Reachable means nix-cache-info was fetched (and names our store), not merely configured.
+    const reachable = await cache.reachableSubstituters()
     return {
       id: ID,
       configured: true,

@@ -268,3 +268,34 @@ describe('nix install through flaky substituters', function () {
     }
   })
 })
+
+describe('nix sources: reachability is nix-cache-info answering', () => {
+  it('reports a substituter whose nix-cache-info fails as unreachable, one that answers as reachable', async () => {
+    const down = await substituter()
+    down.setRoute('/nix-cache-info', undefined)
+    const up = await substituter()
+    try {
+      const { nip } = await install([down], { retries: 0 })
+      try {
+        const status = await createAdapter().probe(nip.dispatcher.context('nix'))
+        assert.equal(status.reachable, false)
+        assert.match(status.detail, /no substituter answers/)
+      } finally {
+        nip.close()
+      }
+      const both = await install([down, up], { retries: 0 })
+      try {
+        const status = await createAdapter().probe(both.nip.dispatcher.context('nix'))
+        assert.equal(status.reachable, true)
+        assert.equal(status.detail, `substituters: ${up.url}`)
+      } finally {
+        both.nip.close()
+      }
+    } finally {
+      await down.close()
+      await up.close()
+      mirrors.splice(mirrors.indexOf(down), 1)
+      mirrors.splice(mirrors.indexOf(up), 1)
+    }
+  })
+})

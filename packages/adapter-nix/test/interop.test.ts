@@ -52,7 +52,18 @@ describe('interop with the real Nix', function () {
 in derivation { name = "hello-2.12"; system = builtins.currentSystem; builder = bb; args = ["sh" "-c" "\${bb} mkdir -p $out/bin && printf '#!\${bb} sh\\\\n\${bb} cat \${data}/share/greeting.txt\\\\n' > $out/bin/hello && \${bb} chmod +x $out/bin/hello && \${bb} ln -s \${data}/share/greeting.txt $out/greeting"]; }\n`,
     )
     paths.hello = nix('nix-build', ['--store', storeArg(), 'hello.nix', '--no-out-link']).toString().trim()
-    const toCopy = [paths.hello]
+    // One closure holding two store paths that map to one program name (synth 0-1.0 and synth 1-1.1).
+    const synth = (name: string, text: string) =>
+      `derivation { name = "${name}"; system = builtins.currentSystem; builder = bb; args = ["sh" "-c" "\${bb} mkdir -p $out/share && echo '${text}' > $out/share/synth.txt"]; }`
+    fs.writeFileSync(
+      path.join(work, 'synth.nix'),
+      `let ${bb}
+  s0 = ${synth('synth-0-1.0', 'synth zero')};
+  s1 = ${synth('synth-1-1.1', 'synth one')};
+in derivation { name = "synthapp-1.0"; system = builtins.currentSystem; builder = bb; args = ["sh" "-c" "\${bb} mkdir -p $out/bin && printf '#!\${bb} sh\\\\n\${bb} cat \${s0}/share/synth.txt \${s1}/share/synth.txt\\\\n' > $out/bin/synthapp && \${bb} chmod +x $out/bin/synthapp"]; }\n`,
+    )
+    paths.synthapp = nix('nix-build', ['--store', storeArg(), 'synth.nix', '--no-out-link']).toString().trim()
+    const toCopy = [paths.hello, paths.synthapp]
     const ld = ['/lib64/ld-linux-x86-64.so.2', '/lib/x86_64-linux-gnu/libc.so.6']
     withElf = has('gcc') && ld.every((f) => fs.existsSync(f))
     if (withElf) {
@@ -229,6 +240,23 @@ in derivation { name = "tool-1.0"; system = builtins.currentSystem; builder = bb
     assert.deepEqual(nip.list().map((p) => p.name).sort(), ['bb', 'greeting-data', 'hello'])
     await assert.rejects(nip.install(['nix:hello@9.9'], {}), (e: unknown) => isNipError(e, 'ERR_NIP_NOT_FOUND'))
     nip.close()
+  })
+
+  it('grafts a closure holding two versions of one name side by side, each dependent wired to its own', async () => {
+    const refs = nix('nix-store', ['--store', storeArg(), '-qR', paths.synthapp]).toString().trim().split('\n')
+    assert.deepEqual(refs.map((sp) => programNameOf(parseStorePath(sp)!)).filter((n) => n.name === 'synth').map((n) => n.version).sort(), ['0-1.0', '1-1.1'])
+    const root = newRoot()
+    const { nip } = await open(root, table(`${base}/bc`))
+    await nip.install([`nix:${paths.synthapp}`], {})
+    assert.deepEqual(nip.list().filter((p) => p.name === 'synth').map((p) => p.version).sort(), ['0-1.0', '1-1.1'])
+    for (const v of ['0-1.0', '1-1.1']) assert.ok(fs.existsSync(path.join(root, 'Programs/synth', v, 'share/synth.txt')))
+    // Current is the highest version (neither was asked for); only its files are linked.
+    assert.equal(fs.readlinkSync(path.join(root, 'Programs/synth/Current')), '1-1.1')
+    assert.equal(fs.readFileSync(path.join(root, 'System/Links/Shared/synth.txt'), 'utf8'), 'synth one\n')
+    // The dependent reads each exact version it references.
+    const out = execFileSync(path.join(root, 'System/Links/Executables/synthapp'), { env: { PATH: '/nonexistent' } }).toString()
+    assert.equal(out, 'synth zero\nsynth one\n')
+    assert.deepEqual((await checkConsistency(nip)).problems, [])
   })
 
   it('fails over to the next substituter when one does not have the path', async () => {

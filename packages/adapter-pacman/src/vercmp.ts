@@ -2,7 +2,16 @@
  * pacman's version ordering, `alpm_pkg_vercmp` (lib/libalpm/version.c), exactly: versions are
  * `[epoch:]version[-release]`; epochs, then versions, then releases (only when both sides have
  * one, so `1.5-1 == 1.5`) are compared with rpm 4.8.1's `rpmvercmp`. Returns -1, 0 or 1.
+ *
+ * The C code walks bytes: separator runs are counted in UTF-8 bytes and every byte ≥ 0x80 is a
+ * separator (neither `isalpha` nor `isdigit` in the C locale). So the comparison runs over the UTF-8
+ * bytes of both strings, each byte held as one character code 0–255 (`bytes()`).
  */
+
+/** The UTF-8 bytes of `s` as a string of character codes 0–255. */
+function bytes(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1')
+}
 
 interface Evr {
   epoch: string
@@ -30,8 +39,12 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57
 const isAlpha = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
 const isAlnum = (c: number): boolean => isDigit(c) || isAlpha(c)
 
-/** rpmvercmp from rpm 4.8.1, as libalpm carries it. */
+/** rpmvercmp from rpm 4.8.1, as libalpm carries it, over the UTF-8 bytes of both strings. */
 export function rpmvercmp(a: string, b: string): number {
+  return rpmvercmpBytes(bytes(a), bytes(b))
+}
+
+function rpmvercmpBytes(a: string, b: string): number {
   if (a === b) return 0
   let one = 0
   let two = 0
@@ -71,12 +84,12 @@ export function rpmvercmp(a: string, b: string): number {
 /** alpm_pkg_vercmp: -1, 0 or 1. */
 export function vercmp(a: string, b: string): number {
   if (a === b) return 0
-  const x = parseEvr(a)
-  const y = parseEvr(b)
-  let r = rpmvercmp(x.epoch, y.epoch)
+  const x = parseEvr(bytes(a))
+  const y = parseEvr(bytes(b))
+  let r = rpmvercmpBytes(x.epoch, y.epoch)
   if (r === 0) {
-    r = rpmvercmp(x.version, y.version)
-    if (r === 0 && x.release !== null && y.release !== null) r = rpmvercmp(x.release, y.release)
+    r = rpmvercmpBytes(x.version, y.version)
+    if (r === 0 && x.release !== null && y.release !== null) r = rpmvercmpBytes(x.release, y.release)
   }
   return r < 0 ? -1 : r > 0 ? 1 : 0
 }

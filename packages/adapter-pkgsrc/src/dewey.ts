@@ -3,8 +3,10 @@
  * integer vector plus an `nb` revision, compared element by element (missing elements are 0),
  * then by revision. Where pkglint's Go port disagrees (letters after a dot), dewey.c wins.
  *
- * Numbers are C ints in dewey.c; here they are JavaScript numbers, so a component above 2^53
- * loses precision instead of wrapping (no real version has one).
+ * Numbers are C ints in dewey.c and wrap past 2^31 - 1 (signed overflow, in practice modulo 2^32);
+ * here they are JavaScript numbers and do not wrap, so `foo-2147483648` is newer than
+ * `foo-2147483647` as its author meant (a component above 2^53 loses precision). A documented
+ * exception: see docs/pkgsrc.md.
  */
 
 /** Relations of `dewey_mktest`: `<`, `<=`, `>`, `>=`, `==`, `!=`. */
@@ -117,9 +119,11 @@ export function readOperator(text: string): { op: DeweyOperator; length: number 
 }
 
 /**
- * `dewey_match(pattern, pkg)` for a pattern holding `<` or `>`: the name before the first
- * operator must equal `pkg` up to its last `-`; the version after it must satisfy the relation,
- * and a second relation (`foo>=1<2`) when present.
+ * `dewey_match(pattern, pkg)` for a pattern holding `<` or `>`: the name before the first `<`/`>`
+ * must equal `pkg` up to its last `-`; the version after it must satisfy the relation. Exactly where
+ * dewey.c looks for a second relation: only after `>` or `>=`, only at the next `<` (read as `<` or
+ * `<=`). So `foo>=1<2` is a range, while in `foo<2<3` and `foo>=1>2` everything after the first
+ * operator is one version string (dewey parsing skips the characters it does not know).
  */
 export function deweyMatch(pattern: string, pkg: string): boolean {
   const dash = pkg.lastIndexOf('-')
@@ -131,12 +135,14 @@ export function deweyMatch(pattern: string, pkg: string): boolean {
   const first = readOperator(pattern.slice(sep))
   if (first === null) return false
   const rest = pattern.slice(sep + first.length)
-  const sep2 = rest.search(/[<>]/)
-  if (sep2 >= 0) {
-    const second = readOperator(rest.slice(sep2))
-    if (second === null) return false
-    if (!deweyTest(version, second.op, rest.slice(sep2 + second.length))) return false
-    return deweyTest(version, first.op, rest.slice(0, sep2))
+  if (first.op === '>' || first.op === '>=') {
+    const sep2 = rest.indexOf('<')
+    if (sep2 >= 0) {
+      const second = readOperator(rest.slice(sep2))
+      if (second === null) return false
+      if (!deweyTest(version, second.op, rest.slice(sep2 + second.length))) return false
+      return deweyTest(version, first.op, rest.slice(0, sep2))
+    }
   }
   return deweyTest(version, first.op, rest)
 }

@@ -37,7 +37,7 @@ export async function planInstall(opts: {
   const items: PlanItem[] = []
   const skipped: { name: string; version: string; reason: string }[] = []
   const unsatisfied: Unsatisfied[] = []
-  const byName = new Map<string, PlanItem>()
+  const byName = new Map<string, PlanItem[]>()
   const queue: PlanItem[] = []
 
   const add = async (ref: PackageRef, adapter: SourceAdapter, reason: 'explicit' | 'dependency', requiredBy: string[]) => {
@@ -49,7 +49,7 @@ export async function planInstall(opts: {
       })
     }
     const key = ref.name.toLowerCase()
-    const existing = byName.get(key)
+    const existing = samePlanned(byName.get(key), ref, reason)
     if (existing) {
       existing.requiredBy.push(...requiredBy)
       if (reason === 'explicit') existing.reason = 'explicit'
@@ -71,7 +71,7 @@ export async function planInstall(opts: {
       adapter,
       manifest,
     }
-    byName.set(key, item)
+    byName.set(key, [...(byName.get(key) ?? []), item])
     queue.push(item)
   }
 
@@ -99,22 +99,22 @@ export async function planInstall(opts: {
           done = true
           break
         }
-        const planned = byName.get(alt.name.toLowerCase())
+        const plannedVersions = byName.get(alt.name.toLowerCase()) ?? []
+        const planned = plannedVersions.find((p) => item.adapter.satisfies(alt, p.version))
         if (planned) {
-          if (item.adapter.satisfies(alt, planned.version)) {
-            planned.requiredBy.push(item.name)
-            done = true
-            break
-          }
-          reasons.push(`${planned.name} ${planned.version} is planned but does not satisfy ${alt.raw}`)
-          continue
+          planned.requiredBy.push(item.name)
+          done = true
+          break
         }
+        // No planned version satisfies it: another version of the same name is planned beside
+        // them (GoboLinux keeps versions side by side), if the source has one.
         const found = await resolveDependency(opts.dispatcher, item.adapter, alt)
         if (found) {
           await add(found, item.adapter, 'dependency', [item.name])
           done = true
           break
         }
+        for (const p of plannedVersions) reasons.push(`${p.name} ${p.version} is planned but does not satisfy ${alt.raw}`)
         reasons.push(`${item.adapter.id} has no version of ${alt.name} matching "${alt.constraint || 'any'}"`)
       }
       if (!done) unsatisfied.push({ dependency: dep.raw, requiredBy: `${item.name} ${item.version}`, reason: reasons.join('; ') })
@@ -168,23 +168,48 @@ async function resolveDependency(dispatcher: Dispatcher, adapter: SourceAdapter,
   return refs.find((r) => adapter.satisfies(dep, r.version)) ?? null
 }
 
+/**
+ * The planned item a new request is merged into: for an explicit request any planned version of
+ * the name (the first request wins, as before); for a dependency only the same version, so two
+ * dependents referencing two exact versions get both.
+ */
+function samePlanned(planned: PlanItem[] | undefined, ref: PackageRef, reason: 'explicit' | 'dependency'): PlanItem | undefined {
+  if (planned === undefined || planned.length === 0) return undefined
+  return reason === 'explicit' ? planned[0] : planned.find((p) => p.version === ref.version)
+}
+
 function orderDependenciesFirst(items: PlanItem[]): PlanItem[] {
-  const byName = new Map(items.map((i) => [i.name.toLowerCase(), i]))
+  const byName = new Map<string, PlanItem[]>()
+  for (const i of items) byName.set(i.name.toLowerCase(), [...(byName.get(i.name.toLowerCase()) ?? []), i])
   const out: PlanItem[] = []
-  const state = new Map<string, 'visiting' | 'done'>()
+  const state = new Map<PlanItem, 'visiting' | 'done'>()
   const visit = (item: PlanItem) => {
-    const k = item.name.toLowerCase()
-    if (state.get(k)) return // done, or a cycle: the graft is atomic as a whole, so any order is safe
-    state.set(k, 'visiting')
+    if (state.get(item)) return // done, or a cycle: the graft is atomic as a whole, so any order is safe
+    state.set(item, 'visiting')
     for (const dep of item.manifest.dependencies) {
       for (const alt of dep.anyOf ?? [dep]) {
-        const d = byName.get(alt.name.toLowerCase())
-        if (d) visit(d)
+        for (const d of byName.get(alt.name.toLowerCase()) ?? []) if (item.adapter.satisfies(alt, d.version)) visit(d)
       }
     }
-    state.set(k, 'done')
+    state.set(item, 'done')
     out.push(item)
   }
   for (const i of items) visit(i)
+  return out
+}
+
+/**
+ * When a plan holds several versions of one name (a closure referencing two exact versions), only
+ * one of them becomes Current: the one asked for, else the highest by the source's order. Returns
+ * the items that may become Current (every item whose name is planned once).
+ */
+export function currentCandidates(items: PlanItem[]): Set<PlanItem> {
+  const groups = new Map<string, PlanItem[]>()
+  for (const i of items) groups.set(i.name.toLowerCase(), [...(groups.get(i.name.toLowerCase()) ?? []), i])
+  const out = new Set<PlanItem>()
+  for (const group of groups.values()) {
+    const explicit = group.find((i) => i.reason === 'explicit')
+    out.add(explicit ?? group.reduce((best, i) => (i.adapter.compareVersions(i.version, best.version) > 0 ? i : best)))
+  }
   return out
 }

@@ -26,7 +26,7 @@ import { isNormalRelative } from './archive/entryPath.js'
 import type { Reporter } from './reporter.js'
 import { NipError } from './errors.js'
 import { desiredLinks, findLinkConflicts, type LinkConflict } from './linkFarm.js'
-import { planInstall, type PlanItem } from './planner.js'
+import { currentCandidates, planInstall, type PlanItem } from './planner.js'
 import { reconcile, type JournalPayload } from './reconcile.js'
 import { makeStagingDir, stageTree, mapCasError } from './stage.js'
 import { crashPoint } from './crash.js'
@@ -152,7 +152,7 @@ export class Engine {
     const txn = newTransactionId()
     // Keep the canonical case of a program that is already grafted (Gobo matches names case-insensitively).
     for (const item of items) item.name = db.programsNamed(item.name)[0]?.name ?? item.name
-    const names = items.map((i) => i.name)
+    const names = [...new Set(items.map((i) => i.name))]
     const payload: JournalPayload = {
       names,
       // Only what this transaction creates: a version directory joins the list just before it is renamed into place.
@@ -201,7 +201,9 @@ export class Engine {
 
       // 2. link conflicts, before anything becomes visible
       // A pinned Current stays Current: the new version is grafted beside it.
+      const mayBeCurrent = currentCandidates(items)
       const becomesCurrent = items.map((i) => {
+        if (!mayBeCurrent.has(i)) return false
         const cur = db.currentProgram(i.name)
         if (cur?.pinned === 1 && cur.version !== i.version) {
           this.o.reporter.emit({ type: 'warning', code: 'pinned', message: `${cur.name} is pinned at ${cur.version}: ${i.version} is grafted but not made Current (nip unpin ${cur.name}).` })

@@ -290,3 +290,29 @@ describe('graft pipeline (in-memory source)', () => {
     assert.deepEqual((await checkConsistency(nip)).doctor.findings.find((f) => f.check === 'cas-refcounts')?.severity, 'ok')
   })
 })
+
+describe('a plan with two versions of one name', () => {
+  it('grafts both when dependents require different exact versions; Current is the highest, links follow it', async () => {
+    const root = await tempRoot()
+    const lib = (v: string): MemoryPackage => ({ name: 'libx', version: v, files: { [`lib/libx.so.${v}`]: `libx ${v}`, 'share/libx/version': `${v}\n` } })
+    const source = new MemoryAdapter([
+      lib('1.0'),
+      lib('2.0'),
+      { name: 'a', version: '1', dependencies: ['libx == 1.0'], files: { 'bin/a': 'a\n' } },
+      { name: 'b', version: '1', dependencies: ['libx == 2.0'], files: { 'bin/b': 'b\n' } },
+      { name: 'app', version: '1', dependencies: ['a', 'b'], files: { 'bin/app': 'app\n' } },
+    ])
+    const { nip } = await openNip(root, [source])
+    try {
+      const r = await nip.install(['app'])
+      assert.deepEqual(r.grafted.map((g) => `${g.name}@${g.version}`).sort(), ['a@1', 'app@1', 'b@1', 'libx@1.0', 'libx@2.0'])
+      assert.equal(fs.readlinkSync(path.join(root, 'Programs/libx/Current')), '2.0')
+      assert.equal(fs.readFileSync(path.join(root, 'System/Links/Shared/libx/version'), 'utf8'), '2.0\n')
+      assert.ok(fs.existsSync(path.join(root, 'Programs/libx/1.0/lib/libx.so.1.0')))
+      assert.deepEqual((await checkConsistency(nip)).problems, [])
+    } finally {
+      nip.close()
+      await fs.promises.rm(root, { recursive: true, force: true })
+    }
+  })
+})

@@ -11,3 +11,4 @@ export { prng, mutate, withTimeout, mutationOutcome, visibleStaging, writtenOuts
 export { expectEveryMirrorRefused, type EveryMirrorRefusal } from './mirrorChecks.js'
 export { snapshotDir, assertUnchanged, type DirSnapshot } from './outsideSnapshot.js'
 export { pacmanPackageFile, pkgsrcPackageFile, debPackageFile, gpkgPackageFile, xpakPackageFile, goboPackageFile, arArchive, type SimplePackage } from './packageFiles.js'
+export { LONG_TESTS, seeded, shq, hasTool, runBatched, type Seeded } from './differential.js'
