@@ -20,6 +20,7 @@ import path from 'node:path'
 import {
   NipError,
   relocateTree,
+  type NipErrorCode,
   type AdapterContext,
   type AdapterStatus,
   type DependencySpec,
@@ -97,6 +98,7 @@ export class DebianAdapter implements SourceAdapter {
       candidates = (index.packages.providers.get(name) ?? []).map((p) => p.pkg).sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
     }
     if (spec.version !== undefined) candidates = candidates.filter((p) => p.version === spec.version)
+    if (candidates.length === 0) throwIfLost(index, spec.raw)
     return candidates.map((p) => toRef(p, idOf(p)))
   }
 
@@ -284,6 +286,21 @@ export class DebianAdapter implements SourceAdapter {
 
 export function createAdapter(): SourceAdapter {
   return new DebianAdapter()
+}
+
+/**
+ * Nothing matched, but an index of a loaded suite is not in use at all (no mirror delivered it
+ * intact and nip had no earlier copy): the package may well be listed there, so its failure is
+ * the answer rather than "not found".
+ */
+function throwIfLost(index: Index, spec: string): void {
+  const lost = index.loaded.flatMap((l) => l.stale.filter((s) => s.keptFrom === undefined))
+  if (lost.length === 0) return
+  const first = lost[0]!
+  throw new NipError(first.code as NipErrorCode, `${spec} is not in the Debian indexes in use; ${lost.map((l) => `${l.index}`).join(', ')} ${lost.length === 1 ? 'is' : 'are'} not in use: ${first.reason}`, {
+    hint: 'The mirrors did not deliver that index intact; try again later (nip uses an index only when it matches the signed Release).',
+    data: { spec, lost: lost.map((l) => ({ index: l.index, path: l.path, code: l.code })) },
+  })
 }
 
 /** A package's identity: the .deb URL (or local path) — unique across sources and versions. */

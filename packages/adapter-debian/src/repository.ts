@@ -18,7 +18,8 @@ import { packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
 import type { DownloadSettings } from './debianConfig.js'
 import { readKeyring, verifyInRelease } from './releaseSignature.js'
-import { downloadVerified } from './verifiedDownload.js'
+import { readGoodIndexes, writeGoodIndexes } from './indexState.js'
+import { downloadVerified, holds } from './verifiedDownload.js'
 
 export interface LoadSourceOptions {
   source: AptSource
@@ -42,6 +43,19 @@ export interface LoadedSource {
   packages: DebianPackage[]
   /** Component/architecture pairs the Release does not list. */
   missing: string[]
+  /** Indexes the Release lists that no mirror delivered intact (the suite's others are used). */
+  stale: StaleIndex[]
+}
+
+export interface StaleIndex {
+  /** "bookworm-security main/binary-all" */
+  index: string
+  /** The file's name in the Release. */
+  path: string
+  code: string
+  reason: string
+  /** Set when the last good copy is used instead: the date of the Release that covered it. */
+  keptFrom?: string
 }
 
 const INRELEASE_MAX = 64 * 1024 * 1024
@@ -68,6 +82,9 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
   const archs = source.architectures.length > 0 ? source.architectures.filter((a) => a === opts.architecture) : [opts.architecture]
   const packages: DebianPackage[] = []
   const missing: string[] = []
+  const stale: StaleIndex[] = []
+  const good = await readGoodIndexes(listDir)
+  let goodChanged = false
   const components = flat ? [''] : source.components
   for (const component of components) {
     for (const arch of [...archs, 'all']) {
@@ -77,20 +94,52 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
         if (arch !== 'all') missing.push(`${component}/${arch}`)
         continue
       }
-      const url = release.acquireByHash && !flat ? new URL(`${dir}by-hash/SHA256/${index.sha256}`, distUrl).toString() : new URL(index.path, distUrl).toString()
-      const file = await downloadVerified({
-        urls: onMirrors(url),
-        dest: path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`),
-        size: index.size,
-        sha256: index.sha256,
-        settings,
-        label: index.path,
-        ...ctx,
-      })
-      const content = await decompressFile(file.path, index.path)
-      const plain = release.files.get(`${dir}Packages`)
-      if (plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, url)
+      const canonical = new URL(index.path, distUrl).toString()
+      // apt's order: on each mirror the by-hash name first, then the canonical one (a by-hash
+      // 404 is a mirror that does not keep by-hash files, or has not synced them yet).
+      const byHash = release.acquireByHash && !flat ? new URL(`${dir}by-hash/SHA256/${index.sha256}`, distUrl).toString() : null
+      const urls = byHash === null ? onMirrors(canonical) : onMirrors(byHash).flatMap((u, i) => [u, onMirrors(canonical)[i]!])
+      const name = flat ? source.suite : `${source.suite} ${dir.slice(0, -1)}`
+      let content: Buffer
       const origin = `${distUrl}${dir}Packages`
+      try {
+        const file = await downloadVerified({
+          urls,
+          dest: path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`),
+          size: index.size,
+          sha256: index.sha256,
+          settings,
+          label: index.path,
+          ...ctx,
+        })
+        content = await decompressFile(file.path, index.path)
+        const plain = release.files.get(`${dir}Packages`)
+        if (plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, canonical)
+        const before = good[dir]
+        if (before?.sha256 !== index.sha256 || before.file !== file.path) {
+          good[dir] = { file: file.path, name: index.path, sha256: index.sha256, size: index.size, ...(release.date ? { releaseDate: release.date.toISOString() } : {}), recordedAt: (opts.now ?? new Date()).toISOString() }
+          goodChanged = true
+        }
+      } catch (e) {
+        if (opts.signal?.aborted) throw e
+        const error = e instanceof NipError ? e : new NipError('ERR_NIP_INTERNAL', String((e as Error)?.message ?? e), { cause: e })
+        // Losing one index never drops the suite's others: the last good copy is used (its
+        // updates are not), or the packages it lists are not offered at all.
+        const last = good[dir]
+        const kept = last !== undefined && last.sha256 !== index.sha256 && (await holds(last.file, last.sha256, last.size)) ? last : undefined
+        const entry: StaleIndex = { index: name, path: index.path, code: error.code, reason: error.message, ...(kept ? { keptFrom: kept.releaseDate ?? kept.recordedAt } : {}) }
+        stale.push(entry)
+        opts.reporter?.emit({
+          type: 'warning',
+          code: kept ? 'debian-index-stale' : 'debian-index-missing',
+          message: kept
+            ? `${name}: updates for these packages are not in use (the index of ${entry.keptFrom} is used instead; ${firstLine(error.message)})`
+            : `${name}: these packages are not in use (${firstLine(error.message)})`,
+          data: { source: source.origin, index: index.path, code: error.code, ...(kept ? { keptFrom: entry.keptFrom } : {}) },
+        })
+        if (!kept) continue
+        content = await decompressFile(kept.file, kept.name)
+      }
       for (const stanza of parseStanzas(content.toString('utf8'), { source: origin })) {
         const pkg = packageFromStanza(stanza, { base: flat ? distUrl : base, origin, priority: opts.priority })
         if (pkg === null) continue
@@ -99,7 +148,13 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
       }
     }
   }
-  return { source, release, fingerprint: verified.fingerprint, packages, missing }
+  if (goodChanged) await writeGoodIndexes(listDir, good).catch(() => undefined)
+  return { source, release, fingerprint: verified.fingerprint, packages, missing, stale }
+}
+
+function firstLine(s: string): string {
+  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean)
+  return lines.length <= 1 ? (lines[0] ?? s) : `${lines[0]} ${lines.slice(1).join('; ')}`
 }
 
 /** The best-compressed Packages file the Release lists under `dir`. */

@@ -1,0 +1,50 @@
+/**
+ * The last good copy of each Packages index of a suite: which verified file in the cache was in
+ * use, and the Release (date) that vouched for it. When a newer Release names an index that no
+ * mirror delivers intact, apt keeps using the old one ("old ones used instead"); so does nip.
+ *
+ * Contract: the record lives in the suite's list directory (`<listDir>/indexes.json`) inside
+ * the adapter's cache and is written only after the file it names passed the signed Release's
+ * SHA256 and size. This module is the adapter's only writer of that record; a damaged or
+ * missing record only means there is no last good copy to fall back on.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+
+export interface GoodIndex {
+  /** The file in the cache (absolute). */
+  file: string
+  /** The compressed file's name in the Release ("main/binary-all/Packages.xz"). */
+  name: string
+  sha256: string
+  size: number
+  /** The date of the Release whose signature covered it (ISO), when it had one. */
+  releaseDate?: string
+  /** When nip verified and recorded it (ISO). */
+  recordedAt: string
+}
+
+const FILE = 'indexes.json'
+
+export async function readGoodIndexes(listDir: string): Promise<Record<string, GoodIndex>> {
+  try {
+    const parsed = JSON.parse(await readFile(path.join(listDir, FILE), 'utf8')) as unknown
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {}
+    const out: Record<string, GoodIndex> = {}
+    for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+      const g = v as Partial<GoodIndex>
+      if (typeof g?.file === 'string' && typeof g.sha256 === 'string' && typeof g.size === 'number' && typeof g.name === 'string') out[k] = g as GoodIndex
+    }
+    return out
+  } catch {
+    return {}
+  }
+}
+
+/** Replaces the record (temporary file + rename, so a reader never sees half of it). */
+export async function writeGoodIndexes(listDir: string, records: Record<string, GoodIndex>): Promise<void> {
+  await mkdir(listDir, { recursive: true })
+  const tmp = path.join(listDir, `${FILE}.tmp-${process.pid}`)
+  await writeFile(tmp, JSON.stringify(records, null, 1))
+  await rename(tmp, path.join(listDir, FILE))
+}
