@@ -30,6 +30,7 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
 } from '@nip/core'
 import { readAptSources, type AptSource } from './aptSources.js'
 import { chooseDependencies } from './dependencyChoice.js'
@@ -39,7 +40,8 @@ import { readDpkgStatus } from './dpkgStatus.js'
 import { downloadVerified } from './verifiedDownload.js'
 import { PackageIndex, packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { parseConstraint, versionSatisfies } from './relation.js'
-import { loadSource, type LoadedSource } from './repository.js'
+import { readUpdatedAt } from './indexState.js'
+import { listDirOf, loadSource, type LoadedSource, type LoadSourceOptions } from './repository.js'
 import { compareVersions } from './versionCompare.js'
 
 const ID = 'debian'
@@ -244,23 +246,90 @@ export class DebianAdapter implements SourceAdapter {
     return this.index.value
   }
 
+  /**
+   * `nip update`: every suite from the network, verified; a suite that fails keeps its last good
+   * copy (nothing of it is replaced before it verifies). The next query reads the new index.
+   */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const config = parseDebianConfig(ctx.config)
+    const sources = await this.sourcesOf(config)
+    this.index = null
+    if (sources.length === 0) return { source: ID, status: 'not-supported', detail: 'no apt sources (host sources absent; set [debian] sources)' }
+    const parts: NonNullable<SourceUpdate['parts']> = []
+    let error: SourceUpdate['error']
+    await Promise.all(
+      sources.map(async (source, priority) => {
+        const name = `${source.uri} ${source.suite}`
+        try {
+          const l = await loadSource(this.loadOptions(config, ctx, source, priority))
+          const kept = l.stale.filter((x) => x.keptFrom !== undefined).map((x) => `${x.index}: the last good copy (${x.keptFrom}) is kept`)
+          const lost = l.stale.filter((x) => x.keptFrom === undefined).map((x) => `${x.index}: not in use`)
+          const status = l.stale.length > 0 ? 'partial' : l.changed ? 'updated' : 'unchanged'
+          parts[priority] = { name, status, detail: [`${l.packages.length} packages`, ...kept, ...lost].join('; ') }
+        } catch (e) {
+          const err = e instanceof NipError ? e : new NipError('ERR_NIP_INTERNAL', String((e as Error)?.message ?? e), { cause: e })
+          error ??= { code: err.code, message: err.message }
+          parts[priority] = { name, status: 'failed', detail: `${err.code}: ${err.message.split('\n')[0]} (the last good copy stays)` }
+        }
+      }),
+    )
+    const failed = parts.filter((p) => p.status === 'failed').length
+    const status = failed === parts.length ? 'failed' : failed > 0 || parts.some((p) => p.status === 'partial') ? 'partial' : parts.some((p) => p.status === 'updated') ? 'updated' : 'unchanged'
+    const detail = `${parts.length} suite(s): ${parts.filter((p) => p.status === 'updated').length} updated, ${parts.filter((p) => p.status === 'unchanged').length} unchanged, ${parts.filter((p) => p.status === 'partial').length} partial, ${failed} failed`
+    return { source: ID, status, detail, parts, ...(error ? { error } : {}) }
+  }
+
+  private loadOptions(config: DebianConfig, ctx: AdapterContext, source: AptSource, priority: number): LoadSourceOptions {
+    return {
+      source,
+      priority,
+      architecture: config.architecture,
+      defaultKeyrings: config.keyrings,
+      checkValidUntil: config.checkValidUntil,
+      cacheDir: ctx.cacheDir,
+      download: config.download,
+      reporter: ctx.reporter,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }
+  }
+
+  /**
+   * One suite for a query: the local index when it is younger than the maximum age (no network),
+   * else refreshed from the network; when that fails and a local index exists, the local index,
+   * with a warning giving its age.
+   */
+  private async loadForQuery(config: DebianConfig, ctx: AdapterContext, source: AptSource, priority: number): Promise<LoadedSource> {
+    const opts = this.loadOptions(config, ctx, source, priority)
+    const updatedAt = await readUpdatedAt(listDirOf(source, ctx.cacheDir))
+    const age = updatedAt === null ? null : Math.max(0, (Date.now() - updatedAt.getTime()) / 1000)
+    const maxAge = ctx.index?.maxAgeSeconds ?? 86400
+    if (age !== null && age < maxAge && ctx.index?.refresh !== 'force') {
+      try {
+        return await loadSource({ ...opts, offline: true })
+      } catch {
+        // A damaged local index: refreshed from the network below.
+      }
+    }
+    try {
+      return await loadSource(opts)
+    } catch (e) {
+      if (age === null || ctx.signal?.aborted) throw e
+      const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e)
+      const l = await loadSource({ ...opts, offline: true })
+      l.offline = { reason, ageSeconds: Math.round(age) }
+      ctx.reporter.emit({
+        type: 'warning',
+        code: 'debian-index-offline',
+        message: `debian: ${source.uri} ${source.suite} could not be refreshed (${reason}); using the local index from ${describeAge(age)} ago`,
+        data: { source: source.origin, ageSeconds: Math.round(age), ...(e instanceof NipError ? { code: e.code } : {}) },
+      })
+      return l
+    }
+  }
+
   private async buildIndex(config: DebianConfig, ctx: AdapterContext): Promise<Index> {
     const sources = await this.sourcesOf(config)
-    const results = await Promise.allSettled(
-      sources.map((source, priority) =>
-        loadSource({
-          source,
-          priority,
-          architecture: config.architecture,
-          defaultKeyrings: config.keyrings,
-          checkValidUntil: config.checkValidUntil,
-          cacheDir: ctx.cacheDir,
-          download: config.download,
-          reporter: ctx.reporter,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        }),
-      ),
-    )
+    const results = await Promise.allSettled(sources.map((source, priority) => this.loadForQuery(config, ctx, source, priority)))
     const loaded: LoadedSource[] = []
     const failed: { source: AptSource; error: NipError }[] = []
     results.forEach((r, i) => {
@@ -301,6 +370,16 @@ function throwIfLost(index: Index, spec: string): void {
     hint: 'The mirrors did not deliver that index intact; try again later (nip uses an index only when it matches the signed Release).',
     data: { spec, lost: lost.map((l) => ({ index: l.index, path: l.path, code: l.code })) },
   })
+}
+
+/** "40 s", "12 min", "3 h 5 min", "2 days". */
+export function describeAge(seconds: number): string {
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+  const days = Math.round(s / 86400)
+  return `${days} day${days === 1 ? '' : 's'}`
 }
 
 /** A package's identity: the .deb URL (or local path) — unique across sources and versions. */

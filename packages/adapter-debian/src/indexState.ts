@@ -48,3 +48,25 @@ export async function writeGoodIndexes(listDir: string, records: Record<string, 
   await writeFile(tmp, JSON.stringify(records, null, 1))
   await rename(tmp, path.join(listDir, FILE))
 }
+
+/** When the suite's metadata was last refreshed from the network (null: never, or unknown). */
+export async function readUpdatedAt(listDir: string): Promise<Date | null> {
+  try {
+    const t = Date.parse((await readFile(path.join(listDir, 'updated-at'), 'utf8')).trim())
+    return Number.isNaN(t) ? null : new Date(t)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A freshly downloaded InRelease (`InRelease.new`) whose signature verified becomes the suite's
+ * InRelease, and the refresh time is recorded. Until then the previous InRelease stays: a
+ * download that fails verification never replaces the last good copy.
+ */
+export async function promoteInRelease(listDir: string, fetched: string, at: Date): Promise<void> {
+  await rename(fetched, path.join(listDir, 'InRelease'))
+  const tmp = path.join(listDir, `updated-at.tmp-${process.pid}`)
+  await writeFile(tmp, `${at.toISOString()}\n`)
+  await rename(tmp, path.join(listDir, 'updated-at'))
+}

@@ -18,7 +18,7 @@ import { packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
 import type { DownloadSettings } from './debianConfig.js'
 import { readKeyring, verifyInRelease } from './releaseSignature.js'
-import { readGoodIndexes, writeGoodIndexes } from './indexState.js'
+import { promoteInRelease, readGoodIndexes, writeGoodIndexes } from './indexState.js'
 import { downloadVerified, holds } from './verifiedDownload.js'
 
 export interface LoadSourceOptions {
@@ -34,6 +34,8 @@ export interface LoadSourceOptions {
   signal?: AbortSignal
   download?: DownloadSettings
   reporter?: Reporter
+  /** Read the suite from the local index only (InRelease and indexes in the cache), never the network. */
+  offline?: boolean
 }
 
 export interface LoadedSource {
@@ -45,6 +47,12 @@ export interface LoadedSource {
   missing: string[]
   /** Indexes the Release lists that no mirror delivered intact (the suite's others are used). */
   stale: StaleIndex[]
+  /** Whether the InRelease differs from the one the cache held before. */
+  changed: boolean
+  /** Read from the local index without the network. */
+  fromCache: boolean
+  /** Set by the adapter when the network failed and the local index was used: why, and its age in seconds. */
+  offline?: { reason: string; ageSeconds: number }
 }
 
 export interface StaleIndex {
@@ -60,24 +68,51 @@ export interface StaleIndex {
 
 const INRELEASE_MAX = 64 * 1024 * 1024
 
-export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource> {
-  const { source } = opts
+function distUrlOf(source: AptSource): { base: string; flat: boolean; distUrl: string } {
   const base = source.uri.endsWith('/') ? source.uri : `${source.uri}/`
   const flat = source.suite.endsWith('/')
   const distUrl = flat ? new URL(source.suite === './' ? '' : source.suite, base).toString() : new URL(`dists/${source.suite}/`, base).toString()
-  const listDir = path.join(opts.cacheDir, 'lists', distUrl.replace(/^[a-z]+:\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_'))
+  return { base, flat, distUrl }
+}
+
+/** The suite's directory in the cache: its InRelease, when it was refreshed, its last good indexes. */
+export function listDirOf(source: AptSource, cacheDir: string): string {
+  return path.join(cacheDir, 'lists', distUrlOf(source).distUrl.replace(/^[a-z]+:\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '_'))
+}
+
+export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource> {
+  const { source } = opts
+  const { base, flat, distUrl } = distUrlOf(source)
+  const listDir = listDirOf(source, opts.cacheDir)
   const inReleaseUrl = new URL('InRelease', distUrl).toString()
   // The same archive on the source's mirrors: any URL under `base` has its twin under each.
   const mirrorBases = (source.mirrors ?? []).map((m) => (m.endsWith('/') ? m : `${m}/`))
   const onMirrors = (url: string): string[] => (url.startsWith(base) ? [url, ...mirrorBases.map((m) => m + url.slice(base.length))] : [url])
   const settings = opts.download ?? {}
   const ctx = { ...(opts.reporter ? { reporter: opts.reporter } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }
-  const fetched = await downloadVerified({ urls: onMirrors(inReleaseUrl), dest: path.join(listDir, 'InRelease'), maxSize: INRELEASE_MAX, settings, label: 'InRelease', ...ctx })
-  const text = await readFile(fetched.path, 'utf8')
+  const previous = await readFile(path.join(listDir, 'InRelease'), 'utf8').catch(() => null)
+  let text: string
+  let fetchedPath: string | null = null
+  if (opts.offline) {
+    if (previous === null) {
+      throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${source.uri} ${source.suite} has no local index yet`, {
+        hint: 'Run nip update while the mirror is reachable.',
+        data: { source: source.origin },
+      })
+    }
+    text = previous
+  } else {
+    const fetched = await downloadVerified({ urls: onMirrors(inReleaseUrl), dest: path.join(listDir, 'InRelease.new'), maxSize: INRELEASE_MAX, settings, label: 'InRelease', ...ctx })
+    fetchedPath = fetched.path
+    text = await readFile(fetched.path, 'utf8')
+  }
   const keys = await keyringOf(source, opts.defaultKeyrings)
   const verified = await verifyInRelease(text, keys, inReleaseUrl)
   const release = parseRelease(verified.text, inReleaseUrl)
   if (opts.checkValidUntil) checkValidUntil(release, inReleaseUrl, opts.now)
+  // Verified: the new InRelease replaces the last good one (never before).
+  if (fetchedPath !== null) await promoteInRelease(listDir, fetchedPath, opts.now ?? new Date())
+  const changed = previous !== text
 
   const archs = source.architectures.length > 0 ? source.architectures.filter((a) => a === opts.architecture) : [opts.architecture]
   const packages: DebianPackage[] = []
@@ -103,15 +138,11 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
       let content: Buffer
       const origin = `${distUrl}${dir}Packages`
       try {
-        const file = await downloadVerified({
-          urls,
-          dest: path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`),
-          size: index.size,
-          sha256: index.sha256,
-          settings,
-          label: index.path,
-          ...ctx,
-        })
+        const dest = path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`)
+        if (opts.offline && !(await holds(dest, index.sha256, index.size))) {
+          throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${index.path} is not in the local index`, { hint: 'Run nip update while the mirror is reachable.', data: { index: index.path } })
+        }
+        const file = opts.offline ? { path: dest } : await downloadVerified({ urls, dest, size: index.size, sha256: index.sha256, settings, label: index.path, ...ctx })
         content = await decompressFile(file.path, index.path)
         const plain = release.files.get(`${dir}Packages`)
         if (plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, canonical)
@@ -149,7 +180,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
     }
   }
   if (goodChanged) await writeGoodIndexes(listDir, good).catch(() => undefined)
-  return { source, release, fingerprint: verified.fingerprint, packages, missing, stale }
+  return { source, release, fingerprint: verified.fingerprint, packages, missing, stale, changed, fromCache: opts.offline === true }
 }
 
 function firstLine(s: string): string {

@@ -26,6 +26,7 @@ import Sources from './commands/sources.js'
 import Status from './commands/status.js'
 import Switch from './commands/switch.js'
 import Unpin from './commands/unpin.js'
+import Update from './commands/update.js'
 import Upgrade from './commands/upgrade.js'
 import Verify from './commands/verify.js'
 
@@ -53,6 +54,7 @@ export const COMMANDS = {
   status: Status,
   switch: Switch,
   unpin: Unpin,
+  update: Update,
   upgrade: Upgrade,
   verify: Verify,
 }

@@ -137,6 +137,8 @@ describe('nip outdated and upgrade across a pacman and a Debian repository', fun
     await withNip(root, (nip) => nip.install(['debian:uptool', 'pacman:nip-tool'], { yes: true } as never))
     serve('new')
     await withNip(root, async (nip) => {
+      // The Debian suite's local index is a day fresh: nip update reads the synced mirror.
+      assert.deepEqual((await nip.update()).sources.map((s) => `${s.source} ${s.status}`), ['pacman not-supported', 'debian updated'])
       assert.deepEqual(current(nip), { uptool: '1.0 debian', uplib: '1.0 debian (dependency)', 'nip-tool': '1.0-1 pacman' })
       const outdated = await nip.outdated()
       assert.deepEqual(
@@ -174,6 +176,7 @@ describe('nip outdated and upgrade across a pacman and a Debian repository', fun
     await withNip(root, (nip) => nip.pin('nip-tool'))
     serve('new')
     await withNip(root, async (nip) => {
+      await nip.update()
       const r = await nip.upgrade(['nip-tool'], {})
       assert.deepEqual(r.grafted, [])
       assert.deepEqual(r.held.map((h) => `${h.name} ${h.reason}`), ['nip-tool pinned'])

@@ -26,3 +26,4 @@ export type { RelocateOptions, RelocateResult, ElfDynamic } from './relocate/ind
 export { treeLinkTarget, climbsToSettings } from './treeTarget.js'
 export { classifyPlan } from './upgrade.js'
 export type { OutdatedEntry, OutdatedResult, UpgradeOptions, UpgradeResult, UpgradeSelection, ChangeRefusal } from './upgrade.js'
+export type { UpdateResult } from './update.js'

@@ -58,6 +58,8 @@ import { collectGarbage } from './gc.js'
 import { setPin } from './pins.js'
 import { verifyPrograms } from './verify.js'
 import { planAutoremove } from './autoremove.js'
+import { rankSearchHits } from './searchRank.js'
+import { DEFAULT_INDEX_MAX_AGE, updateSources, type UpdateResult } from './update.js'
 import { outdatedOf, runUpgrade, type OutdatedResult, type UpgradeOptions, type UpgradeResult } from './upgrade.js'
 import { RESERVE_BYTES, keepReserve, releaseReserve } from './reserve.js'
 
@@ -100,6 +102,7 @@ export class Nip {
       config: this.dispatcher.sourceConfig(id)?.table ?? {},
       cacheDir: this.layout.adapterCacheDir(String(id)),
       limits: this.limits,
+      index: { maxAgeSeconds: this.config.indexMaxAge ?? DEFAULT_INDEX_MAX_AGE },
     }
   }
 
@@ -327,8 +330,14 @@ export class Nip {
     return none
   }
 
+  /** Hits of every enabled source, ranked: exact name, then prefix, then by score (searchRank.ts); grafted programs marked. */
   async search(query: string, opts: { source?: string } = {}): Promise<SearchHit[]> {
-    return this.dispatcher.search(query, opts.source)
+    return rankSearchHits(query, await this.dispatcher.search(query, opts.source), this.reader()?.programs() ?? [])
+  }
+
+  /** Refresh every enabled source's local index (or one source's); one result per source (update.ts). */
+  async update(opts: { source?: string } = {}): Promise<UpdateResult> {
+    return updateSources(this.dispatcher, opts.source)
   }
 
   async sources(): Promise<SourceStatus[]> {
