@@ -41,6 +41,7 @@ import { downloadVerified } from './verifiedDownload.js'
 import { PackageIndex, packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { parseConstraint, versionSatisfies } from './relation.js'
 import { readUpdatedAt } from './indexState.js'
+import { LocalIndexDb, type LocalPackages } from './localIndexDb.js'
 import { listDirOf, loadSource, type LoadedSource, type LoadSourceOptions } from './repository.js'
 import { compareVersions } from './versionCompare.js'
 
@@ -52,14 +53,15 @@ interface Index {
   loaded: LoadedSource[]
   /** Sources that failed to load, with the reason (reported by probe). */
   failed: { source: AptSource; error: NipError }[]
-  packages: PackageIndex
+  /** The packages of the loaded suites, from the local index database. */
+  packages: LocalPackages
   host: PackageIndex | null
-  byId: Map<string, DebianPackage>
 }
 
 export class DebianAdapter implements SourceAdapter {
   readonly id = ID
   private index: { key: string; value: Promise<Index> } | null = null
+  private db: { file: string; value: LocalIndexDb } | null = null
   private readonly local = new Map<string, DebianPackage>()
 
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
@@ -77,13 +79,9 @@ export class DebianAdapter implements SourceAdapter {
   async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
     const q = query.toLowerCase()
     const index = await this.requireIndex(ctx)
-    const names = [...index.packages.byName.keys()].sort()
-    for (const name of names) {
-      const best = index.packages.versionsOf(name)[0]
-      const byName = name.includes(q)
-      if (byName || (best.summary ?? '').toLowerCase().includes(q)) {
-        yield { ref: toRef(best, idOf(best)), score: name === q ? 1 : byName ? 0.5 : 0.25 }
-      }
+    for (const best of index.packages.search(q)) {
+      const byName = best.name.includes(q)
+      yield { ref: toRef(best, idOf(best)), score: best.name === q ? 1 : byName ? 0.5 : 0.25 }
     }
   }
 
@@ -97,7 +95,7 @@ export class DebianAdapter implements SourceAdapter {
     let candidates = index.packages.versionsOf(name)
     if (candidates.length === 0) {
       // A virtual package: its providers, best version first.
-      candidates = (index.packages.providers.get(name) ?? []).map((p) => p.pkg).sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
+      candidates = index.packages.providersOf(name).map((p) => p.pkg).sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
     }
     if (spec.version !== undefined) candidates = candidates.filter((p) => p.version === spec.version)
     if (candidates.length === 0) throwIfLost(index, spec.raw)
@@ -197,7 +195,7 @@ export class DebianAdapter implements SourceAdapter {
   }
 
   private packageOf(ref: PackageRef, index: Index): DebianPackage {
-    const pkg = index.byId.get(ref.id) ?? this.local.get(ref.id)
+    const pkg = index.packages.versionsOf(ref.name).find((p) => idOf(p) === ref.id) ?? this.local.get(ref.id)
     if (pkg === undefined) {
       throw new NipError('ERR_NIP_NOT_FOUND', `The Debian sources no longer offer ${ref.name} ${ref.version}`, { hint: 'Run the command again to re-read the indices.', data: { ref } })
     }
@@ -265,7 +263,8 @@ export class DebianAdapter implements SourceAdapter {
           const kept = l.stale.filter((x) => x.keptFrom !== undefined).map((x) => `${x.index}: the last good copy (${x.keptFrom}) is kept`)
           const lost = l.stale.filter((x) => x.keptFrom === undefined).map((x) => `${x.index}: not in use`)
           const status = l.stale.length > 0 ? 'partial' : l.changed ? 'updated' : 'unchanged'
-          parts[priority] = { name, status, detail: [`${l.packages.length} packages`, ...kept, ...lost].join('; ') }
+          const count = this.store(ctx, l).view([l.view], config.architecture).count()
+          parts[priority] = { name, status, detail: [`${count} packages`, ...kept, ...lost].join('; ') }
         } catch (e) {
           const err = e instanceof NipError ? e : new NipError('ERR_NIP_INTERNAL', String((e as Error)?.message ?? e), { cause: e })
           error ??= { code: err.code, message: err.message }
@@ -289,8 +288,29 @@ export class DebianAdapter implements SourceAdapter {
       cacheDir: ctx.cacheDir,
       download: config.download,
       reporter: ctx.reporter,
+      known: (suite) => this.database(ctx).holds(suite),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     }
+  }
+
+  /** The local index database (`<state-dir>/index/debian.sqlite`), opened once per adapter and root. */
+  private database(ctx: AdapterContext): LocalIndexDb {
+    const file = path.join(ctx.layout.stateDir, 'index', 'debian.sqlite')
+    if (this.db?.file !== file) {
+      this.db?.value.close()
+      this.db = { file, value: LocalIndexDb.open(file) }
+    }
+    return this.db.value
+  }
+
+  /** Puts a freshly parsed suite into the database; returns the database. */
+  private store(ctx: AdapterContext, l: LoadedSource): LocalIndexDb {
+    const db = this.database(ctx)
+    if (l.records !== null) {
+      db.replace(l.suite, l.records)
+      l.records = null
+    }
+    return db
   }
 
   /**
@@ -340,16 +360,10 @@ export class DebianAdapter implements SourceAdapter {
         ctx.reporter.emit({ type: 'warning', code: error.code, message: `debian: ${sources[i].uri} ${sources[i].suite}: ${error.message}`, data: { source: sources[i].origin } })
       }
     })
-    const packages = new PackageIndex(config.architecture)
-    const byId = new Map<string, DebianPackage>()
-    for (const l of loaded) {
-      for (const p of l.packages) {
-        packages.add(p)
-        byId.set(idOf(p), p)
-      }
-    }
+    for (const l of loaded) this.store(ctx, l)
+    const packages = this.database(ctx).view(loaded.map((l) => l.view), config.architecture)
     const host = config.hostPackages ? await readDpkgStatus(config.dpkgStatus, config.architecture) : null
-    return { config, sources, loaded, failed, packages, host, byId }
+    return { config, sources, loaded, failed, packages, host }
   }
 }
 

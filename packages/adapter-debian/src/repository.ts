@@ -14,6 +14,7 @@ import path from 'node:path'
 import { NipError, combineKeyrings, decompressStream, type PublicKeyring, type Reporter } from '@nip/core'
 import type { AptSource } from './aptSources.js'
 import { parseStanzas } from './deb822.js'
+import { stanzaFields, type SuiteRecord, type SuiteView } from './localIndexDb.js'
 import { packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
 import type { DownloadSettings } from './debianConfig.js'
@@ -36,13 +37,20 @@ export interface LoadSourceOptions {
   reporter?: Reporter
   /** Read the suite from the local index only (InRelease and indexes in the cache), never the network. */
   offline?: boolean
+  /** Whether the local index database already holds the packages of exactly these files (then they are not parsed). */
+  known?: (suite: SuiteRecord) => boolean
 }
 
 export interface LoadedSource {
   source: AptSource
   release: Release
   fingerprint: string
-  packages: DebianPackage[]
+  /** The packages parsed from the index files, or null when the local index database already holds them (`known`). */
+  records: { pkg: DebianPackage; fields: string }[] | null
+  /** The suite and the digest of the index files in use. */
+  suite: SuiteRecord
+  /** How the database's rows of this suite become packages. */
+  view: SuiteView
   /** Component/architecture pairs the Release does not list. */
   missing: string[]
   /** Indexes the Release lists that no mirror delivered intact (the suite's others are used). */
@@ -115,7 +123,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
   const changed = previous !== text
 
   const archs = source.architectures.length > 0 ? source.architectures.filter((a) => a === opts.architecture) : [opts.architecture]
-  const packages: DebianPackage[] = []
+  const used: { file: string; name: string; sha256: string; origin: string; content?: Buffer }[] = []
   const missing: string[] = []
   const stale: StaleIndex[] = []
   const good = await readGoodIndexes(listDir)
@@ -135,7 +143,6 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
       const byHash = release.acquireByHash && !flat ? new URL(`${dir}by-hash/SHA256/${index.sha256}`, distUrl).toString() : null
       const urls = byHash === null ? onMirrors(canonical) : onMirrors(byHash).flatMap((u, i) => [u, onMirrors(canonical)[i]!])
       const name = flat ? source.suite : `${source.suite} ${dir.slice(0, -1)}`
-      let content: Buffer
       const origin = `${distUrl}${dir}Packages`
       try {
         const dest = path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`)
@@ -143,9 +150,11 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
           throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${index.path} is not in the local index`, { hint: 'Run nip update while the mirror is reachable.', data: { index: index.path } })
         }
         const file = opts.offline ? { path: dest } : await downloadVerified({ urls, dest, size: index.size, sha256: index.sha256, settings, label: index.path, ...ctx })
-        content = await decompressFile(file.path, index.path)
+        // A file read from the local index was checked this way when it was downloaded.
+        const content = opts.offline ? undefined : await decompressFile(file.path, index.path)
         const plain = release.files.get(`${dir}Packages`)
-        if (plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, canonical)
+        if (content !== undefined && plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, canonical)
+        used.push({ file: file.path, name: index.path, sha256: index.sha256, origin, ...(content !== undefined ? { content } : {}) })
         const before = good[dir]
         if (before?.sha256 !== index.sha256 || before.file !== file.path) {
           good[dir] = { file: file.path, name: index.path, sha256: index.sha256, size: index.size, ...(release.date ? { releaseDate: release.date.toISOString() } : {}), recordedAt: (opts.now ?? new Date()).toISOString() }
@@ -168,19 +177,27 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
             : `${name}: these packages are not in use (${firstLine(error.message)})`,
           data: { source: source.origin, index: index.path, code: error.code, ...(kept ? { keptFrom: entry.keptFrom } : {}) },
         })
-        if (!kept) continue
-        content = await decompressFile(kept.file, kept.name)
-      }
-      for (const stanza of parseStanzas(content.toString('utf8'), { source: origin })) {
-        const pkg = packageFromStanza(stanza, { base: flat ? distUrl : base, origin, priority: opts.priority })
-        if (pkg === null) continue
-        if (pkg.url !== undefined && mirrorBases.length > 0) pkg.mirrorUrls = onMirrors(pkg.url).slice(1)
-        packages.push(pkg)
+        if (kept) used.push({ file: kept.file, name: kept.name, sha256: kept.sha256, origin })
       }
     }
   }
   if (goodChanged) await writeGoodIndexes(listDir, good).catch(() => undefined)
-  return { source, release, fingerprint: verified.fingerprint, packages, missing, stale, changed, fromCache: opts.offline === true }
+  const key = path.basename(listDir)
+  const digest = createHash('sha256').update(JSON.stringify([opts.architecture, used.map((u) => [u.origin, u.sha256])])).digest('hex')
+  // Parsed only when the local index database does not hold exactly these files already.
+  let records: LoadedSource['records'] = null
+  if (opts.known?.({ key, digest }) !== true) {
+    records = []
+    for (const u of used) {
+      const content = u.content ?? (await decompressFile(u.file, u.name))
+      for (const stanza of parseStanzas(content.toString('utf8'), { source: u.origin })) {
+        const pkg = packageFromStanza(stanza, { base: flat ? distUrl : base, origin: u.origin, priority: opts.priority })
+        if (pkg !== null) records.push({ pkg, fields: stanzaFields(stanza) })
+      }
+    }
+  }
+  const view: SuiteView = { key, base: flat ? distUrl : base, priority: opts.priority, mirrorsOf: (url) => (mirrorBases.length > 0 ? onMirrors(url).slice(1) : []) }
+  return { source, release, fingerprint: verified.fingerprint, records, suite: { key, digest }, view, missing, stale, changed, fromCache: opts.offline === true }
 }
 
 function firstLine(s: string): string {

@@ -7,7 +7,7 @@
  * throw-away key.
  */
 import { strict as assert } from 'node:assert'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { listTree, openNip, startMirror, tempRoot, type Mirror } from '@nip/testing'
@@ -110,6 +110,31 @@ describe('debian: the local index (nip update, offline, maximum age, ranked sear
       assert.deepEqual(marked.map((h) => [h.ref.name, h.installed]), [['secapp', { version: '1.0', source: 'debian' }]])
       assert.deepEqual(reporter.warnings().filter((w) => w.code.startsWith('debian-index')), [])
       assert.deepEqual(readdirSync(path.dirname(root)), ['root'])
+    } finally {
+      nip.close()
+    }
+  })
+
+  it('keeps the parsed index in <state-dir>/index/debian.sqlite, rebuilt when damaged', async () => {
+    const root = await newRoot()
+    const m = await mirror()
+    const file = path.join(root, 'var/nip/index/debian.sqlite')
+    {
+      const { nip } = await open(root, m.url)
+      try {
+        await nip.update()
+        assert.ok(statSync(file).size > 0)
+      } finally {
+        nip.close()
+      }
+    }
+    writeFileSync(file, 'not a database, just damage\n'.repeat(200))
+    rmSync(`${file}-wal`, { force: true })
+    rmSync(`${file}-shm`, { force: true })
+    const { nip } = await open(root, m.url)
+    try {
+      assert.deepEqual((await nip.search('sec')).map((h) => h.ref.name), ['sec', 'secapp', 'libsec1'])
+      assert.equal((await nip.info('othertool')).candidates[0]?.version, '1.0')
     } finally {
       nip.close()
     }
