@@ -30,6 +30,7 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
 } from '@nip/core'
 import { packageSatisfies, parseDep, versionMatches, type DepOperator } from './depString.js'
 import { parsePackageFileName, readPackageInfo } from './packageFile.js'
@@ -241,6 +242,29 @@ export class PacmanAdapter implements SourceAdapter {
       this.locals.set(abs, info)
     }
     return info
+  }
+
+  /** `nip update`: every repository's database from its mirrors (conditional); one that fails keeps its cached copy. */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const config = parsePacmanConfig(ctx.config, ctx.layout.root)
+    this.index = null
+    if (config.repositories.length === 0) return { source: ID, status: 'not-supported', detail: 'no repositories configured' }
+    const keyring = await loadKeyring(config.keyring)
+    const force = { ...ctx, index: { maxAgeSeconds: ctx.index?.maxAgeSeconds ?? 86400, refresh: 'force' as const } }
+    const parts = await Promise.all(
+      config.repositories.map(async (r) => {
+        try {
+          const repo = await loadRepository(r, { config, keyring, ctx: force })
+          if (repo.stale !== undefined) return { name: r.name, status: 'failed' as const, detail: `${repo.stale.reason.split('\n')[0]} (the cached database stays in use)` }
+          return { name: r.name, status: repo.state === 'downloaded' ? ('updated' as const) : ('unchanged' as const), detail: `${repo.packages.length} packages` }
+        } catch (e) {
+          return { name: r.name, status: 'failed' as const, detail: `${e instanceof NipError ? `${e.code}: ` : ''}${(e as Error).message.split('\n')[0]}` }
+        }
+      }),
+    )
+    const failed = parts.filter((p) => p.status === 'failed').length
+    const status = failed === parts.length ? 'failed' : failed > 0 ? 'partial' : parts.some((p) => p.status === 'updated') ? 'updated' : 'unchanged'
+    return { source: ID, status, detail: `${parts.length} repositories: ${parts.filter((p) => p.status === 'updated').length} updated, ${parts.filter((p) => p.status === 'unchanged').length} unchanged, ${failed} failed`, parts }
   }
 
   private async configOf(ctx: AdapterContext): Promise<PacmanConfig> {

@@ -138,7 +138,7 @@ describe('nip outdated and upgrade across a pacman and a Debian repository', fun
     serve('new')
     await withNip(root, async (nip) => {
       // The Debian suite's local index is a day fresh: nip update reads the synced mirror.
-      assert.deepEqual((await nip.update()).sources.map((s) => `${s.source} ${s.status}`), ['pacman not-supported', 'debian updated'])
+      assert.deepEqual((await nip.update()).sources.map((s) => `${s.source} ${s.status}`), ['pacman updated', 'debian updated'])
       assert.deepEqual(current(nip), { uptool: '1.0 debian', uplib: '1.0 debian (dependency)', 'nip-tool': '1.0-1 pacman' })
       const outdated = await nip.outdated()
       assert.deepEqual(
@@ -184,6 +184,14 @@ describe('nip outdated and upgrade across a pacman and a Debian repository', fun
       assert.deepEqual(u.grafted.map((p) => `${p.name} ${p.version}`).sort(), ['uplib 1.1', 'upnew 1.0', 'uptool 1.1'])
       assert.deepEqual(current(nip), { uptool: '1.1 debian', uplib: '1.1 debian (dependency)', upnew: '1.0 debian (dependency)', 'nip-tool': '1.0-1 pacman' })
     })
+    // Both sources answer from their local index (refreshed by nip update above): no request.
+    const seen = mirror.requests.length
+    await withNip(root, async (nip) => {
+      assert.equal((await nip.info('pacman:nip-tool')).candidates[0]?.version, '2.0-1')
+      assert.equal((await nip.info('debian:uptool')).candidates[0]?.version, '1.1')
+      assert.deepEqual((await nip.outdated()).programs.filter((p) => p.status !== 'up-to-date').map((p) => `${p.name} ${p.status}`), ['nip-tool upgrade'])
+    })
+    assert.equal(mirror.requests.length, seen)
   })
 
   it('a downgrade needs --allow-downgrade: upgrade holds it, install refuses it', async () => {
@@ -192,6 +200,7 @@ describe('nip outdated and upgrade across a pacman and a Debian repository', fun
     await withNip(root, (nip) => nip.install(['pacman:nip-tool'], { yes: true } as never))
     serve('old') // the repository now offers only 1.0-1
     await withNip(root, async (nip) => {
+      assert.equal((await nip.update()).sources.find((s) => s.source === 'pacman')?.status, 'updated')
       const held = await nip.upgrade([], {})
       assert.deepEqual(held.grafted, [])
       assert.deepEqual(held.held.map((h) => `${h.name} ${h.reason} ${h.available}`), ['nip-tool downgrade 1.0-1'])
