@@ -71,9 +71,15 @@ export class DebianAdapter implements SourceAdapter {
       return { id: ID, configured: false, reachable: null, detail: 'no apt sources (host sources absent; set [debian] sources)' }
     }
     // Probing stays cheap and writes nothing: the indexes (tens of MB per suite) are fetched by
-    // the first search/info/install, not by `nip sources`.
-    const names = sources.map((s) => `${s.uri} ${s.suite}`).join(', ')
-    return { id: ID, configured: true, reachable: null, detail: `${sources.length} source(s): ${names}; indexes load on first use` }
+    // nip update or the first search/info/install, not by `nip sources`.
+    const now = Date.now()
+    const names = await Promise.all(
+      sources.map(async (s) => {
+        const at = await readUpdatedAt(listDirOf(s, ctx.cacheDir))
+        return `${s.uri} ${s.suite} (${at === null ? 'no local index yet' : `local index from ${describeAge(Math.max(0, (now - at.getTime()) / 1000))} ago`})`
+      }),
+    )
+    return { id: ID, configured: true, reachable: null, detail: `${sources.length} source(s): ${names.join(', ')}` }
   }
 
   async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
