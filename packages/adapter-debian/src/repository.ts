@@ -147,7 +147,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
       try {
         const dest = path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`)
         if (opts.offline && !(await holds(dest, index.sha256, index.size))) {
-          throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `${index.path} is not in the local index`, { hint: 'Run nip update while the mirror is reachable.', data: { index: index.path } })
+          throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `no mirror delivered ${index.path} intact when the suite was last refreshed`, { hint: 'nip update tries again.', data: { index: index.path } })
         }
         const file = opts.offline ? { path: dest } : await downloadVerified({ urls, dest, size: index.size, sha256: index.sha256, settings, label: index.path, ...ctx })
         // A file read from the local index was checked this way when it was downloaded.
