@@ -70,6 +70,12 @@ describe('nip update, outdated and upgrade (executable, Gobo repository)', funct
     assert.equal(fs.readlinkSync(path.join(sb.root, 'Programs', 'Hello', 'Current')), '2.0')
     assert.equal(fs.readFileSync(path.join(sb.root, 'System/Links/Executables/hello'), 'utf8'), '#!/bin/sh\necho 2.0\n')
     assert.deepEqual(ok(run('outdated', '--json')).result, { programs: [] })
+    // Switched back by hand: upgrade does not graft 2.0 again, it says how to switch.
+    ok(run('switch', 'Hello', '1.0', '--json'))
+    const held = ok(run('upgrade', '--yes', '--json')).result as { grafted: unknown[]; held: { name: string; reason: string; message?: string }[]; plan: { warnings: string[] } }
+    assert.deepEqual(held.grafted, [])
+    assert.deepEqual(held.held.filter((h) => h.name === 'Hello').map((h) => [h.reason, h.message]), [['grafted-not-current', '2.0 is grafted but not Current: nip switch Hello 2.0']])
+    assert.equal(fs.readlinkSync(path.join(sb.root, 'Programs', 'Hello', 'Current')), '1.0')
   })
 
   it('update reports per source; search ranks the exact name first and marks what is installed', () => {
@@ -77,8 +83,9 @@ describe('nip update, outdated and upgrade (executable, Gobo repository)', funct
     assert.deepEqual(u, { sources: [{ source: 'gobo', status: 'not-supported', detail: 'no local index: its metadata is read when a command needs it' }], ok: true })
     assert.match(run('update', '--source', 'gobo', '--no-color').stdout, /^gobo\s+not-supported\s+no local index/m)
     const hits = ok(run('search', 'hello', '--source', 'gobo', '--json')).result as { ref: { name: string; version: string }; installed?: { version: string } }[]
-    assert.equal(hits[0]!.ref.name, 'Hello')
-    assert.deepEqual(hits[0]!.installed, { version: '2.0', source: 'gobo' })
-    assert.match(run('search', 'hello', '--source', 'gobo', '--no-color').stdout, /^Hello\s+2\.0\s+gobo\s+\[installed\]/m)
+    // Current is 1.0 (switched back above): the 2.0 hit names the version that is installed.
+    assert.deepEqual([hits[0]!.ref.name, hits[0]!.ref.version], ['Hello', '2.0'])
+    assert.deepEqual(hits[0]!.installed, { version: '1.0', source: 'gobo' })
+    assert.match(run('search', 'hello', '--source', 'gobo', '--no-color').stdout, /^Hello\s+2\.0\s+gobo\s+\[installed: 1\.0 gobo\]/m)
   })
 })

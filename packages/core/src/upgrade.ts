@@ -174,12 +174,13 @@ export interface UpgradeSelection {
   /** Lower-case names of the programs among them that are dependencies (stay non-explicit). */
   dependencies: string[]
   /** Programs left as they are, and why. */
-  held: { name: string; version: string; reason: 'pinned' | 'up-to-date' | 'not-offered' | 'downgrade' | 'source-failed'; available?: string; message?: string }[]
+  held: { name: string; version: string; reason: 'pinned' | 'up-to-date' | 'not-offered' | 'downgrade' | 'source-failed' | 'grafted-not-current'; available?: string; message?: string }[]
   /** The specs as the user typed them (what they said about sources and versions). */
   asked: PackageSpec[]
 }
 
 export async function planUpgrade(opts: { db: Pick<Database, 'programs' | 'activeNamed' | 'dependencies'>; dispatcher: Dispatcher; names: string[]; allowDowngrade?: boolean }): Promise<UpgradeSelection> {
+  const grafted = (name: string, version: string | undefined): boolean => version !== undefined && opts.db.activeNamed(name).some((p) => p.version === version)
   const known = opts.dispatcher.knownIds()
   const asked = opts.names.map((n) => parseSpec(n, { knownSources: known }))
   for (const s of asked) {
@@ -199,6 +200,8 @@ export async function planUpgrade(opts: { db: Pick<Database, 'programs' | 'activ
     else if (f.status === 'not-offered') held('not-offered')
     else if (f.status === 'up-to-date' && f.source === targets.find((t) => t.name === f.name)?.source) held('up-to-date')
     else if (f.status === 'downgrade' && !opts.allowDowngrade && f.spec.version === undefined) held('downgrade')
+    // Already grafted beside Current (the user switched away from it): install would skip it.
+    else if (grafted(f.name, f.available)) held('grafted-not-current', `${f.available} is grafted but not Current: nip switch ${f.name} ${f.available}`)
     else {
       sel.specs.push(`${f.source}:${f.name}@${f.available}`)
       if (!f.explicit) sel.dependencies.push(f.name.toLowerCase())
@@ -236,8 +239,14 @@ export async function outdatedOf(db: Pick<Database, 'programs' | 'activeNamed' |
 export async function runUpgrade(engine: Engine, db: Database, dispatcher: Dispatcher, names: string[], opts: UpgradeOptions): Promise<UpgradeResult> {
   const sel = await planUpgrade({ db, dispatcher, names, ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) })
   const heldWarnings = sel.held
-    .filter((h) => h.reason === 'downgrade' || h.reason === 'source-failed')
-    .map((h) => (h.reason === 'downgrade' ? `${h.name} ${h.version}: its source offers only ${h.available}, a lower version (nip upgrade --allow-downgrade ${h.name})` : `${h.name} ${h.version}: its source could not be asked (${h.message})`))
+    .filter((h) => h.reason === 'downgrade' || h.reason === 'source-failed' || h.reason === 'grafted-not-current')
+    .map((h) =>
+      h.reason === 'downgrade'
+        ? `${h.name} ${h.version}: its source offers only ${h.available}, a lower version (nip upgrade --allow-downgrade ${h.name})`
+        : h.reason === 'grafted-not-current'
+          ? `${h.name} ${h.version}: ${h.message}`
+          : `${h.name} ${h.version}: its source could not be asked (${h.message})`,
+    )
   const installOpts: InstallOptions = {
     command: opts.command ?? `upgrade ${names.join(' ')}`.trim(),
     asked: sel.asked.map((s) => s.raw),
