@@ -16,10 +16,12 @@
  *   database), checks the package signature under the Package SigLevel, then unpacks into the
  *   CAS, checking `.PKGINFO` against the database and every member against `.MTREE`.
  */
+import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import {
   NipError,
+  createDigest,
   download,
   type AdapterContext,
   type AdapterStatus,
@@ -126,7 +128,10 @@ export class PacmanAdapter implements SourceAdapter {
       const pkg = await this.syncPackage(ref, ctx)
       const repo = index.repositories.find((r) => r.config.name === pkg.repo)!
       file = path.join(ctx.cacheDir, 'pkg', pkg.filename)
-      const got = await download({
+      // A package already in the cache with the database's size and SHA-256 is used as it is
+      // (pacman's package cache): installing it again needs no network.
+      const cached = pkg.sha256 ? await cachedCopy(file, pkg.csize, pkg.sha256) : false
+      const got = cached ? { size: 0, url: file } : await download({
         urls: repo.config.servers.map((s) => joinUrl(s, pkg.filename)),
         dest: file,
         ...(pkg.csize > 0 ? { expectSize: pkg.csize } : {}),
@@ -302,6 +307,19 @@ export class PacmanAdapter implements SourceAdapter {
       })
     }
     return pkg
+  }
+}
+
+/** Whether `file` holds exactly `size` bytes (when known) with this SHA-256. */
+async function cachedCopy(file: string, size: number, sha256: string): Promise<boolean> {
+  try {
+    const st = await stat(file)
+    if (size > 0 && st.size !== size) return false
+    const digest = createDigest('sha256')
+    for await (const chunk of createReadStream(file)) digest.update(chunk as Buffer)
+    return digest.digestHex() === sha256.toLowerCase()
+  } catch {
+    return false
   }
 }
 
