@@ -8,7 +8,7 @@
  * - the warning names exactly the index whose packages (or updates) are not in use.
  */
 import { strict as assert } from 'node:assert'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { isNipError } from '@nip/core'
@@ -178,6 +178,7 @@ describe('debian: partial index failures like apt', function () {
       // Once by nip update, once by the query that read the local index after it.
       const warnings = reporter.warnings().filter((w) => w.code.startsWith('debian-index'))
       assert.ok(warnings.length >= 1, JSON.stringify(warnings))
+      assert.deepEqual(readdirSync(path.dirname(root)), ['root'], 'nothing was written beside the root')
       for (const w of warnings) {
         assert.equal(w.code, 'debian-index-stale')
         assert.match(w.message, /^sec main\/binary-all: updates for these packages are not in use \(the index of 2025-01-01T00:00:00\.000Z is used instead; /)

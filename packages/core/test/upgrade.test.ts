@@ -67,7 +67,7 @@ describe('plans and Current; outdated and upgrade (in-memory sources)', function
   })
 
   it('outdated and upgrade: upgrades within each source, keeps dependencies dependencies, one generation', async () => {
-    const { nip, alpha, beta } = await setup()
+    const { nip, alpha, beta, parent } = await setup()
     try {
       await nip.install(['tool'], {})
       assert.deepEqual((await nip.outdated()).programs.map((p) => `${p.name} ${p.status}`), ['lib up-to-date', 'tool up-to-date'])
@@ -82,6 +82,7 @@ describe('plans and Current; outdated and upgrade (in-memory sources)', function
       // Asked by name from beta: a change of source the user said, and the plan names it.
       const b = await nip.upgrade(['beta:tool'], { dryRun: true })
       assert.deepEqual(b.plan.programs.map((p) => `${p.name} ${p.version} ${p.change} ${p.sourceChange}`), ['tool 9.0 upgrade true'])
+      assert.deepEqual(fs.readdirSync(parent), ['root'], 'nothing was written beside the root')
     } finally {
       nip.close()
     }
