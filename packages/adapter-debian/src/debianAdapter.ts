@@ -55,7 +55,8 @@ interface Index {
   failed: { source: AptSource; error: NipError }[]
   /** The packages of the loaded suites, from the local index database. */
   packages: LocalPackages
-  host: PackageIndex | null
+  /** The host's dpkg status, read when a dependency choice first needs it (search does not). */
+  host: () => Promise<PackageIndex | null>
 }
 
 export class DebianAdapter implements SourceAdapter {
@@ -111,7 +112,7 @@ export class DebianAdapter implements SourceAdapter {
   async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
     const index = await this.requireIndex(ctx)
     const pkg = this.packageOf(ref, index)
-    const { dependencies, onHost } = chooseDependencies(pkg, index.packages, index.host)
+    const { dependencies, onHost } = chooseDependencies(pkg, index.packages, await index.host())
     return {
       ref: toRef(pkg, ref.id),
       dependencies,
@@ -368,7 +369,8 @@ export class DebianAdapter implements SourceAdapter {
     })
     for (const l of loaded) this.store(ctx, l)
     const packages = this.database(ctx).view(loaded.map((l) => l.view), config.architecture)
-    const host = config.hostPackages ? await readDpkgStatus(config.dpkgStatus, config.architecture) : null
+    let hostIndex: Promise<PackageIndex | null> | undefined
+    const host = (): Promise<PackageIndex | null> => (hostIndex ??= config.hostPackages ? readDpkgStatus(config.dpkgStatus, config.architecture) : Promise.resolve(null))
     return { config, sources, loaded, failed, packages, host }
   }
 }

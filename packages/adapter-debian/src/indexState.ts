@@ -70,3 +70,27 @@ export async function promoteInRelease(listDir: string, fetched: string, at: Dat
   await writeFile(tmp, `${at.toISOString()}\n`)
   await rename(tmp, path.join(listDir, 'updated-at'))
 }
+
+/** A verified InRelease: the digest of its bytes and of the keyring that verified it, and the signer. */
+export interface VerifiedMark {
+  inRelease: string
+  keyring: string
+  fingerprint: string
+}
+
+export async function readVerifiedMark(listDir: string): Promise<VerifiedMark | null> {
+  try {
+    const m = JSON.parse(await readFile(path.join(listDir, 'verified.json'), 'utf8')) as Partial<VerifiedMark>
+    return typeof m.inRelease === 'string' && typeof m.keyring === 'string' && typeof m.fingerprint === 'string' ? (m as VerifiedMark) : null
+  } catch {
+    return null
+  }
+}
+
+/** Recorded after the suite's InRelease verified (temporary file + rename). */
+export async function writeVerifiedMark(listDir: string, mark: VerifiedMark): Promise<void> {
+  await mkdir(listDir, { recursive: true })
+  const tmp = path.join(listDir, `verified.json.tmp-${process.pid}`)
+  await writeFile(tmp, JSON.stringify(mark))
+  await rename(tmp, path.join(listDir, 'verified.json'))
+}

@@ -19,7 +19,8 @@ import { packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
 import type { DownloadSettings } from './debianConfig.js'
 import { readKeyring, verifyInRelease } from './releaseSignature.js'
-import { promoteInRelease, readGoodIndexes, writeGoodIndexes } from './indexState.js'
+import { splitClearSigned } from './clearsigned.js'
+import { promoteInRelease, readGoodIndexes, readVerifiedMark, writeGoodIndexes, writeVerifiedMark } from './indexState.js'
 import { downloadVerified, holds } from './verifiedDownload.js'
 
 export interface LoadSourceOptions {
@@ -114,8 +115,18 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
     fetchedPath = fetched.path
     text = await readFile(fetched.path, 'utf8')
   }
-  const keys = await keyringOf(source, opts.defaultKeyrings)
-  const verified = await verifyInRelease(text, keys, inReleaseUrl)
+  // The local InRelease verified before with the same keyring (same bytes, recorded beside it in
+  // the cache, like the parsed index) is not verified again: that is most of a query's time.
+  const keyDigest = await keyMaterialDigest(source, opts.defaultKeyrings)
+  const textDigest = createHash('sha256').update(text).digest('hex')
+  const mark = opts.offline ? await readVerifiedMark(listDir) : null
+  let verified: { text: string; fingerprint: string }
+  const split = mark !== null && mark.inRelease === textDigest && mark.keyring === keyDigest ? splitClearSigned(text, inReleaseUrl) : null
+  if (split !== null && split.signed) verified = { text: split.text, fingerprint: mark!.fingerprint }
+  else {
+    verified = await verifyInRelease(text, await keyringOf(source, opts.defaultKeyrings), inReleaseUrl)
+    await writeVerifiedMark(listDir, { inRelease: textDigest, keyring: keyDigest, fingerprint: verified.fingerprint }).catch(() => undefined)
+  }
   const release = parseRelease(verified.text, inReleaseUrl)
   if (opts.checkValidUntil) checkValidUntil(release, inReleaseUrl, opts.now)
   // Verified: the new InRelease replaces the last good one (never before).
@@ -123,7 +134,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
   const changed = previous !== text
 
   const archs = source.architectures.length > 0 ? source.architectures.filter((a) => a === opts.architecture) : [opts.architecture]
-  const used: { file: string; name: string; sha256: string; origin: string; content?: Buffer }[] = []
+  const used: { file: string; name: string; sha256: string; size: number; origin: string; content?: Buffer }[] = []
   const missing: string[] = []
   const stale: StaleIndex[] = []
   const good = await readGoodIndexes(listDir)
@@ -146,7 +157,9 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
       const origin = `${distUrl}${dir}Packages`
       try {
         const dest = path.join(opts.cacheDir, 'indices', `${index.sha256}${path.extname(index.path)}`)
-        if (opts.offline && !(await holds(dest, index.sha256, index.size))) {
+        // From the local index only the size is checked here; the content is hashed before it is
+        // parsed (below), which it is only when the database does not hold it yet.
+        if (opts.offline && (await stat(dest).catch(() => null))?.size !== index.size) {
           throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `no mirror delivered ${index.path} intact when the suite was last refreshed`, { hint: 'nip update tries again.', data: { index: index.path } })
         }
         const file = opts.offline ? { path: dest } : await downloadVerified({ urls, dest, size: index.size, sha256: index.sha256, settings, label: index.path, ...ctx })
@@ -154,7 +167,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
         const content = opts.offline ? undefined : await decompressFile(file.path, index.path)
         const plain = release.files.get(`${dir}Packages`)
         if (content !== undefined && plain !== undefined && index.path !== `${dir}Packages`) checkPlain(content, plain, canonical)
-        used.push({ file: file.path, name: index.path, sha256: index.sha256, origin, ...(content !== undefined ? { content } : {}) })
+        used.push({ file: file.path, name: index.path, sha256: index.sha256, size: index.size, origin, ...(content !== undefined ? { content } : {}) })
         const before = good[dir]
         if (before?.sha256 !== index.sha256 || before.file !== file.path) {
           good[dir] = { file: file.path, name: index.path, sha256: index.sha256, size: index.size, ...(release.date ? { releaseDate: release.date.toISOString() } : {}), recordedAt: (opts.now ?? new Date()).toISOString() }
@@ -177,7 +190,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
             : `${name}: these packages are not in use (${firstLine(error.message)})`,
           data: { source: source.origin, index: index.path, code: error.code, ...(kept ? { keptFrom: entry.keptFrom } : {}) },
         })
-        if (kept) used.push({ file: kept.file, name: kept.name, sha256: kept.sha256, origin })
+        if (kept) used.push({ file: kept.file, name: kept.name, sha256: kept.sha256, size: kept.size, origin })
       }
     }
   }
@@ -189,6 +202,12 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
   if (opts.known?.({ key, digest }) !== true) {
     records = []
     for (const u of used) {
+      if (u.content === undefined && !(await holds(u.file, u.sha256, u.size))) {
+        throw new NipError('ERR_NIP_HASH_MISMATCH', `${u.file} no longer matches the SHA256 its Release gave (${u.sha256})`, {
+          hint: 'The cached index is damaged; nip update fetches it again.',
+          data: { file: u.file, expected: u.sha256 },
+        })
+      }
       const content = u.content ?? (await decompressFile(u.file, u.name))
       for (const stanza of parseStanzas(content.toString('utf8'), { source: u.origin })) {
         const pkg = packageFromStanza(stanza, { base: flat ? distUrl : base, origin: u.origin, priority: opts.priority })
@@ -248,6 +267,19 @@ async function keyringOf(source: AptSource, defaults: string[]): Promise<PublicK
     })
   }
   return combineKeyrings(...keys)
+}
+
+/** A digest of the key material a source's signatures are checked with (inline keys, key files' paths and bytes). */
+async function keyMaterialDigest(source: AptSource, defaults: string[]): Promise<string> {
+  const h = createHash('sha256')
+  for (const entry of source.signedBy.length > 0 ? source.signedBy : defaults) {
+    if (entry.includes('-----BEGIN')) {
+      h.update(`inline\0${entry}\0`)
+      continue
+    }
+    for (const file of await keyFiles(entry)) h.update(`file\0${file}\0`).update(await readFile(file)).update('\0')
+  }
+  return h.digest('hex')
 }
 
 /** A keyring file, or the .gpg/.asc files of a directory; nothing when the path is absent. */

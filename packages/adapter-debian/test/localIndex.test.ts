@@ -140,6 +140,29 @@ describe('debian: the local index (nip update, offline, maximum age, ranked sear
     }
   })
 
+  it('a local InRelease changed in the cache is verified again and refused, not used', async () => {
+    const root = await newRoot()
+    const m = await mirror()
+    {
+      const { nip } = await open(root, m.url)
+      try {
+        await nip.update()
+      } finally {
+        nip.close()
+      }
+    }
+    await m.close()
+    const lists = path.join(root, 'var/nip/cache/debian/lists')
+    const inRelease = path.join(lists, readdirSync(lists)[0]!, 'InRelease')
+    writeFileSync(inRelease, readFileSync(inRelease, 'utf8').replace('Label: Nip', 'Label: Evil'))
+    const { nip } = await open(root, m.url)
+    try {
+      await assert.rejects(nip.info('secapp'), (e) => (e as { code?: string }).code === 'ERR_NIP_SIGNATURE_INVALID')
+    } finally {
+      nip.close()
+    }
+  })
+
   it('an index older than index-max-age is refreshed first; with the mirror gone it is used with a warning giving its age', async () => {
     const root = await newRoot()
     const m = await mirror()
