@@ -22,7 +22,7 @@ import type { Database, ProgramRow } from './db/database.js'
 import type { Dispatcher } from './dispatcher.js'
 import { NipError, isNipError } from './errors.js'
 import type { PlanItem } from './planner.js'
-import { parseSpec } from './spec.js'
+import { isVariantWord, parseSpec } from './spec.js'
 import type { Engine } from './transaction.js'
 import { compareVersionsNatural } from './versionOrder.js'
 
@@ -148,7 +148,10 @@ export async function findOutdated(dispatcher: Dispatcher, programs: ProgramRow[
   for (const p of programs) {
     const asked = overrides.get(p.name.toLowerCase())
     const source = asked?.source ?? p.source
-    const spec: PackageSpec = { raw: asked?.raw ?? p.name, name: p.name, source, ...(asked?.version !== undefined ? { version: asked.version } : {}) }
+    // The build's variants (Gentoo USE) stay what they were: a source that honours variants
+    // records them in the package id, after the first space.
+    const variants = source === p.source ? variantsOf(p.package_id) : []
+    const spec: PackageSpec = { raw: asked?.raw ?? p.name, name: p.name, source, ...(asked?.version !== undefined ? { version: asked.version } : {}), ...(variants.length > 0 ? { variants } : {}) }
     const base = { name: p.name, source, installed: p.version, pinned: p.pinned === 1, explicit: p.explicit === 1, spec }
     let adapter: SourceAdapter
     try {
@@ -166,6 +169,14 @@ export async function findOutdated(dispatcher: Dispatcher, programs: ProgramRow[
     }
   }
   return out
+}
+
+/** Variant words recorded in a package id (`binpkg:…@@URL +foo -bar`), in order. */
+export function variantsOf(packageId: string): string[] {
+  const space = packageId.indexOf(' ')
+  if (space < 0) return []
+  const words = packageId.slice(space + 1).split(/\s+/).filter(Boolean)
+  return words.every(isVariantWord) ? words : []
 }
 
 export interface UpgradeSelection {
@@ -203,7 +214,7 @@ export async function planUpgrade(opts: { db: Pick<Database, 'programs' | 'activ
     // Already grafted beside Current (the user switched away from it): install would skip it.
     else if (grafted(f.name, f.available)) held('grafted-not-current', `${f.available} is grafted but not Current: nip switch ${f.name} ${f.available}`)
     else {
-      sel.specs.push(`${f.source}:${f.name}@${f.available}`)
+      sel.specs.push([`${f.source}:${f.name}@${f.available}`, ...(f.spec.variants ?? [])].join(' '))
       if (!f.explicit) sel.dependencies.push(f.name.toLowerCase())
     }
   }

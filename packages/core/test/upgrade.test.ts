@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { isNipError, type SearchHit } from '@nip/core'
 import { rankSearchHits } from '../src/searchRank.js'
+import { variantsOf } from '../src/upgrade.js'
 import { MemoryAdapter, openNip, tempRoot, type MemoryPackage } from '@nip/testing'
 
 const pkg = (name: string, version: string, dependencies: string[] = []): MemoryPackage => ({ name, version, files: { [`bin/${name}`]: `#!/bin/sh\necho ${name} ${version}\n` }, dependencies })
@@ -86,6 +87,12 @@ describe('plans and Current; outdated and upgrade (in-memory sources)', function
     } finally {
       nip.close()
     }
+  })
+
+  it('an upgrade keeps the variants a build was grafted with (recorded in its package id)', () => {
+    assert.deepEqual(variantsOf('binpkg:app-misc/hello/hello-1.0-1.gpkg.tar@@http://binhost.invalid/amd64 +foo -bar video_cards=intel'), ['+foo', '-bar', 'video_cards=intel'])
+    assert.deepEqual(variantsOf('binpkg:app-misc/hello/hello-1.0-2.gpkg.tar@@http://binhost.invalid/amd64'), [])
+    assert.deepEqual(variantsOf('/home/someone/my file.deb'), [])
   })
 
   it('ranks search hits: exact name, then prefix, then the rest; marks what is Current', () => {
