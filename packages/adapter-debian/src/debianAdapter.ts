@@ -20,6 +20,7 @@ import path from 'node:path'
 import {
   NipError,
   relocateTree,
+  type NipErrorCode,
   type AdapterContext,
   type AdapterStatus,
   type DependencySpec,
@@ -29,6 +30,7 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
 } from '@nip/core'
 import { readAptSources, type AptSource } from './aptSources.js'
 import { chooseDependencies } from './dependencyChoice.js'
@@ -38,7 +40,9 @@ import { readDpkgStatus } from './dpkgStatus.js'
 import { downloadVerified } from './verifiedDownload.js'
 import { PackageIndex, packageFromStanza, type DebianPackage } from './packageIndex.js'
 import { parseConstraint, versionSatisfies } from './relation.js'
-import { loadSource, type LoadedSource } from './repository.js'
+import { readUpdatedAt } from './indexState.js'
+import { LocalIndexDb, type LocalPackages } from './localIndexDb.js'
+import { listDirOf, loadSource, type LoadedSource, type LoadSourceOptions } from './repository.js'
 import { compareVersions } from './versionCompare.js'
 
 const ID = 'debian'
@@ -49,14 +53,16 @@ interface Index {
   loaded: LoadedSource[]
   /** Sources that failed to load, with the reason (reported by probe). */
   failed: { source: AptSource; error: NipError }[]
-  packages: PackageIndex
-  host: PackageIndex | null
-  byId: Map<string, DebianPackage>
+  /** The packages of the loaded suites, from the local index database. */
+  packages: LocalPackages
+  /** The host's dpkg status, read when a dependency choice first needs it (search does not). */
+  host: () => Promise<PackageIndex | null>
 }
 
 export class DebianAdapter implements SourceAdapter {
   readonly id = ID
   private index: { key: string; value: Promise<Index> } | null = null
+  private db: { file: string; value: LocalIndexDb } | null = null
   private readonly local = new Map<string, DebianPackage>()
 
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
@@ -66,21 +72,23 @@ export class DebianAdapter implements SourceAdapter {
       return { id: ID, configured: false, reachable: null, detail: 'no apt sources (host sources absent; set [debian] sources)' }
     }
     // Probing stays cheap and writes nothing: the indexes (tens of MB per suite) are fetched by
-    // the first search/info/install, not by `nip sources`.
-    const names = sources.map((s) => `${s.uri} ${s.suite}`).join(', ')
-    return { id: ID, configured: true, reachable: null, detail: `${sources.length} source(s): ${names}; indexes load on first use` }
+    // nip update or the first search/info/install, not by `nip sources`.
+    const now = Date.now()
+    const names = await Promise.all(
+      sources.map(async (s) => {
+        const at = await readUpdatedAt(listDirOf(s, ctx.cacheDir))
+        return `${s.uri} ${s.suite} (${at === null ? 'no local index yet' : `local index from ${describeAge(Math.max(0, (now - at.getTime()) / 1000))} ago`})`
+      }),
+    )
+    return { id: ID, configured: true, reachable: null, detail: `${sources.length} source(s): ${names.join(', ')}` }
   }
 
   async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
     const q = query.toLowerCase()
     const index = await this.requireIndex(ctx)
-    const names = [...index.packages.byName.keys()].sort()
-    for (const name of names) {
-      const best = index.packages.versionsOf(name)[0]
-      const byName = name.includes(q)
-      if (byName || (best.summary ?? '').toLowerCase().includes(q)) {
-        yield { ref: toRef(best, idOf(best)), score: name === q ? 1 : byName ? 0.5 : 0.25 }
-      }
+    for (const best of index.packages.search(q)) {
+      const byName = best.name.includes(q)
+      yield { ref: toRef(best, idOf(best)), score: best.name === q ? 1 : byName ? 0.5 : 0.25 }
     }
   }
 
@@ -94,16 +102,17 @@ export class DebianAdapter implements SourceAdapter {
     let candidates = index.packages.versionsOf(name)
     if (candidates.length === 0) {
       // A virtual package: its providers, best version first.
-      candidates = (index.packages.providers.get(name) ?? []).map((p) => p.pkg).sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
+      candidates = index.packages.providersOf(name).map((p) => p.pkg).sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
     }
     if (spec.version !== undefined) candidates = candidates.filter((p) => p.version === spec.version)
+    if (candidates.length === 0) throwIfLost(index, spec.raw)
     return candidates.map((p) => toRef(p, idOf(p)))
   }
 
   async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
     const index = await this.requireIndex(ctx)
     const pkg = this.packageOf(ref, index)
-    const { dependencies, onHost } = chooseDependencies(pkg, index.packages, index.host)
+    const { dependencies, onHost } = chooseDependencies(pkg, index.packages, await index.host())
     return {
       ref: toRef(pkg, ref.id),
       dependencies,
@@ -193,7 +202,7 @@ export class DebianAdapter implements SourceAdapter {
   }
 
   private packageOf(ref: PackageRef, index: Index): DebianPackage {
-    const pkg = index.byId.get(ref.id) ?? this.local.get(ref.id)
+    const pkg = index.packages.versionsOf(ref.name).find((p) => idOf(p) === ref.id) ?? this.local.get(ref.id)
     if (pkg === undefined) {
       throw new NipError('ERR_NIP_NOT_FOUND', `The Debian sources no longer offer ${ref.name} ${ref.version}`, { hint: 'Run the command again to re-read the indices.', data: { ref } })
     }
@@ -242,23 +251,112 @@ export class DebianAdapter implements SourceAdapter {
     return this.index.value
   }
 
+  /**
+   * `nip update`: every suite from the network, verified; a suite that fails keeps its last good
+   * copy (nothing of it is replaced before it verifies). The next query reads the new index.
+   */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const config = parseDebianConfig(ctx.config)
+    const sources = await this.sourcesOf(config)
+    this.index = null
+    if (sources.length === 0) return { source: ID, status: 'not-supported', detail: 'no apt sources (host sources absent; set [debian] sources)' }
+    const parts: NonNullable<SourceUpdate['parts']> = []
+    let error: SourceUpdate['error']
+    await Promise.all(
+      sources.map(async (source, priority) => {
+        const name = `${source.uri} ${source.suite}`
+        try {
+          const l = await loadSource(this.loadOptions(config, ctx, source, priority))
+          const kept = l.stale.filter((x) => x.keptFrom !== undefined).map((x) => `${x.index}: the last good copy (${x.keptFrom}) is kept`)
+          const lost = l.stale.filter((x) => x.keptFrom === undefined).map((x) => `${x.index}: not in use`)
+          const status = l.stale.length > 0 ? 'partial' : l.changed ? 'updated' : 'unchanged'
+          const count = this.store(ctx, l).view([l.view], config.architecture).count()
+          parts[priority] = { name, status, detail: [`${count} packages`, ...kept, ...lost].join('; ') }
+        } catch (e) {
+          const err = e instanceof NipError ? e : new NipError('ERR_NIP_INTERNAL', String((e as Error)?.message ?? e), { cause: e })
+          error ??= { code: err.code, message: err.message }
+          parts[priority] = { name, status: 'failed', detail: `${err.code}: ${err.message.split('\n')[0]} (the last good copy stays)` }
+        }
+      }),
+    )
+    const failed = parts.filter((p) => p.status === 'failed').length
+    const status = failed === parts.length ? 'failed' : failed > 0 || parts.some((p) => p.status === 'partial') ? 'partial' : parts.some((p) => p.status === 'updated') ? 'updated' : 'unchanged'
+    const detail = `${parts.length} suite(s): ${parts.filter((p) => p.status === 'updated').length} updated, ${parts.filter((p) => p.status === 'unchanged').length} unchanged, ${parts.filter((p) => p.status === 'partial').length} partial, ${failed} failed`
+    return { source: ID, status, detail, parts, ...(error ? { error } : {}) }
+  }
+
+  private loadOptions(config: DebianConfig, ctx: AdapterContext, source: AptSource, priority: number): LoadSourceOptions {
+    return {
+      source,
+      priority,
+      architecture: config.architecture,
+      defaultKeyrings: config.keyrings,
+      checkValidUntil: config.checkValidUntil,
+      cacheDir: ctx.cacheDir,
+      download: config.download,
+      reporter: ctx.reporter,
+      known: (suite) => this.database(ctx).holds(suite),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }
+  }
+
+  /** The local index database (`<state-dir>/index/debian.sqlite`), opened once per adapter and root. */
+  private database(ctx: AdapterContext): LocalIndexDb {
+    const file = path.join(ctx.layout.stateDir, 'index', 'debian.sqlite')
+    if (this.db?.file !== file) {
+      this.db?.value.close()
+      this.db = { file, value: LocalIndexDb.open(file) }
+    }
+    return this.db.value
+  }
+
+  /** Puts a freshly parsed suite into the database; returns the database. */
+  private store(ctx: AdapterContext, l: LoadedSource): LocalIndexDb {
+    const db = this.database(ctx)
+    if (l.records !== null) {
+      db.replace(l.suite, l.records)
+      l.records = null
+    }
+    return db
+  }
+
+  /**
+   * One suite for a query: the local index when it is younger than the maximum age (no network),
+   * else refreshed from the network; when that fails and a local index exists, the local index,
+   * with a warning giving its age.
+   */
+  private async loadForQuery(config: DebianConfig, ctx: AdapterContext, source: AptSource, priority: number): Promise<LoadedSource> {
+    const opts = this.loadOptions(config, ctx, source, priority)
+    const updatedAt = await readUpdatedAt(listDirOf(source, ctx.cacheDir))
+    const age = updatedAt === null ? null : Math.max(0, (Date.now() - updatedAt.getTime()) / 1000)
+    const maxAge = ctx.index?.maxAgeSeconds ?? 86400
+    if (age !== null && age < maxAge && ctx.index?.refresh !== 'force') {
+      try {
+        return await loadSource({ ...opts, offline: true })
+      } catch {
+        // A damaged local index: refreshed from the network below.
+      }
+    }
+    try {
+      return await loadSource(opts)
+    } catch (e) {
+      if (age === null || ctx.signal?.aborted) throw e
+      const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e)
+      const l = await loadSource({ ...opts, offline: true })
+      l.offline = { reason, ageSeconds: Math.round(age) }
+      ctx.reporter.emit({
+        type: 'warning',
+        code: 'debian-index-offline',
+        message: `debian: ${source.uri} ${source.suite} could not be refreshed (${reason}); using the local index from ${describeAge(age)} ago`,
+        data: { source: source.origin, ageSeconds: Math.round(age), ...(e instanceof NipError ? { code: e.code } : {}) },
+      })
+      return l
+    }
+  }
+
   private async buildIndex(config: DebianConfig, ctx: AdapterContext): Promise<Index> {
     const sources = await this.sourcesOf(config)
-    const results = await Promise.allSettled(
-      sources.map((source, priority) =>
-        loadSource({
-          source,
-          priority,
-          architecture: config.architecture,
-          defaultKeyrings: config.keyrings,
-          checkValidUntil: config.checkValidUntil,
-          cacheDir: ctx.cacheDir,
-          download: config.download,
-          reporter: ctx.reporter,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        }),
-      ),
-    )
+    const results = await Promise.allSettled(sources.map((source, priority) => this.loadForQuery(config, ctx, source, priority)))
     const loaded: LoadedSource[] = []
     const failed: { source: AptSource; error: NipError }[] = []
     results.forEach((r, i) => {
@@ -269,21 +367,41 @@ export class DebianAdapter implements SourceAdapter {
         ctx.reporter.emit({ type: 'warning', code: error.code, message: `debian: ${sources[i].uri} ${sources[i].suite}: ${error.message}`, data: { source: sources[i].origin } })
       }
     })
-    const packages = new PackageIndex(config.architecture)
-    const byId = new Map<string, DebianPackage>()
-    for (const l of loaded) {
-      for (const p of l.packages) {
-        packages.add(p)
-        byId.set(idOf(p), p)
-      }
-    }
-    const host = config.hostPackages ? await readDpkgStatus(config.dpkgStatus, config.architecture) : null
-    return { config, sources, loaded, failed, packages, host, byId }
+    for (const l of loaded) this.store(ctx, l)
+    const packages = this.database(ctx).view(loaded.map((l) => l.view), config.architecture)
+    let hostIndex: Promise<PackageIndex | null> | undefined
+    const host = (): Promise<PackageIndex | null> => (hostIndex ??= config.hostPackages ? readDpkgStatus(config.dpkgStatus, config.architecture) : Promise.resolve(null))
+    return { config, sources, loaded, failed, packages, host }
   }
 }
 
 export function createAdapter(): SourceAdapter {
   return new DebianAdapter()
+}
+
+/**
+ * Nothing matched, but an index of a loaded suite is not in use at all (no mirror delivered it
+ * intact and nip had no earlier copy): the package may well be listed there, so its failure is
+ * the answer rather than "not found".
+ */
+function throwIfLost(index: Index, spec: string): void {
+  const lost = index.loaded.flatMap((l) => l.stale.filter((s) => s.keptFrom === undefined))
+  if (lost.length === 0) return
+  const first = lost[0]!
+  throw new NipError(first.code as NipErrorCode, `${spec} is not in the Debian indexes in use; ${lost.map((l) => `${l.index}`).join(', ')} ${lost.length === 1 ? 'is' : 'are'} not in use: ${first.reason}`, {
+    hint: 'The mirrors did not deliver that index intact; try again later (nip uses an index only when it matches the signed Release).',
+    data: { spec, lost: lost.map((l) => ({ index: l.index, path: l.path, code: l.code })) },
+  })
+}
+
+/** "40 s", "12 min", "3 h 5 min", "2 days". */
+export function describeAge(seconds: number): string {
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+  const days = Math.round(s / 86400)
+  return `${days} day${days === 1 ? '' : 's'}`
 }
 
 /** A package's identity: the .deb URL (or local path) — unique across sources and versions. */

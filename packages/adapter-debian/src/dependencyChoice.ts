@@ -13,7 +13,7 @@
  * - a group with no candidate at all keeps its first alternative, so the planner reports it.
  */
 import type { DependencySpec } from '@nip/core'
-import type { DebianPackage, PackageIndex } from './packageIndex.js'
+import type { DebianPackage, PackageLookup } from './packageIndex.js'
 import { constraintOf, versionSatisfies, type Relation, type RelationGroup } from './relation.js'
 
 export interface ChosenDependencies {
@@ -22,7 +22,7 @@ export interface ChosenDependencies {
   onHost: string[]
 }
 
-export function chooseDependencies(pkg: DebianPackage, index: PackageIndex, host: PackageIndex | null): ChosenDependencies {
+export function chooseDependencies(pkg: DebianPackage, index: PackageLookup, host: PackageLookup | null): ChosenDependencies {
   const dependencies: DependencySpec[] = []
   const onHost: string[] = []
   for (const group of [...pkg.preDepends, ...pkg.depends]) {
@@ -53,14 +53,14 @@ export function chooseDependencies(pkg: DebianPackage, index: PackageIndex, host
 }
 
 /** Whether an index (the host's, or a source's) has something satisfying the relation. */
-export function indexSatisfies(index: PackageIndex, rel: Relation): boolean {
-  if ((index.byName.get(rel.name) ?? []).some((p) => versionSatisfies(p.version, rel.op, rel.version))) return true
+export function indexSatisfies(index: PackageLookup, rel: Relation): boolean {
+  if (index.versionsOf(rel.name).some((p) => versionSatisfies(p.version, rel.op, rel.version))) return true
   return providersOf(index, rel).length > 0
 }
 
 /** Providers of a virtual name that satisfy the relation (versioned relations need `Provides: x (= v)`). */
-export function providersOf(index: PackageIndex, rel: Relation): { pkg: DebianPackage; version?: string }[] {
-  return (index.providers.get(rel.name) ?? []).filter((p) => (rel.op === undefined ? true : p.version !== undefined && versionSatisfies(p.version, rel.op, rel.version)))
+export function providersOf(index: PackageLookup, rel: Relation): { pkg: DebianPackage; version?: string }[] {
+  return index.providersOf(rel.name).filter((p) => (rel.op === undefined ? true : p.version !== undefined && versionSatisfies(p.version, rel.op, rel.version)))
 }
 
 /** Whether a and b cannot be installed together (Conflicts or Breaks, either way round). */

@@ -93,8 +93,16 @@ function archiveUrl(filename: string, base: string, src: string): string {
   }
 }
 
+/** What dependency choice asks of an index: a source's (in memory or the local index database) or the host's. */
+export interface PackageLookup {
+  /** Every version of a real package, best first (highest version, then the earlier source). */
+  versionsOf(name: string): DebianPackage[]
+  /** The packages that provide `name`, with the version a versioned Provides gives it. */
+  providersOf(name: string): { pkg: DebianPackage; version?: string }[]
+}
+
 /** Packages by name and by provided name. */
-export class PackageIndex {
+export class PackageIndex implements PackageLookup {
   readonly byName = new Map<string, DebianPackage[]>()
   readonly providers = new Map<string, { pkg: DebianPackage; version?: string }[]>()
 
@@ -118,6 +126,10 @@ export class PackageIndex {
   /** Every version of a real package, best first (highest version, then the earlier source). */
   versionsOf(name: string): DebianPackage[] {
     return [...(this.byName.get(name) ?? [])].sort((a, b) => compareVersions(b.version, a.version) || a.priority - b.priority)
+  }
+
+  providersOf(name: string): { pkg: DebianPackage; version?: string }[] {
+    return this.providers.get(name) ?? []
   }
 
   get size(): number {

@@ -48,7 +48,7 @@ export async function downloadVerified(r: VerifiedDownload): Promise<{ path: str
 }
 
 /** Whether `file` already holds exactly the expected content. */
-async function holds(file: string, sha256: string, size: number | undefined): Promise<boolean> {
+export async function holds(file: string, sha256: string, size: number | undefined): Promise<boolean> {
   try {
     const st = await stat(file)
     if (size !== undefined && st.size !== size) return false

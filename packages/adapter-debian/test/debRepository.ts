@@ -111,26 +111,41 @@ export interface SuiteOptions {
   wrongIndexHash?: boolean
   /** Change the text after signing. */
   tamper?: boolean
+  /** Stanzas of main/binary-all/Packages (no binary-all index when absent). */
+  allStanzas?: string[]
+  /** Advertise Acquire-By-Hash and keep each index under by-hash/SHA256/<digest> too. */
+  acquireByHash?: boolean
+  /** The Release's Date (default 2025-01-01). */
+  date?: Date
 }
 
-/** Write dists/<suite>/{InRelease,main/binary-amd64/Packages{,.xz}}. */
+/** Write dists/<suite>/{InRelease,Release,main/binary-amd64/Packages{,.xz}} (and binary-all, by-hash). */
 export function writeSuite(repo: string, opts: SuiteOptions): void {
   const dist = path.join(repo, 'dists', opts.suite)
-  const bin = path.join(dist, 'main', 'binary-amd64')
-  mkdirSync(bin, { recursive: true })
-  const packages = opts.stanzas.join('\n')
-  writeFileSync(path.join(bin, 'Packages'), packages)
-  run('xz', ['-kf', path.join(bin, 'Packages')])
-  const files = ['main/binary-amd64/Packages', 'main/binary-amd64/Packages.xz'].map((rel) => {
-    const data = readFileSync(path.join(dist, rel))
-    let hash = sha256(data)
-    if (opts.wrongIndexHash && rel.endsWith('.xz')) hash = sha256('something else')
-    return ` ${hash} ${String(data.length).padStart(8)} ${rel}`
-  })
-  const date = new Date('2025-01-01T00:00:00Z')
+  const indexes: [string, string[]][] = [['amd64', opts.stanzas]]
+  if (opts.allStanzas) indexes.push(['all', opts.allStanzas])
+  const files: string[] = []
+  for (const [arch, stanzas] of indexes) {
+    const bin = path.join(dist, 'main', `binary-${arch}`)
+    mkdirSync(bin, { recursive: true })
+    writeFileSync(path.join(bin, 'Packages'), stanzas.join('\n'))
+    run('xz', ['-kf', path.join(bin, 'Packages')])
+    for (const rel of [`main/binary-${arch}/Packages`, `main/binary-${arch}/Packages.xz`]) {
+      const data = readFileSync(path.join(dist, rel))
+      let hash = sha256(data)
+      if (opts.acquireByHash) {
+        mkdirSync(path.join(bin, 'by-hash', 'SHA256'), { recursive: true })
+        writeFileSync(path.join(bin, 'by-hash', 'SHA256', hash), data)
+      }
+      if (opts.wrongIndexHash && rel.endsWith('.xz')) hash = sha256('something else')
+      files.push(` ${hash} ${String(data.length).padStart(8)} ${rel}`)
+    }
+  }
+  const date = opts.date ?? new Date('2025-01-01T00:00:00Z')
   const release =
     `Origin: Nip\nLabel: Nip\nSuite: ${opts.suite}\nCodename: ${opts.suite}\nDate: ${date.toUTCString()}\n` +
     (opts.validUntil ? `Valid-Until: ${opts.validUntil.toUTCString()}\n` : '') +
+    (opts.acquireByHash ? 'Acquire-By-Hash: yes\n' : '') +
     `Architectures: amd64\nComponents: main\nDescription: nip test repository\nSHA256:\n${files.join('\n')}\n`
   writeFileSync(path.join(dist, 'Release'), release)
   run('gpg', ['--batch', '--yes', '--local-user', opts.key.fingerprint, '--clearsign', '-o', path.join(dist, 'InRelease'), path.join(dist, 'Release')], {

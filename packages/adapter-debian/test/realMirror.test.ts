@@ -8,8 +8,9 @@
  * then (saying so) the runs use the documented fallback, LD_LIBRARY_PATH.
  */
 import { strict as assert } from 'node:assert'
-import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { findPatchelf, type Nip } from '@nip/core'
 import { openNip, tempRoot } from '@nip/testing'
@@ -66,6 +67,48 @@ describe('debian adapter against the real mirror of this machine', function () {
     return execFileSync(path.join(root, 'System/Links/Executables', program), args, { encoding: 'utf8', env: envFor(root) })
   }
 
+  /**
+   * apt's candidate for each package against the mirror as it is now: `apt-get update` into a
+   * private lists directory (the host's apt state is not touched), then `apt-cache policy`.
+   */
+  let aptCandidates: Map<string, string> | null | undefined
+  function aptCandidate(name: string): string | null {
+    if (aptCandidates === undefined) {
+      aptCandidates = null
+      const apt = spawnSync('sh', ['-c', 'command -v apt-get && command -v apt-cache'])
+      if (apt.status === 0) {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'nip-apt-lists-'))
+        try {
+          mkdirSync(path.join(dir, 'lists', 'partial'), { recursive: true })
+          mkdirSync(path.join(dir, 'cache', 'archives', 'partial'), { recursive: true })
+          const o = ['-o', `Dir::State::Lists=${dir}/lists`, '-o', `Dir::Cache=${dir}/cache`, '-o', 'APT::Sandbox::User=root', '-o', 'Debug::NoLocking=1']
+          spawnSync('apt-get', ['-qq', ...o, 'update'], { encoding: 'utf8', timeout: 300000 })
+          aptCandidates = new Map()
+          for (const p of ['jq', 'libjq1', 'libonig5', 'tree', 'hello', 'curl']) {
+            const out = spawnSync('apt-cache', [...o, 'policy', p], { encoding: 'utf8' }).stdout
+            const m = /Candidate: (\S+)/.exec(out)
+            if (m !== null && m[1] !== '(none)') aptCandidates.set(p, m[1]!)
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }
+    }
+    return aptCandidates?.get(name) ?? null
+  }
+
+  it("resolves the version apt-cache policy names as candidate (jq and others; security updates in use)", async function () {
+    if (aptCandidate('jq') === null) {
+      console.log('    (skipped: apt-get/apt-cache unavailable or apt update failed)')
+      this.skip()
+    }
+    for (const name of ['jq', 'libjq1', 'libonig5', 'tree', 'hello', 'curl']) {
+      const want = aptCandidate(name)
+      if (want === null) continue
+      assert.equal((await nip.info(`debian:${name}`)).candidates[0]?.version, want, name)
+    }
+  })
+
   it('nip install hello: runs from System/Links/Executables', async () => {
     const result = await nip.install(['debian:hello'], { yes: true })
     assert.ok(result.grafted.some((p) => p.name === 'hello'))
@@ -84,6 +127,9 @@ describe('debian adapter against the real mirror of this machine', function () {
     try {
       await jqNip.install(['debian:jq'], { yes: true })
       assert.deepEqual(jqNip.list().map((p) => p.name).sort(), ['jq', 'libjq1', 'libonig5'])
+      // The grafted jq is apt's candidate (with bookworm-security in use, the newest +debNuM).
+      const want = aptCandidate('jq')
+      if (want !== null) assert.equal(jqNip.list().find((p) => p.name === 'jq')?.version, want)
       const env = envFor(jqRoot)
       const jq = path.join(jqRoot, 'System/Links/Executables/jq')
       assert.match(execFileSync(jq, ['--version'], { encoding: 'utf8', env }), /^jq-1\.[0-9.]+/)

@@ -34,6 +34,8 @@ import { fileURLToPath } from 'node:url'
 import {
   cacheMkdir,
   cacheRm,
+  cacheRename,
+  cacheWrite,
   NipError,
   download,
   readKeyring,
@@ -49,6 +51,7 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
 } from '@nip/core'
 import { parseAtom } from './atom.js'
 import { atomMatches } from './atomMatch.js'
@@ -72,6 +75,10 @@ import { parseXpakTrailer, XpakError } from './xpak.js'
 interface Binhost {
   url: string
   index: BinhostIndex
+  /** Fresh from the binhost, unchanged there (304), or the local copy (fresh enough, a file:// binhost, or the refresh failed). */
+  state?: 'downloaded' | 'not-modified' | 'local'
+  /** Why the refresh failed, when the cached copy is used. */
+  stale?: string
 }
 
 interface State {
@@ -412,6 +419,30 @@ export class GentooAdapter implements SourceAdapter {
     return reduceOrBad(depstr, use, md.eapi, md.cpv.cpv)
   }
 
+  /** `nip update`: every binhost's Packages index (conditionally); one that fails keeps its cached copy. */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const config = parseGentooConfig(ctx.config, ctx.layout.root)
+    delete this.state
+    const remote = config.binhosts.filter((u) => !u.startsWith('file://'))
+    if (remote.length === 0) return { source: 'gentoo', status: 'not-supported', detail: config.binhosts.length > 0 ? 'local binhosts only: read on each use' : 'no binhosts configured' }
+    const force = { ...ctx, index: { maxAgeSeconds: ctx.index?.maxAgeSeconds ?? 86400, refresh: 'force' as const } }
+    const parts = await Promise.all(
+      remote.map(async (url) => {
+        const name = `${url}/Packages`
+        try {
+          const b = await loadBinhost(url, config, force)
+          if (b.stale !== undefined) return { name, status: 'failed' as const, detail: `${b.stale} (the cached copy stays in use)` }
+          return { name, status: b.state === 'downloaded' ? ('updated' as const) : ('unchanged' as const), detail: `${b.index.packages.length} builds` }
+        } catch (e) {
+          return { name, status: 'failed' as const, detail: `${e instanceof NipError ? `${e.code}: ` : ''}${firstLine((e as Error).message)}` }
+        }
+      }),
+    )
+    const failed = parts.filter((p) => p.status === 'failed').length
+    const status = failed === parts.length ? 'failed' : failed > 0 ? 'partial' : parts.some((p) => p.status === 'updated') ? 'updated' : 'unchanged'
+    return { source: 'gentoo', status, detail: `${parts.length} binhost(s): ${parts.filter((p) => p.status === 'updated').length} updated, ${parts.filter((p) => p.status === 'unchanged').length} unchanged, ${failed} failed`, parts }
+  }
+
   private async load(ctx: AdapterContext): Promise<State> {
     const key = JSON.stringify(ctx.config)
     if (this.state?.key === key) return this.state.value
@@ -489,19 +520,42 @@ async function loadBinhosts(config: GentooConfig, ctx: AdapterContext): Promise<
   })
 }
 
+/**
+ * A binhost's Packages index, the source's local index: read from the cache while it was refreshed
+ * less than index-max-age ago (no network), else revalidated (conditionally); when that fails and
+ * a cached copy exists, the cached copy is used with a warning giving its age.
+ */
 async function loadBinhost(url: string, config: GentooConfig, ctx: AdapterContext): Promise<Binhost> {
   let text: string
   let cached: string | undefined
+  let state: Binhost['state'] = 'local'
+  let stale: string | undefined
   if (url.startsWith('file://')) {
     text = await fs.promises.readFile(path.join(fileURLToPath(url), 'Packages'), 'utf8')
   } else {
     cached = path.join(ctx.cacheDir, 'binhosts', hostKey(url), 'Packages')
     cacheMkdir(path.dirname(cached))
-    const r = await download({ urls: [`${url}/Packages`], dest: cached, conditional: true, reporter: ctx.reporter, label: `${url}/Packages`, signal: ctx.signal, ...config.download })
-    text = await fs.promises.readFile(r.path, 'utf8')
+    const marker = `${cached}.updated-at`
+    const at = Date.parse((await fs.promises.readFile(marker, 'utf8').catch(() => '')).trim())
+    const age = Number.isNaN(at) ? null : Math.max(0, (Date.now() - at) / 1000)
+    const have = fs.existsSync(cached)
+    if (!have || age === null || age >= (ctx.index?.maxAgeSeconds ?? 86400) || ctx.index?.refresh === 'force') {
+      try {
+        const r = await download({ urls: [`${url}/Packages`], dest: cached, conditional: true, reporter: ctx.reporter, label: `${url}/Packages`, signal: ctx.signal, ...config.download })
+        state = r.notModified ? 'not-modified' : 'downloaded'
+        cacheWrite(`${marker}.tmp`, `${new Date().toISOString()}\n`)
+        cacheRename(`${marker}.tmp`, marker)
+      } catch (e) {
+        if (!have || !(e instanceof NipError) || e.code !== 'ERR_NIP_FETCH_FAILED') throw e
+        stale = firstLine(e.message)
+        const when = age === null ? '' : ` from ${describeAge(age)} ago`
+        ctx.reporter.emit({ type: 'warning', code: 'gentoo-binhost-stale', message: `binhost index ${url}/Packages could not be refreshed (${stale}); using the cached copy${when}`, data: { url, ageSeconds: age === null ? null : Math.round(age) } })
+      }
+    }
+    text = await fs.promises.readFile(cached, 'utf8')
   }
   try {
-    return { url, index: parseBinhostIndex(text) }
+    return { url, index: parseBinhostIndex(text), state, ...(stale !== undefined ? { stale } : {}) }
   } catch (e) {
     if (e instanceof BinhostIndexError) {
       // Not kept: a 304 for its validators would otherwise keep the bad copy for good.
@@ -681,6 +735,15 @@ function safeRelativePath(p: string): string {
     throw new NipError('ERR_NIP_BAD_PACKAGE', `the binhost index names an unsafe PATH ${JSON.stringify(p)}`, { hint: 'The binhost index is corrupt or hostile.', data: { path: p } })
   }
   return p
+}
+
+function describeAge(seconds: number): string {
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+  const days = Math.round(s / 86400)
+  return `${days} day${days === 1 ? '' : 's'}`
 }
 
 function hostKey(url: string): string {

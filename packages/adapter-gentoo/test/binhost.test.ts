@@ -103,6 +103,17 @@ describe('gentoo binhost grafts', function () {
     })
   })
 
+  it('nip update refreshes the binhost index (a result per binhost); a fresh local index is read without the network', async () => {
+    const u = await nip.update({ source: 'gentoo' })
+    assert.deepEqual(u.sources.map((s) => [s.source, s.parts?.map((p) => `${p.name} ${p.status === 'failed' ? 'failed' : 'ok'} ${p.detail}`)]), [['gentoo', [`${server.url}/Packages ok 7 builds`]]])
+    const adapter = createAdapter()
+    const gone = { ...ctx, config: { binhosts: [server.url] } }
+    // A second adapter reads the cached index, fresh: the binhost is not asked.
+    const seen = server.requests.length
+    assert.equal((await adapter.resolve({ name: 'greet', raw: 'greet' }, gone))[0]?.version, '2.0-r1')
+    assert.equal(server.requests.length, seen)
+  })
+
   it('grafts a GPKG and runs it', async () => {
     const result = await nip.install(['hello'])
     assert.deepEqual(result.grafted.map((p) => `${p.name}/${p.version}`), ['hello/1.0'])

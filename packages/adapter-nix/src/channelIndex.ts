@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import { readFile, stat } from 'node:fs/promises'
-import { decompressStream } from '@nip/core'
+import { decompressStream, cacheRename, cacheWrite } from '@nip/core'
 import { programNameOf } from './programName.js'
 import { parseStorePath, type StorePath } from './storePath.js'
 import { compareVersions } from './versionOrder.js'
@@ -57,12 +57,52 @@ export function parseStorePaths(text: string, storeDir: string): StorePath[] {
   return out
 }
 
-/** Download (into cacheDir; revalidated at most once an hour) and parse `<channel>/store-paths.xz`. */
-export async function loadChannelIndex(opts: { channel: string; storeDir: string; cacheDir: string; signal?: AbortSignal }): Promise<ChannelIndex> {
+/**
+ * `<channel>/store-paths.xz`, the source's local index: read from the cache while it was refreshed
+ * less than `maxAgeSeconds` ago (no network), else revalidated (conditionally); when that fails and
+ * a cached copy exists, the cached copy is used and `onStale` says why and how old it is.
+ */
+export async function loadChannelIndex(opts: {
+  channel: string
+  storeDir: string
+  cacheDir: string
+  signal?: AbortSignal
+  maxAgeSeconds?: number
+  force?: boolean
+  onStale?: (reason: string, ageSeconds: number | null) => void
+}): Promise<ChannelIndex & { state: 'downloaded' | 'not-modified' | 'local'; stale?: string }> {
   const dest = path.join(opts.cacheDir, 'channel', `${Buffer.from(opts.channel).toString('base64url').slice(0, 80)}-store-paths.xz`)
-  const fresh = await stat(dest).then((s) => Date.now() - s.mtimeMs < 3600_000, () => false)
-  if (!fresh) await fetchToFile({ urls: [`${opts.channel}/store-paths.xz`], dest, conditional: true, label: 'channel store-paths.xz', ...(opts.signal ? { signal: opts.signal } : {}) })
+  const marker = `${dest}.updated-at`
+  const at = Date.parse((await readFile(marker, 'utf8').catch(() => '')).trim())
+  const age = Number.isNaN(at) ? null : Math.max(0, (Date.now() - at) / 1000)
+  const have = await stat(dest).then(() => true, () => false)
+  let state: 'downloaded' | 'not-modified' | 'local' = 'local'
+  let stale: string | undefined
+  if (!have || opts.force === true || age === null || age >= (opts.maxAgeSeconds ?? 86400)) {
+    try {
+      const before = await stat(dest).then((s) => s.mtimeMs, () => null)
+      await fetchToFile({ urls: [`${opts.channel}/store-paths.xz`], dest, conditional: true, label: 'channel store-paths.xz', ...(opts.signal ? { signal: opts.signal } : {}) })
+      const after = await stat(dest).then((s) => s.mtimeMs, () => null)
+      state = before !== null && before === after ? 'not-modified' : 'downloaded'
+      cacheWrite(`${marker}.tmp`, `${new Date().toISOString()}\n`)
+      cacheRename(`${marker}.tmp`, marker)
+    } catch (e) {
+      if (!have || opts.signal?.aborted) throw e
+      stale = (e as Error).message.split('\n')[0]!
+      opts.onStale?.(stale, age === null ? null : Math.round(age))
+    }
+  }
   const chunks: Buffer[] = []
   for await (const c of decompressStream([await readFile(dest)], { compression: 'xz', archive: 'store-paths.xz' })) chunks.push(c as Buffer)
-  return new ChannelIndex(parseStorePaths(Buffer.concat(chunks).toString('utf8'), opts.storeDir))
+  const index = new ChannelIndex(parseStorePaths(Buffer.concat(chunks).toString('utf8'), opts.storeDir))
+  return Object.assign(index, { state, ...(stale !== undefined ? { stale } : {}) })
+}
+
+export function describeAge(seconds: number): string {
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+  const days = Math.round(s / 86400)
+  return `${days} day${days === 1 ? '' : 's'}`
 }

@@ -23,9 +23,10 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
 } from '@nip/core'
 import { BinaryCache, type LocatedNarInfo } from './binaryCache.js'
-import { loadChannelIndex, type ChannelIndex } from './channelIndex.js'
+import { describeAge, loadChannelIndex, type ChannelIndex } from './channelIndex.js'
 import { checkElfTree } from './elfCheck.js'
 import { formatHashSri } from './hashString.js'
 import { narToCas } from './narToCas.js'
@@ -266,13 +267,42 @@ export class NixAdapter implements SourceAdapter {
     const state = this.stateOf(ctx)
     if (state.config.channel === '') return null
     if (state.index === undefined) {
-      const index = loadChannelIndex({ channel: state.config.channel, storeDir: state.config.storeDir, cacheDir: ctx.cacheDir, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+      const index = this.loadChannel(ctx, state.config, false)
       index.catch(() => {
         if (state.index === index) delete state.index
       })
       state.index = index
     }
     return state.index
+  }
+
+  private loadChannel(ctx: AdapterContext, config: NixConfig, force: boolean): ReturnType<typeof loadChannelIndex> {
+    return loadChannelIndex({
+      channel: config.channel,
+      storeDir: config.storeDir,
+      cacheDir: ctx.cacheDir,
+      maxAgeSeconds: ctx.index?.maxAgeSeconds ?? 86400,
+      force,
+      onStale: (reason, age) =>
+        ctx.reporter.emit({ type: 'warning', code: 'nix-stale-channel', message: `nix: ${config.channel}/store-paths.xz could not be refreshed (${reason}); using the cached name index${age === null ? '' : ` from ${describeAge(age)} ago`}`, data: { channel: config.channel, ageSeconds: age } }),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    })
+  }
+
+  /** `nip update`: the channel's name index (binary caches have no index: their narinfo files are asked per path). */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const state = this.stateOf(ctx)
+    delete state.index
+    if (state.config.channel === '') return { source: ID, status: 'not-supported', detail: 'no channel configured: binary caches have no index to refresh' }
+    const name = `${state.config.channel}/store-paths.xz`
+    try {
+      const index = await this.loadChannel(ctx, state.config, true)
+      const part = index.stale !== undefined ? { name, status: 'failed' as const, detail: `${index.stale} (the cached name index stays in use)` } : { name, status: index.state === 'downloaded' ? ('updated' as const) : ('unchanged' as const), detail: `${index.size} names` }
+      return { source: ID, status: part.status, detail: `channel name index: ${part.status}`, parts: [part] }
+    } catch (e) {
+      const detail = `${e instanceof NipError ? `${e.code}: ` : ''}${(e as Error).message.split('\n')[0]}`
+      return { source: ID, status: 'failed', detail, parts: [{ name, status: 'failed', detail }], ...(e instanceof NipError ? { error: { code: e.code, message: e.message } } : {}) }
+    }
   }
 
   private stateOf(ctx: AdapterContext): State {

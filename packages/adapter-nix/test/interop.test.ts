@@ -239,6 +239,16 @@ in derivation { name = "tool-1.0"; system = builtins.currentSystem; builder = bb
     await nip.install(['nix:hello@2.12'], {})
     assert.deepEqual(nip.list().map((p) => p.name).sort(), ['bb', 'greeting-data', 'hello'])
     await assert.rejects(nip.install(['nix:hello@9.9'], {}), (e: unknown) => isNipError(e, 'ERR_NIP_NOT_FOUND'))
+    // nip update: the channel's name index (bb, greeting-data, hello) is the source's local index, with its own result.
+    const u = await nip.update({ source: 'nix' })
+    assert.deepEqual(u.sources.map((s) => [s.source, s.parts?.map((p) => `${p.name} ${p.detail}`)]), [['nix', [`${base}/channel/store-paths.xz 3 names`]]])
+    // The channel gone: the cached name index stays in use, and the update says so.
+    fs.rmSync(path.join(chan, 'store-paths.xz'))
+    const gone = await nip.update({ source: 'nix' })
+    assert.equal(gone.sources[0]!.status, 'failed')
+    assert.match(gone.sources[0]!.parts![0]!.detail, /\(the cached name index stays in use\)$/)
+    const again = await createAdapter().resolve({ raw: 'hello', name: 'hello' }, nip.dispatcher.context('nix'))
+    assert.deepEqual(again.map((r) => r.version), ['2.12', '2.10'])
     nip.close()
   })
 

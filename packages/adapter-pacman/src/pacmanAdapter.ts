@@ -16,10 +16,12 @@
  *   database), checks the package signature under the Package SigLevel, then unpacks into the
  *   CAS, checking `.PKGINFO` against the database and every member against `.MTREE`.
  */
+import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import {
   NipError,
+  createDigest,
   download,
   type AdapterContext,
   type AdapterStatus,
@@ -30,6 +32,7 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
 } from '@nip/core'
 import { packageSatisfies, parseDep, versionMatches, type DepOperator } from './depString.js'
 import { parsePackageFileName, readPackageInfo } from './packageFile.js'
@@ -125,7 +128,10 @@ export class PacmanAdapter implements SourceAdapter {
       const pkg = await this.syncPackage(ref, ctx)
       const repo = index.repositories.find((r) => r.config.name === pkg.repo)!
       file = path.join(ctx.cacheDir, 'pkg', pkg.filename)
-      const got = await download({
+      // A package already in the cache with the database's size and SHA-256 is used as it is
+      // (pacman's package cache): installing it again needs no network.
+      const cached = pkg.sha256 ? await cachedCopy(file, pkg.csize, pkg.sha256) : false
+      const got = cached ? { size: 0, url: file } : await download({
         urls: repo.config.servers.map((s) => joinUrl(s, pkg.filename)),
         dest: file,
         ...(pkg.csize > 0 ? { expectSize: pkg.csize } : {}),
@@ -243,6 +249,29 @@ export class PacmanAdapter implements SourceAdapter {
     return info
   }
 
+  /** `nip update`: every repository's database from its mirrors (conditional); one that fails keeps its cached copy. */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const config = parsePacmanConfig(ctx.config, ctx.layout.root)
+    this.index = null
+    if (config.repositories.length === 0) return { source: ID, status: 'not-supported', detail: 'no repositories configured' }
+    const keyring = await loadKeyring(config.keyring)
+    const force = { ...ctx, index: { maxAgeSeconds: ctx.index?.maxAgeSeconds ?? 86400, refresh: 'force' as const } }
+    const parts = await Promise.all(
+      config.repositories.map(async (r) => {
+        try {
+          const repo = await loadRepository(r, { config, keyring, ctx: force })
+          if (repo.stale !== undefined) return { name: r.name, status: 'failed' as const, detail: `${repo.stale.reason.split('\n')[0]} (the cached database stays in use)` }
+          return { name: r.name, status: repo.state === 'downloaded' ? ('updated' as const) : ('unchanged' as const), detail: `${repo.packages.length} packages` }
+        } catch (e) {
+          return { name: r.name, status: 'failed' as const, detail: `${e instanceof NipError ? `${e.code}: ` : ''}${(e as Error).message.split('\n')[0]}` }
+        }
+      }),
+    )
+    const failed = parts.filter((p) => p.status === 'failed').length
+    const status = failed === parts.length ? 'failed' : failed > 0 ? 'partial' : parts.some((p) => p.status === 'updated') ? 'updated' : 'unchanged'
+    return { source: ID, status, detail: `${parts.length} repositories: ${parts.filter((p) => p.status === 'updated').length} updated, ${parts.filter((p) => p.status === 'unchanged').length} unchanged, ${failed} failed`, parts }
+  }
+
   private async configOf(ctx: AdapterContext): Promise<PacmanConfig> {
     return parsePacmanConfig(ctx.config, ctx.layout.root)
   }
@@ -278,6 +307,19 @@ export class PacmanAdapter implements SourceAdapter {
       })
     }
     return pkg
+  }
+}
+
+/** Whether `file` holds exactly `size` bytes (when known) with this SHA-256. */
+async function cachedCopy(file: string, size: number, sha256: string): Promise<boolean> {
+  try {
+    const st = await stat(file)
+    if (size > 0 && st.size !== size) return false
+    const digest = createDigest('sha256')
+    for await (const chunk of createReadStream(file)) digest.update(chunk as Buffer)
+    return digest.digestHex() === sha256.toLowerCase()
+  } catch {
+    return false
   }
 }
 

@@ -74,6 +74,35 @@ describe('pacman install through a flaky mirror', function () {
     for (const r of roots) rmSync(r, { recursive: true, force: true })
   })
 
+  it('with the mirror gone, a package in the cache installs again from the local index (no network)', async () => {
+    const m = await mirrorWith()
+    const { nip, root } = await install([m])
+    try {
+      await nip.install(['nip-libgreet'], {})
+      await nip.remove(['nip-libgreet'])
+      await nip.gc() // the removed version is collected: installing it again needs its package file
+    } finally {
+      nip.close()
+    }
+    await m.close()
+    const table = {
+      'use-host-config': false,
+      architecture: 'x86_64',
+      keyring: repos.keyring,
+      retries: 0,
+      timeout: 0.4,
+      repositories: [{ name: 'niptest', servers: [`${m.url}/repo`], siglevel: 'Required' }],
+    }
+    const again = (await openNip(root, [createAdapter()], { sources: [{ id: 'pacman', enabled: true, priority: 10, table }] })).nip
+    try {
+      const r = await again.install(['nip-libgreet'], {})
+      assert.deepEqual(r.grafted.map((p) => p.name), ['nip-libgreet'])
+      assert.deepEqual((await checkConsistency(again)).problems, [])
+    } finally {
+      again.close()
+    }
+  })
+
   it('installs despite resets, truncation, 503, 429, a stall and wrong bytes, and caches only verified files', async () => {
     const flaky = await mirrorWith({
       // reset mid-body, then 503: retried, then resumed from the part with Range

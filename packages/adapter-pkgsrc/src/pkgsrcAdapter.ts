@@ -31,6 +31,7 @@ import {
   type Scriptlet,
   type SearchHit,
   type SourceAdapter,
+  type SourceUpdate,
   type TreeEntry,
 } from '@nip/core'
 import { badPackage, readPackageMetadata, unpackPackage, type PackageMetadata } from './binaryPackage.js'
@@ -275,6 +276,28 @@ export class PkgsrcAdapter implements SourceAdapter {
     } finally {
       db.close()
     }
+  }
+
+  /** `nip update`: every repository's summary from the repository (conditionally); one that fails keeps its cached copy. */
+  async update(ctx: AdapterContext): Promise<SourceUpdate> {
+    const config = parsePkgsrcConfig(ctx.config, ctx.layout.root)
+    this.index = null
+    if (config.repositories.length === 0) return { source: ID, status: 'not-supported', detail: 'no repositories configured' }
+    const force = { ...ctx, index: { maxAgeSeconds: ctx.index?.maxAgeSeconds ?? 86400, refresh: 'force' as const } }
+    const parts = await Promise.all(
+      config.repositories.map(async (r) => {
+        try {
+          const repo = await loadRepository(r, force, config.download)
+          if (repo.stale) return { name: r.url, status: 'failed' as const, detail: `${repo.reason ?? 'unreachable'} (the cached ${repo.summary} stays in use)` }
+          return { name: r.url, status: repo.state === 'downloaded' ? ('updated' as const) : ('unchanged' as const), detail: `${repo.entries.length} packages` }
+        } catch (e) {
+          return { name: r.url, status: 'failed' as const, detail: `${e instanceof NipError ? `${e.code}: ` : ''}${(e as Error).message.split('\n')[0]}` }
+        }
+      }),
+    )
+    const failed = parts.filter((p) => p.status === 'failed').length
+    const status = failed === parts.length ? 'failed' : failed > 0 ? 'partial' : parts.some((p) => p.status === 'updated') ? 'updated' : 'unchanged'
+    return { source: ID, status, detail: `${parts.length} repositories: ${parts.filter((p) => p.status === 'updated').length} updated, ${parts.filter((p) => p.status === 'unchanged').length} unchanged, ${failed} failed`, parts }
   }
 
   private indexOf(ctx: AdapterContext): Promise<Index> {

@@ -7,8 +7,9 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { NipError, decompressStream, download, isNipError, type AdapterContext } from '@nip/core'
+import { NipError, decompressStream, download, isNipError, type AdapterContext, cacheRename, cacheWrite } from '@nip/core'
 import type { DownloadSettings, PkgsrcRepository } from './pkgsrcConfig.js'
 import { parseSummary, type SummaryEntry } from './summary.js'
 
@@ -20,6 +21,10 @@ export interface LoadedRepository extends PkgsrcRepository {
   summary: string
   /** True when the repository was unreachable and a cached summary was used. */
   stale: boolean
+  /** Fresh from the repository, unchanged there (304), or the local copy. */
+  state: 'downloaded' | 'not-modified' | 'local'
+  /** Why the repository could not be read (stale). */
+  reason?: string
 }
 
 /** The cache directory of one repository (named by a digest of its URL). */
@@ -27,13 +32,53 @@ export function repositoryCacheDir(cacheDir: string, url: string): string {
   return path.join(cacheDir, 'repos', createHash('sha256').update(url).digest('hex').slice(0, 16))
 }
 
+/** The last refresh from the repository: when, and which summary file it served. */
+async function lastRefresh(dir: string): Promise<{ at: Date; summary: string } | null> {
+  try {
+    const r = JSON.parse(await readFile(path.join(dir, 'updated-at.json'), 'utf8')) as { at?: string; summary?: string }
+    const t = Date.parse(r.at ?? '')
+    return Number.isNaN(t) || !(SUMMARY_NAMES as readonly string[]).includes(r.summary ?? '') ? null : { at: new Date(t), summary: r.summary! }
+  } catch {
+    return null
+  }
+}
+
+async function recordRefresh(dir: string, summary: string): Promise<void> {
+  const tmp = path.join(dir, `updated-at.json.tmp-${process.pid}`)
+  cacheWrite(tmp, JSON.stringify({ at: new Date().toISOString(), summary }))
+  cacheRename(tmp, path.join(dir, 'updated-at.json'))
+}
+
+function describeAge(seconds: number): string {
+  const s = Math.round(seconds)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.round(s / 60)} min`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
+  const days = Math.round(s / 86400)
+  return `${days} day${days === 1 ? '' : 's'}`
+}
+
+/**
+ * The repository's summary: the local copy when it was refreshed less than index-max-age ago
+ * (no network), else from the repository (conditionally), else — unreachable — the local copy
+ * with a warning giving its age.
+ */
 export async function loadRepository(repo: PkgsrcRepository, ctx: AdapterContext, settings: DownloadSettings = {}): Promise<LoadedRepository> {
   const dir = repositoryCacheDir(ctx.cacheDir, repo.url)
+  const last = await lastRefresh(dir)
+  const age = last === null ? null : Math.max(0, (Date.now() - last.at.getTime()) / 1000)
+  if (last !== null && age !== null && age < (ctx.index?.maxAgeSeconds ?? 86400) && ctx.index?.refresh !== 'force' && existsSync(path.join(dir, last.summary))) {
+    try {
+      return { ...repo, entries: await parseSummaryFile(path.join(dir, last.summary), `${repo.url}/${last.summary}`), summary: last.summary, stale: false, state: 'local' }
+    } catch {
+      // A damaged local copy: fetched again below.
+    }
+  }
   const failures: string[] = []
   for (const name of SUMMARY_NAMES) {
     const dest = path.join(dir, name)
     try {
-      await download({
+      const got = await download({
         urls: [repo.url, ...repo.mirrors].map((u) => `${u}/${name}`),
         dest,
         conditional: true,
@@ -44,7 +89,9 @@ export async function loadRepository(repo: PkgsrcRepository, ctx: AdapterContext
         label: `pkgsrc ${name}`,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       })
-      return { ...repo, entries: await parseSummaryFile(dest, `${repo.url}/${name}`), summary: name, stale: false }
+      const entries = await parseSummaryFile(dest, `${repo.url}/${name}`)
+      await recordRefresh(dir, name)
+      return { ...repo, entries, summary: name, stale: false, state: got.notModified ? 'not-modified' : 'downloaded' }
     } catch (e) {
       if (isNotFound(e)) continue
       failures.push(`${name}: ${(e as Error).message}`)
@@ -54,8 +101,9 @@ export async function loadRepository(repo: PkgsrcRepository, ctx: AdapterContext
   for (const name of SUMMARY_NAMES) {
     const dest = path.join(dir, name)
     if (failures.length > 0 && existsSync(dest)) {
-      ctx.reporter.emit({ type: 'warning', code: 'pkgsrc-stale-summary', message: `${repo.url} is unreachable; using the cached ${name}`, data: { url: repo.url } })
-      return { ...repo, entries: await parseSummaryFile(dest, `${repo.url}/${name}`), summary: name, stale: true }
+      const when = age === null ? '' : ` from ${describeAge(age)} ago`
+      ctx.reporter.emit({ type: 'warning', code: 'pkgsrc-stale-summary', message: `${repo.url} is unreachable; using the cached ${name}${when}`, data: { url: repo.url, ageSeconds: age === null ? null : Math.round(age) } })
+      return { ...repo, entries: await parseSummaryFile(dest, `${repo.url}/${name}`), summary: name, stale: true, state: 'local', reason: failures.join('; ') }
     }
   }
   throw new NipError('ERR_NIP_SOURCE_UNAVAILABLE', `The pkgsrc repository ${repo.url} offers no pkg_summary${failures.length ? `: ${failures.join('; ')}` : ''}.`, {

@@ -96,6 +96,43 @@ describe('PkgsrcAdapter over a repository on 127.0.0.1', function () {
     await rm(root, { recursive: true, force: true })
   })
 
+  it('nip update refreshes the summary (a result per repository); a fresh local summary is read without the network', async () => {
+    await writeRepo(path.join(repo.dir, 'All'), [APP, ...LIBS])
+    const r = path.join(root, 'r')
+    const table = { repositories: [repo.url], 'machine-arch': 'x86_64' }
+    {
+      const { nip } = await openNip(r, [new PkgsrcAdapter()], pkgsrcSource(table))
+      try {
+        const u = await nip.update()
+        assert.deepEqual(u.sources.map((s) => [s.source, s.status, s.parts?.map((p) => `${p.name} ${p.status} ${p.detail}`)]), [['pkgsrc', 'updated', [`${repo.url} updated 5 packages`]]])
+      } finally {
+        nip.close()
+      }
+    }
+    const seen = repo.requests.length
+    {
+      const { nip } = await openNip(r, [new PkgsrcAdapter()], pkgsrcSource(table))
+      try {
+        assert.equal((await nip.info('app')).candidates[0]?.version, '2.1nb3')
+        assert.equal(repo.requests.length, seen, 'the local summary answered')
+      } finally {
+        nip.close()
+      }
+    }
+    // Gone: nip update fails for it, saying the cached summary stays in use; queries still answer.
+    await new Promise<void>((resolve) => repo.server.close(() => resolve()))
+    const { nip } = await openNip(r, [new PkgsrcAdapter()], pkgsrcSource({ ...table, timeout: 1, retries: 0 }))
+    try {
+      const u = await nip.update()
+      assert.equal(u.ok, false)
+      assert.deepEqual(u.sources[0]!.parts!.map((p) => p.status), ['failed'])
+      assert.match(u.sources[0]!.parts![0]!.detail, /\(the cached pkg_summary\.gz stays in use\)$/)
+      assert.equal((await nip.info('app')).candidates[0]?.version, '2.1nb3')
+    } finally {
+      nip.close()
+    }
+  })
+
   it('installs a dependency chain resolved through dewey and {a,b} patterns', async () => {
     await writeRepo(path.join(repo.dir, 'All'), [APP, ...LIBS])
     const { nip } = await openNip(path.join(root, 'r'), [new PkgsrcAdapter()], pkgsrcSource({ repositories: [repo.url], 'machine-arch': 'x86_64' }))
@@ -188,6 +225,7 @@ describe('PkgsrcAdapter over a repository on 127.0.0.1', function () {
     {
       const { nip } = await openNip(r, [new PkgsrcAdapter()], pkgsrcSource(table))
       try {
+        await nip.update() // the repository changed: refresh the local index
         const e = await assert.rejects(nip.install(['tool']), (err: unknown) => err instanceof NipError && ['ERR_NIP_KEY_UNKNOWN', 'ERR_NIP_SIGNATURE_INVALID'].includes(err.code))
         void e
         assert.deepEqual(nip.list(), [])
@@ -203,6 +241,7 @@ describe('PkgsrcAdapter over a repository on 127.0.0.1', function () {
     {
       const { nip } = await openNip(r, [new PkgsrcAdapter()], pkgsrcSource(table))
       try {
+        await nip.update() // the repository changed: refresh the local index
         await rejectsWith(nip.install(['tool']), 'ERR_NIP_HASH_MISMATCH')
         assert.deepEqual(nip.list(), [])
       } finally {
@@ -213,6 +252,7 @@ describe('PkgsrcAdapter over a repository on 127.0.0.1', function () {
     {
       const { nip } = await openNip(r, [new PkgsrcAdapter()], pkgsrcSource(table))
       try {
+        await nip.update() // the repository changed: refresh the local index
         await nip.install(['tool'])
         assert.equal(readFileSync(path.join(r, 'System/Links/Executables/tool'), 'utf8'), 'tool')
       } finally {

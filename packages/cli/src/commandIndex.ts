@@ -16,6 +16,7 @@ import Info from './commands/info.js'
 import Install from './commands/install.js'
 import List from './commands/list.js'
 import Logs from './commands/logs.js'
+import Outdated from './commands/outdated.js'
 import Owns from './commands/owns.js'
 import Pin from './commands/pin.js'
 import Remove from './commands/remove.js'
@@ -25,6 +26,8 @@ import Sources from './commands/sources.js'
 import Status from './commands/status.js'
 import Switch from './commands/switch.js'
 import Unpin from './commands/unpin.js'
+import Update from './commands/update.js'
+import Upgrade from './commands/upgrade.js'
 import Verify from './commands/verify.js'
 
 export const COMMANDS = {
@@ -41,6 +44,7 @@ export const COMMANDS = {
   install: Install,
   list: List,
   logs: Logs,
+  outdated: Outdated,
   owns: Owns,
   pin: Pin,
   remove: Remove,
@@ -50,5 +54,7 @@ export const COMMANDS = {
   status: Status,
   switch: Switch,
   unpin: Unpin,
+  update: Update,
+  upgrade: Upgrade,
   verify: Verify,
 }

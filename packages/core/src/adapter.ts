@@ -130,6 +130,8 @@ export interface AdapterStatus {
 export interface SearchHit {
   ref: PackageRef
   score?: number
+  /** Set by core: the version of a program of this name that is Current in the root, and its source. */
+  installed?: { version: string; source: AdapterId }
 }
 
 /**
@@ -157,6 +159,24 @@ export interface AdapterContext {
   cacheDir: string
   limits: Limits
   signal?: AbortSignal
+  /**
+   * How the adapter's local index is used (adapters with `update`): younger than `maxAgeSeconds`
+   * it is read as it is, without the network; older, a query refreshes it first (and falls back
+   * to it, with a warning giving its age, when the network fails); `refresh: 'force'` is
+   * `nip update`.
+   */
+  index?: { maxAgeSeconds: number; refresh?: 'auto' | 'force' }
+}
+
+/** One source's answer to `nip update`. */
+export interface SourceUpdate {
+  source: AdapterId
+  /** updated: new metadata verified and in use; unchanged: the same as before; partial: some indexes kept their last good copy or are not in use; failed: nothing refreshed (the last good copy stays). */
+  status: 'updated' | 'unchanged' | 'partial' | 'failed' | 'not-supported'
+  detail: string
+  /** Per repository/suite/index, where the source has several. */
+  parts?: { name: string; status: 'updated' | 'unchanged' | 'partial' | 'failed'; detail: string }[]
+  error?: { code: string; message: string }
 }
 
 export interface SourceAdapter {
@@ -188,6 +208,8 @@ export interface SourceAdapter {
    * interpreter and needed library of a relocated Nix program resolves. One line per problem.
    */
   checkProgram?(versionDir: string): Promise<string[]>
+  /** Refresh the local index from the network (`nip update`); the last good copy stays where this fails. */
+  update?(ctx: AdapterContext): Promise<SourceUpdate>
 }
 
 export interface BuildCapable {

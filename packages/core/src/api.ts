@@ -27,6 +27,17 @@ export interface InstallOptions {
   noSwitch?: boolean
   /** The command line, recorded in the log. */
   command?: string
+  /** Let Current move to a lower version (see PlannedProgram.change). */
+  allowDowngrade?: boolean
+  /**
+   * The specs as the user typed them when they differ from the specs planned (nip upgrade plans
+   * `source:name@version`): what decides whether the user named a source or a version.
+   */
+  asked?: string[]
+  /** Lower-case names among the specs that are grafted as dependencies, not explicit programs. */
+  dependencies?: string[]
+  /** The generation's kind (default install). */
+  kind?: string
 }
 
 export interface PlannedProgram {
@@ -43,6 +54,17 @@ export interface PlannedProgram {
   installedSize: number
   /** Set when the program is already grafted at a satisfying version (not fetched again). */
   skip?: 'already-installed'
+  /**
+   * What it does to the program's Current: a new program, a new dependency, an upgrade, a
+   * downgrade or a reinstall of the version that is Current (upgrade.ts, classifyPlan).
+   */
+  change?: 'install' | 'new-dependency' | 'upgrade' | 'downgrade' | 'reinstall'
+  /** The Current it replaces. */
+  from?: { version: string; source: AdapterId }
+  /** Current moves to another source's program of that name. */
+  sourceChange?: boolean
+  /** Whether Current moves to it (not when Current is pinned, or with --no-switch). */
+  movesCurrent?: boolean
 }
 
 export interface Plan {

@@ -50,6 +50,7 @@ export const FLAT_KEYS: Readonly<Record<string, FlatKey>> = {
   'log-dir': { kind: 'dir', field: 'logDir', default: '/var/log/nip', summary: 'The transaction log.' },
   'parallel-downloads': { kind: 'count', field: 'parallelDownloads', default: 4, summary: 'How many downloads run at once.' },
   'lock-timeout': { kind: 'seconds', field: 'lockTimeout', default: 300, summary: 'Seconds to wait for another nip to release the lock.' },
+  'index-max-age': { kind: 'seconds', field: 'indexMaxAge', default: 86400, summary: 'Seconds a source\'s local index is used before a query refreshes it (nip update refreshes at once; 0: refresh on every use).' },
   'max-archive-entries': { kind: 'count', field: 'maxArchiveEntries', default: 1_000_000, summary: 'Refuse archives with more entries than this.' },
   'max-archive-size': { kind: 'size', field: 'maxArchiveSize', default: '64G', summary: 'Refuse archives that expand to more bytes than this (a number of bytes, or "512M", "64G").' },
 }

@@ -36,6 +36,11 @@ export interface NipConfig {
   parallelDownloads: number
   /** Seconds to wait for the lock before failing with ERR_NIP_LOCKED (config key `lock-timeout`). */
   lockTimeout: number
+  /**
+   * Seconds a source's local index (its verified metadata in the cache) is used as it is before
+   * a query refreshes it from the network (config key `index-max-age`, default one day).
+   */
+  indexMaxAge?: number
   /** Archive bounds (config keys `max-archive-entries`, `max-archive-size`). */
   maxArchiveEntries: number
   maxArchiveSize: number

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   ERR_NIP_NOT_INSTALLED: { exit: 3, summary: 'The named program (or version) is not grafted.' },
   ERR_NIP_ALREADY_INSTALLED: { exit: 0, summary: 'The requested version is already grafted (not an error with --json unless asked).' },
   ERR_NIP_REQUIRED_BY: { exit: 4, summary: 'Removal refused: other programs depend on it.' },
+  ERR_NIP_CHANGE_REFUSED: { exit: 4, summary: 'The plan would move Current to a lower version or to another source without being told to (--allow-downgrade, a source: spec).' },
   ERR_NIP_BAD_NAME: { exit: 65, summary: 'A program name or version is not a safe path component.' },
   // conflicts
   ERR_NIP_LINK_CONFLICT: { exit: 4, summary: 'A link in /System/Links is owned by another program.' },

@@ -28,3 +28,6 @@ export type { RelocateOptions, RelocateResult, ElfDynamic } from './relocate/ind
 export { treeLinkTarget, climbsToSettings } from './treeTarget.js'
 export { ConfinedFs } from '@nip/cas'
 export type { ConfinedWriteOptions } from '@nip/cas'
+export { classifyPlan } from './upgrade.js'
+export type { OutdatedEntry, OutdatedResult, UpgradeOptions, UpgradeResult, UpgradeSelection, ChangeRefusal } from './upgrade.js'
+export type { UpdateResult } from './update.js'

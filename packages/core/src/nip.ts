@@ -58,6 +58,9 @@ import { collectGarbage } from './gc.js'
 import { setPin } from './pins.js'
 import { verifyPrograms } from './verify.js'
 import { planAutoremove } from './autoremove.js'
+import { rankSearchHits } from './searchRank.js'
+import { DEFAULT_INDEX_MAX_AGE, updateSources, type UpdateResult } from './update.js'
+import { outdatedOf, runUpgrade, type OutdatedResult, type UpgradeOptions, type UpgradeResult } from './upgrade.js'
 import { RESERVE_BYTES, keepReserve, releaseReserve } from './reserve.js'
 
 export class Nip {
@@ -100,6 +103,7 @@ export class Nip {
       config: this.dispatcher.sourceConfig(id)?.table ?? {},
       cacheDir: this.layout.adapterCacheDir(String(id)),
       limits: this.limits,
+      index: { maxAgeSeconds: this.config.indexMaxAge ?? DEFAULT_INDEX_MAX_AGE },
     }
   }
 
@@ -182,6 +186,23 @@ export class Nip {
       return { plan, dryRun: true, grafted: [], skipped, links: { added: 0 } }
     }
     return this.write(opts.command ?? `install ${specs.join(' ')}`, (engine) => engine.install(specs, opts))
+  }
+
+  /** What each current program's source offers now (the named ones and their dependencies; all when none is named). */
+  async outdated(names: string[] = []): Promise<OutdatedResult> {
+    const db = this.reader()
+    return db ? outdatedOf(db, this.dispatcher, names) : { programs: [] }
+  }
+
+  /** Graft what each current program's source offers now, in one transaction and one generation (upgrade.ts). */
+  async upgrade(names: string[] = [], opts: UpgradeOptions = {}): Promise<UpgradeResult> {
+    if (opts.dryRun) {
+      const db = this.reader()
+      if (!db) return { plan: { action: 'install', programs: [], downloadSize: 0, installedSize: 0, freeSpace: 0, warnings: [] }, dryRun: true, grafted: [], skipped: [], links: { added: 0 }, held: [] }
+      const engine = new Engine({ db, layout: this.layout, cas: this.cas, reporter: this.reporter, dispatcher: this.dispatcher, parallelDownloads: this.config.parallelDownloads })
+      return runUpgrade(engine, db, this.dispatcher, names, opts)
+    }
+    return this.write(opts.command ?? `upgrade ${names.join(' ')}`.trim(), (engine, db) => runUpgrade(engine, db, this.dispatcher, names, opts))
   }
 
   async remove(names: string[], opts: RemoveOptions = {}): Promise<RemoveResult> {
@@ -322,8 +343,14 @@ export class Nip {
     return none
   }
 
+  /** Hits of every enabled source, ranked: exact name, then prefix, then by score (searchRank.ts); grafted programs marked. */
   async search(query: string, opts: { source?: string } = {}): Promise<SearchHit[]> {
-    return this.dispatcher.search(query, opts.source)
+    return rankSearchHits(query, await this.dispatcher.search(query, opts.source), this.reader()?.programs() ?? [])
+  }
+
+  /** Refresh every enabled source's local index (or one source's); one result per source (update.ts). */
+  async update(opts: { source?: string } = {}): Promise<UpdateResult> {
+    return updateSources(this.dispatcher, opts.source)
   }
 
   async sources(): Promise<SourceStatus[]> {

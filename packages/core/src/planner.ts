@@ -33,6 +33,8 @@ export async function planInstall(opts: {
   dispatcher: Dispatcher
   installed: Pick<Database, 'programsNamed'> | null
   reinstall?: boolean
+  /** Lower-case names among the specs that are planned as dependencies (nip upgrade of a dependency). */
+  dependencies?: string[]
 }): Promise<{ items: PlanItem[]; skipped: { name: string; version: string; reason: string }[] }> {
   const items: PlanItem[] = []
   const skipped: { name: string; version: string; reason: string }[] = []
@@ -83,7 +85,7 @@ export async function planInstall(opts: {
       skipped.push({ name: have.name, version: have.version, reason: 'already-installed' })
       continue
     }
-    await add(ref, adapter, 'explicit', [])
+    await add(ref, adapter, opts.dependencies?.includes(ref.name.toLowerCase()) ? 'dependency' : 'explicit', [])
   }
 
   // Breadth-first over dependencies; the order of `items` puts dependencies before dependents.

@@ -36,6 +36,7 @@ import { compareVersionsNatural } from './versionOrder.js'
 import { membersOf, recordGeneration, requireGeneration } from './generations.js'
 import { checkedPayload } from './stateCheck.js'
 import { RESERVE_BYTES } from './reserve.js'
+import { classifyPlan, refusalError, refusalLine } from './upgrade.js'
 
 export interface EngineOptions {
   db: Database
@@ -120,7 +121,10 @@ export class Engine {
     // Only the current generation counts as grafted: a removed version (kept for rollback until
     // gc) is planned again and revived without fetching (see install).
     const installed = { programsNamed: (n: string) => this.db.programsNamed(n).filter((p) => p.active !== 0) }
-    const { items, skipped } = await planInstall({ specs, dispatcher: this.o.dispatcher, installed, reinstall: opts.reinstall })
+    const { items, skipped } = await planInstall({ specs, dispatcher: this.o.dispatcher, installed, reinstall: opts.reinstall, ...(opts.dependencies ? { dependencies: opts.dependencies } : {}) })
+    const asked = opts.asked ? opts.asked.map((s) => parseSpec(s, { knownSources: known })) : specs
+    const changes = classifyPlan(items, asked, { db: installed, ...(opts.noSwitch ? { noSwitch: true } : {}), ...(opts.allowDowngrade ? { allowDowngrade: true } : {}) })
+    if (changes.refusals.length > 0 && !opts.dryRun) throw refusalError(changes.refusals)
     const plan: Plan = {
       action: 'install',
       programs: items.map(({ ref: _r, adapter: _a, manifest: _m, ...p }) => p),
@@ -130,6 +134,7 @@ export class Engine {
       warnings: [],
     }
     for (const s of skipped) plan.warnings.push(`${s.name} ${s.version} is already grafted (use --reinstall to graft it again)`)
+    plan.warnings.push(...changes.warnings, ...changes.refusals.map((r) => `refused without being told to: ${refusalLine(r)}`))
     return { plan, items, skipped }
   }
 
@@ -287,7 +292,7 @@ export class Engine {
           // The rows just inserted are these entries: no need to read them back.
           if (becomesCurrent[k]) this.makeCurrent(item.name, id, false, undefined, newLinks[k])
         })
-        recordGeneration(db, { names, kind: 'install', command, txn })
+        recordGeneration(db, { names, kind: opts.kind ?? 'install', command, txn })
         db.setJournalState(txn, 'registered')
       })
       registered = true

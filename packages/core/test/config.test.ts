@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         logDir: 'var/log/nip',
         parallelDownloads: 4,
         lockTimeout: 300,
+        indexMaxAge: 86400,
         maxArchiveEntries: 1_000_000,
         maxArchiveSize: 64 * 1024 ** 3,
         sources: undefined,

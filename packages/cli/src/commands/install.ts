@@ -18,6 +18,7 @@ export default class Install extends BaseCommand<InstallResult> {
     'dry-run': Flags.boolean({ description: 'Show the plan and change nothing.' }),
     reinstall: Flags.boolean({ description: 'Graft again even when the same version is already grafted.' }),
     'no-switch': Flags.boolean({ description: 'Do not move Current when another version is already current.' }),
+    'allow-downgrade': Flags.boolean({ description: 'Let Current move to a lower version than the one grafted.' }),
   }
 
   protected override async execute(): Promise<InstallResult> {
@@ -38,6 +39,7 @@ export default class Install extends BaseCommand<InstallResult> {
       ...(flags.source ? { source: flags.source as AdapterId } : {}),
       ...(flags.reinstall ? { reinstall: true } : {}),
       ...(flags['no-switch'] ? { noSwitch: true } : {}),
+      ...(flags['allow-downgrade'] ? { allowDowngrade: true } : {}),
     }
     const nip = await this.openNip()
     if (flags['dry-run']) return nip.install(specs, { ...opts, dryRun: true })

@@ -18,7 +18,15 @@ export function renderOwns(result: OwnsResult, style: Style): string {
 
 export function renderSearch(hits: SearchHit[], style: Style): string {
   if (hits.length === 0) return 'No package matches.'
-  return formatTable(hits.map((h) => [style.bold(h.ref.name), h.ref.version, String(h.ref.source), h.ref.summary ?? '']))
+  return formatTable(
+    hits.map((h) => [
+      style.bold(h.ref.name),
+      h.ref.version,
+      String(h.ref.source),
+      h.installed ? style.green(h.installed.version === h.ref.version && h.installed.source === h.ref.source ? '[installed]' : `[installed: ${h.installed.version} ${h.installed.source}]`) : '',
+      h.ref.summary ?? '',
+    ]),
+  )
 }
 
 export function renderSources(sources: SourceStatus[], style: Style): string {

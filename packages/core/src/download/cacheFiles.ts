@@ -52,3 +52,20 @@ export function cacheParent(p: string): void {
 
 /** open(2) flags for appending to a cache file without following a symlink at its name. */
 export const APPEND_NOFOLLOW = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW
+
+/**
+ * A SQLite database in a cache or state directory: its directory is made through the confined
+ * layer, and the database and its -wal, -shm and -journal files must each be absent or a regular
+ * file (SQLite opens them by name and follows symlinks).
+ */
+export function cacheDatabaseFiles(file: string): void {
+  cacheMkdir(path.dirname(file))
+  const cfs = ConfinedFs.covering(file)
+  for (const p of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    const st = fs.lstatSync(p, { throwIfNoEntry: false })
+    if (st !== undefined && !st.isFile()) {
+      if (cfs !== undefined) throw cfs.refusal(p, st)
+      throw Object.assign(new Error(`${p} is not a regular file`), { code: 'ERR_NIP_CONFINED' })
+    }
+  }
+}

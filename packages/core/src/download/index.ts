@@ -3,4 +3,4 @@ export type { DownloadOptions, DownloadResult, FailedAttempt } from './downloade
 export { createDigest, DIGEST_ALGORITHMS } from './digest.js'
 export type { Digest, DigestAlgorithm } from './digest.js'
 export { backoffDelay, parseRetryAfter } from './backoff.js'
-export { cacheMkdir, cacheRm, cacheRename, cacheWrite } from './cacheFiles.js'
+export { cacheDatabaseFiles, cacheMkdir, cacheRm, cacheRename, cacheWrite } from './cacheFiles.js'
