@@ -147,7 +147,7 @@ export class Nip {
 
   private prepareRoot(): void {
     try {
-      fs.mkdirSync(this.layout.root, { recursive: true })
+      this.layout.cfs.ensureRoot()
       if (!fs.statSync(this.layout.root).isDirectory()) throw new Error('not a directory')
       // Below the root, every directory is made and checked by the confined layer.
       for (const d of [this.layout.programsDir, this.layout.stateDir, this.layout.logDir]) this.layout.cfs.mkdirp(d)
