@@ -87,7 +87,7 @@ describe('nip executable', function () {
     assert.deepEqual(env.result.files, [file])
     assert.equal(env.result.config.programsDir, 'Programs')
     assert.equal(env.result.config.parallelDownloads, 8)
-    assert.deepEqual(env.result.config.sources.map((s: { id: string }) => s.id), ['pacman', 'gobo', 'nix', 'pkgsrc', 'gentoo', 'debian'])
+    assert.deepEqual(env.result.config.sources.map((s: { id: string }) => s.id), ['pacman', 'gobo', 'nix', 'pkgsrc', 'gentoo', 'debian', 'build'])
     assert.deepEqual(env.result.origins['programs-dir'], { value: 'Programs', origin: 'default' })
     assert.deepEqual(env.result.origins['parallel-downloads'], { value: 8, origin: 'system', file })
     assert.deepEqual(env.result.origins['pacman.priority'], { value: 3, origin: 'system', file })
