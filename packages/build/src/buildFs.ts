@@ -6,7 +6,7 @@
  * `<cache>/build/sources/`, and blobs by the CAS; nothing here touches /Programs or /System:
  * grafting is core's transaction.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 
@@ -47,4 +47,14 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`
   writeFileSync(tmp, JSON.stringify(value) + '\n', { mode: 0o644 })
   renameSync(tmp, file)
+}
+
+/** Creates the dependency link view (linkView.ts) under `dir` (inside a work directory). */
+export function writeLinkView(dir: string, links: readonly { path: string; target: string }[]): void {
+  mkdirSync(dir, { recursive: true })
+  for (const l of links) {
+    const at = path.join(dir, l.path)
+    mkdirSync(path.dirname(at), { recursive: true })
+    symlinkSync(l.target, at)
+  }
 }

@@ -24,7 +24,8 @@ import type { BuildSettings } from './settings.js'
 import { resolveVariants, type ResolvedVariants } from './variants.js'
 import { sourceUrls } from './mirror.js'
 import { buildLogPath, tailLines } from './buildLog.js'
-import { appendLog, closeLog, makeWorkDir, openLog, removeTree, writeJsonAtomic } from './buildFs.js'
+import { appendLog, closeLog, makeWorkDir, openLog, removeTree, writeJsonAtomic, writeLinkView } from './buildFs.js'
+import { planLinkView } from './linkView.js'
 import { collectTree, type Collected } from './collect.js'
 
 export interface BuildPlan {
@@ -183,10 +184,10 @@ export async function runBuild(plan: BuildPlan, opts: RunOptions): Promise<Build
   const fd = openLog(log)
   try {
     appendLog(fd, `# nip build ${plan.name} ${plan.version}\n# fingerprint ${plan.fingerprint}\n# executor ${plan.executor.id} (${plan.executor.version})\n`)
-    const views = [
-      { host: opts.layout.programsDir, inside: '/Programs' },
-      { host: opts.layout.linksDir, inside: '/System/Links' },
-    ]
+    const view = planLinkView(opts.layout.programsDir, plan.dependencies.filter((d) => d.version !== '').map((d) => d.program))
+    writeLinkView(path.join(work, 'deps'), view)
+    if (view.length > 0) appendLog(fd, `# dependency view: ${view.length} links (${plan.dependencies.map((d) => `${d.program} ${d.version}`).join(', ')})\n`)
+    const views = [{ host: opts.layout.programsDir, inside: '/Programs' }]
     const jobs = String(opts.settings.jobs)
     for (const step of plan.steps.steps) {
       opts.signal?.throwIfAborted()

@@ -3,8 +3,8 @@
  * no network (sources are fetched before), the host toolchain read-only, only the build directory
  * writable, a fixed uid, a fixed environment (plan.ts: SOURCE_DATE_EPOCH, TZ=UTC, LC_ALL=C, HOME,
  * -ffile-prefix-map) and umask 022. The build directory is mounted at /build, the source archives
- * read-only at /build/sources, the root's /Programs and /System/Links read-only at their own paths
- * (the link view of grafted dependencies).
+ * read-only at /build/sources, the root's /Programs read-only at /Programs, and a link view of the
+ * declared dependencies at /build/deps (linkView.ts).
  */
 import type { PlannedStep } from './plan.js'
 import type { ExecutorIdentity } from './fingerprint.js'

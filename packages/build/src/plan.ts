@@ -20,6 +20,7 @@ export const SANDBOX = {
   dest: '/build/dest',
   home: '/build/home',
   sources: '/build/sources',
+  deps: '/build/deps',
 } as const
 
 export const BASE_CFLAGS = ['-O2', `-ffile-prefix-map=${SANDBOX.build}=.`]
@@ -124,10 +125,11 @@ export function planSteps(opts: { recipe: Recipe; profiles: Map<string, Profile>
     CFLAGS: cflags.join(' '),
     CXXFLAGS: cxxflags.join(' '),
     LDFLAGS: ldflags.join(' '),
-    // The link view of grafted dependencies (the root's farm, mounted read-only at its own path).
-    CPATH: '/System/Links/Headers',
-    LIBRARY_PATH: '/System/Links/Libraries',
-    PKG_CONFIG_PATH: '/System/Links/Libraries/pkgconfig:/System/Links/Shared/pkgconfig',
+    // The link view of the declared dependencies (linkView.ts), pointing into /Programs.
+    CPATH: `${SANDBOX.deps}/include`,
+    LIBRARY_PATH: `${SANDBOX.deps}/lib`,
+    LD_LIBRARY_PATH: `${SANDBOX.deps}/lib`,
+    PKG_CONFIG_PATH: `${SANDBOX.deps}/lib/pkgconfig:${SANDBOX.deps}/share/pkgconfig`,
   }
   return { version, prefix, cflags, cxxflags, ldflags, options, steps, env, buildDependencies, runtimeDependencies }
 }
