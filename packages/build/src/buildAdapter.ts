@@ -17,7 +17,7 @@
 import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter } from '@nip/core'
 import { compareVersionsNatural, NipError } from '@nip/core'
 import { planBuild, runBuild, storedOutput, storeOutput, type BuildPlan } from './builder.js'
-import { BwrapExecutor } from './bwrap.js'
+import { createExecutor } from './executors.js'
 import type { Executor } from './executor.js'
 import { debianMirrors } from './mirror.js'
 import { findRecipe, listRecipes } from './recipe.js'
@@ -29,17 +29,30 @@ export class BuildAdapter implements SourceAdapter {
   readonly id = BUILD_SOURCE
   readonly acceptsVariants = true
 
-  constructor(private readonly executor: Executor = new BwrapExecutor()) {}
+  /** `executor`: a fixed executor (tests); by default the one the settings name. */
+  constructor(private readonly fixedExecutor?: Executor) {}
+
+  private executors = new Map<string, Executor>()
+
+  private executor(ctx: AdapterContext): Executor {
+    if (this.fixedExecutor) return this.fixedExecutor
+    const s = readBuildSettings(ctx.config)
+    const key = `${s.executor}\0${s.podmanSocket}\0${s.image}`
+    let e = this.executors.get(key)
+    if (!e) this.executors.set(key, (e = createExecutor(s)))
+    return e
+  }
 
   private async plan(name: string, words: string[], ctx: AdapterContext): Promise<BuildPlan> {
-    return planBuild({ settings: readBuildSettings(ctx.config), layout: ctx.layout, name, words, executor: this.executor })
+    return planBuild({ settings: readBuildSettings(ctx.config), layout: ctx.layout, name, words, executor: this.executor(ctx) })
   }
 
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const settings = readBuildSettings(ctx.config)
     const n = listRecipes(settings.recipeDirs).size
-    const p = await this.executor.probe()
-    return { id: this.id, configured: n > 0, reachable: p.ok, detail: `${n} recipes; ${p.ok ? `executor ${this.executor.id}: ${p.detail}` : p.detail}` }
+    const executor = this.executor(ctx)
+    const p = await executor.probe()
+    return { id: this.id, configured: n > 0, reachable: p.ok, detail: `${n} recipes; ${p.ok ? `executor ${executor.id}: ${p.detail}` : p.detail}` }
   }
 
   async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
@@ -96,7 +109,7 @@ export class BuildAdapter implements SourceAdapter {
       }
     }
     const mirrors = debianMirrors(ctx.sourceConfig?.('debian') ?? {})
-    const out = await runBuild(plan, { layout: ctx.layout, settings, mirrors, reporter: ctx.reporter, cas: ctx.cas, executor: this.executor, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    const out = await runBuild(plan, { layout: ctx.layout, settings, mirrors, reporter: ctx.reporter, cas: ctx.cas, executor: this.executor(ctx), ...(ctx.signal ? { signal: ctx.signal } : {}) })
     storeOutput(ctx.layout, plan, out)
     return { ref, entries: out.entries }
   }

@@ -6,7 +6,7 @@
  * `<cache>/build/sources/`, and blobs by the CAS; nothing here touches /Programs or /System:
  * grafting is core's transaction.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 
@@ -57,4 +57,11 @@ export function writeLinkView(dir: string, links: readonly { path: string; targe
     mkdirSync(path.dirname(at), { recursive: true })
     symlinkSync(l.target, at)
   }
+}
+
+/** Hands a work directory (and everything in it) to the build's uid, for executors that build unprivileged (podman.ts). */
+export function chownTree(dir: string, uid: number, gid: number): void {
+  lchownSync(dir, uid, gid)
+  if (!lstatSync(dir).isDirectory()) return
+  for (const n of readdirSync(dir)) chownTree(path.join(dir, n), uid, gid)
 }

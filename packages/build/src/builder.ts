@@ -15,7 +15,7 @@ import path from 'node:path'
 import type { Cas } from '@nip/cas'
 import { Database, NipError, SOURCE_IDS, download, type Layout, type Reporter, type TreeEntry, parseSpec } from '@nip/core'
 import type { Executor } from './executor.js'
-import { BwrapExecutor } from './bwrap.js'
+import { createExecutor } from './executors.js'
 import { fingerprint, fingerprintDocument, type DependencyDigest, type ExecutorIdentity } from './fingerprint.js'
 import { JOBS, planSteps, type StepPlan } from './plan.js'
 import { loadProfiles, type Profile } from './profile.js'
@@ -89,7 +89,7 @@ export async function planBuild(opts: { settings: BuildSettings; layout: Layout;
   const { recipe, profiles, resolved } = resolveRecipe(opts.settings, opts.name, opts.words)
   const steps = planSteps({ recipe, profiles, resolved, layers: { config: { cflags: opts.settings.cflags, ldflags: opts.settings.ldflags } } })
   const dependencies = dependencyDigests(opts.layout, [...new Set([...steps.buildDependencies, ...steps.runtimeDependencies])])
-  const executor = opts.executor ?? new BwrapExecutor()
+  const executor = opts.executor ?? createExecutor(opts.settings)
   let identity: ExecutorIdentity
   try {
     identity = await executor.identity()
@@ -173,7 +173,7 @@ export async function fetchSources(plan: BuildPlan, opts: Pick<RunOptions, 'layo
 
 export async function runBuild(plan: BuildPlan, opts: RunOptions): Promise<BuildOutput> {
   const started = process.hrtime.bigint()
-  const executor = opts.executor ?? new BwrapExecutor()
+  const executor = opts.executor ?? createExecutor(opts.settings)
   const probe = await executor.probe()
   if (!probe.ok) {
     throw new NipError('ERR_NIP_EXECUTOR_MISSING', `Cannot build ${plan.name}: ${probe.detail}`, { hint: probe.detail, data: { executor: executor.id } })

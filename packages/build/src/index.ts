@@ -15,6 +15,8 @@ export { fingerprint, fingerprintDocument, FINGERPRINT_SCHEMA } from './fingerpr
 export type { DependencyDigest, ExecutorIdentity } from './fingerprint.js'
 export { debianMirrors, aptSourceUris, poolUrl, poolPrefix, sourceUrls } from './mirror.js'
 export { BwrapExecutor } from './bwrap.js'
+export { PodmanExecutor } from './podman.js'
+export { createExecutor } from './executors.js'
 export type { Executor, SandboxMounts, StepOutcome } from './executor.js'
 export { readBuildSettings, shippedDir } from './settings.js'
 export type { BuildSettings } from './settings.js'

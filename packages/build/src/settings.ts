@@ -8,6 +8,9 @@
  *   jobs = N              parallel make jobs (default: the number of CPUs)
  *   rebuild = false       build even when a build with the same fingerprint is stored (`nip build --rebuild`)
  *   keep-work = false     keep the work directory of a build (for debugging a recipe)
+ *   executor = "bwrap"    or "podman" (`nip build --container`)
+ *   podman-socket = PATH  Podman's API socket (default /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock)
+ *   image = NAME          the Podman image holding the toolchain (default localhost/nip-build:bookworm)
  */
 import { existsSync } from 'node:fs'
 import os from 'node:os'
@@ -25,6 +28,9 @@ export interface BuildSettings {
   jobs: number
   rebuild: boolean
   keepWork: boolean
+  executor: 'bwrap' | 'podman'
+  podmanSocket: string
+  image: string
 }
 
 function bad(key: string, why: string): NipError {
@@ -90,5 +96,26 @@ export function readBuildSettings(table: Record<string, unknown>): BuildSettings
     jobs,
     rebuild: bool('rebuild'),
     keepWork: bool('keep-work'),
+    executor: executorOf(table.executor),
+    podmanSocket: str(table, 'podman-socket') ?? defaultSocket(),
+    image: str(table, 'image') ?? 'localhost/nip-build:bookworm',
   }
+}
+
+function str(table: Record<string, unknown>, key: string): string | undefined {
+  const v = table[key]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || v === '') throw bad(key, 'must be a non-empty string')
+  return v
+}
+
+function executorOf(v: unknown): 'bwrap' | 'podman' {
+  if (v === undefined || v === 'bwrap') return 'bwrap'
+  if (v === 'podman') return 'podman'
+  throw bad('executor', `must be "bwrap" or "podman", not ${JSON.stringify(v)}`)
+}
+
+function defaultSocket(): string {
+  if (process.getuid?.() === 0) return '/run/podman/podman.sock'
+  return path.join(process.env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.() ?? 0}`, 'podman', 'podman.sock')
 }

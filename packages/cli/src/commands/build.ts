@@ -20,6 +20,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     'list-variants': Flags.boolean({ description: "List the recipe's variants and the profiles, and build nothing." }),
     rebuild: Flags.boolean({ description: 'Build even when a build with the same fingerprint is stored or grafted.' }),
     check: Flags.boolean({ description: 'Build twice and compare the trees (reproducibility); grafts nothing.' }),
+    container: Flags.boolean({ description: 'Build in a Podman container (through its API socket) instead of bubblewrap: [build] executor = "podman".' }),
   }
 
   private configFlags: Record<string, unknown> | undefined
@@ -41,7 +42,10 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     // `+vaapi+lto` is two words.
     const variants = raw.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
     const name = spec.replace(/^build:/, '')
-    if (flags.rebuild) this.configFlags = { build: { rebuild: true } }
+    const buildFlags: Record<string, unknown> = {}
+    if (flags.rebuild) buildFlags.rebuild = true
+    if (flags.container) buildFlags.executor = 'podman'
+    if (Object.keys(buildFlags).length > 0) this.configFlags = { build: buildFlags }
     const build = await import('@nip/build')
     const core = await import('@nip/core')
     const loaded = await this.loadConfig()
