@@ -176,7 +176,7 @@ export async function runBuild(plan: BuildPlan, opts: RunOptions): Promise<Build
   const executor = opts.executor ?? createExecutor(opts.settings)
   const probe = await executor.probe()
   if (!probe.ok) {
-    throw new NipError('ERR_NIP_EXECUTOR_MISSING', `Cannot build ${plan.name}: ${probe.detail}`, { hint: probe.detail, data: { executor: executor.id } })
+    throw new NipError('ERR_NIP_EXECUTOR_MISSING', `Cannot build ${plan.name} with the ${executor.id} executor: ${probe.detail}`, { hint: 'docs/build.md says how to set up bubblewrap and Podman; nothing was grafted.', data: { executor: executor.id, detail: probe.detail } })
   }
   const sources = await fetchSources(plan, opts)
   const log = opts.logFile ?? buildLogPath(opts.layout.logDir, plan.name, plan.version, plan.fingerprint)

@@ -24,6 +24,7 @@ describe('nip build (no compiler, no network)', function () {
     const last = r.stdout.trim().split('\n').pop() ?? ''
     return { status: r.status, stderr: r.stderr, json: last ? JSON.parse(last) : null }
   }
+  const noPrograms = () => !fs.existsSync(path.join(root, 'Programs')) || fs.readdirSync(path.join(root, 'Programs')).length === 0
   const listing = (d: string): string[] => fs.readdirSync(d, { recursive: true }).map(String).sort()
 
   before(() => {
@@ -69,7 +70,7 @@ describe('nip build (no compiler, no network)', function () {
     assert.ok(b.options.includes('--disable-nls'))
     assert.equal(r.json.result.install.dryRun, true)
     assert.equal(r.json.result.install.plan.programs[0].version, '2.10+lto~nls')
-    assert.equal(fs.existsSync(path.join(root, 'Programs')), false)
+    assert.ok(noPrograms())
     // The same words give the same fingerprint; another variant another one.
     assert.equal(nip(['build', 'hello', '+lto', '~nls', '--dry-run']).json.result.build.fingerprint, b.fingerprint)
     assert.notEqual(nip(['build', 'hello', '--dry-run']).json.result.build.fingerprint, b.fingerprint)
@@ -87,7 +88,7 @@ describe('nip build (no compiler, no network)', function () {
       const r = nip(['build', ...args])
       assert.equal(r.status, exit, r.stderr)
       assert.equal(r.json.error.code, code)
-      assert.equal(fs.existsSync(path.join(root, 'Programs')), false)
+      assert.ok(noPrograms())
       if (code === 'ERR_NIP_VARIANT_UNKNOWN') assert.deepEqual(r.json.error.data.suggestions, ['nls'])
       if (code === 'ERR_NIP_NOT_FOUND') assert.match(r.json.error.hint, /hello/)
       if (code === 'ERR_NIP_RECIPE_INVALID') {
@@ -97,6 +98,16 @@ describe('nip build (no compiler, no network)', function () {
       }
     })
   }
+
+  it('a Podman socket that does not answer is ERR_NIP_EXECUTOR_MISSING saying how to start it, and grafts nothing', () => {
+    const conf = path.join(parent, 'podman.conf')
+    fs.writeFileSync(conf, `[build]\npodman-socket = ${JSON.stringify(path.join(parent, 'no-such.sock'))}\n`)
+    const r = nip(['build', 'hello', '--container', '--config', conf])
+    assert.equal(r.status, 69, r.stderr)
+    assert.equal(r.json.error.code, 'ERR_NIP_EXECUTOR_MISSING')
+    assert.match(r.json.error.message, /podman system service --time=0 unix:\/\//)
+    assert.ok(noPrograms())
+  })
 
   it('logs --build of a program never built is ERR_NIP_NOT_FOUND', () => {
     const r = nip(['logs', '--build', 'hello'])
