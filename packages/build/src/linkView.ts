@@ -1,6 +1,6 @@
 /**
- * The link view of a build's dependencies: `/build/deps/{include,lib,share/pkgconfig}` inside the
- * sandbox, holding one symlink per header, library and pkg-config file of the programs the recipe
+ * The link view of a build's dependencies: `/build/deps/{bin,include,lib,share/pkgconfig}` inside
+ * the sandbox, holding one symlink per executable, header, library and pkg-config file of the programs the recipe
  * depends on (and nothing else that is grafted: the build sees only what it declared). Each link
  * points at the file's real place under /Programs (mounted read-only at the same path).
  *
@@ -18,7 +18,7 @@ export interface ViewLink {
   target: string
 }
 
-const PARTS = ['include', 'lib', 'share/pkgconfig']
+const PARTS = ['bin', 'include', 'lib', 'share/pkgconfig']
 
 export function planLinkView(programsDir: string, programs: readonly string[]): ViewLink[] {
   const links = new Map<string, string>()

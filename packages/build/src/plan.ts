@@ -62,7 +62,7 @@ export function planSteps(opts: { recipe: Recipe; profiles: Map<string, Profile>
   const cxxflags = [...BASE_CFLAGS, ...active.flatMap((p) => [...p.cflags, ...p.cxxflags]), ...opts.layers.config.cflags, ...recipe.build.cflags, ...resolved.cflags]
   const ldflags = [...active.flatMap((p) => p.ldflags), ...opts.layers.config.ldflags, ...recipe.build.ldflags, ...resolved.ldflags]
   const system: BuildSystem = recipe.build.system
-  const options = [...active.flatMap((p) => p.options[system] ?? []), ...recipe.build.options]
+  const options = [...active.flatMap((p) => [...(p.options[system] ?? []), ...(recipe.profileOptions[p.name] ?? [])]), ...recipe.build.options]
   const buildDependencies = [...recipe.buildDependencies]
   const runtimeDependencies = [...recipe.runtimeDependencies]
   for (const v of recipe.variants.values()) {
@@ -115,7 +115,7 @@ export function planSteps(opts: { recipe: Recipe; profiles: Map<string, Profile>
       break
   }
   const env: Record<string, string> = {
-    PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin',
+    PATH: `${SANDBOX.deps}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
     HOME: SANDBOX.home,
     TMPDIR: '/tmp',
     TZ: 'UTC',

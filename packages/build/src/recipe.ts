@@ -91,6 +91,8 @@ export interface Recipe {
   buildDependencies: string[]
   runtimeDependencies: string[]
   variants: Map<string, VariantDef>
+  /** Options this recipe adds when a profile is on (`[profile-options] lto = ["--enable-lto"]`). */
+  profileOptions: Record<string, string[]>
   /** The file it was read from, and its bytes (part of the fingerprint). */
   file: string
   text: string
@@ -217,8 +219,17 @@ export function parseRecipe(file: string, text: string): Recipe {
       }
     }
   }
+  const profileOptions: Record<string, string[]> = {}
+  const po = top.table_('profile-options')
+  if (po) {
+    for (const p of Object.keys(po.table)) {
+      if (!VARIANT_NAME.test(p)) throw toml.error(po.key(p), `"${p}" is not a profile name`)
+      profileOptions[p] = po.strings(p)
+    }
+    po.done()
+  }
   top.done()
-  return { name, version, summary, ...(license ? { license } : {}), ...(homepage ? { homepage } : {}), sourceDateEpoch, sources, build, buildDependencies, runtimeDependencies, variants, file, text }
+  return { name, version, summary, ...(license ? { license } : {}), ...(homepage ? { homepage } : {}), sourceDateEpoch, sources, build, buildDependencies, runtimeDependencies, variants, profileOptions, file, text }
 }
 
 /** The recipe files of some directories: name → path (the first directory that has a name wins). */

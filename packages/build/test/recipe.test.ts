@@ -40,8 +40,7 @@ function refusal(text: string, file = '/r/t.toml'): { message: string; data: Rec
 describe('recipes', () => {
   it('parses every shipped recipe and profile', () => {
     const names = [...listRecipes([RECIPES]).keys()]
-    assert.deepEqual(names.sort(), ['hello', 'jq', 'zlib'].filter((n) => names.includes(n)).sort())
-    assert.ok(names.includes('hello') && names.includes('zlib'))
+    assert.deepEqual(names.sort(), ['ffmpeg', 'hello', 'jq', 'zlib'])
     for (const n of names) assert.equal(loadRecipe([RECIPES], n).name, n)
     assert.deepEqual([...loadProfiles([PROFILES]).keys()].sort(), ['cpu-native', 'debug', 'hardened', 'lto', 'size'])
   })
@@ -69,6 +68,14 @@ describe('recipes', () => {
     const r = refusal(text)
     assert.equal(r.data.key, 'source[1].sha256')
     assert.equal(r.data.line, 11)
+  })
+
+  it('reads ffmpeg: vaapi pulls in libva from Debian, the lto profile adds --enable-lto', () => {
+    const r = loadRecipe([RECIPES], 'ffmpeg')
+    const vaapi = r.variants.get('vaapi')
+    assert.ok(vaapi && vaapi.kind === 'bool' && vaapi.default === false)
+    assert.ok(vaapi.buildDependencies.includes('debian:libva-dev'))
+    assert.deepEqual(r.profileOptions, { lto: ['--enable-lto'] })
   })
 
   it('refuses an unknown key with the nearest known one', () => {
