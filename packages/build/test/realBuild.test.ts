@@ -9,7 +9,7 @@
  * not installed or the mirror cannot be reached.
  */
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -108,6 +108,8 @@ const long = process.env.NIP_LONG_TESTS === '1'
       'stamp',
       hello.replace(/\[build\][\s\S]*$/, '[build]\nsystem = "custom"\n\n[[build.step]]\nname = "stamp"\nrun = ["sh", "-c", "mkdir -p \\"$DESTDIR$PREFIX/share\\" && date +%s%N > \\"$DESTDIR$PREFIX/share/stamp\\" && od -An -N8 -tx8 /dev/urandom >> \\"$DESTDIR$PREFIX/share/stamp\\" && cp README \\"$DESTDIR$PREFIX/share/README\\""]\n'),
     )
+    // A build that waits until it is killed.
+    variant('slow', hello.replace(/\[build\][\s\S]*$/, '[build]\nsystem = "custom"\n\n[[build.step]]\nname = "wait"\nrun = ["sleep", "607"]\n'))
     fs.mkdirSync(path.join(root, 'etc', 'nip'), { recursive: true })
     fs.writeFileSync(path.join(root, 'etc', 'nip', 'nip.conf'), `[build]\nrecipe-dirs = [${JSON.stringify(recipes)}]\n`)
     besideBefore = snapshot(beside)
@@ -197,6 +199,31 @@ const long = process.env.NIP_LONG_TESTS === '1'
       }
     })
   }
+
+  it('a killed build leaves nothing visible, and its sandbox dies with it', async () => {
+    const before = programs()
+    const list = nip(['list']).json.result
+    const child = spawn(process.execPath, [BIN, 'build', 'slow', '--root', root, '--yes', '--quiet'], { cwd: home, env: { ...process.env, HOME: home, NIP_CONFIG: '' }, stdio: 'ignore' })
+    const logDir = path.join(root, 'var', 'log', 'nip', 'build', 'slow')
+    // Wait for the build to reach its step (an event, not a time): its log says so.
+    for (;;) {
+      const logs = fs.existsSync(logDir) ? fs.readdirSync(logDir) : []
+      if (logs.some((l) => fs.readFileSync(path.join(logDir, l), 'utf8').includes('## wait: sleep 607'))) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const sleeping = () => spawnSync('pgrep', ['-f', '^sleep 607$']).status === 0
+    for (let i = 0; i < 100 && !sleeping(); i++) await new Promise((r) => setTimeout(r, 100))
+    assert.ok(sleeping(), 'the step runs')
+    const exited = new Promise((r) => child.on('exit', r))
+    child.kill('SIGKILL')
+    await exited
+    for (let i = 0; i < 100 && sleeping(); i++) await new Promise((r) => setTimeout(r, 100))
+    assert.equal(sleeping(), false, 'the sandboxed step died with nip')
+    assert.deepEqual(programs(), before)
+    assert.deepEqual(nip(['list']).json.result, list)
+    const doctor = nip(['doctor'])
+    assert.equal(doctor.status, 0, doctor.stderr)
+  })
 
   it('--check reports hello reproducible', () => {
     const r = nip(['build', 'hello', '-nls', '--check'])

@@ -190,7 +190,7 @@ describe('nip executable', function () {
     assert.equal(env.ok, true)
     assert.deepEqual(
       env.result.map((s: { id: string; priority: number; enabled: boolean }) => [s.id, s.priority, s.enabled]),
-      [['gobo', 5, true], ['nix', 10, true], ['pkgsrc', 20, true], ['pacman', 30, true], ['gentoo', 40, true], ['debian', 50, true]],
+      [['gobo', 5, true], ['nix', 10, true], ['pkgsrc', 20, true], ['pacman', 30, true], ['gentoo', 40, true], ['debian', 50, true], ['build', 90, true]],
     )
     for (const s of env.result) assert.equal(typeof s.configured, 'boolean')
     assert.deepEqual(fs.readdirSync(sb.root), [])
