@@ -41,7 +41,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const [{ spec, variants: raw }] = words.specs
     // `+vaapi+lto` is two words.
     const variants = raw.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
-    const name = spec.replace(/^build:/, '')
+    const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
     const buildFlags: Record<string, unknown> = {}
     if (flags.rebuild) buildFlags.rebuild = true
     if (flags.container) buildFlags.executor = 'podman'
@@ -66,15 +66,17 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       return view
     }
     const nip = await this.openNip()
-    const cached = (await build.storedOutput(layout, nip.cas, plan.fingerprint)) !== null
-    const summary = { name: plan.name, version: plan.version, fingerprint: plan.fingerprint, cached: cached && !flags.rebuild, words: plan.resolved.words, profiles: plan.resolved.profiles, cflags: plan.steps.cflags.join(' '), ldflags: plan.steps.ldflags.join(' '), options: plan.steps.options, steps: plan.steps.steps.map((s) => s.name) }
     const dryRun = flags['dry-run']
     const command = this.commandLine
     // Dependencies (any source) first; each is a separate, complete transaction.
     const depSpecs = [...new Set([...plan.steps.buildDependencies, ...plan.steps.runtimeDependencies])]
     let dependencies: InstallResult | undefined
     if (depSpecs.length > 0) dependencies = await nip.install(depSpecs, { command, ...(dryRun ? { dryRun: true } : {}) })
-    const target = joinSpec({ spec: name, variants })
+    // The dependencies' tree digests are part of the fingerprint: plan again once they are grafted.
+    const final = depSpecs.length > 0 && !dryRun ? await build.planBuild({ settings, layout, name, words: variants }) : plan
+    const cached = (await build.storedOutput(layout, nip.cas, final.fingerprint)) !== null
+    const summary = { name: final.name, version: final.version, fingerprint: final.fingerprint, cached: cached && !flags.rebuild, words: final.resolved.words, profiles: final.resolved.profiles, cflags: final.steps.cflags.join(' '), ldflags: final.steps.ldflags.join(' '), options: final.steps.options, steps: final.steps.steps.map((s) => s.name) }
+    const target = joinSpec({ spec: spec.replace(/^build:/, ''), variants })
     const opts = { command, source: 'build', ...(flags.rebuild ? { reinstall: true } : {}) }
     if (dryRun) return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], { ...opts, dryRun: true }) }
     if (this.globals.interactive) {
