@@ -4,6 +4,8 @@
 # tarball, then a second `nip build hello` with the same fingerprint (nothing to build: the
 # program is already grafted) and a `nip build` of a removed program whose fingerprint is stored
 # (grafted from the store without building). Median of RUNS runs each. Not a test.
+# With PODMAN_SOCKET (and PODMAN_IMAGE, default localhost/nip-build:bookworm) set, the same build
+# also runs in the Podman executor (docs/build.md says how to make the image and start the socket).
 #   bench/build.sh [RUNS]      (default 3)
 # Needs bwrap, a C toolchain and the Debian mirror of the host's apt sources.
 set -eu
@@ -25,7 +27,7 @@ $NIP --root "$SEED" build hello --yes --quiet >/dev/null
 TARBALL=$(ls "$SEED"/var/nip/cache/build/sources/*hello-2.10.tar.gz)
 echo "source: $(basename "$TARBALL") ($(sha256sum "$TARBALL" | cut -c1-16)…), jobs: $JOBS"
 
-: > "$WORK/nip.t"; : > "$WORK/host.t"; : > "$WORK/again.t"; : > "$WORK/stored.t"
+: > "$WORK/nip.t"; : > "$WORK/host.t"; : > "$WORK/again.t"; : > "$WORK/stored.t"; : > "$WORK/podman.t"
 i=0
 while [ "$i" -lt "$RUNS" ]; do
   R="$WORK/root-$i"
@@ -49,8 +51,22 @@ while [ "$i" -lt "$RUNS" ]; do
   $NIP --root "$R" remove hello --yes --quiet >/dev/null
   t0=$(now); $NIP --root "$R" build hello --yes --quiet >/dev/null; t1=$(now)
   elapsed "$t0" "$t1" >> "$WORK/stored.t"
+
+  if [ -n "${PODMAN_SOCKET:-}" ]; then
+    P="$WORK/podman-$i"
+    mkdir -p "$P/var/nip/cache/build/sources" "$P/etc/nip"
+    cp "$TARBALL" "$P/var/nip/cache/build/sources/"
+    printf '[build]\njobs = %s\nexecutor = "podman"\npodman-socket = "%s"\nimage = "%s"\n' "$JOBS" "$PODMAN_SOCKET" "${PODMAN_IMAGE:-localhost/nip-build:bookworm}" > "$P/etc/nip/nip.conf"
+    sync
+    t0=$(now); $NIP --root "$P" build hello --yes --quiet >/dev/null; t1=$(now)
+    elapsed "$t0" "$t1" >> "$WORK/podman.t"
+  fi
   i=$((i + 1))
 done
 n=$(median < "$WORK/nip.t"); h=$(median < "$WORK/host.t"); a=$(median < "$WORK/again.t"); s=$(median < "$WORK/stored.t")
 printf 'nip build hello (sandbox, graft)     %7.2fs\nconfigure/make/install on the host    %7.2fs   nip/host = %.2fx\nnip build hello again (grafted)       %7.2fs\nnip build hello (removed, stored)     %7.2fs\n' \
   "$n" "$h" "$(awk -v a="$n" -v b="$h" 'BEGIN {print a / b}')" "$a" "$s"
+if [ -s "$WORK/podman.t" ]; then
+  p=$(median < "$WORK/podman.t")
+  printf 'nip build hello --container (Podman) %7.2fs   podman/bwrap = %.2fx\n' "$p" "$(awk -v a="$p" -v b="$n" 'BEGIN {print a / b}')"
+fi

@@ -109,6 +109,11 @@ export class PodmanExecutor implements Executor {
       await container.start()
       const result = (await container.wait()) as { StatusCode: number }
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))])
+      // A status the step did not give itself (the runtime failed): say what Podman knows.
+      if (result.StatusCode < 0 || result.StatusCode > 255) {
+        const state = (await container.inspect().catch(() => null))?.State
+        writeSync(opts.logFd, `\n## podman: container ended with status ${result.StatusCode}${state ? ` (state ${state.Status}, exit code ${state.ExitCode}${state.Error ? `, error: ${state.Error}` : ''}${state.OOMKilled ? ', killed for lack of memory' : ''})` : ''}\n`)
+      }
       return { exitCode: result.StatusCode, signal: opts.signal?.aborted ? 'SIGTERM' : null }
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
