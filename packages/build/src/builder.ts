@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { Cas } from '@nip/cas'
-import { Database, NipError, SOURCE_IDS, download, type Layout, type Reporter, type TreeEntry, parseSpec } from '@nip/core'
+import { Database, NipError, SOURCE_IDS, download, downloadToBuffer, readKeyring, verifyDetached, type Layout, type Reporter, type TreeEntry, parseSpec } from '@nip/core'
 import type { Executor } from './executor.js'
 import { createExecutor } from './executors.js'
 import { fingerprint, fingerprintDocument, type DependencyDigest, type ExecutorIdentity } from './fingerprint.js'
@@ -22,7 +22,7 @@ import { loadProfiles, type Profile } from './profile.js'
 import { loadRecipe, type Recipe } from './recipe.js'
 import type { BuildSettings } from './settings.js'
 import { resolveVariants, type ResolvedVariants } from './variants.js'
-import { sourceUrls } from './mirror.js'
+import { poolUrl, sourceUrls } from './mirror.js'
 import { buildLogPath, tailLines } from './buildLog.js'
 import { appendLog, closeLog, makeWorkDir, openLog, removeTree, writeJsonAtomic, writeLinkView } from './buildFs.js'
 import { planLinkView } from './linkView.js'
@@ -166,9 +166,34 @@ export async function fetchSources(plan: BuildPlan, opts: Pick<RunOptions, 'layo
       }
       throw e
     }
+    if (src.signature) await verifySignature(plan, src, dest, opts)
     out.push({ host: dest, name: src.file })
   }
   return out
+}
+
+/**
+ * Checks upstream's detached signature of a fetched source against the key the recipe names
+ * (ERR_NIP_SIGNATURE_INVALID, ERR_NIP_KEY_UNKNOWN, ERR_NIP_KEYRING_INVALID from core's OpenPGP).
+ */
+async function verifySignature(plan: BuildPlan, src: Recipe['sources'][number], file: string, opts: Pick<RunOptions, 'mirrors' | 'signal' | 'reporter'>): Promise<void> {
+  const sig = src.signature!
+  const urls = [...(sig.debian ? opts.mirrors.map((m) => poolUrl(m, sig.debian!)) : []), ...(sig.url ? [sig.url] : [])]
+  let keyText: Buffer
+  try {
+    keyText = readFileSync(sig.key)
+  } catch (e) {
+    throw new NipError('ERR_NIP_KEYRING_INVALID', `The signing key ${sig.key} that ${plan.recipe.file} names cannot be read: ${(e as Error).message}`, { hint: 'Fix signing-key in the recipe.', data: { key: sig.key, recipe: plan.recipe.file } })
+  }
+  const keyring = await readKeyring(keyText)
+  const { data: signature } = await downloadToBuffer({ urls, maxSize: 1 << 20, retries: 1, label: `${src.file} signature`, ...(opts.signal ? { signal: opts.signal } : {}) })
+  try {
+    const good = await verifyDetached({ data: readFileSync(file), signature, keyring })
+    opts.reporter.emit({ type: 'info', message: `${src.file}: good signature by ${good.userIds[0] ?? good.fingerprint} (${good.fingerprint})` })
+  } catch (e) {
+    if (e instanceof NipError) throw new NipError(e.code, `${src.file}: upstream's signature does not verify with ${sig.key}: ${e.message}`, { hint: 'Nothing was built or grafted; check the recipe\'s signing-key, or whether the source was tampered with.', data: { ...e.data, file: src.file, key: sig.key, recipe: plan.recipe.file }, cause: e })
+    throw e
+  }
 }
 
 export async function runBuild(plan: BuildPlan, opts: RunOptions): Promise<BuildOutput> {

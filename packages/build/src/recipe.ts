@@ -25,6 +25,8 @@ export interface RecipeSource {
   stripComponents: number
   /** Where under the source directory it is unpacked (default: the source directory itself). */
   into?: string
+  /** Upstream's detached OpenPGP signature and the key that must have made it. */
+  signature?: { url?: string; debian?: string; key: string }
 }
 
 export interface CustomStep {
@@ -114,6 +116,7 @@ export function parseRecipe(file: string, text: string): Recipe {
   const license = top.string('license')
   const homepage = top.string('homepage')
   const sourceDateEpoch = top.integer('source-date-epoch', { min: 0 }) ?? 315532800
+  const recipeDir = path.dirname(file)
   const sources = top.tables('source').map((r): RecipeSource => {
     const url = r.string('url', { pattern: URL_RE, what: 'an http(s):// or file:// URL' })
     const debian0 = typeof r.table.debian === 'string' ? r.table.debian : undefined
@@ -128,9 +131,15 @@ export function parseRecipe(file: string, text: string): Recipe {
     const debian = r.string('debian', { pattern: /^[a-z0-9][a-z0-9+.-]+\/[^/]+$/, what: 'a Debian pool path "<source package>/<file>"' })
     const stripComponents = r.integer('strip-components', { min: 0 }) ?? 1
     const into = r.string('into', { pattern: /^(?!\/)(?!.*(^|\/)\.\.?(\/|$)).+$/, what: 'a relative path inside the sources' })
+    const sigUrl = r.string('signature-url', { pattern: URL_RE, what: 'an http(s):// or file:// URL' })
+    const sigDebian = r.string('signature-debian', { pattern: /^[a-z0-9][a-z0-9+.-]+\/[^/]+$/, what: 'a Debian pool path "<source package>/<file>"' })
+    const keyRel = r.string('signing-key', { pattern: /^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/, what: 'a path relative to the recipe' })
+    if ((sigUrl || sigDebian) && !keyRel) throw toml.error(r.key('signing-key'), 'is required with signature-url or signature-debian')
+    if (keyRel && !sigUrl && !sigDebian) throw toml.error(r.key('signing-key'), 'needs signature-url or signature-debian')
+    const signature = keyRel ? { ...(sigUrl ? { url: sigUrl } : {}), ...(sigDebian ? { debian: sigDebian } : {}), key: path.join(recipeDir, keyRel) } : undefined
     r.done()
     if (!url && !debian && mirrors.length === 0) throw toml.error(r.key('url'), 'a source needs a url, mirrors or a debian pool path')
-    return { ...(url ? { url } : {}), file, sha256, mirrors, ...(debian ? { debian } : {}), stripComponents, ...(into ? { into } : {}) }
+    return { ...(url ? { url } : {}), file, sha256, mirrors, ...(debian ? { debian } : {}), stripComponents, ...(into ? { into } : {}), ...(signature ? { signature } : {}) }
   })
   if (sources.length === 0) throw toml.error('source', 'at least one [[source]] is required')
   const b = top.table_('build')

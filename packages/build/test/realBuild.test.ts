@@ -99,6 +99,10 @@ const long = process.env.NIP_LONG_TESTS === '1'
     const variant = (name: string, text: string) => fs.writeFileSync(path.join(recipes, `${name}.toml`), text.replace('name = "hello"', `name = "${name}"`))
     // A wrong hash: one digit changed.
     variant('badhash', hello.replace(HELLO_SHA256, HELLO_SHA256.replace(/^3/, '4')))
+    // A signature checked against the wrong key (FFmpeg's release key for GNU hello).
+    fs.mkdirSync(path.join(recipes, 'keys'))
+    fs.copyFileSync(path.resolve(HERE, '..', '..', '..', 'recipes', 'keys', 'ffmpeg.asc'), path.join(recipes, 'keys', 'other.asc'))
+    variant('badsig', hello.replace('signing-key = "keys/hello.asc"', 'signing-key = "keys/other.asc"'))
     // A configure step that fails: a compiler that does not exist.
     variant('badconf', hello.replace('options = ["--disable-silent-rules"]', 'options = ["--disable-silent-rules", "CC=/nonexistent/cc"]'))
     // A variant that requires nls.
@@ -176,6 +180,7 @@ const long = process.env.NIP_LONG_TESTS === '1'
 
   const refusals: [string, string[], string, number][] = [
     ['a source with a wrong hash', ['badhash'], 'ERR_NIP_HASH_MISMATCH', 65],
+    ['a signature by another key', ['badsig'], 'ERR_NIP_KEY_UNKNOWN', 65],
     ['an unknown flag', ['hello', '+nsl'], 'ERR_NIP_VARIANT_UNKNOWN', 64],
     ['a violated requires', ['needs', '+fancy', '-nls'], 'ERR_NIP_VARIANT_REQUIRES', 64],
     ['a failing configure step', ['badconf'], 'ERR_NIP_BUILD_FAILED', 5],

@@ -51,6 +51,9 @@ describe('recipes', () => {
     assert.equal(r.sources[0].sha256, '31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b')
     assert.equal(r.sources[0].debian, 'hello/hello_2.10.orig.tar.gz')
     assert.equal(r.sources[0].file, 'hello-2.10.tar.gz')
+    assert.equal(r.sources[0].signature?.debian, 'hello/hello_2.10.orig.tar.gz.asc')
+    assert.equal(r.sources[0].signature?.key, path.join(RECIPES, 'keys', 'hello.asc'))
+    assert.ok(fs.statSync(r.sources[0].signature!.key).isFile())
     const nls = r.variants.get('nls')
     assert.ok(nls && nls.kind === 'bool' && nls.default === true)
     assert.deepEqual(nls.off, ['--disable-nls'])
@@ -85,6 +88,11 @@ describe('recipes', () => {
     assert.match(r.message, /did you mean "options"/)
   })
 
+  it('a signature needs its key, and a key a signature', () => {
+    assert.equal(refusal(HELLO.replace('[build]', 'signature-url = "https://example.invalid/t.sig"\n[build]')).data.key, 'source[0].signing-key')
+    assert.match(refusal(HELLO.replace('[build]', 'signing-key = "keys/t.asc"\n[build]')).message, /needs signature-url or signature-debian/)
+  })
+
   it('refuses an unknown build system, a missing source, a name that is not the file name', () => {
     assert.match(refusal(HELLO.replace('"autotools"', '"scons"')).message, /build\.system: "scons" is not a build system/)
     assert.match(refusal(HELLO.replace(/\[\[source\]\][^[]*/, '')).message, /source: at least one \[\[source\]\] is required/)
@@ -114,6 +122,6 @@ describe('recipes', () => {
   })
 
   it('the recipes directory holds only recipes and the README', () => {
-    for (const f of fs.readdirSync(RECIPES)) assert.ok(f === 'README.md' || f.endsWith('.toml'), f)
+    for (const f of fs.readdirSync(RECIPES)) assert.ok(f === 'README.md' || f === 'keys' || f.endsWith('.toml'), f)
   })
 })
