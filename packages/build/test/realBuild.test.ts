@@ -101,6 +101,7 @@ const long = process.env.NIP_LONG_TESTS === '1'
     variant('badhash', hello.replace(HELLO_SHA256, HELLO_SHA256.replace(/^3/, '4')))
     // A signature checked against the wrong key (FFmpeg's release key for GNU hello).
     fs.mkdirSync(path.join(recipes, 'keys'))
+    fs.copyFileSync(path.resolve(HERE, '..', '..', '..', 'recipes', 'keys', 'hello.asc'), path.join(recipes, 'keys', 'hello.asc'))
     fs.copyFileSync(path.resolve(HERE, '..', '..', '..', 'recipes', 'keys', 'ffmpeg.asc'), path.join(recipes, 'keys', 'other.asc'))
     variant('badsig', hello.replace('signing-key = "keys/hello.asc"', 'signing-key = "keys/other.asc"'))
     // A configure step that fails: a compiler that does not exist.
@@ -210,8 +211,11 @@ const long = process.env.NIP_LONG_TESTS === '1'
     const list = nip(['list']).json.result
     const child = spawn(process.execPath, [BIN, 'build', 'slow', '--root', root, '--yes', '--quiet'], { cwd: home, env: { ...process.env, HOME: home, NIP_CONFIG: '' }, stdio: 'ignore' })
     const logDir = path.join(root, 'var', 'log', 'nip', 'build', 'slow')
+    let exitedEarly = false
+    child.on('exit', () => (exitedEarly = true))
     // Wait for the build to reach its step (an event, not a time): its log says so.
     for (;;) {
+      assert.equal(exitedEarly, false, 'the build ended before reaching its step')
       const logs = fs.existsSync(logDir) ? fs.readdirSync(logDir) : []
       if (logs.some((l) => fs.readFileSync(path.join(logDir, l), 'utf8').includes('## wait: sleep 607'))) break
       await new Promise((r) => setTimeout(r, 100))
