@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { Cas } from '@nip/cas'
-import { Database, NipError, SOURCE_IDS, download, downloadToBuffer, readKeyring, verifyDetached, type Layout, type Reporter, type TreeEntry, parseSpec } from '@nip/core'
+import { Database, NipError, SOURCE_IDS, download, readKeyring, verifyDetached, type Layout, type Reporter, type TreeEntry, parseSpec } from '@nip/core'
 import type { Executor } from './executor.js'
 import { createExecutor } from './executors.js'
 import { fingerprint, fingerprintDocument, type DependencyDigest, type ExecutorIdentity } from './fingerprint.js'
@@ -166,7 +166,7 @@ export async function fetchSources(plan: BuildPlan, opts: Pick<RunOptions, 'layo
       }
       throw e
     }
-    if (src.signature) await verifySignature(plan, src, dest, opts)
+    if (src.signature) await verifySignature(plan, src, dest, { ...opts, sigPath: `${dest}.sig` })
     out.push({ host: dest, name: src.file })
   }
   return out
@@ -176,7 +176,7 @@ export async function fetchSources(plan: BuildPlan, opts: Pick<RunOptions, 'layo
  * Checks upstream's detached signature of a fetched source against the key the recipe names
  * (ERR_NIP_SIGNATURE_INVALID, ERR_NIP_KEY_UNKNOWN, ERR_NIP_KEYRING_INVALID from core's OpenPGP).
  */
-async function verifySignature(plan: BuildPlan, src: Recipe['sources'][number], file: string, opts: Pick<RunOptions, 'mirrors' | 'signal' | 'reporter'>): Promise<void> {
+async function verifySignature(plan: BuildPlan, src: Recipe['sources'][number], file: string, opts: Pick<RunOptions, 'mirrors' | 'signal' | 'reporter'> & { sigPath: string }): Promise<void> {
   const sig = src.signature!
   const urls = [...(sig.debian ? opts.mirrors.map((m) => poolUrl(m, sig.debian!)) : []), ...(sig.url ? [sig.url] : [])]
   let keyText: Buffer
@@ -186,7 +186,9 @@ async function verifySignature(plan: BuildPlan, src: Recipe['sources'][number], 
     throw new NipError('ERR_NIP_KEYRING_INVALID', `The signing key ${sig.key} that ${plan.recipe.file} names cannot be read: ${(e as Error).message}`, { hint: 'Fix signing-key in the recipe.', data: { key: sig.key, recipe: plan.recipe.file } })
   }
   const keyring = await readKeyring(keyText)
-  const { data: signature } = await downloadToBuffer({ urls, maxSize: 1 << 20, retries: 1, label: `${src.file} signature`, ...(opts.signal ? { signal: opts.signal } : {}) })
+  // Kept beside the source in the cache: it is checked again on every build, fetched once.
+  if (!existsSync(opts.sigPath)) await download({ urls, dest: opts.sigPath, maxSize: 1 << 20, retries: 1, label: `${src.file} signature`, ...(opts.signal ? { signal: opts.signal } : {}) })
+  const signature = readFileSync(opts.sigPath)
   try {
     const good = await verifyDetached({ data: readFileSync(file), signature, keyring })
     opts.reporter.emit({ type: 'info', message: `${src.file}: good signature by ${good.userIds[0] ?? good.fingerprint} (${good.fingerprint})` })
