@@ -23,4 +23,5 @@ export const adapterFactories: Record<string, () => Promise<SourceAdapter>> = {
   pacman: () => instantiate('pacman', () => import('@nip/adapter-pacman')),
   gentoo: () => instantiate('gentoo', () => import('@nip/adapter-gentoo')),
   debian: () => instantiate('debian', () => import('@nip/adapter-debian')),
+  build: () => instantiate('build', () => import('@nip/build')),
 }

@@ -155,6 +155,8 @@ export interface AdapterContext {
   stage?: StageTarget
   /** The adapter's own table from the configuration (`[pacman]`, ...), possibly empty. */
   config: Record<string, unknown>
+  /** Another source's table from the configuration (the build source reads `[debian]` for its mirror). */
+  sourceConfig?: (id: AdapterId) => Record<string, unknown>
   /** The adapter's private cache directory (created on demand). */
   cacheDir: string
   limits: Limits

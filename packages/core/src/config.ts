@@ -26,6 +26,8 @@ export const SOURCE_PRIORITIES: Readonly<Record<string, number>> = {
   pacman: 30,
   gentoo: 40,
   debian: 50,
+  // Builds from recipes (@nip/build): answers only when asked by name (`nip build`, --source build).
+  build: 90,
 }
 
 export const SOURCE_IDS = Object.keys(SOURCE_PRIORITIES) as AdapterId[]
@@ -65,6 +67,7 @@ const ADAPTER_KEYS: Readonly<Record<string, string>> = {
   pkgsrc: 'repositories ({ url, priority, mirrors }), machine-arch, verified-installation, gpg-keyring, retries, timeout (docs/pkgsrc.md)',
   pacman: 'repositories ({ name, servers, siglevel }), keyring, siglevel, architecture, parallel-downloads, use-host-config, retries, timeout (docs/pacman.md)',
   gentoo: 'repository metadata, profiles, binhosts and USE settings (docs/gentoo.md)',
+  build: 'recipe-dirs, profile-dirs, profiles, variants, cflags, ldflags, jobs, rebuild, keep-work (docs/build.md)',
   debian: 'host-sources, apt-dir, sources ({ uri, suite, components, signed-by, mirrors }), keyrings, architecture, host-packages, dpkg-status, check-valid-until, relocate, retries, timeout (docs/debian.md)',
 }
 

@@ -59,6 +59,14 @@ export const ERROR_CODES = {
   ERR_NIP_FETCH_FAILED: { exit: 69, summary: 'Downloading from every mirror failed.' },
   ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata, or a local file is of no format nip recognises.' },
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
+  // builds from source (@nip/build)
+  ERR_NIP_RECIPE_INVALID: { exit: 65, summary: 'A recipe or profile file is malformed or breaks the schema (the message names file, line and key).' },
+  ERR_NIP_VARIANT_UNKNOWN: { exit: 64, summary: 'A variant word names neither a variant of the recipe nor a profile.' },
+  ERR_NIP_VARIANT_CONFLICT: { exit: 64, summary: 'Variant words contradict each other, or violate a variant\'s conflicts clause.' },
+  ERR_NIP_VARIANT_REQUIRES: { exit: 64, summary: 'A chosen variant requires another setting that is not chosen.' },
+  ERR_NIP_EXECUTOR_MISSING: { exit: 69, summary: 'The build executor (bubblewrap) is not installed or cannot run.' },
+  ERR_NIP_BUILD_FAILED: { exit: 5, summary: 'A build step failed; nothing was grafted (the message shows the log\'s last lines and path).' },
+  ERR_NIP_NOT_REPRODUCIBLE: { exit: 6, summary: 'nip build --check: two builds of the same fingerprint gave different trees.' },
   // store lifecycle
   ERR_NIP_NO_GENERATION: { exit: 3, summary: 'The named generation does not exist, or there is no earlier generation to roll back to.' },
   // confinement (docs/security.md)

@@ -101,6 +101,7 @@ export class Nip {
       cas: this.cas,
       reporter: this.reporter,
       config: this.dispatcher.sourceConfig(id)?.table ?? {},
+      sourceConfig: (other) => this.dispatcher.sourceConfig(other)?.table ?? {},
       cacheDir: this.layout.adapterCacheDir(String(id)),
       limits: this.limits,
       index: { maxAgeSeconds: this.config.indexMaxAge ?? DEFAULT_INDEX_MAX_AGE },

@@ -1,0 +1,149 @@
+/**
+ * The build source: recipes as a source adapter, so that a build is one more way to produce a
+ * FetchResult and core's transaction grafts it like any package (DESIGN §8). It answers only
+ * when asked by name (`nip build`, `--source build`): a plain `nip install` never starts a
+ * compiler behind the user's back.
+ *
+ * - resolve: the recipe, its variants resolved (errors name the word or clause), one ref whose
+ *   version is the recipe version plus the non-default words (`2.10~nls`), so variants of one
+ *   version are separate programs versions side by side, and whose id carries the fingerprint.
+ * - describe: the plan (fingerprint, cached or not, flags, dependencies) in `extra`.
+ * - fetch: the stored output of the fingerprint when every blob is still in the CAS (no build),
+ *   else fetch + verify sources, build in the executor, collect DESTDIR into the CAS, record the
+ *   output under the fingerprint.
+ * Dependencies are grafted by the `build` command before the build (they may come from any
+ * source); the manifest lists none, so the planner does not look for them among recipes.
+ */
+import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter } from '@nip/core'
+import { compareVersionsNatural, NipError } from '@nip/core'
+import { planBuild, runBuild, storedOutput, storeOutput, type BuildPlan } from './builder.js'
+import { createExecutor } from './executors.js'
+import type { Executor } from './executor.js'
+import { debianMirrors } from './mirror.js'
+import { findRecipe, listRecipes } from './recipe.js'
+import { readBuildSettings } from './settings.js'
+
+export const BUILD_SOURCE = 'build'
+
+export class BuildAdapter implements SourceAdapter {
+  readonly id = BUILD_SOURCE
+  readonly acceptsVariants = true
+
+  /** `executor`: a fixed executor (tests); by default the one the settings name. */
+  constructor(private readonly fixedExecutor?: Executor) {}
+
+  private executors = new Map<string, Executor>()
+
+  private executor(ctx: AdapterContext): Executor {
+    if (this.fixedExecutor) return this.fixedExecutor
+    const s = readBuildSettings(ctx.config)
+    const key = `${s.executor}\0${s.podmanSocket}\0${s.image}`
+    let e = this.executors.get(key)
+    if (!e) this.executors.set(key, (e = createExecutor(s)))
+    return e
+  }
+
+  private async plan(name: string, words: string[], ctx: AdapterContext): Promise<BuildPlan> {
+    return planBuild({ settings: readBuildSettings(ctx.config), layout: ctx.layout, name, words, executor: this.executor(ctx) })
+  }
+
+  async probe(ctx: AdapterContext): Promise<AdapterStatus> {
+    const settings = readBuildSettings(ctx.config)
+    const n = listRecipes(settings.recipeDirs).size
+    const executor = this.executor(ctx)
+    const p = await executor.probe()
+    return { id: this.id, configured: n > 0, reachable: p.ok, detail: `${n} recipes; ${p.ok ? `executor ${executor.id}: ${p.detail}` : p.detail}` }
+  }
+
+  async *search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit> {
+    const settings = readBuildSettings(ctx.config)
+    const q = query.toLowerCase()
+    for (const name of listRecipes(settings.recipeDirs).keys()) {
+      const r = findRecipe(settings.recipeDirs, name)
+      if (!r || !(name.toLowerCase().includes(q) || r.summary.toLowerCase().includes(q))) continue
+      yield { ref: { source: this.id, name: r.name, version: r.version, id: `${r.name}@${r.version}`, summary: r.summary }, score: name.toLowerCase() === q ? 1 : 0.5 }
+    }
+  }
+
+  async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
+    if (spec.source !== this.id || spec.file) return []
+    const plan = await this.plan(spec.name, spec.variants ?? [], ctx)
+    if (spec.version && spec.version !== plan.recipe.version && spec.version !== plan.version) return []
+    return [this.refOf(plan, spec.variants)]
+  }
+
+  private refOf(plan: BuildPlan, variants: string[] | undefined): PackageRef {
+    return { source: this.id, name: plan.name, version: plan.version, id: `${plan.name}@${plan.version}#${plan.fingerprint}`, summary: plan.recipe.summary, ...(variants && variants.length ? { variants } : {}) }
+  }
+
+  async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
+    const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
+    const cached = (await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)) !== null
+    return {
+      ref,
+      dependencies: [],
+      provides: [],
+      conflicts: [],
+      downloadSize: 0,
+      installedSize: 0,
+      description: plan.recipe.summary,
+      ...(plan.recipe.license ? { license: plan.recipe.license } : {}),
+      ...(plan.recipe.homepage ? { homepage: plan.recipe.homepage } : {}),
+      variants: Object.entries(plan.resolved.values).map(([k, v]) => (typeof v === 'boolean' ? `${v ? '+' : '-'}${k}` : `${k}=${v}`)),
+      hashes: Object.fromEntries(plan.recipe.sources.map((s) => [s.file, `sha256:${s.sha256}`])),
+      extra: planSummary(plan, cached),
+    }
+  }
+
+  async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
+    const settings = readBuildSettings(ctx.config)
+    const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
+    if (plan.version !== ref.version) {
+      throw new NipError('ERR_NIP_INTERNAL', `The build of ${ref.name} resolved to ${plan.version}, not the planned ${ref.version}.`, { data: { ref } })
+    }
+    if (!settings.rebuild) {
+      const stored = await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)
+      if (stored) {
+        ctx.reporter.emit({ type: 'info', message: `${plan.name} ${plan.version}: fingerprint ${plan.fingerprint.slice(0, 16)} is stored; not building.` })
+        return { ref, entries: stored.entries, downloaded: 0 }
+      }
+    }
+    const mirrors = debianMirrors(ctx.sourceConfig?.('debian') ?? {})
+    const out = await runBuild(plan, { layout: ctx.layout, settings, mirrors, reporter: ctx.reporter, cas: ctx.cas, executor: this.executor(ctx), ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    storeOutput(ctx.layout, plan, out)
+    return { ref, entries: out.entries }
+  }
+
+  compareVersions(a: string, b: string): number {
+    return compareVersionsNatural(a, b)
+  }
+
+  satisfies(dep: DependencySpec, version: string): boolean {
+    return !dep.constraint || dep.constraint === version || dep.constraint === `= ${version}`
+  }
+}
+
+/** What `--dry-run`, `info` and the JSON output show of a plan. */
+export function planSummary(plan: BuildPlan, cached: boolean): Record<string, unknown> {
+  return {
+    recipe: plan.recipe.file,
+    fingerprint: plan.fingerprint,
+    cached,
+    variants: plan.resolved.values,
+    words: plan.resolved.words,
+    profiles: plan.resolved.profiles,
+    prefix: plan.steps.prefix,
+    cflags: plan.steps.cflags.join(' '),
+    ldflags: plan.steps.ldflags.join(' '),
+    options: plan.steps.options,
+    steps: plan.steps.steps.map((s) => s.name),
+    buildDependencies: plan.steps.buildDependencies,
+    runtimeDependencies: plan.steps.runtimeDependencies,
+    sources: plan.recipe.sources.map((s) => ({ file: s.file, ...(s.url ? { url: s.url } : {}), sha256: s.sha256, ...(s.debian ? { debian: s.debian } : {}) })),
+    executor: plan.executor,
+  }
+}
+
+export function createAdapter(): SourceAdapter {
+  return new BuildAdapter()
+}

@@ -1,0 +1,121 @@
+/**
+ * The `[build]` table of nip's configuration (docs/configuration.md):
+ *   recipe-dirs = [...]   directories searched for recipes before the shipped `recipes/`
+ *   profile-dirs = [...]  the same for profiles
+ *   profiles = [...]      profiles on for every build (`-name` on the command line turns one off)
+ *   variants = { hello = ["-nls"] }   per-recipe variant words, between the recipe's defaults and the command line
+ *   cflags = [...], ldflags = [...]   flags between the profiles' and the recipe's
+ *   jobs = N              parallel make jobs (default: the number of CPUs)
+ *   rebuild = false       build even when a build with the same fingerprint is stored (`nip build --rebuild`)
+ *   keep-work = false     keep the work directory of a build (for debugging a recipe)
+ *   executor = "bwrap"    or "podman" (`nip build --container`)
+ *   podman-socket = PATH  Podman's API socket (default /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock)
+ *   image = NAME          the Podman image holding the toolchain (default localhost/nip-build:bookworm)
+ */
+import { existsSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { NipError } from '@nip/core'
+
+export interface BuildSettings {
+  recipeDirs: string[]
+  profileDirs: string[]
+  profiles: string[]
+  variants: Record<string, string[]>
+  cflags: string[]
+  ldflags: string[]
+  jobs: number
+  rebuild: boolean
+  keepWork: boolean
+  executor: 'bwrap' | 'podman'
+  podmanSocket: string
+  image: string
+}
+
+function bad(key: string, why: string): NipError {
+  return new NipError('ERR_NIP_CONFIG', `build.${key}: ${why}`, { hint: 'See docs/configuration.md ([build]).', data: { key: `build.${key}` } })
+}
+
+function strings(table: Record<string, unknown>, key: string): string[] {
+  const v = table[key]
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(key, 'must be an array of strings')
+  return v as string[]
+}
+
+/**
+ * The directory nip ships next to its packages (`recipes/`, `profiles/` at the top of the
+ * checkout or install), found by walking up from this module: the same file is reached from
+ * packages/build/dist and from the CLI bundle.
+ */
+export function shippedDir(kind: 'recipes' | 'profiles'): string | null {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 8; i++) {
+    const candidate = path.join(dir, kind)
+    if (existsSync(path.join(candidate, 'README.md')) && existsSync(path.join(dir, 'packages'))) return candidate
+    const up = path.dirname(dir)
+    if (up === dir) break
+    dir = up
+  }
+  return null
+}
+
+export function readBuildSettings(table: Record<string, unknown>): BuildSettings {
+  const variants: Record<string, string[]> = {}
+  const vt = table.variants
+  if (vt !== undefined) {
+    if (typeof vt !== 'object' || vt === null || Array.isArray(vt)) throw bad('variants', 'must be a table of recipe name = [words]')
+    for (const [k, v] of Object.entries(vt)) {
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(`variants.${k}`, 'must be an array of variant words')
+      variants[k] = v as string[]
+    }
+  }
+  const jobsRaw = table.jobs
+  let jobs = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)
+  if (jobsRaw !== undefined) {
+    const n = typeof jobsRaw === 'bigint' ? Number(jobsRaw) : jobsRaw
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw bad('jobs', 'must be a whole number ≥ 1')
+    jobs = n
+  }
+  const bool = (key: string) => {
+    const v = table[key]
+    if (v === undefined) return false
+    if (typeof v !== 'boolean') throw bad(key, 'must be true or false')
+    return v
+  }
+  const shippedRecipes = shippedDir('recipes')
+  const shippedProfiles = shippedDir('profiles')
+  return {
+    recipeDirs: [...strings(table, 'recipe-dirs').map((d) => path.resolve(d)), ...(shippedRecipes ? [shippedRecipes] : [])],
+    profileDirs: [...strings(table, 'profile-dirs').map((d) => path.resolve(d)), ...(shippedProfiles ? [shippedProfiles] : [])],
+    profiles: strings(table, 'profiles'),
+    variants,
+    cflags: strings(table, 'cflags'),
+    ldflags: strings(table, 'ldflags'),
+    jobs,
+    rebuild: bool('rebuild'),
+    keepWork: bool('keep-work'),
+    executor: executorOf(table.executor),
+    podmanSocket: str(table, 'podman-socket') ?? defaultSocket(),
+    image: str(table, 'image') ?? 'localhost/nip-build:bookworm',
+  }
+}
+
+function str(table: Record<string, unknown>, key: string): string | undefined {
+  const v = table[key]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || v === '') throw bad(key, 'must be a non-empty string')
+  return v
+}
+
+function executorOf(v: unknown): 'bwrap' | 'podman' {
+  if (v === undefined || v === 'bwrap') return 'bwrap'
+  if (v === 'podman') return 'podman'
+  throw bad('executor', `must be "bwrap" or "podman", not ${JSON.stringify(v)}`)
+}
+
+function defaultSocket(): string {
+  if (process.getuid?.() === 0) return '/run/podman/podman.sock'
+  return path.join(process.env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.() ?? 0}`, 'podman', 'podman.sock')
+}
