@@ -77,7 +77,9 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const cached = (await build.storedOutput(layout, nip.cas, final.fingerprint)) !== null
     const summary = { name: final.name, version: final.version, fingerprint: final.fingerprint, cached: cached && !flags.rebuild, words: final.resolved.words, profiles: final.resolved.profiles, cflags: final.steps.cflags.join(' '), ldflags: final.steps.ldflags.join(' '), options: final.steps.options, steps: final.steps.steps.map((s) => s.name) }
     const target = joinSpec({ spec: spec.replace(/^build:/, ''), variants })
-    const opts = { command, source: 'build', ...(flags.rebuild ? { reinstall: true } : {}) }
+    // The user named this build and its variant: making it Current is asked for, even where the
+    // variant's version sorts below the one grafted (2.10 after 2.10~nls).
+    const opts = { command, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
     if (dryRun) return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], { ...opts, dryRun: true }) }
     if (this.globals.interactive) {
       const preview = await nip.install([target], { ...opts, dryRun: true })
