@@ -30,8 +30,7 @@ import {
   type PackageSpec,
   type SearchHit,
   type SourceAdapter,
-  type SourceUpdate,
-} from '@nip/core'
+  type SourceUpdate, describeAge } from '@nip/core'
 import { readAptSources, type AptSource } from './aptSources.js'
 import { chooseDependencies } from './dependencyChoice.js'
 import { readDeb, readDebControl, readDebLayout } from './debPackage.js'
@@ -394,15 +393,7 @@ function throwIfLost(index: Index, spec: string): void {
   })
 }
 
-/** "40 s", "12 min", "3 h 5 min", "2 days". */
-export function describeAge(seconds: number): string {
-  const s = Math.round(seconds)
-  if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.round(s / 60)} min`
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  const days = Math.round(s / 86400)
-  return `${days} day${days === 1 ? '' : 's'}`
-}
+export { describeAge }
 
 /** A package's identity: the .deb URL (or local path) — unique across sources and versions. */
 function idOf(p: DebianPackage): string {

@@ -36,6 +36,7 @@ import {
   cacheRm,
   cacheRename,
   cacheWrite,
+  describeAge,
   NipError,
   download,
   readKeyring,
@@ -737,14 +738,6 @@ function safeRelativePath(p: string): string {
   return p
 }
 
-function describeAge(seconds: number): string {
-  const s = Math.round(seconds)
-  if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.round(s / 60)} min`
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  const days = Math.round(s / 86400)
-  return `${days} day${days === 1 ? '' : 's'}`
-}
 
 function hostKey(url: string): string {
   return crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)

@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import { readFile, stat } from 'node:fs/promises'
-import { decompressStream, cacheRename, cacheWrite } from '@nip/core'
+import { decompressStream, cacheRename, cacheWrite, describeAge } from '@nip/core'
 import { programNameOf } from './programName.js'
 import { parseStorePath, type StorePath } from './storePath.js'
 import { compareVersions } from './versionOrder.js'
@@ -98,11 +98,4 @@ export async function loadChannelIndex(opts: {
   return Object.assign(index, { state, ...(stale !== undefined ? { stale } : {}) })
 }
 
-export function describeAge(seconds: number): string {
-  const s = Math.round(seconds)
-  if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.round(s / 60)} min`
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  const days = Math.round(s / 86400)
-  return `${days} day${days === 1 ? '' : 's'}`
-}
+export { describeAge }

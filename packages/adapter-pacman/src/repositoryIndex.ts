@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { download, isNipError, type AdapterContext, cacheRename, cacheRm, cacheWrite } from '@nip/core'
+import { download, isNipError, type AdapterContext, cacheRename, cacheRm, cacheWrite, describeAge } from '@nip/core'
 import { downloadOptional } from './optionalFile.js'
 import type { PacmanConfig, RepositoryConfig } from './pacmanConfig.js'
 import { checkSignature, MAX_SIGNATURE_SIZE, type Keyring } from './signature.js'
@@ -32,14 +32,6 @@ async function updatedAt(dest: string): Promise<Date | null> {
   return Number.isNaN(t) ? null : new Date(t)
 }
 
-function describeAge(seconds: number): string {
-  const s = Math.round(seconds)
-  if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.round(s / 60)} min`
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  const days = Math.round(s / 86400)
-  return `${days} day${days === 1 ? '' : 's'}`
-}
 
 export function joinUrl(server: string, file: string): string {
   return `${server.replace(/\/+$/, '')}/${file}`

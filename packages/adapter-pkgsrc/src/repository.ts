@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { NipError, decompressStream, download, isNipError, type AdapterContext, cacheRename, cacheWrite } from '@nip/core'
+import { NipError, decompressStream, download, isNipError, type AdapterContext, cacheRename, cacheWrite, describeAge } from '@nip/core'
 import type { DownloadSettings, PkgsrcRepository } from './pkgsrcConfig.js'
 import { parseSummary, type SummaryEntry } from './summary.js'
 
@@ -49,14 +49,6 @@ async function recordRefresh(dir: string, summary: string): Promise<void> {
   cacheRename(tmp, path.join(dir, 'updated-at.json'))
 }
 
-function describeAge(seconds: number): string {
-  const s = Math.round(seconds)
-  if (s < 60) return `${s} s`
-  if (s < 3600) return `${Math.round(s / 60)} min`
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
-  const days = Math.round(s / 86400)
-  return `${days} day${days === 1 ? '' : 's'}`
-}
 
 /**
  * The repository's summary: the local copy when it was refreshed less than index-max-age ago
