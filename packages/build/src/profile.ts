@@ -4,9 +4,9 @@
  * on by `+name` on the command line (when the recipe has no variant of that name) or by the
  * configuration's `[build] profiles`.
  */
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { BUILD_SYSTEMS, type BuildSystem } from './recipe.js'
+import { BUILD_SYSTEMS, listRecipes, type BuildSystem } from './recipe.js'
 import { Reader, TomlFile } from './schema.js'
 
 export interface Profile {
@@ -40,21 +40,9 @@ export function parseProfile(file: string, text: string): Profile {
   return profile
 }
 
-/** Every profile of some directories (the first directory that has a name wins). */
+/** Every profile of some directories (the first directory that has a name wins, as for recipes). */
 export function loadProfiles(dirs: readonly string[]): Map<string, Profile> {
   const out = new Map<string, Profile>()
-  for (const dir of dirs) {
-    let names: string[]
-    try {
-      names = readdirSync(dir)
-    } catch {
-      continue
-    }
-    for (const n of names.sort()) {
-      if (!n.endsWith('.toml') || out.has(n.slice(0, -5))) continue
-      const file = path.join(dir, n)
-      out.set(n.slice(0, -5), parseProfile(file, readFileSync(file, 'utf8')))
-    }
-  }
+  for (const [name, file] of listRecipes(dirs)) out.set(name, parseProfile(file, readFileSync(file, 'utf8')))
   return out
 }

@@ -1,5 +1,6 @@
 /** Human rendering of `nip build`, `nip info --recipe` and `nip logs --build`. */
 import type { InstallResult } from '@nip/core'
+import type { CheckResult } from '@nip/build'
 import { renderInstallResult } from './plan.js'
 import { formatTable } from './format.js'
 import type { Style } from './style.js'
@@ -55,17 +56,8 @@ export interface BuildResultView {
   install: InstallResult
 }
 
-export interface CheckView {
-  kind: 'check'
-  name: string
-  version: string
-  fingerprint: string
-  reproducible: boolean
-  digests: [string, string]
-  differing: { path: string; first: string | null; second: string | null }[]
-  logs: [string, string]
-  seconds: [number, number]
-}
+/** `nip build --check`: the builder's result as it is. */
+export type CheckView = CheckResult & { kind: 'check' }
 
 export type BuildCommandResult = RecipeView | BuildResultView | CheckView
 
