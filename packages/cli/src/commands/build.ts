@@ -59,7 +59,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       const view = { kind: 'check' as const, ...result }
       if (!result.reproducible) {
         throw new core.NipError('ERR_NIP_NOT_REPRODUCIBLE', `${plan.name} ${plan.version} is not reproducible: ${result.differing.length} paths differ (${result.differing.slice(0, 10).map((d) => d.path).join(', ')}${result.differing.length > 10 ? ', …' : ''}).`, {
-          hint: `Compare the two builds' logs: ${result.logs.join(', ')}.`,
+          hint: result.diffoscope ? `diffoscope's report: ${result.diffoscope.report}; the two builds' logs: ${result.logs.join(', ')}.` : `Compare the two builds' logs: ${result.logs.join(', ')} (with diffoscope installed, nip keeps its report of the two trees).`,
           data: view as unknown as Record<string, unknown>,
         })
       }

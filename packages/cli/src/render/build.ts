@@ -112,6 +112,7 @@ export function renderCheck(r: CheckView, style: Style): string {
   const head = r.reproducible ? style.green('reproducible') : style.red('NOT reproducible')
   const lines = [`${style.bold(r.name)} ${r.version}: ${head} (two builds, ${r.seconds.map((s) => `${s.toFixed(1)} s`).join(' and ')})`, `  tree digests: ${r.digests[0]}${r.reproducible ? '' : `\n                ${r.digests[1]}`}`]
   for (const d of r.differing) lines.push(`  differs: ${d.path}${d.first === null ? ' (only in the second build)' : d.second === null ? ' (only in the first build)' : ''}`)
+  if (r.diffoscope) lines.push(`  diffoscope: ${r.diffoscope.report}${r.diffoscope.truncated ? ' (cut short)' : ''}`)
   lines.push(`  logs: ${r.logs.join(', ')}`)
   return lines.join('\n')
 }
