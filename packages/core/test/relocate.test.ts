@@ -273,11 +273,15 @@ describe('relocation: grafted ELF files find grafted libraries', function () {
 
   it('on a PATH without patchelf: grafted programs get their RUNPATH and run without LD_LIBRARY_PATH', async () => {
     const saved = process.env.PATH
-    // The directories of the host's tools, minus any that holds a patchelf.
-    process.env.PATH = (saved ?? '')
-      .split(path.delimiter)
-      .filter((d) => !fs.existsSync(path.join(d, 'patchelf')))
-      .join(path.delimiter)
+    // PATH is one directory of links to the host's tools, patchelf left out.
+    const toolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-no-patchelf-'))
+    roots.push(toolDir)
+    for (const dir of (saved ?? '').split(path.delimiter).filter((d) => path.isAbsolute(d) && fs.existsSync(d))) {
+      for (const name of fs.readdirSync(dir)) {
+        if (name !== 'patchelf' && !fs.existsSync(path.join(toolDir, name))) fs.symlinkSync(path.join(dir, name), path.join(toolDir, name))
+      }
+    }
+    process.env.PATH = toolDir
     try {
       assert.equal(await findPatchelf(), null)
       const { root, nip, reporter } = await graft(true)
