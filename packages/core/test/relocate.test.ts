@@ -19,6 +19,7 @@ import {
   mergedRunpath,
   isNipError,
   readElfDynamic,
+  readElfDynamicBuffer,
   relocateTree,
   setElfRunpath,
   relocatedRunpath,
@@ -473,6 +474,40 @@ describe('relocation: nip’s ELF editor against patchelf', function () {
       const ldd = execFileSync('ldd', [curl], { encoding: 'utf8', env: { ...bareEnv(), LD_LIBRARY_PATH: dir } })
       assert.match(ldd, new RegExp(`libcurl\\.so\\.4 => ${dir}/`))
     }
+  })
+
+  it('hostile headers: mutated files are refused or edited into files that read back, never a crash or a hang', async function () {
+    const dir = path.join(work, 'mutate')
+    fs.mkdirSync(path.join(dir, 'L'), { recursive: true })
+    assert.ok(build(['-shared', '-fPIC', '-o', path.join(dir, 'L/libf.so'), 'lib.c']))
+    assert.ok(build(['-o', path.join(dir, 'main'), 'main.c', `-L${dir}/L`, '-lf', '-Wl,-rpath,/a/long/enough/old/runpath/string']))
+    const original = fs.readFileSync(path.join(dir, 'main'))
+    // A seeded generator: the same cases on every run.
+    let seed = 0x9e3779b9
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0
+      return seed % n
+    }
+    const outcomes = { refused: 0, edited: 0 }
+    for (let i = 0; i < 400; i++) {
+      const m = Buffer.from(original)
+      // Flip bytes in the headers, the program header table and the dynamic section's neighbourhood.
+      for (let k = 0, n = 1 + rand(4); k < n; k++) {
+        const at = rand(3) === 0 ? rand(Math.min(m.length, 0x1000)) : rand(0x400)
+        m[at] = rand(256)
+      }
+      const r = setElfRunpath(m, '$ORIGIN/L:$ORIGIN/../x')
+      if (!r.ok) {
+        outcomes.refused++
+        continue
+      }
+      outcomes.edited++
+      assert.ok(r.content.length <= m.length + 0x200000 + 0x10000, 'grows by at most a page of padding and the new segment')
+      // What relocateTree does next: read it back (null, or any answer, but no throw).
+      await readElfDynamicBuffer(r.content)
+    }
+    console.log(`        mutated files: ${JSON.stringify(outcomes)}`)
+    assert.ok(outcomes.refused > 0 && outcomes.edited > 0)
   })
 
   it('refuses what it does not edit, and leaves its input as it was', () => {

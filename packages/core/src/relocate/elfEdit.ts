@@ -246,7 +246,8 @@ function edit(input: Buffer, runpath: string): ElfEditResult {
   // Layout of the new segment: [block][.dynstr + new string][.dynamic].
   let align = MIN_PAGE
   for (const l of loads) align = Math.max(align, l.align)
-  if (align > 0x10000000 || (align & (align - 1)) !== 0) refuse('unexpected segment alignment')
+  // Up to 2 MiB (the largest max-page-size linkers use); the file grows by at most that much padding.
+  if (align > 0x200000 || (align & (align - 1)) !== 0) refuse('unexpected segment alignment')
   const segOffset = roundUp(input.length, align)
   let segAddr = roundUp(Math.max(...phdrs.filter((p) => p.type === PT_LOAD).map((p) => p.vaddr + p.memsz)), align)
   // As patchelf does for executables: keep p_vaddr - p_offset of the new segment >= 0.
@@ -346,6 +347,9 @@ function sharesString(
   }
   // Without section headers the symbol and version tables cannot be walked safely.
   if (o.shdrs.length === 0) return true
+  // Version chains are walked for at most this many entries (a hostile file's loops end here):
+  // beyond it the string counts as shared, and the new one goes into a new segment.
+  let budget = 1 << 20
   for (const s of o.shdrs) {
     if (s.type === SHT_DYNSYM) {
       const ent = io.is64 ? 24 : 16
@@ -354,9 +358,11 @@ function sharesString(
     } else if (s.type === SHT_GNU_VERNEED) {
       let p = s.offset
       for (let n = 0; n < 65536 && p + 16 <= io.buf.length; n++) {
+        if (--budget < 0) return true
         if (inside(io.u32(p + 4))) return true
         let a = p + io.u32(p + 8)
         for (let k = 0, cnt = io.u16(p + 2); k < cnt && a + 16 <= io.buf.length; k++) {
+          if (--budget < 0) return true
           if (inside(io.u32(a + 8))) return true
           const next = io.u32(a + 12)
           if (next === 0) break
@@ -369,8 +375,10 @@ function sharesString(
     } else if (s.type === SHT_GNU_VERDEF) {
       let p = s.offset
       for (let n = 0; n < 65536 && p + 20 <= io.buf.length; n++) {
+        if (--budget < 0) return true
         let a = p + io.u32(p + 12)
         for (let k = 0, cnt = io.u16(p + 6); k < cnt && a + 8 <= io.buf.length; k++) {
+          if (--budget < 0) return true
           if (inside(io.u32(a))) return true
           const next = io.u32(a + 4)
           if (next === 0) break
