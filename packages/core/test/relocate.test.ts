@@ -453,6 +453,36 @@ describe('relocation: nip’s ELF editor against patchelf', function () {
     })
   }
 
+  it('64-bit big-endian (s390x, run under qemu): executable and shared library', function () {
+    const xcc = which('s390x-linux-gnu-gcc')
+    const qemu = which('qemu-s390x')
+    const sysroot = '/usr/s390x-linux-gnu'
+    if (xcc === null || qemu === null || !fs.existsSync(sysroot)) {
+      console.log('        (skipped: needs s390x-linux-gnu-gcc, its libc and qemu-s390x)')
+      return this.skip()
+    }
+    const dir = path.join(work, 'be64')
+    fs.mkdirSync(path.join(dir, 'L'), { recursive: true })
+    const xbuild = (args: string[]): void => {
+      execFileSync(xcc, args, { cwd: work, stdio: 'pipe' })
+    }
+    xbuild(['-shared', '-fPIC', '-o', path.join(dir, 'L/libf.so'), 'lib.c'])
+    const runBe = (file: string): { status: number | null; stdout: string } => {
+      const r = spawnSync(qemu, ['-L', sysroot, file], { encoding: 'utf8', env: bareEnv() })
+      return { status: r.status, stdout: r.stdout }
+    }
+    for (const flags of [['-pie', '-fPIE'], ['-no-pie', '-fno-PIE']]) {
+      const main = path.join(dir, `main${flags[0]}`)
+      xbuild([...flags, '-o', main, 'main.c', `-L${dir}/L`, '-lf'])
+      assert.notEqual(runBe(main).status, 0, 'the unpatched program does not find libf')
+      const { ours } = both(main, '$ORIGIN/L', 'new-segment')
+      assert.equal(runBe(ours).stdout, 'ok 42\n', flags.join(' '))
+    }
+    const lib = both(path.join(dir, 'L/libf.so'), '$ORIGIN:/nowhere', 'new-segment')
+    fs.copyFileSync(lib.ours, path.join(dir, 'L/libf.so'))
+    assert.equal(runBe(`${path.join(dir, 'main-pie')}.nip`).stdout, 'ok 42\n')
+  })
+
   it('the host’s own programs and libraries: same RUNPATH as patchelf, and they still run', function () {
     const exes = ['/usr/bin/env', '/usr/bin/sort', '/usr/bin/gpg', '/usr/bin/xz', '/usr/bin/git'].filter((f) => fs.existsSync(f))
     const libs = ['/usr/lib/x86_64-linux-gnu/libz.so.1', '/usr/lib/x86_64-linux-gnu/libcurl.so.4'].filter((f) => fs.existsSync(f))
