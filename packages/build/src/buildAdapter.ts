@@ -14,8 +14,9 @@
  * Dependencies are grafted by the `build` command before the build (they may come from any
  * source); the manifest lists none, so the planner does not look for them among recipes.
  */
-import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter } from '@nip/core'
-import { compareVersionsNatural, NipError } from '@nip/core'
+import path from 'node:path'
+import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter, TreeEntry } from '@nip/core'
+import { compareVersionsNatural, NipError, relocateTree } from '@nip/core'
 import { planBuild, runBuild, storedOutput, storeOutput, type BuildPlan } from './builder.js'
 import { createExecutor } from './executors.js'
 import type { Executor } from './executor.js'
@@ -105,13 +106,24 @@ export class BuildAdapter implements SourceAdapter {
       const stored = await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)
       if (stored) {
         ctx.reporter.emit({ type: 'info', message: `${plan.name} ${plan.version}: fingerprint ${plan.fingerprint.slice(0, 16)} is stored; not building.` })
-        return { ref, entries: stored.entries, downloaded: 0 }
+        // Stored outputs are relocated already; one stored before relocation is relocated now.
+        return { ref, entries: (await this.relocate(stored.entries, `${plan.name} ${plan.version}`, ctx)).entries, downloaded: 0 }
       }
     }
     const mirrors = debianMirrors(ctx.sourceConfig?.('debian') ?? {})
     const out = await runBuild(plan, { layout: ctx.layout, settings, mirrors, reporter: ctx.reporter, cas: ctx.cas, executor: this.executor(ctx), ...(ctx.signal ? { signal: ctx.signal } : {}) })
-    storeOutput(ctx.layout, plan, out)
-    return { ref, entries: out.entries }
+    // Built programs run from System/Links/Executables like grafted binaries: each ELF file gets
+    // the RUNPATH core's relocation gives (its grafted dependencies' libraries are found through
+    // System/Links/Libraries, with no LD_LIBRARY_PATH). The stored output holds the relocated
+    // tree (the build's own digest, for --check, is of the tree as built); the unpatched blobs
+    // are scratch.
+    const relocated = await this.relocate(out.entries, `${plan.name} ${plan.version}`, ctx)
+    storeOutput(ctx.layout, plan, { ...out, entries: relocated.entries })
+    return { ref, entries: relocated.entries, scratchBlobs: relocated.replacedBlobs }
+  }
+
+  private relocate(entries: TreeEntry[], label: string, ctx: AdapterContext): ReturnType<typeof relocateTree> {
+    return relocateTree(entries, { cas: ctx.cas, layout: ctx.layout, reporter: ctx.reporter, label, tmpDir: path.join(ctx.cacheDir, 'relocate'), ...(ctx.signal ? { signal: ctx.signal } : {}) })
   }
 
   compareVersions(a: string, b: string): number {

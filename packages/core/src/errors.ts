@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   ERR_NIP_SOURCE_UNAVAILABLE: { exit: 69, summary: 'A source is not configured, disabled (for a local file of its format) or cannot be reached.' },
   ERR_NIP_FETCH_FAILED: { exit: 69, summary: 'Downloading from every mirror failed.' },
   ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata, or a local file is of no format nip recognises.' },
+  ERR_NIP_RELOCATION_FAILED: { exit: 65, summary: 'A grafted ELF file cannot be given its RUNPATH into System/Links/Libraries (nip\'s editor and patchelf both refused it); nothing was grafted.' },
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
   // builds from source (@nip/build)
   ERR_NIP_RECIPE_INVALID: { exit: 65, summary: 'A recipe or profile file is malformed or breaks the schema (the message names file, line and key).' },

@@ -349,9 +349,21 @@ export class Nip {
     return rankSearchHits(query, await this.dispatcher.search(query, opts.source), this.reader()?.programs() ?? [])
   }
 
-  /** Refresh every enabled source's local index (or one source's); one result per source (update.ts). */
-  async update(opts: { source?: string } = {}): Promise<UpdateResult> {
-    return updateSources(this.dispatcher, opts.source)
+  /**
+   * Refresh every enabled source's local index (or one source's); one result per source
+   * (update.ts). Takes the root's lock like every writer: two updates, or an update and an
+   * install reading the index it rewrites, never overlap.
+   */
+  async update(opts: { source?: string; command?: string } = {}): Promise<UpdateResult> {
+    this.prepareRoot()
+    const lock = await Lock.acquire({ cfs: this.layout.cfs, lockPath: this.layout.lockPath, command: opts.command ?? 'update', timeoutSeconds: this.config.lockTimeout, reporter: this.reporter })
+    try {
+      return await updateSources(this.dispatcher, opts.source)
+    } catch (e) {
+      throw asNipError(e)
+    } finally {
+      lock.release()
+    }
   }
 
   async sources(): Promise<SourceStatus[]> {
