@@ -24,3 +24,8 @@ export { buildLogPath, buildLogDir, listBuildLogs, tailLines } from './buildLog.
 export type { BuildLogInfo } from './buildLog.js'
 export { collectTree } from './collect.js'
 export { TomlFile, nearest, editDistance } from './schema.js'
+export { parseBootstrapRecipe, listBootstrapRecipes, loadBootstrapRecipe } from './bootstrap/recipe.js'
+export type { BootstrapRecipe, BootstrapSource } from './bootstrap/recipe.js'
+export { detectTool, listTools, bootstrapRecipeDirs, updatedRecipesDir, graftedTool, findOnPath, toolTree } from './bootstrap/tools.js'
+export type { Detection, BootstrapChoice, ChoiceId } from './bootstrap/tools.js'
+export { updateRecipes } from './bootstrap/update.js'
