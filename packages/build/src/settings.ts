@@ -15,6 +15,7 @@
  *                         those `nip bootstrap update-recipes` fetched and the shipped `bootstrap/`
  *   bootstrap-recipes-url = URL    where `nip bootstrap update-recipes` fetches `index.json`
  *   bootstrap-recipes-key = PATH   the OpenPGP key `index.json.sig` must verify with
+ *   gentoo-profile = NAME  the profile (under the repository's profiles/) gentoo builds use
  *   distfile-mirrors = [URL...]    where ecosystem builds fetch distfiles (`URL/<file>`), before the
  *                         Debian pool names the bootstrap gentoo recipe maps
  */
@@ -41,6 +42,7 @@ export interface BuildSettings {
   bootstrapRecipesUrl?: string
   bootstrapRecipesKey?: string
   distfileMirrors: string[]
+  gentooProfile?: string
 }
 
 function bad(key: string, why: string): NipError {
@@ -113,6 +115,7 @@ export function readBuildSettings(table: Record<string, unknown>): BuildSettings
     ...(str(table, 'bootstrap-recipes-url') ? { bootstrapRecipesUrl: str(table, 'bootstrap-recipes-url') } : {}),
     ...(str(table, 'bootstrap-recipes-key') ? { bootstrapRecipesKey: path.resolve(str(table, 'bootstrap-recipes-key')!) } : {}),
     distfileMirrors: strings(table, 'distfile-mirrors').map((u) => u.replace(/\/+$/, '')),
+    ...(str(table, 'gentoo-profile') ? { gentooProfile: str(table, 'gentoo-profile') } : {}),
   }
 }
 

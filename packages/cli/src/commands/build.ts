@@ -21,6 +21,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     rebuild: Flags.boolean({ description: 'Build even when a build with the same fingerprint is stored or grafted.' }),
     check: Flags.boolean({ description: 'Build twice and compare the trees (reproducibility); grafts nothing.' }),
     container: Flags.boolean({ description: 'Build in a Podman container (through its API socket) instead of bubblewrap: [build] executor = "podman".' }),
+    source: Flags.string({ description: "Build with an ecosystem's own tool instead of a nip recipe: gentoo (emerge of CATEGORY/NAME[@VERSION] with USE flags), nix (nix-build of a FILE), pkgsrc. The tools come from nip bootstrap. See docs/bootstrap.md.", options: ['gentoo', 'nix', 'pkgsrc'], helpValue: 'ECOSYSTEM' }),
   }
 
   private configFlags: Record<string, unknown> | undefined
@@ -41,6 +42,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const [{ spec, variants: raw }] = words.specs
     // `+vaapi+lto` is two words.
     const variants = raw.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
+    if (flags.source !== undefined) return this.ecosystemBuild(flags.source, spec, variants, flags)
     const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
     const buildFlags: Record<string, unknown> = {}
     if (flags.rebuild) buildFlags.rebuild = true
@@ -90,6 +92,46 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       }
     }
     return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], opts) }
+  }
+
+  /**
+   * `--source gentoo|nix|pkgsrc`: the tool is found (or, with --yes or on a terminal, installed)
+   * through nip bootstrap's detection chain, then the build source answers `gentoo:ATOM` or
+   * `nix:FILE` and core's transaction grafts the result.
+   */
+  private async ecosystemBuild(source: string, spec: string, variants: string[], flags: { 'dry-run'?: boolean; rebuild?: boolean }): Promise<BuildCommandResult> {
+    const [build, core, nodePath] = await Promise.all([import('@nip/build'), import('@nip/core'), import('node:path')])
+    const loaded = await this.loadConfig()
+    const layout = new core.Layout(loaded.config)
+    const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
+    const recipe = build.loadBootstrapRecipe(build.bootstrapRecipeDirs(settings, layout), source)
+    const detection = build.detectTool(recipe, layout, { probeContainer: false })
+    const usable = source === 'nix' ? detection.status === 'host' || detection.status === 'nip' : detection.status === 'nip'
+    if (!usable) {
+      const installable = detection.choices.find((c) => c.id === 'install')?.available === true
+      let install = false
+      if (installable && this.globals.yes) install = true
+      else if (installable && this.globals.interactive) install = await this.reporter.confirm({ id: 'build.bootstrap', message: `The ${source} tools are not installed. Install them into this root now (nip bootstrap install ${source})?`, default: true })
+      if (!install) {
+        throw new core.NipError('ERR_NIP_TOOL_MISSING', `Building with --source ${source} needs the ${source} tools (${recipe.commands.join(', ')}), and ${detection.status === 'host' && source !== 'nix' ? 'nip does not drive the host\'s copy' : 'they are missing'}.`, {
+          hint: `Run nip bootstrap install ${source} (nip bootstrap info ${source} shows every way to get them${installable ? '' : `: ${detection.choices.find((c) => c.id === 'install')?.detail}`}).`,
+          data: { tool: source, choices: detection.choices, recommended: detection.recommended },
+        })
+      }
+      const nip = await this.openNip()
+      const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${source}`]
+      await nip.install(specs, { command: this.commandLine, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }) })
+    }
+    if (source === 'pkgsrc') {
+      throw new core.NipError('ERR_NIP_NOT_IMPLEMENTED', 'Driving bmake in a pkgsrc tree is not implemented yet.', { hint: 'docs/bootstrap.md says what pkgsrc support covers.', data: { source } })
+    }
+    const bare = spec.replace(/^build:/, '')
+    const target = source === 'nix' ? `build:nix:${nodePath.resolve(bare)}` : `build:gentoo:${bare}`
+    const nip = await this.openNip()
+    const opts = { command: this.commandLine, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
+    const full = [target, ...variants].join(' ')
+    if (flags['dry-run']) return { kind: 'build', ecosystem: source, install: await nip.install([full], { ...opts, dryRun: true }) } as unknown as BuildCommandResult
+    return { kind: 'build', ecosystem: source, install: await nip.install([full], opts) } as unknown as BuildCommandResult
   }
 
   protected override renderHuman(result: BuildCommandResult, style: Style): string {

@@ -102,7 +102,8 @@ function renderSummary(b: BuildSummary, style: Style): string {
 }
 
 export function renderBuildResult(r: BuildResultView, style: Style): string {
-  const parts = [renderSummary(r.build, style)]
+  // An ecosystem build (--source) has no recipe summary: the install result says it all.
+  const parts = r.build ? [renderSummary(r.build, style)] : []
   if (r.dependencies && (r.dependencies.grafted.length > 0 || r.dependencies.dryRun)) parts.push(renderInstallResult(r.dependencies, style))
   parts.push(renderInstallResult(r.install, style))
   return parts.join('\n\n')
