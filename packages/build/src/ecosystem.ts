@@ -2,22 +2,22 @@
  * Ecosystem builds (`nip build --source gentoo|nix`): the ecosystem's own tool (emerge, nix-build)
  * runs in an executor and its binary package or output closure goes through that adapter's
  * existing reader into the CAS (DESIGN §8). The build source answers spec names
- * `gentoo:<category>/<name>` and `nix:<file>`; the CLI's `build --source` writes them.
+ * `gentoo:<category>/<name>`; the CLI's `build --source gentoo` writes them. (Nix builds are
+ * grafted by the Nix adapter itself from the signed binary cache nixBuild.ts fills.)
  */
 import type { AdapterContext, FetchResult, PackageManifest, PackageRef, PackageSpec } from '@nip/core'
 import { NipError } from '@nip/core'
 import type { Executor } from './executor.js'
 
-export type Ecosystem = 'gentoo' | 'nix'
+export type Ecosystem = 'gentoo'
 
 export function ecosystemOf(nameOrId: string): Ecosystem | null {
   if (nameOrId.startsWith('gentoo:')) return 'gentoo'
-  if (nameOrId.startsWith('nix:')) return 'nix'
   return null
 }
 
-async function module(eco: Ecosystem) {
-  return eco === 'gentoo' ? import('./gentoo/gentooBuild.js') : import('./nixBuild.js')
+async function module(_eco: Ecosystem) {
+  return import('./gentoo/gentooBuild.js')
 }
 
 export async function ecosystemResolve(spec: PackageSpec, ctx: AdapterContext, executor: Executor): Promise<PackageRef[]> {

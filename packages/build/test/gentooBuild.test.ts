@@ -170,7 +170,11 @@ describe('nip build --source gentoo', function () {
       child.kill('SIGKILL')
       await new Promise((r) => child.once('close', r))
       assert.deepEqual(visible('hello'), [])
-      assert.equal(workDirs() !== undefined, true)
+      // --die-with-parent: emerge goes with nip (waited for, not timed).
+      const alive = () => execFileSync('ps', ['-ewwo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(root) && !l.startsWith('ps '))
+      const until = Date.now() + 60_000
+      while (alive().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 250))
+      assert.deepEqual(alive(), [])
     })
 
     it('builds hello 2.10 with +nls and -nls; both graft, run from the link farm and differ in locale files', async () => {

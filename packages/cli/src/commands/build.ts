@@ -126,7 +126,19 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       throw new core.NipError('ERR_NIP_NOT_IMPLEMENTED', 'Driving bmake in a pkgsrc tree is not implemented yet.', { hint: 'docs/bootstrap.md says what pkgsrc support covers.', data: { source } })
     }
     const bare = spec.replace(/^build:/, '')
-    const target = source === 'nix' ? `build:nix:${nodePath.resolve(bare)}` : `build:gentoo:${bare}`
+    if (source === 'nix') {
+      if (variants.length > 0) throw await this.usageError(`nix builds take no variant words (${variants.join(' ')}).`, 'Write the choices into the expression.', { variants })
+      if (flags['dry-run']) return { kind: 'build', ecosystem: source, file: nodePath.resolve(bare), tools: detection.status } as unknown as BuildCommandResult
+      const current = build.detectTool(recipe, layout, { probeContainer: false })
+      const toolBin = current.status === 'nip' && current.nip.dir ? nodePath.join(current.nip.dir, 'bin') : undefined
+      const out = await build.nixBuild({ file: bare, layout, reporter: this.reporter, ...(toolBin ? { toolBin } : {}) })
+      // The output is grafted by the Nix adapter from the signed cache nix-build's closure was copied to.
+      this.configFlags = { nix: { substituters: [out.cacheUrl], 'trusted-public-keys': [out.publicKey], channel: '' } }
+      const nixNip = await this.openNip()
+      const install = await nixNip.install(out.outPaths.map((p) => `nix:${p}`), { command: this.commandLine, source: 'nix', ...(flags.rebuild ? { reinstall: true } : {}) })
+      return { kind: 'build', ecosystem: source, outPaths: out.outPaths, log: out.log, tools: toolBin ?? 'host', install } as unknown as BuildCommandResult
+    }
+    const target = `build:gentoo:${bare}`
     const nip = await this.openNip()
     const opts = { command: this.commandLine, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
     const full = [target, ...variants].join(' ')
