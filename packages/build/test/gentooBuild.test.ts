@@ -19,7 +19,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirror } from '@nip/testing'
 import { debianMirrors, poolUrl } from '../src/index.js'
-import { SHARED_GENTOO, gentooRecipe, runNip } from './helpers/gentooFixtures.js'
+import { SHARED_GENTOO, gentooRecipe, runNip, runOnTerminal } from './helpers/gentooFixtures.js'
 
 const HOST_PORTAGE_DIRS = ['/etc/portage', '/var/db/pkg', '/var/lib/portage', '/var/cache/edb']
 const BIN = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'cli', 'bin', 'run.js')
@@ -94,6 +94,20 @@ describe('nip build --source gentoo', function () {
     assert.equal(r.json?.error?.code, 'ERR_NIP_TOOL_MISSING', r.stdout + r.stderr)
     assert.match(r.json.error.hint, /nip bootstrap install gentoo/)
     assert.deepEqual(visible('hello'), [])
+  })
+
+  it('on a terminal, a missing tool brings the bootstrap menu; Enter installs it and the build goes on', async function () {
+    if ((await runNip(root, home, ['--version'])).status !== 0 || !fs.existsSync('/usr/bin/script')) {
+      console.log('      (skipped: script(1) from util-linux is not installed)')
+      this.skip()
+    }
+    const r = await runOnTerminal(root, home, ['build', '--source', 'gentoo', 'app-misc/needy', '+a', '+b', '--dry-run'], [
+      { prompt: /nip do\?/, input: '\r' },
+      { prompt: /Graft .*\[Y\/n\]/, input: '\r' },
+    ])
+    assert.match(r.stdout, /Install minimal tools/)
+    assert.match(r.stdout, /needy\s+1\.0~a~b/, r.stdout)
+    assert.ok(fs.existsSync(path.join(root, 'Programs', 'gentoo-tools', '3.0.82', 'libexec', 'portage', 'bin', 'emerge')))
   })
 
   it('nip bootstrap install gentoo grafts Portage and the repository', async () => {

@@ -105,7 +105,7 @@ describe('nip build --source nix', function () {
     assert.equal(inst.json.result.detection.nip.installed, true)
     const bin = path.join(root, 'Programs', 'nix-bin', 'Current', 'bin', 'nix-build')
     assert.match(execFileSync(bin, ['--version'], { encoding: 'utf8' }), /nix-build \(Nix\) 2\./)
-    fs.writeFileSync(path.join(src, 'greet.nix'), GREET.replace('Hello from nix', 'Hello again from nix').replace(/greet-1\.0/g, 'greet-1.1'))
+    fs.writeFileSync(path.join(src, 'greet.nix'), GREET.replace('Hello from nix', 'Hello again from nix').replace(/-1\.0"/g, '-1.1"'))
     const r = await nip(['build', '--source', 'nix', path.join(src, 'greet.nix'), '--yes', '--json'])
     assert.equal(r.status, 0, r.stdout + r.stderr)
     assert.match(r.json.result.tools, /Programs\/nix-bin\//)

@@ -82,3 +82,29 @@ export function repoTarball(dir: string): Buffer {
   return fs.readFileSync(out)
 }
 
+
+/**
+ * Runs nip on a pseudo-terminal (`script -qec`), typing each answer when its prompt appears
+ * (event-driven: no sleeps). Returns the terminal output.
+ */
+export function runOnTerminal(root: string, home: string, args: string[], answers: { prompt: RegExp; input: string }[]): Promise<{ status: number | null; stdout: string }> {
+  const cmd = [process.execPath, BIN, ...args, '--root', root].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: home, env: { ...process.env, HOME: home, NIP_CONFIG: '', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    const pending = [...answers]
+    child.stdout.on('data', (d) => {
+      stdout += d
+      while (pending.length > 0 && pending[0].prompt.test(stdout)) {
+        child.stdin.write(pending.shift()!.input)
+      }
+    })
+    // A prompt that never comes must not hang the suite.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 600_000)
+    child.on('error', reject)
+    child.on('close', (status) => {
+      clearTimeout(guard)
+      resolve({ status, stdout: stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '') })
+    })
+  })
+}

@@ -71,12 +71,8 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
           chosen = flags.choice
         } else if (this.globals.yes) chosen = detection.recommended
         else if (this.globals.interactive) {
-          const { select } = await import('@inquirer/prompts')
-          chosen = await select({
-            message: `${recipe.name} is not on this host. What should nip do?`,
-            default: detection.recommended,
-            choices: detection.choices.map((c) => ({ value: c.id as string, name: c.label, description: c.detail, ...(c.available ? {} : { disabled: `(${c.detail})` }) })),
-          }, { output: process.stderr })
+          const { chooseBootstrap } = await import('../bootstrapMenu.js')
+          chosen = await chooseBootstrap(detection, `${recipe.name} is not on this host. What should nip do?`)
         }
         if (chosen === null) return { kind: 'install', detection, chosen: null, outcome: `${recipe.name} is missing; nothing was done. Choose with --yes (recommended: ${detection.recommended}) or --choice.` }
         const choice = detection.choices.find((c) => c.id === chosen)!

@@ -111,7 +111,14 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       const installable = detection.choices.find((c) => c.id === 'install')?.available === true
       let install = false
       if (installable && this.globals.yes) install = true
-      else if (installable && this.globals.interactive) install = await this.reporter.confirm({ id: 'build.bootstrap', message: `The ${source} tools are not installed. Install them into this root now (nip bootstrap install ${source})?`, default: true })
+      else if (this.globals.interactive) {
+        const { chooseBootstrap } = await import('../bootstrapMenu.js')
+        const chosen = await chooseBootstrap(detection, `Building with --source ${source} needs the ${source} tools, which are missing. What should nip do?`)
+        if (chosen === 'install') install = true
+        else if (chosen === 'manual') throw new core.NipError('ERR_NIP_TOOL_MISSING', `Install the ${source} tools by hand, then build again:\n${recipe.manual.map((m, i) => `  ${i + 1}. ${m}`).join('\n')}`, { hint: `nip bootstrap info ${source} shows these steps again.`, data: { tool: source, chosen } })
+        else if (chosen === 'container') throw new core.NipError('ERR_NIP_TOOL_MISSING', `Ecosystem builds run in bubblewrap only; the image ${detection.container.image} can be used by hand.`, { hint: `nip bootstrap info ${source}.`, data: { tool: source, chosen } })
+        else throw new core.NipError('ERR_NIP_TOOL_MISSING', `Try the ${chosen.slice('source:'.length)} source instead: nip install --source ${chosen.slice('source:'.length)} NAME.`, { hint: 'Nothing was built.', data: { tool: source, chosen } })
+      }
       if (!install) {
         throw new core.NipError('ERR_NIP_TOOL_MISSING', `Building with --source ${source} needs the ${source} tools (${recipe.commands.join(', ')}), and ${detection.status === 'host' && source !== 'nix' ? 'nip does not drive the host\'s copy' : 'they are missing'}.`, {
           hint: `Run nip bootstrap install ${source} (nip bootstrap info ${source} shows every way to get them${installable ? '' : `: ${detection.choices.find((c) => c.id === 'install')?.detail}`}).`,
@@ -130,7 +137,8 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       if (variants.length > 0) throw await this.usageError(`nix builds take no variant words (${variants.join(' ')}).`, 'Write the choices into the expression.', { variants })
       if (flags['dry-run']) return { kind: 'build', ecosystem: source, file: nodePath.resolve(bare), tools: detection.status } as unknown as BuildCommandResult
       const current = build.detectTool(recipe, layout, { probeContainer: false })
-      const toolBin = current.status === 'nip' && current.nip.dir ? nodePath.join(current.nip.dir, 'bin') : undefined
+      // The tools installed into this root win over the host's: the user put them there.
+      const toolBin = current.nip.installed && current.nip.dir ? nodePath.join(current.nip.dir, 'bin') : undefined
       const out = await build.nixBuild({ file: bare, layout, reporter: this.reporter, ...(toolBin ? { toolBin } : {}) })
       // The output is grafted by the Nix adapter from the signed cache nix-build's closure was copied to.
       this.configFlags = { nix: { substituters: [out.cacheUrl], 'trusted-public-keys': [out.publicKey], channel: '' } }
