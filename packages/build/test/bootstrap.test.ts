@@ -222,5 +222,43 @@ describe('nip bootstrap', function () {
       const none = (await nip(['bootstrap', 'update-recipes', '--json']))
       assert.equal(none.json.error.code, 'ERR_NIP_CONFIG')
     })
+
+    it('with a signing key, requires index.json.sig by that key', async function () {
+      if (spawnSync('gpg', ['--version']).status !== 0) {
+        console.log('      (skipped: gpg is not installed)')
+        this.skip()
+      }
+      const gnupg = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-gpg-'))
+      const gpg = (args: string[], input?: string) => spawnSync('gpg', ['--homedir', gnupg, '--batch', '--yes', ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}) })
+      try {
+        assert.equal(gpg(['--passphrase', '', '--quick-gen-key', 'Recipes <recipes@localhost>', 'ed25519', 'sign', 'never']).status, 0)
+        const keyFile = path.join(parent, 'recipes-key.asc')
+        fs.writeFileSync(keyFile, gpg(['--armor', '--export', 'recipes@localhost']).stdout)
+        const text = fs.readFileSync(path.join(REPO, 'bootstrap', 'pkgsrc.toml'), 'utf8').replace('version = "2025Q4"', 'version = "2026Q2"')
+        const index = JSON.stringify({ files: [{ path: 'pkgsrc.toml', sha256: sha256(Buffer.from(text)) }] })
+        const sign = (data: string) => {
+          const f = path.join(gnupg, 'data')
+          fs.writeFileSync(f, data)
+          assert.equal(gpg(['--detach-sign', '--armor', '-o', `${f}.asc`, f]).status, 0)
+          return fs.readFileSync(`${f}.asc`)
+        }
+        server.setRoute('/s/pkgsrc.toml', { body: text })
+        server.setRoute('/s/index.json', { body: index })
+        server.setRoute('/s/index.json.sig', { body: sign(index.replace('pkgsrc', 'pkgsrx')) })
+        const conf = path.join(parent, 'signed.conf')
+        fs.writeFileSync(conf, `[build]\nbootstrap-recipes-url = "${server.urlOf('/s')}"\nbootstrap-recipes-key = ${JSON.stringify(keyFile)}\n`)
+        const bad = await nip(['bootstrap', 'update-recipes', '--json', '--config', conf])
+        assert.equal(bad.json?.error?.code, 'ERR_NIP_SIGNATURE_INVALID', bad.stdout + bad.stderr)
+        assert.notEqual((await nip(['bootstrap', 'info', 'pkgsrc', '--json'])).json.result.detection.version, '2026Q2')
+        server.setRoute('/s/index.json.sig', { body: sign(index) })
+        const good = await nip(['bootstrap', 'update-recipes', '--json', '--config', conf])
+        assert.equal(good.status, 0, good.stdout + good.stderr)
+        assert.equal(good.json.result.signed, true)
+        assert.equal((await nip(['bootstrap', 'info', 'pkgsrc', '--json'])).json.result.detection.version, '2026Q2')
+      } finally {
+        spawnSync('gpgconf', ['--homedir', gnupg, '--kill', 'gpg-agent'])
+        fs.rmSync(gnupg, { recursive: true, force: true })
+      }
+    })
   })
 })

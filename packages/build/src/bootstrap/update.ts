@@ -35,7 +35,12 @@ export async function updateRecipes(opts: { settings: BuildSettings; layout: Lay
   if (opts.settings.bootstrapRecipesKey) {
     const keyring = await readKeyring(readFileSync(opts.settings.bootstrapRecipesKey))
     const sig = await get('index.json.sig', 1 << 16)
-    await verifyDetached({ data: indexBytes, signature: sig, keyring })
+    try {
+      await verifyDetached({ data: indexBytes, signature: sig, keyring })
+    } catch (e) {
+      if (e instanceof NipError) throw new NipError(e.code, `${base}/index.json: the signature does not verify with ${opts.settings.bootstrapRecipesKey}: ${e.message}`, { hint: 'The recipe index was not signed by the configured key; nothing was changed.', data: { ...e.data, url: `${base}/index.json` }, cause: e })
+      throw e
+    }
     signed = true
   }
   const bad = (why: string) => new NipError('ERR_NIP_BAD_PACKAGE', `${base}/index.json: ${why}`, { hint: 'The recipe server sends a malformed index; nothing was changed.', data: { url: `${base}/index.json` } })
