@@ -155,7 +155,14 @@ export function resolveEbuild(opts: { repo: string; atom: string; version?: stri
   const pname = profileName(opts.repo, opts.profile)
   const profile = loadProfile(path.join(opts.repo, 'profiles', pname))
   // Unknown, masked and forced flags and REQUIRED_USE violations are refused here (ERR_NIP_BAD_SPEC).
-  const use = computeEffectiveUse(md, profile, { variants: opts.variants })
+  let use: EffectiveUse
+  try {
+    use = computeEffectiveUse(md, profile, { variants: opts.variants })
+  } catch (e) {
+    // The adapter's hint points at `nip info`; a build names the ebuild's own flags.
+    if (e instanceof NipError && /nip info/.test(e.hint ?? '')) throw new NipError(e.code, e.message, { hint: `${md.cpv.cpv} has the USE flags: ${md.iuse.map((f) => f.name).join(', ') || 'none'}.`, data: e.data ?? {}, cause: e })
+    throw e
+  }
   const useWords = [...use.iuse.map((f) => (use.enabled.includes(f) ? f : `-${f}`))]
   let manifest = ''
   try {

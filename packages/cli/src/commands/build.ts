@@ -42,7 +42,10 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const [{ spec, variants: raw }] = words.specs
     // `+vaapi+lto` is two words.
     const variants = raw.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
-    if (flags.source !== undefined) return this.ecosystemBuild(flags.source, spec, variants, flags)
+    if (flags.source !== undefined) {
+      if (flags.container || flags.check || flags['list-variants']) throw await this.usageError(`--source ${flags.source} builds run in bubblewrap only and take neither --container, --check nor --list-variants.`, 'Drop the flag; docs/bootstrap.md.', { source: flags.source })
+      return this.ecosystemBuild(flags.source, spec, variants, flags)
+    }
     const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
     const buildFlags: Record<string, unknown> = {}
     if (flags.rebuild) buildFlags.rebuild = true
