@@ -23,6 +23,12 @@ import type { Executor } from './executor.js'
 import { debianMirrors } from './mirror.js'
 import { findRecipe, listRecipes } from './recipe.js'
 import { readBuildSettings } from './settings.js'
+import { bootstrapRecipeDirs, toolTree } from './bootstrap/tools.js'
+import { loadBootstrapRecipe } from './bootstrap/recipe.js'
+import { ecosystemOf, ecosystemResolve, ecosystemDescribe, ecosystemFetch } from './ecosystem.js'
+
+/** Spec names the build source answers besides recipes: `bootstrap:<tool>` (a bootstrap tool's tree). */
+const BOOTSTRAP_PREFIX = 'bootstrap:'
 
 export const BUILD_SOURCE = 'build'
 
@@ -68,6 +74,11 @@ export class BuildAdapter implements SourceAdapter {
 
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.source !== this.id || spec.file) return []
+    if (spec.name.startsWith(BOOTSTRAP_PREFIX)) {
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(readBuildSettings(ctx.config), ctx.layout), spec.name.slice(BOOTSTRAP_PREFIX.length))
+      return [{ source: this.id, name: recipe.program, version: recipe.version, id: `${BOOTSTRAP_PREFIX}${recipe.name}@${recipe.version}`, summary: recipe.summary }]
+    }
+    if (ecosystemOf(spec.name)) return ecosystemResolve(spec, ctx, this.executor(ctx))
     const plan = await this.plan(spec.name, spec.variants ?? [], ctx)
     if (spec.version && spec.version !== plan.recipe.version && spec.version !== plan.version) return []
     return [this.refOf(plan, spec.variants)]
@@ -78,6 +89,11 @@ export class BuildAdapter implements SourceAdapter {
   }
 
   async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
+    if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(readBuildSettings(ctx.config), ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''))
+      return { ref, dependencies: [], provides: [], conflicts: [], downloadSize: 0, installedSize: 0, description: recipe.summary, hashes: Object.fromEntries(recipe.sources.map((s) => [s.file, `sha256:${s.sha256}`])), extra: { bootstrap: recipe.name, recipe: recipe.file } }
+    }
+    if (ecosystemOf(ref.id)) return ecosystemDescribe(ref, ctx, this.executor(ctx))
     const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
     const cached = (await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)) !== null
     return {
@@ -98,6 +114,12 @@ export class BuildAdapter implements SourceAdapter {
 
   async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
     const settings = readBuildSettings(ctx.config)
+    if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''))
+      const entries = await toolTree(recipe, { layout: ctx.layout, cas: ctx.cas, limits: ctx.limits, reporter: ctx.reporter, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+      return { ref, entries }
+    }
+    if (ecosystemOf(ref.id)) return ecosystemFetch(ref, ctx, this.executor(ctx))
     const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
     if (plan.version !== ref.version) {
       throw new NipError('ERR_NIP_INTERNAL', `The build of ${ref.name} resolved to ${plan.version}, not the planned ${ref.version}.`, { data: { ref } })

@@ -4,6 +4,7 @@
  * must be added here too; the CLI test "lists every command" checks the two agree.
  */
 import Autoremove from './commands/autoremove.js'
+import Bootstrap from './commands/bootstrap.js'
 import Build from './commands/build.js'
 import ConfigInit from './commands/config/init.js'
 import ConfigShow from './commands/config/show.js'
@@ -33,6 +34,7 @@ import Verify from './commands/verify.js'
 
 export const COMMANDS = {
   autoremove: Autoremove,
+  bootstrap: Bootstrap,
   build: Build,
   'config:init': ConfigInit,
   'config:show': ConfigShow,

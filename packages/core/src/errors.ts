@@ -68,6 +68,9 @@ export const ERROR_CODES = {
   ERR_NIP_EXECUTOR_MISSING: { exit: 69, summary: 'The build executor (bubblewrap) is not installed or cannot run.' },
   ERR_NIP_BUILD_FAILED: { exit: 5, summary: 'A build step failed; nothing was grafted (the message shows the log\'s last lines and path).' },
   ERR_NIP_NOT_REPRODUCIBLE: { exit: 6, summary: 'nip build --check: two builds of the same fingerprint gave different trees.' },
+  ERR_NIP_TOOL_MISSING: { exit: 69, summary: "An ecosystem's build tool (emerge, nix-build, bmake) is neither on the host nor installed by nip; nip bootstrap offers the ways to get it." },
+  ERR_NIP_NOT_AVAILABLE: { exit: 69, summary: 'The chosen way to get a bootstrap tool is not available here (the message says why).' },
+  ERR_NIP_DISTFILE_MISMATCH: { exit: 65, summary: "A distfile's size or hashes do not match the ebuild repository's Manifest; nothing was built." },
   // store lifecycle
   ERR_NIP_NO_GENERATION: { exit: 3, summary: 'The named generation does not exist, or there is no earlier generation to roll back to.' },
   // confinement (docs/security.md)

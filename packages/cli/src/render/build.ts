@@ -102,9 +102,11 @@ function renderSummary(b: BuildSummary, style: Style): string {
 }
 
 export function renderBuildResult(r: BuildResultView, style: Style): string {
-  const parts = [renderSummary(r.build, style)]
+  // An ecosystem build (--source) has no recipe summary: the install result says it all.
+  const parts = r.build ? [renderSummary(r.build, style)] : []
   if (r.dependencies && (r.dependencies.grafted.length > 0 || r.dependencies.dryRun)) parts.push(renderInstallResult(r.dependencies, style))
-  parts.push(renderInstallResult(r.install, style))
+  if (r.install) parts.push(renderInstallResult(r.install, style))
+  else parts.push(`Dry run: would nix-build ${(r as unknown as { file?: string }).file ?? ''} and graft its output closure through the nix source.`)
   return parts.join('\n\n')
 }
 
