@@ -12,6 +12,8 @@ export interface CompletionCommand {
   summary: string
   /** `--long` names (and `-c` chars) of its flags, hidden ones left out. */
   flags: { name: string; char?: string; summary: string; takesValue: boolean; options?: string[] }[]
+  /** The fixed values its arguments take (`completion bash|zsh|fish`). */
+  values?: string[]
 }
 
 /** Commands whose arguments are grafted programs. */
@@ -37,7 +39,7 @@ export function bashScript(bin: string, commands: CompletionCommand[]): string {
   const keys = new Set([...commands.map(commandKey), ...groups])
   for (const key of [...keys].sort()) {
     const c = commands.find((x) => commandKey(x) === key)
-    const words = [...nextWords(commands, key === '' ? [] : key.split(' ')), ...(c ? c.flags.flatMap((f) => [`--${f.name}`, ...(f.char ? [`-${f.char}`] : [])]) : key === '' ? ['--help', '--version'] : [])]
+    const words = [...nextWords(commands, key === '' ? [] : key.split(' ')), ...(c?.values ?? []), ...(c ? c.flags.flatMap((f) => [`--${f.name}`, ...(f.char ? [`-${f.char}`] : [])]) : key === '' ? ['--help', '--version'] : [])]
     const programs = c && PROGRAM_COMMANDS.has(c.words[0]) && c.words.length === 1
     const values = c ? c.flags.filter((f) => f.options).map((f) => `      --${f.name}) COMPREPLY=($(compgen -W ${quoteSh(f.options!.join(' '))} -- "$cur")); return ;;`) : []
     const valued = c ? c.flags.filter((f) => f.takesValue && !f.options).map((f) => `--${f.name}`) : []
@@ -125,6 +127,7 @@ export function fishScript(bin: string, commands: CompletionCommand[]): string {
       const value = f.options ? ` -x -a ${fq(f.options.join(' '))}` : f.takesValue ? ' -r' : ''
       lines.push(`complete -c ${bin} -n ${when} -l ${f.name}${f.char ? ` -s ${f.char}` : ''}${value} -d ${fq(f.summary)}`)
     }
+    if (c.values) lines.push(`complete -c ${bin} -n ${when} -a ${fq(c.values.join(' '))}`)
     if (c.words.length === 1 && PROGRAM_COMMANDS.has(c.words[0])) lines.push(`complete -c ${bin} -n ${when} -a '(__${bin}_programs)'`)
     if (['install', 'graft', 'build'].includes(c.words[0])) lines.push(`complete -c ${bin} -n ${when} -F`)
   }

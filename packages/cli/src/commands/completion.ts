@@ -27,6 +27,7 @@ export default class Completion extends Command {
         flags: Object.values(c.flags)
           .filter((f) => !f.hidden)
           .map((f) => ({ name: f.name, ...(f.char ? { char: f.char } : {}), summary: (f.summary ?? f.description ?? '').split('\n')[0], takesValue: f.type === 'option', ...(f.type === 'option' && f.options ? { options: [...f.options] } : {}) })),
+        ...(Object.values(c.args ?? {}).some((a) => a.options) ? { values: Object.values(c.args).flatMap((a) => a.options ?? []) } : {}),
       }))
       .sort((a, b) => a.words.join(' ').localeCompare(b.words.join(' ')))
     commands.push({ words: ['help'], summary: 'Show help for a command.', flags: [] })
