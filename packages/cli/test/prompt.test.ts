@@ -162,6 +162,19 @@ describe('the one question: through a terminal and through a pipe', function () 
     assert.deepEqual(grafted(), ['Hello', 'HelloData'])
   })
 
+  it('rollback and autoremove ask too, naming what they change; no leaves the generation as it was', () => {
+    const gens = () => sb.nip(['generations', '--root', sb.root, '--json']).stdout
+    const before = gens()
+    const rb = sb.nip(['rollback', '--root', sb.root], { ask: true, input: 'n\n' })
+    assert.equal(rb.status, 1, rb.stderr)
+    assert.match(rb.stderr, /Changes:\n(.*\n)*\nRoll back to generation \d+\? \[Y\/n\] n\nNothing was changed\.\n$/)
+    assert.equal(gens(), before)
+    // Hello is explicit and needs HelloData: nothing for autoremove, and no question.
+    const none = sb.nip(['autoremove', '--root', sb.root], { ask: true, input: '' })
+    assert.equal(none.status, 0, none.stderr)
+    assert.match(none.stdout, /No dependency is unneeded\./)
+  })
+
   it('--json without --yes prints the question as a JSON line and reads the answer; end of input is no', () => {
     const r = sb.nip(['remove', 'Hello', '--root', sb.root, '--json'], { ask: true, input: '' })
     assert.equal(r.status, 1)
