@@ -1,8 +1,8 @@
 /**
  * Reporter: the only channel from core to the user. Core never prints; it emits typed events
  * and asks questions here. The CLI renders events (progress bars on a TTY, JSON lines with
- * --json, nothing when quiet) and answers questions (prompt, or the documented default with
- * --yes / no TTY).
+ * --json, nothing when quiet) and answers questions: on the terminal, from a line of standard
+ * input (end of input is no), or with the default under --yes.
  */
 import type { GenerationChange, Plan } from './api.js'
 
