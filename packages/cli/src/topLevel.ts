@@ -16,7 +16,9 @@ export async function reportTopLevelFailure(e: unknown, argv: string[]): Promise
     process.exitCode = e.oclif.exit ?? 0
     return
   }
-  const command = argv.find((a) => !a.startsWith('-')) ?? ''
+  const words = argv.filter((a) => !a.startsWith('-'))
+  // `nip help nosuch`: the unknown command is the one help was asked about.
+  const command = (words[0] === 'help' && words.length > 1 ? words.slice(1).join(' ') : words[0]) ?? ''
   let failure: Failure = toFailure(e)
   // oclif's own message, or @oclif/plugin-not-found's (which asks "Did you mean …?" on a
   // terminal and otherwise fails with exit 127): one usage error, with nip's own suggestion.
