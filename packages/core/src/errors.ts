@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   ERR_NIP_ROOT: { exit: 78, summary: 'The target root cannot be used (missing, not a directory, not writable).' },
   ERR_NIP_IO: { exit: 74, summary: 'A filesystem operation failed.' },
   ERR_NIP_NO_SPACE: { exit: 74, summary: 'The filesystem ran out of space (ENOSPC).' },
-  ERR_NIP_ABORTED: { exit: 1, summary: 'The user declined a prompt.' },
+  ERR_NIP_ABORTED: { exit: 1, summary: 'The question before a change was answered no, or not at all (end of input); nothing was changed. Printed as a plain "Nothing was changed."; Ctrl-C at the question exits 130.' },
   // lock and transactions
   ERR_NIP_LOCKED: { exit: 75, summary: 'Another nip process holds the lock and did not release it in time.' },
   ERR_NIP_TXN_INTERRUPTED: { exit: 75, summary: 'An interrupted transaction needs recovery and recovery failed.' },

@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core'
 import type { InstallResult, LoadedConfig } from '@nip/core'
 import { BaseCommand } from '../baseCommand.js'
 import { renderBuildResult, renderCheck, renderVariants, type BuildCommandResult, type RecipeView } from '../render/build.js'
-import { renderPlan } from '../render/plan.js'
 import type { Style } from '../render/style.js'
 import { joinSpec, splitVariantWords } from '../variantWords.js'
 import { recipeView } from '../recipeView.js'
@@ -76,7 +75,11 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     // Dependencies (any source) first; each is a separate, complete transaction.
     const depSpecs = [...new Set([...plan.steps.buildDependencies, ...plan.steps.runtimeDependencies])]
     let dependencies: InstallResult | undefined
-    if (depSpecs.length > 0) dependencies = await nip.install(depSpecs, { command, ...(dryRun ? { dryRun: true } : {}) })
+    // One question: with dependencies to graft it is asked on their plan and covers the build;
+    // otherwise the build's own install asks it.
+    const question = `Graft the dependencies and then build ${plan.name} ${plan.version}?`
+    if (depSpecs.length > 0) dependencies = await nip.install(depSpecs, { command, question, ...(dryRun ? { dryRun: true } : {}) })
+    const asked = dependencies !== undefined && dependencies.grafted.length > 0
     // The dependencies' tree digests are part of the fingerprint: plan again once they are grafted.
     const final = depSpecs.length > 0 && !dryRun ? await build.planBuild({ settings, layout, name, words: variants }) : plan
     const cached = (await build.storedOutput(layout, nip.cas, final.fingerprint)) !== null
@@ -84,16 +87,8 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const target = joinSpec({ spec: spec.replace(/^build:/, ''), variants })
     // The user named this build and its variant: making it Current is asked for, even where the
     // variant's version sorts below the one grafted (2.10 after 2.10~nls).
-    const opts = { command, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
+    const opts = { command, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}), ...(asked ? { question: false as const } : { question: `Build and graft ${plan.name} ${plan.version}?` }) }
     if (dryRun) return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], { ...opts, dryRun: true }) }
-    if (this.globals.interactive) {
-      const preview = await nip.install([target], { ...opts, dryRun: true })
-      if (preview.plan.programs.some((p) => !p.skip)) {
-        process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
-        const proceed = await this.reporter.confirm({ id: 'build.proceed', message: 'Build and graft?', default: true })
-        if (!proceed) throw new core.NipError('ERR_NIP_ABORTED', 'Build cancelled; nothing was changed.', { hint: 'Pass --yes to build without asking.' })
-      }
-    }
     return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], opts) }
   }
 
