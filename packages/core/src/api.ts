@@ -317,6 +317,8 @@ export interface DoctorFinding {
     | 'generations'
     | 'trash'
     | 'program-health'
+    | 'program-links'
+    | 'program-files'
     | 'unsafe-state'
     | 'unsafe-paths'
   severity: DoctorSeverity

@@ -397,7 +397,20 @@ export class Nip {
     // Taking the lock replaces a stale lock and recovers interrupted transactions: two of the fixes.
     const before = this.reader()?.journal().length ?? 0
     this.close()
-    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas, full: !!opts.full }), { skipInvalid: true })
+    const report = await this.write(
+      'doctor --fix',
+      async (engine, db) =>
+        runDoctor({
+          db,
+          layout: this.layout,
+          fix: true,
+          engine,
+          cas: this.cas,
+          full: !!opts.full,
+          repairFiles: async () => programFilesFinding(await verifyPrograms({ db, layout: this.layout, cas: this.cas, dispatcher: this.dispatcher, reporter: this.reporter }, [], { repair: true })),
+        }),
+      { skipInvalid: true },
+    )
     if (before > 0) {
       const f = report.findings.find((x) => x.check === 'interrupted-transaction')
       if (f) Object.assign(f, { severity: 'error', message: `${before} interrupted transaction(s) were finished or rolled back.`, fixable: true, fixed: true })
@@ -428,6 +441,21 @@ export class Nip {
   close(): void {
     this.readerDb?.close()
     this.readerDb = undefined
+  }
+}
+
+/** doctor --fix's view of `verify --repair` over every active program. */
+function programFilesFinding(v: VerifyResult): DoctorFinding {
+  const bad = v.programs.filter((p) => p.state === 'TAMPERED' || p.state === 'MISSING')
+  if (bad.length === 0) return { check: 'program-files', severity: 'ok', message: `Every file of ${v.programs.length} program(s) matches the database (re-hashed).`, fixable: false }
+  const left = bad.filter((p) => p.repairedState !== 'VERIFIED' && p.repairedState !== 'MODIFIED')
+  return {
+    check: 'program-files',
+    severity: 'error',
+    message: `${bad.length} program(s) had tampered or missing files, repaired as nip verify --repair does${left.length ? `; not repaired: ${left.map((p) => `${p.name} ${p.version} (${p.repairedState ?? p.state}: the store and the source no longer have its content)`).join(', ')}` : ''}.`,
+    paths: bad.flatMap((p) => p.problems.map((x) => `${x.path}: ${x.problem}${x.repaired ? ' (repaired)' : ''}`)).slice(0, 100),
+    fixable: true,
+    fixed: left.length === 0,
   }
 }
 

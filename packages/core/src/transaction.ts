@@ -13,6 +13,7 @@
  * lists and the DB does not know); a kill after it is rolled forward. A failure while
  * reconciling after registration is undone: the DB change is reverted, then reconciled again.
  */
+import { linkThroughFarm } from './crossLinks.js'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
 import type { Cas } from '@nip/cas'
@@ -200,6 +201,8 @@ export class Engine {
         const stage = stages[k]
         const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stage !== undefined ? { stage } : {}) })
         validateEntries(r, item)
+        // A link into another package's directory reaches it through the farm (crossLinks.ts).
+        linkThroughFarm(r.entries, layout, item.name, item.version)
         return r
       })
       crashPoint('install:fetched')
