@@ -70,9 +70,12 @@ export abstract class BaseCommand<R> extends Command {
     return (this.id ?? this.constructor.name.toLowerCase()).split(':').join(' ')
   }
 
-  /** The command line, as recorded in the transaction log. */
+  /** The words the command was started with (oclif's parse() replaces this.argv with what it parsed). */
+  private startArgv: string[] | undefined
+
+  /** The command line, as recorded in the transaction log: every word, package names included. */
   protected get commandLine(): string {
-    return ['nip', this.commandName, ...this.argv].join(' ')
+    return ['nip', this.commandName, ...(this.startArgv ?? this.argv)].map(quoteWord).join(' ')
   }
 
   protected stdoutStyle(): Style {
@@ -80,6 +83,7 @@ export abstract class BaseCommand<R> extends Command {
   }
 
   async run(): Promise<void> {
+    this.startArgv = [...this.argv]
     const json = jsonRequested(this.argv)
     let result: R
     try {
@@ -144,4 +148,9 @@ export abstract class BaseCommand<R> extends Command {
     const { NipError } = await import('@nip/core')
     return new NipError('ERR_NIP_USAGE', message, { hint, data })
   }
+}
+
+/** A word of a command line as a shell would need it (only where it has to be quoted). */
+function quoteWord(w: string): string {
+  return /^[\w@%+=:,./~^-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`
 }

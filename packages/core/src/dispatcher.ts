@@ -36,6 +36,8 @@ export interface Attempt {
   outcome: string
   /** The error code when the source failed (rather than not having the package). */
   code?: string
+  /** When a version was asked for and the source has the name: the versions it has, best first. */
+  versions?: string[]
 }
 
 export class Dispatcher {
@@ -105,7 +107,7 @@ export class Dispatcher {
       try {
         const refs = await adapter.resolve(spec, this.context(id))
         if (refs.length > 0) return { adapter, refs }
-        tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
+        tried.push(spec.version ? await this.versionMiss(adapter, spec) : { source: id, outcome: `has no package named ${spec.name}` })
       } catch (e) {
         tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}`, ...(isNipError(e) ? { code: e.code } : {}) })
         failures.push(e)
@@ -122,10 +124,29 @@ export class Dispatcher {
     if (isNipError(only)) throw new NipError(only.code, only.message, { hint: only.hint, data: { ...only.data, spec: spec.raw, tried }, cause: only })
     const what = spec.version ? `${spec.name}@${spec.version}` : spec.name
     const lines = tried.length ? tried.map((t) => `  ${t.source}: ${t.outcome}`).join('\n') : '  (no source is enabled)'
+    const available = tried.filter((t) => t.versions !== undefined && t.versions.length > 0)
     throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
-      hint: tried.length ? 'Check the spelling, try nip search, or configure another source (nip sources).' : 'Enable a source in nip.conf (nip config init writes a commented example).',
+      hint: available.length
+        ? `Pick one of the versions listed (${spec.name}@${available[0].versions![0]}), or leave the version out for the best one.`
+        : tried.length
+          ? 'Check the spelling, try nip search, or configure another source (nip sources).'
+          : 'Enable a source in nip.conf (nip config init writes a commented example).',
       data: { spec: spec.raw, tried },
     })
+  }
+
+  /** A source without the version asked for: which versions of the name it does have (newest first, at most 10 shown). */
+  private async versionMiss(adapter: SourceAdapter, spec: PackageSpec): Promise<Attempt> {
+    let versions: string[] = []
+    try {
+      const { version: _v, ...rest } = spec
+      versions = [...new Set((await adapter.resolve(rest, this.context(adapter.id))).map((r) => r.version))]
+    } catch {
+      /* the name alone failed too: say only what was asked */
+    }
+    if (versions.length === 0) return { source: adapter.id, outcome: `has no ${spec.name} at version ${spec.version}`, versions }
+    const shown = versions.slice(0, 10).join(', ') + (versions.length > 10 ? `, … (${versions.length} in all)` : '')
+    return { source: adapter.id, outcome: `has no ${spec.name} at version ${spec.version}; it has ${shown}`, versions }
   }
 
   /**

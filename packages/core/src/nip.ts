@@ -41,7 +41,7 @@ import type {
 import type { NipConfig } from './configTypes.js'
 import { Database } from './db/database.js'
 import { Dispatcher } from './dispatcher.js'
-import { NipError, fromSystemError } from './errors.js'
+import { NipError, fromSystemError, isNipError } from './errors.js'
 import { Layout } from './layout.js'
 import { ensureFarm } from './linkFarm.js'
 import { foldBaseOf, foldBases, foldFor } from './linkFold.js'
@@ -290,13 +290,16 @@ export class Nip {
 
   /** `variants`: the command line's variant words (`+flag`, `-flag`, `key=value`), for the source to interpret. */
   async info(spec: string, opts: { source?: string; variants?: string[] } = {}): Promise<InfoResult> {
-    const parsed = parseSpec(spec, { knownSources: this.dispatcher.knownIds(), ...(opts.source ? { source: opts.source } : {}) })
+    const known = this.dispatcher.knownIds()
+    if (opts.source !== undefined && !known.includes(opts.source)) {
+      throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${opts.source}".`, { hint: `Known sources: ${known.join(', ')}.`, data: { source: opts.source, known } })
+    }
+    const parsed = parseSpec(spec, { knownSources: known, ...(opts.source ? { source: opts.source } : {}) })
     if (opts.variants && opts.variants.length > 0) parsed.variants = [...(parsed.variants ?? []), ...opts.variants]
     const db = this.reader()
     const rows = db?.programsNamed(parsed.name) ?? []
     const installed = db ? rows.map((r) => summarize(db, r)) : []
     const current = rows.find((r) => r.current === 1) ?? rows[rows.length - 1]
-    const dependencies = current && db ? db.dependencies(current.id).map((d) => ({ name: d.name, constraint: d.constraint_text })) : []
     const requiredBy = db ? [...new Set(db.dependents(parsed.name).map((p) => p.name))] : []
     let candidates: InfoResult['candidates'] = []
     let manifest: InfoResult['manifest']
@@ -305,7 +308,29 @@ export class Nip {
       candidates = refs
       manifest = await adapter.describe(parsed.variants ? { ...refs[0], variants: refs[0].variants ?? parsed.variants } : refs[0], this.adapterContext(adapter.id))
     } catch (e) {
-      if (installed.length === 0) throw e
+      // A spec nip cannot take (an unknown source, a bad spec) is refused even for a grafted program.
+      if (installed.length === 0 || (isNipError(e) && (e.code === 'ERR_NIP_UNKNOWN_SOURCE' || e.code === 'ERR_NIP_BAD_SPEC' || e.code === 'ERR_NIP_USAGE'))) throw e
+    }
+    const own = current && db ? db.dependencies(current.id).map((d) => ({ name: d.name, constraint: d.constraint_text })) : (manifest?.dependencies ?? []).map((d) => ({ name: d.name, constraint: d.constraint ?? '' }))
+    const grafted = (n: string): boolean => (db?.programsNamed(n) ?? []).some((r) => r.current === 1)
+    const seen = new Set<string>()
+    const dependencies: InfoResult['dependencies'] = []
+    for (const d of own) {
+      const key = `${d.name.toLowerCase()} ${d.constraint}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      dependencies.push({ ...d, ...(grafted(d.name) ? { grafted: true as const } : {}) })
+    }
+    const host = manifest?.extra?.satisfiedOnHost
+    if (Array.isArray(host)) {
+      for (const raw of host) {
+        if (typeof raw !== 'string') continue
+        const m = /^([^\s(|]+)\s*(?:\(([^)]*)\))?$/.exec(raw.trim())
+        const d = m ? { name: m[1], constraint: m[2]?.trim() ?? '' } : { name: raw.trim(), constraint: '' }
+        if (seen.has(`${d.name.toLowerCase()} ${d.constraint}`)) continue
+        seen.add(`${d.name.toLowerCase()} ${d.constraint}`)
+        dependencies.push({ ...d, onHost: true })
+      }
     }
     return { name: rows[0]?.name ?? candidates[0]?.name ?? parsed.name, installed, dependencies, requiredBy, candidates, ...(manifest ? { manifest } : {}) }
   }

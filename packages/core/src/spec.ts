@@ -1,7 +1,7 @@
 /**
  * Package specs as users type them:
  *   name            the best version from the first source (in priority order) that has it
- *   name@version    that exact version
+ *   name@version    that exact version (a range such as name>=1.5 is refused: ERR_NIP_BAD_SPEC)
  *   source:name     only from that source (`nip graft pacman:htop`)
  *   ./file, /file   a local package file, claimed by the adapter that recognises it
  * each optionally followed, after whitespace, by variant words that the source interprets
@@ -76,6 +76,18 @@ function parseBareSpec(raw: string, text: string, opts: { knownSources: readonly
     }
     source = m[1]
     rest = m[2]
+  }
+  // Version ranges (`jq>=1.5`, pip's and Portage's operators) are not a name: say so.
+  const range = /^(.*?)(>=|<=|==|!=|~=|>|<|=)(.*)$/.exec(rest)
+  if (range && /[<>=!]/.test(rest)) {
+    const [, rname, op, rversion] = range
+    throw new NipError('ERR_NIP_BAD_SPEC', `The spec ${raw.trim()} is a version range (${op}); nip takes a package name, optionally with one exact version.`, {
+      hint: rname ? `Write ${rname}@${rversion || 'VERSION'} for that version, or ${rname} for the best one (nip info ${rname} lists the versions).` : 'Write name@version, e.g. jq@1.6.',
+      data: { spec: raw, name: rname, operator: op, version: rversion },
+    })
+  }
+  if (rest.startsWith('@')) {
+    throw new NipError('ERR_NIP_BAD_SPEC', `The spec ${raw.trim()} has no package name before "@".`, { hint: 'Write name@version, e.g. jq@1.6.', data: { spec: raw } })
   }
   let name = rest
   let version: string | undefined

@@ -523,7 +523,7 @@ export class Engine {
       })
     }
     const from = db.currentProgram(target.name)
-    if (from?.id === target.id) return { name: target.name, from: from.version, to: target.version, links: { added: 0, removed: 0 } }
+    if (from?.id === target.id) return { name: target.name, from: from.version, to: target.version, links: { added: 0, removed: 0 }, alreadyCurrent: true }
     const rows = desiredLinks(layout, { id: target.id, name: target.name }, db.files(target.id))
     const conflicts = findLinkConflicts({ layout, program: target.name, rows, ownerOf: (p) => db.link(p)?.program, index: db })
     if (conflicts.length) throw linkConflictError(conflicts)
