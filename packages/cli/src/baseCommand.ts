@@ -55,8 +55,17 @@ export abstract class BaseCommand<R> extends Command {
   static override baseFlags = globalFlags
   /** Commands that change the root print no summary under --quiet. */
   static mutates = false
+  /**
+   * Commands that may create the root named by --root when it does not exist yet (the first
+   * install into it), except in --dry-run. Every other command refuses a --root that does not
+   * exist (ERR_NIP_ROOT): a typo must not quietly make a new, empty root.
+   */
+  static createsRoot = false
 
   protected globals!: Globals
+  /** Whether --root (or NIP_ROOT) named the root, and whether this run is a --dry-run. */
+  private rootGiven = false
+  private dryRun = false
   protected reporter!: CliReporter
   private nipInstance: Nip | undefined
 
@@ -115,6 +124,8 @@ export abstract class BaseCommand<R> extends Command {
   /** Settle the global flags: root, output mode, reporter. Call right after this.parse(). */
   protected useGlobals(flags: GlobalFlagValues): Globals {
     const { root, perUserDefault } = resolveRoot({ flag: flags.root, env: process.env, uid: process.getuid?.() ?? -1 })
+    this.rootGiven = flags.root !== undefined && flags.root !== ''
+    this.dryRun = (flags as { 'dry-run'?: boolean })['dry-run'] === true
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY) && !flags.yes && !flags.json
     this.globals = { root, json: flags.json, yes: flags.yes, quiet: flags.quiet, interactive, ...(flags.config ? { configFile: flags.config } : {}) }
     const stderrTTY = Boolean(process.stderr.isTTY)
@@ -132,6 +143,7 @@ export abstract class BaseCommand<R> extends Command {
 
   protected async loadConfig(): Promise<LoadedConfig> {
     const core = await import('@nip/core')
+    await this.checkRoot()
     return core.loadConfig({ root: this.globals.root, env: process.env, ...(this.globals.configFile ? { configFile: this.globals.configFile } : {}) })
   }
 
@@ -141,6 +153,26 @@ export abstract class BaseCommand<R> extends Command {
     const loaded = await this.loadConfig()
     this.nipInstance = await core.Nip.open({ loaded, reporter: this.reporter, adapterFactories })
     return this.nipInstance
+  }
+
+  /** A --root that does not exist is refused, unless this command creates it (see createsRoot). */
+  protected async checkRoot(): Promise<void> {
+    if (!this.rootGiven) return
+    const fs = await import('node:fs')
+    const st = fs.statSync(this.globals.root, { throwIfNoEntry: false })
+    if (st?.isDirectory()) return
+    const creates = (this.constructor as typeof BaseCommand).createsRoot && !this.dryRun
+    if (st === undefined && creates) return
+    const { NipError } = await import('@nip/core')
+    throw new NipError('ERR_NIP_ROOT', st === undefined ? `The root ${this.globals.root} does not exist.` : `The root ${this.globals.root} is not a directory.`, {
+      hint:
+        st === undefined
+          ? this.dryRun && (this.constructor as typeof BaseCommand).createsRoot
+            ? 'A dry run creates nothing, not even the root. Check the path, or run the command without --dry-run to create the root and graft into it.'
+            : `Check the path. nip creates a root only when it grafts into it (nip install --root ${this.globals.root} PACKAGE) or with nip config init --root ${this.globals.root}.`
+          : 'Pass --root with a directory.',
+      data: { root: this.globals.root },
+    })
   }
 
   /** A usage error (exit 64) raised from a command's own argument checks. */
