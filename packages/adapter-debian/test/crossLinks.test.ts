@@ -35,6 +35,7 @@ const LIB: DebSpec = {
   },
 }
 const BASE: DebSpec = { name: 'base-files', version: '12.4', files: { 'usr/share/common-licenses/LGPL-2.1': 'lgpl\n' } }
+const VIEWER: DebSpec = { name: 'gtk-viewer', version: '1.0', fields: { Depends: 'libgtk-3-0, libgtk-3-0, hostpkg (>= 2.0)' }, files: { 'usr/bin/gtk-viewer': '#!/bin/sh\n' } }
 const LONE: DebSpec = { name: 'lone', version: '1.0', files: { 'usr/bin/lone': '#!/bin/sh\n' }, symlinks: { 'usr/share/doc/lone/copyright': '../../common-licenses/GPL-3' } }
 
 describe('debian: links into another package directory', function () {
@@ -54,7 +55,7 @@ describe('debian: links into another package directory', function () {
     dir = mkdtempSync(path.join(os.tmpdir(), 'nip-debian-xlinks-'))
     const repo = path.join(dir, 'repo')
     key = makeGpgKey(dir)
-    const specs = [COMMON, LIB, BASE, LONE]
+    const specs = [COMMON, LIB, BASE, LONE, VIEWER]
     const stanzas = specs.map((s) => packagesStanza(repo, s, buildDeb(dir, s)))
     writeSuite(repo, { suite: 'stable', stanzas, key })
     server = await serve(repo)
@@ -67,7 +68,7 @@ describe('debian: links into another package directory', function () {
     for (const r of roots) rmSync(r, { recursive: true, force: true })
   })
 
-  async function open() {
+  async function open(extra: Record<string, unknown> = {}) {
     const parent = await tempRoot('nip-debian-xlinks-root-')
     roots.push(parent)
     const root = path.join(parent, 'root')
@@ -75,7 +76,7 @@ describe('debian: links into another package directory', function () {
     const beside = path.join(parent, 'beside')
     mkdirSync(beside)
     writeFileSync(path.join(beside, 'keep'), 'x\n')
-    const table = { 'host-sources': false, 'host-packages': false, sources: [{ uri: server.url, suite: 'stable', components: ['main'], 'signed-by': key.keyring }], architecture: 'amd64', 'dpkg-status': STATUS }
+    const table = { 'host-sources': false, 'host-packages': false, sources: [{ uri: server.url, suite: 'stable', components: ['main'], 'signed-by': key.keyring }], architecture: 'amd64', 'dpkg-status': STATUS, ...extra }
     const { nip } = await openNip(root, [new DebianAdapter()], { sources: [{ id: 'debian', enabled: true, priority: 10, table }] })
     return { root, nip, beside, before: snapshotDir(beside) }
   }
@@ -100,6 +101,20 @@ describe('debian: links into another package directory', function () {
       assert.equal(report.healthy, true)
       assert.equal((await nip.verify()).ok, true)
       assertUnchanged(beside, before, 'beside the root')
+    } finally {
+      nip.close()
+    }
+  })
+
+  it('info lists each dependency once, marking what is grafted and what the host has', async () => {
+    const { nip } = await open({ 'host-packages': true })
+    try {
+      await nip.install(['libgtk-3-0'], { yes: true })
+      const info = await nip.info('gtk-viewer')
+      assert.deepEqual(info.dependencies, [
+        { name: 'libgtk-3-0', constraint: '', grafted: true },
+        { name: 'hostpkg', constraint: '>= 2.0', onHost: true },
+      ])
     } finally {
       nip.close()
     }
