@@ -477,7 +477,7 @@ function programFilesFinding(v: VerifyResult): DoctorFinding {
   return {
     check: 'program-files',
     severity: 'error',
-    message: `${bad.length} program(s) had tampered or missing files, repaired as nip verify --repair does${left.length ? `; not repaired: ${left.map((p) => `${p.name} ${p.version} (${p.repairedState ?? p.state}: the store and the source no longer have its content)`).join(', ')}` : ''}.`,
+    message: `${bad.length} program(s) had tampered or missing files, repaired as nip verify --repair does${left.length ? `; not repaired: ${left.map((p) => `${p.name} ${p.version} (${p.repairedState ?? p.state} after repair: the content is neither in the store nor delivered again by ${p.name}'s source; the paths below say which files)`).join(', ')}` : ''}.`,
     paths: bad.flatMap((p) => p.problems.map((x) => `${x.path}: ${x.problem}${x.repaired ? ' (repaired)' : ''}`)).slice(0, 100),
     fixable: true,
     fixed: left.length === 0,
