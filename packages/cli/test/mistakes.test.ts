@@ -29,7 +29,7 @@ async function goboPackage(name: string, version: string, files: Record<string, 
 
 const OTHERS = ['nix', 'pkgsrc', 'pacman', 'gentoo', 'debian', 'build']
 
-describe('nip: rough edges', function () {
+describe('nip: answers to ordinary mistakes and situations', function () {
   this.timeout(120_000)
   let sb: Sandbox
   let repo: string
