@@ -12,7 +12,7 @@ NIP="node $HERE/packages/cli/bin/run.js"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 [ -f "$HERE/packages/cli/dist/index.js" ] || (cd "$HERE" && npm run build >/dev/null)
-R="$WORK/root"
+R="$WORK/root"; mkdir -p "$R"
 CONF="$WORK/nip.conf"
 printf '[gobo]\nenabled = false\n[nix]\nenabled = false\n[pkgsrc]\nenabled = false\n[pacman]\nenabled = false\n[gentoo]\nenabled = false\n' > "$CONF"
 PKGS="jq tree curl git zstd htop rsync tmux vim-tiny less"

@@ -169,14 +169,7 @@ export class DebianAdapter implements SourceAdapter {
         data: { file, expected: { name: pkg.name, version: pkg.version }, actual: { name, version } },
       })
     }
-    if (deb.scriptlets.length > 0) {
-      ctx.reporter.emit({
-        type: 'warning',
-        code: 'debian-maintainer-scripts',
-        message: `${label} has maintainer scripts (${deb.scriptlets.map((s) => s.name).join(', ')}); nip records them but does not run them`,
-        data: { package: pkg.name, scripts: deb.scriptlets.map((s) => s.name) },
-      })
-    }
+    // Maintainer scripts are reported once, by core, for the program grafted (scriptlet-not-run).
     // Relocation comes after readDeb's md5sums check: the package's hashes are of the bytes it
     // shipped, the DB records the patched ones.
     if (!index.config.relocate) return { ref, entries: deb.entries, scriptlets: deb.scriptlets, downloaded }

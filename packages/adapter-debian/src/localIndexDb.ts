@@ -9,9 +9,11 @@
  * tagged with the digest of the verified files they were parsed from (and the schema version);
  * rows whose digest does not match what the suite uses now are never read. This module is the
  * adapter's only writer of the file (`<state-dir>/index/debian.sqlite`); a damaged or
- * unreadable file is deleted and rebuilt.
+ * unreadable file is deleted and rebuilt. A process that may not write its directory uses a
+ * database in memory instead (the same rows, parsed for the one command).
  */
 import { cacheDatabaseFiles, cacheRm } from '@nip/core'
+import fs from 'node:fs'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import type { Stanza } from './deb822.js'
@@ -38,6 +40,18 @@ export interface SuiteView {
   mirrorsOf: (url: string) => string[]
 }
 
+/** Whether this process may create files in `dir` (or, when it does not exist yet, in the nearest existing parent). */
+function writable(dir: string): boolean {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      fs.accessSync(d, fs.constants.W_OK)
+      return true
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(d) === d) return false
+    }
+  }
+}
+
 export function stanzaFields(stanza: Stanza): string {
   const out: Record<string, string> = {}
   for (const f of FIELDS) {
@@ -58,6 +72,10 @@ export class LocalIndexDb {
   private constructor(private readonly db: BetterSqlite3.Database) {}
 
   static open(file: string): LocalIndexDb {
+    // A user who may read the root but not write it (a plain user on a root-owned root) cannot
+    // keep this file: the index is then built in memory for the one command, from the verified
+    // index files it can read.
+    if (!writable(path.dirname(file))) return new LocalIndexDb(LocalIndexDb.connect(':memory:'))
     // Made and checked through the root's confined layer; a planted link at the database is refused.
     cacheDatabaseFiles(file)
     try {

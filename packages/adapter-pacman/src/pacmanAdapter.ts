@@ -170,14 +170,7 @@ export class PacmanAdapter implements SourceAdapter {
         ctx.reporter.emit({ type: 'warning', code: 'pacman-backup-outside-etc', message: `${unpacked.info.name}: backup file ${b} is not under etc/ and is grafted as an ordinary file.`, data: { path: b } })
       }
     }
-    if (unpacked.scriptlets.length > 0) {
-      ctx.reporter.emit({
-        type: 'warning',
-        code: 'pacman-scriptlet-not-run',
-        message: `${unpacked.info.name} has an install scriptlet (${unpacked.scriptlets.map((s) => s.name).join(', ')}); nip records it but does not run it.`,
-        data: { scriptlets: unpacked.scriptlets.map((s) => s.name) },
-      })
-    }
+    // Install scriptlets are reported once, by core, for the program grafted (scriptlet-not-run).
     if (signature.status === 'verified') {
       ctx.reporter.emit({ type: 'info', message: `${path.basename(file)}: signature by ${signature.userIds?.[0] ?? signature.fingerprint} verified` })
     }

@@ -57,8 +57,17 @@ export abstract class BaseCommand<R> extends Command {
   static override baseFlags = globalFlags
   /** Commands that change the root print no summary under --quiet. */
   static mutates = false
+  /**
+   * Commands that may create the root named by --root when it does not exist yet (the first
+   * install into it), except in --dry-run. Every other command refuses a --root that does not
+   * exist (ERR_NIP_ROOT): a typo must not quietly make a new, empty root.
+   */
+  static createsRoot = false
 
   protected globals!: Globals
+  /** Whether --root (or NIP_ROOT) named the root, and whether this run is a --dry-run. */
+  private rootGiven = false
+  private dryRun = false
   protected reporter!: CliReporter
   private nipInstance: Nip | undefined
 
@@ -72,9 +81,12 @@ export abstract class BaseCommand<R> extends Command {
     return (this.id ?? this.constructor.name.toLowerCase()).split(':').join(' ')
   }
 
-  /** The command line, as recorded in the transaction log. */
+  /** The words the command was started with (oclif's parse() replaces this.argv with what it parsed). */
+  private startArgv: string[] | undefined
+
+  /** The command line, as recorded in the transaction log: every word, package names included. */
   protected get commandLine(): string {
-    return ['nip', this.commandName, ...this.argv].join(' ')
+    return ['nip', this.commandName, ...(this.startArgv ?? this.argv)].map(quoteWord).join(' ')
   }
 
   protected stdoutStyle(): Style {
@@ -82,6 +94,7 @@ export abstract class BaseCommand<R> extends Command {
   }
 
   async run(): Promise<void> {
+    this.startArgv = [...this.argv]
     const json = jsonRequested(this.argv)
     let result: R
     try {
@@ -120,6 +133,8 @@ export abstract class BaseCommand<R> extends Command {
     const { root, perUserDefault } = resolveRoot({ flag: flags.root, env: process.env, uid: process.getuid?.() ?? -1 })
     // Questions are asked on the terminal; without one (or with --json) the answer is read from
     // standard input, where end of input means no (reporter.ts).
+    this.rootGiven = flags.root !== undefined && flags.root !== ''
+    this.dryRun = (flags as { 'dry-run'?: boolean })['dry-run'] === true
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY) && !flags.yes && !flags.json
     this.globals = { root, json: flags.json, yes: flags.yes, quiet: flags.quiet, interactive, ...(flags.config ? { configFile: flags.config } : {}) }
     const stderrTTY = Boolean(process.stderr.isTTY)
@@ -137,6 +152,7 @@ export abstract class BaseCommand<R> extends Command {
 
   protected async loadConfig(): Promise<LoadedConfig> {
     const core = await import('@nip/core')
+    await this.checkRoot()
     return core.loadConfig({ root: this.globals.root, env: process.env, ...(this.globals.configFile ? { configFile: this.globals.configFile } : {}) })
   }
 
@@ -148,9 +164,34 @@ export abstract class BaseCommand<R> extends Command {
     return this.nipInstance
   }
 
+  /** A --root that does not exist is refused, unless this command creates it (see createsRoot). */
+  protected async checkRoot(): Promise<void> {
+    if (!this.rootGiven) return
+    const fs = await import('node:fs')
+    const st = fs.statSync(this.globals.root, { throwIfNoEntry: false })
+    if (st?.isDirectory()) return
+    const creates = (this.constructor as typeof BaseCommand).createsRoot && !this.dryRun
+    if (st === undefined && creates) return
+    const { NipError } = await import('@nip/core')
+    throw new NipError('ERR_NIP_ROOT', st === undefined ? `The root ${this.globals.root} does not exist.` : `The root ${this.globals.root} is not a directory.`, {
+      hint:
+        st === undefined
+          ? this.dryRun && (this.constructor as typeof BaseCommand).createsRoot
+            ? 'A dry run creates nothing, not even the root. Check the path, or run the command without --dry-run to create the root and graft into it.'
+            : `Check the path. nip creates a root only when it grafts into it (nip install --root ${this.globals.root} PACKAGE) or with nip config init --root ${this.globals.root}.`
+          : 'Pass --root with a directory.',
+      data: { root: this.globals.root },
+    })
+  }
+
   /** A usage error (exit 64) raised from a command's own argument checks. */
   protected async usageError(message: string, hint: string, data: Record<string, unknown> = {}): Promise<Error> {
     const { NipError } = await import('@nip/core')
     return new NipError('ERR_NIP_USAGE', message, { hint, data })
   }
+}
+
+/** A word of a command line as a shell would need it (only where it has to be quoted). */
+function quoteWord(w: string): string {
+  return /^[\w@%+=:,./~^-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`
 }

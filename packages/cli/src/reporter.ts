@@ -1,7 +1,8 @@
 /**
  * CliReporter: renders core's events for the terminal and answers its questions.
- *   tty    progress bars redrawn in place on stderr (\r), other events as lines
- *   plain  lines only (finished progress, phases, programs, warnings), for logs and pipes
+ *   tty    one progress bar per running item, stacked and redrawn in place on stderr; other
+ *          events as lines above them
+ *   plain  lines only (each finished item once, phases, programs, warnings), for logs and pipes
  *   json   each event as one JSON line on stderr (stdout is reserved for the envelope)
  *   quiet  nothing
  * confirm() asks on the terminal, or reads the answer from standard input (see confirm).
@@ -26,13 +27,22 @@ export interface CliReporterOptions {
   input?: NodeJS.ReadStream
 }
 
-/** Redraw a bar at most this often, unless it just completed. */
+/** Redraw the bars at most this often, unless one just appeared or completed. */
 const REDRAW_MS = 80
+/** Bars drawn at once; further running downloads are counted on one more line. */
+const MAX_BARS = 8
+
+type Progress = Extract<NipEvent, { type: 'progress' }>
 
 export class CliReporter implements Reporter {
   private readonly stream: NodeJS.WriteStream
-  private barVisible = false
+  /** Running progress (one bar per id, in the order they started), drawn as a block at the bottom. */
+  private readonly bars = new Map<string, Progress>()
+  /** Lines of the bar block now on screen (the cursor is at the start of the line below it). */
+  private drawn = 0
   private lastDraw = 0
+  /** plain mode: the ids whose finished line was written (a source may report the end twice). */
+  private readonly finished = new Set<string>()
 
   constructor(private readonly opts: CliReporterOptions) {
     this.stream = opts.stream ?? process.stderr
@@ -50,38 +60,79 @@ export class CliReporter implements Reporter {
         this.stream.write(JSON.stringify(event) + '\n')
         return
       case 'plain':
-        if (event.type !== 'progress' || event.done >= event.total) this.stream.write(renderEventLine(event, this.opts.style) + '\n')
+        this.emitPlain(event)
         return
       case 'tty':
         this.emitTty(event)
     }
   }
 
-  private emitTty(event: NipEvent): void {
-    if (event.type !== 'progress') {
-      this.clearBar()
-      this.stream.write(renderEventLine(event, this.opts.style) + '\n')
-      return
+  /** Lines only: a progress event is one line when its item finishes, once per item. */
+  private emitPlain(event: NipEvent): void {
+    if (event.type === 'progress') {
+      if (event.done < event.total) {
+        this.finished.delete(event.id) // started again (a retry): its end is news again
+        return
+      }
+      if (this.finished.has(event.id)) return
+      this.finished.add(event.id)
     }
-    const complete = event.done >= event.total
-    const now = Date.now()
-    if (!complete && this.barVisible && now - this.lastDraw < REDRAW_MS) return
-    this.lastDraw = now
-    const width = this.stream.columns || 80
-    this.stream.write(`\r${renderProgressBar(event, width, this.opts.style)}\x1b[K`)
-    this.barVisible = true
-    if (complete) {
-      this.stream.write('\n')
-      this.barVisible = false
-    }
+    this.stream.write(renderEventLine(event, this.opts.style) + '\n')
   }
 
-  /** Erase an unfinished bar so the next line starts clean. */
-  clearBar(): void {
-    if (this.barVisible) {
-      this.stream.write('\r\x1b[K')
-      this.barVisible = false
+  /**
+   * One bar per running item, stacked at the bottom of the output and redrawn together; a
+   * finished item leaves one final line above them. Parallel downloads each keep their own
+   * line instead of sharing one that flips between files.
+   */
+  private emitTty(event: NipEvent): void {
+    if (event.type !== 'progress') {
+      this.eraseBars()
+      this.stream.write(renderEventLine(event, this.opts.style) + '\n')
+      this.drawBars()
+      return
     }
+    const now = Date.now()
+    if (event.done >= event.total) {
+      this.bars.delete(event.id)
+      this.eraseBars()
+      this.stream.write(`${this.bar(event)}\x1b[K\n`)
+      this.drawBars()
+      this.lastDraw = now
+      return
+    }
+    const known = this.bars.has(event.id)
+    this.bars.set(event.id, event)
+    if (known && this.drawn > 0 && now - this.lastDraw < REDRAW_MS) return
+    this.eraseBars()
+    this.drawBars()
+    this.lastDraw = now
+  }
+
+  private bar(event: Progress): string {
+    return renderProgressBar(event, this.stream.columns || 80, this.opts.style)
+  }
+
+  private drawBars(): void {
+    if (this.bars.size === 0) return
+    const all = [...this.bars.values()]
+    const lines = all.slice(0, MAX_BARS).map((b) => this.bar(b))
+    if (all.length > MAX_BARS) lines.push(`… ${all.length - MAX_BARS} more running`)
+    this.stream.write(lines.map((l) => `${l}\x1b[K\n`).join(''))
+    this.drawn = lines.length
+  }
+
+  private eraseBars(): void {
+    if (this.drawn === 0) return
+    // Up to the first line of the block, then clear to the end of the screen.
+    this.stream.write(`\x1b[${this.drawn}A\r\x1b[J`)
+    this.drawn = 0
+  }
+
+  /** Erase the running bars (and forget them) so the next line starts clean. */
+  clearBar(): void {
+    this.eraseBars()
+    this.bars.clear()
   }
 
   /** True once a question was answered by Ctrl-C (SIGINT): the command exits 130. */

@@ -200,6 +200,8 @@ describe('nip executable', function () {
     const s = sb.json(sb.nip(['status', '--json'], { env: { NIP_ROOT: sb.root } }))
     assert.equal(s.result.root, sb.root)
     const other = path.join(sb.home, 'other-root')
+    // A --root that does not exist is refused by status (nothing creates it): make it first.
+    fs.mkdirSync(other)
     const o = sb.json(sb.nip(['status', '--json', '--root', other], { env: { NIP_ROOT: sb.root } }))
     assert.equal(o.result.root, other)
   })

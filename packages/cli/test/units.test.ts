@@ -84,13 +84,35 @@ describe('CliReporter', () => {
     for (const e of events) reporter.emit(e)
     assert.equal(text(), ':: Fetching 1 package\nhello: 1.0 KiB done\n+ grafted Hello 1.0 (gobo)\nwarning[W_X]: careful\n')
   })
-  it('tty mode redraws the bar in place with \\r and ends it with a newline', () => {
+  it('tty mode redraws the bar in place and leaves its final state as a line', () => {
     const { reporter, text } = capture('tty')
     for (const e of events) reporter.emit(e)
     const bar1 = renderProgressBar(events[1], 80, createStyle(false))
     const bar2 = renderProgressBar(events[2], 80, createStyle(false))
-    assert.equal(text(), `:: Fetching 1 package\n\r${bar1}\x1b[K\r${bar2}\x1b[K\n+ grafted Hello 1.0 (gobo)\nwarning[W_X]: careful\n`)
+    assert.equal(text(), `:: Fetching 1 package\n${bar1}\x1b[K\n\x1b[1A\r\x1b[J${bar2}\x1b[K\n+ grafted Hello 1.0 (gobo)\nwarning[W_X]: careful\n`)
     assert.match(bar1, /^hello \[#+-+\]  50% 512 B\/1\.0 KiB$/)
+  })
+  it('tty mode gives parallel downloads a bar each, never one bar that flips between them', () => {
+    const { reporter, text } = capture('tty')
+    const p = (id: string, done: number) => ({ type: 'progress', id, label: id, done, total: 100, unit: 'bytes' }) as const
+    reporter.emit(p('a', 10))
+    reporter.emit(p('b', 20))
+    const bar = (id: string, done: number) => renderProgressBar(p(id, done), 80, createStyle(false))
+    // Both bars are on screen, each on its own line.
+    assert.ok(text().endsWith(`\x1b[1A\r\x1b[J${bar('a', 10)}\x1b[K\n${bar('b', 20)}\x1b[K\n`), JSON.stringify(text()))
+    reporter.emit(p('b', 100))
+    // b's final line, then a's bar still running below it.
+    assert.ok(text().endsWith(`\x1b[2A\r\x1b[J${bar('b', 100)}\x1b[K\n${bar('a', 10)}\x1b[K\n`), JSON.stringify(text()))
+    reporter.emit(p('a', 100))
+    reporter.clearBar()
+    const finals = text().split('\n').filter((l) => l.includes('100%'))
+    assert.deepEqual(finals.map((l) => l.replace(/^[\s\S]*\x1b\[J/, '').replace(/\x1b\[K$/, '').split(' ')[0]), ['b', 'a'])
+  })
+  it('plain mode writes a finished item once, even when reported twice', () => {
+    const { reporter, text } = capture('plain')
+    const p = (id: string, done: number) => ({ type: 'progress', id, label: `file ${id}`, done, total: 2048, unit: 'bytes' }) as const
+    for (const e of [p('a', 1024), p('b', 2048), p('a', 2048), p('a', 2048), p('b', 2048)]) reporter.emit(e)
+    assert.equal(text(), 'file b: 2.0 KiB done\nfile a: 2.0 KiB done\n')
   })
   it('quiet mode writes nothing; with --yes questions take their default unasked', async () => {
     const { reporter, text } = capture('quiet')

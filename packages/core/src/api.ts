@@ -257,12 +257,19 @@ export interface SwitchResult {
   from: string | null
   to: string
   links: { added: number; removed: number }
+  /** The version asked for was Current already: nothing changed. */
+  alreadyCurrent?: true
 }
 
 export interface InfoResult {
   name: string
   installed: ProgramSummary[]
-  dependencies: { name: string; constraint: string }[]
+  /**
+   * What it depends on, once: the Current version's (from the database) or else the best
+   * candidate's. `grafted` marks a dependency a grafted program provides; `onHost` one the host
+   * already satisfies (Debian: dpkg's status), which is not grafted.
+   */
+  dependencies: { name: string; constraint: string; grafted?: true; onHost?: true }[]
   requiredBy: string[]
   /** Candidates from sources (best first), with the manifest of the best one when available. */
   candidates: PackageRef[]
@@ -319,6 +326,8 @@ export interface DoctorFinding {
     | 'generations'
     | 'trash'
     | 'program-health'
+    | 'program-links'
+    | 'program-files'
     | 'unsafe-state'
     | 'unsafe-paths'
   severity: DoctorSeverity

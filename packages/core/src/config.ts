@@ -60,6 +60,22 @@ export const FLAT_KEYS: Readonly<Record<string, FlatKey>> = {
 /** Keys of a source table that nip itself interprets; every other key belongs to the adapter. */
 const SOURCE_TABLE_KEYS = { priority: 'integer', enabled: 'boolean' } as const
 
+/**
+ * The keys each source's table may hold besides priority and enabled (what its adapter reads; the
+ * docs of each source describe them). A key not listed is refused with the nearest one, naming the
+ * file: a typo in a source table would otherwise be ignored silently. A source with no list here
+ * (one registered from outside) has its table passed on unchecked.
+ */
+export const SOURCE_KEYS: Readonly<Record<string, readonly string[]>> = {
+  gobo: ['repositories', 'arch', 'require-checksums'],
+  nix: ['substituters', 'trusted-public-keys', 'require-sigs', 'channel', 'store-dir', 'run-root', 'retries', 'timeout'],
+  pkgsrc: ['repositories', 'machine-arch', 'verified-installation', 'gpg-keyring', 'retries', 'timeout'],
+  pacman: ['repositories', 'keyring', 'siglevel', 'architecture', 'parallel-downloads', 'use-host-config', 'retries', 'timeout'],
+  gentoo: ['repository', 'profile', 'binhosts', 'binhost', 'use', 'accept-keywords', 'package-use', 'keyring', 'retries', 'timeout'],
+  build: ['recipe-dirs', 'profile-dirs', 'profiles', 'variants', 'cflags', 'ldflags', 'jobs', 'rebuild', 'keep-work', 'executor', 'podman-socket', 'image'],
+  debian: ['host-sources', 'apt-dir', 'sources', 'keyrings', 'architecture', 'host-packages', 'dpkg-status', 'check-valid-until', 'relocate', 'retries', 'timeout'],
+}
+
 /** The adapter-specific keys each source table conventionally holds (named in renderDefaultConfig). */
 const ADAPTER_KEYS: Readonly<Record<string, string>> = {
   gobo: 'repositories (local directories or file:// URLs), arch, require-checksums',
@@ -129,6 +145,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
       if (!isTable(table)) throw badType(id, 'a table', table, layer)
       for (const [k, v] of Object.entries(table)) {
         const dotted = `${id}.${k}`
+        const allowed = SOURCE_KEYS[id]
+        if (allowed !== undefined && !(k in SOURCE_TABLE_KEYS) && !allowed.includes(k)) throw unknownSourceKey(id, k, [...Object.keys(SOURCE_TABLE_KEYS), ...allowed], layer)
         if (k === 'priority') src.priority = expectInteger(dotted, v, layer)
         else if (k === 'enabled') {
           if (typeof v !== 'boolean') throw badType(dotted, SOURCE_TABLE_KEYS.enabled, v, layer)
@@ -329,6 +347,14 @@ function unknownKey(key: string, layer: Layer): NipError {
   return new NipError('ERR_NIP_CONFIG', `${where(layer)}: unknown key "${key}".`, {
     hint: suggestion ? `Did you mean "${suggestion}"?` : `Known keys: ${known.join(', ')}.`,
     data: { file: layer.file ?? null, origin: layer.origin, key, ...(suggestion ? { suggestion } : {}) },
+  })
+}
+
+function unknownSourceKey(id: string, key: string, known: string[], layer: Layer): NipError {
+  const suggestion = closest(key, known)
+  return new NipError('ERR_NIP_CONFIG', `${where(layer)}: unknown key "${key}" in the [${id}] table.`, {
+    hint: suggestion ? `Did you mean "${suggestion}"? (keys of [${id}]: ${known.join(', ')})` : `Keys of [${id}]: ${known.join(', ')}.`,
+    data: { file: layer.file ?? null, origin: layer.origin, key: `${id}.${key}`, table: id, ...(suggestion ? { suggestion } : {}) },
   })
 }
 

@@ -38,6 +38,8 @@ export interface Attempt {
   code?: string
   /** Set (false) when the source has nothing configured to look in. */
   configured?: boolean
+  /** When a version was asked for and the source has the name: the versions it has, best first. */
+  versions?: string[]
 }
 
 /** A package a source has under a name near the one asked for. */
@@ -114,7 +116,7 @@ export class Dispatcher {
         const refs = await adapter.resolve(spec, this.context(id))
         if (refs.length > 0) return { adapter, refs }
         if (adapter.configured && !(await adapter.configured(this.context(id)))) tried.push({ source: id, outcome: 'is not configured', configured: false })
-        else tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
+        else tried.push(spec.version ? await this.versionMiss(adapter, spec) : { source: id, outcome: `has no package named ${spec.name}` })
       } catch (e) {
         tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}`, ...(isNipError(e) ? { code: e.code } : {}) })
         failures.push(e)
@@ -135,12 +137,29 @@ export class Dispatcher {
     const suggestions = spec.version === undefined ? await this.suggest(spec.name, tried.filter((t) => t.code === undefined && t.configured !== false).map((t) => t.source)) : []
     const unconfigured = tried.filter((t) => t.configured === false).map((t) => t.source)
     const mean = suggestions.length ? `Did you mean ${suggestions.map((h) => `${h.name} (${h.source})`).join(', ')}? ` : ''
+    const available = tried.filter((t) => t.versions !== undefined && t.versions.length > 0)
     throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
-      hint: tried.length
-        ? `${mean}Check the spelling, try nip search${unconfigured.length ? `, or configure ${unconfigured.join(', ')} (nip sources)` : ', or configure another source (nip sources)'}.`
-        : 'Enable a source in nip.conf (nip config init writes a commented example).',
+      hint: available.length
+        ? `Pick one of the versions listed (${spec.name}@${available[0].versions![0]}), or leave the version out for the best one.`
+        : tried.length
+          ? `${mean}Check the spelling, try nip search${unconfigured.length ? `, or configure ${unconfigured.join(', ')} (nip sources)` : ', or configure another source (nip sources)'}.`
+          : 'Enable a source in nip.conf (nip config init writes a commented example).',
       data: { spec: spec.raw, tried, ...(suggestions.length ? { suggestions } : {}) },
     })
+  }
+
+  /** A source without the version asked for: which versions of the name it does have (newest first, at most 10 shown). */
+  private async versionMiss(adapter: SourceAdapter, spec: PackageSpec): Promise<Attempt> {
+    let versions: string[] = []
+    try {
+      const { version: _v, ...rest } = spec
+      versions = [...new Set((await adapter.resolve(rest, this.context(adapter.id))).map((r) => r.version))]
+    } catch {
+      /* the name alone failed too: say only what was asked */
+    }
+    if (versions.length === 0) return { source: adapter.id, outcome: `has no ${spec.name} at version ${spec.version}`, versions }
+    const shown = versions.slice(0, 10).join(', ') + (versions.length > 10 ? `, … (${versions.length} in all)` : '')
+    return { source: adapter.id, outcome: `has no ${spec.name} at version ${spec.version}; it has ${shown}`, versions }
   }
 
   /**

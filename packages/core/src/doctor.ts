@@ -18,7 +18,16 @@ import { dropUnsafeRows, fileAbs, stateProblems } from './stateCheck.js'
 /** Blobs re-hashed by a default run (a random sample); --full re-hashes every referenced blob. */
 const BLOB_SAMPLE = 64
 
-export async function runDoctor(opts: { db: Database | null; layout: Layout; fix: boolean; engine?: Engine; cas?: Cas; full?: boolean }): Promise<DoctorReport> {
+export async function runDoctor(opts: {
+  db: Database | null
+  layout: Layout
+  fix: boolean
+  engine?: Engine
+  cas?: Cas
+  full?: boolean
+  /** --fix: re-hash program files and repair tampered or missing ones (verify.ts). */
+  repairFiles?: () => Promise<DoctorFinding>
+}): Promise<DoctorReport> {
   const { db, layout, fix } = opts
   const findings: DoctorFinding[] = []
   if (!db) return { healthy: true, findings: [{ check: 'db-drift', severity: 'ok', message: 'No programs grafted yet.', fixable: false }, unsafePathsFinding(layout, fix)] }
@@ -79,6 +88,7 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
 
   // links the DB owns
   const broken: string[] = []
+  const programDangling: string[] = []
   const owned = new Set<string>()
   // A row under a folded directory is right when the fold is the one its row implies (linkFold.ts).
   const bases = foldBases(layout)
@@ -107,12 +117,23 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
         }
       }
     }
+    let linkRight = false
     if (fold !== undefined) {
-      ok = foldFor(fold, l)?.target === foldTargetOf(fold) && fs.existsSync(abs)
-      if (ok) owned.add(fold)
+      linkRight = foldFor(fold, l)?.target === foldTargetOf(fold)
+      if (linkRight) owned.add(fold)
     } else {
       const st = lstatOrNull(abs)
-      if (st?.isSymbolicLink() && fs.readlinkSync(abs) === l.target) ok = fs.existsSync(abs)
+      linkRight = st?.isSymbolicLink() === true && fs.readlinkSync(abs) === l.target
+    }
+    ok = linkRight && fs.existsSync(abs)
+    if (!ok && linkRight) {
+      // The farm link is the one its row says; what dangles is the program's own symlink
+      // (a link into a package no grafted program provides: crossLinks.ts). Not farm breakage.
+      const own = ownDanglingLink(layout, l)
+      if (own !== null) {
+        programDangling.push(own)
+        continue
+      }
     }
     if (!ok) {
       broken.push(l.path)
@@ -178,6 +199,8 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
         if (await opts.cas.has(m.blob)) await opts.cas.importTo(m.blob, m.dest)
       }
     }
+    // Tampered or missing program files: re-placed as `nip verify --repair` does (the same code).
+    if (opts.repairFiles) findings.push(await opts.repairFiles())
     if (driftNames.size && opts.cas) {
       await reconcile({ db, layout, cas: opts.cas, txn: `doctor-${process.pid}` }, { names: [...driftNames], dirs: [], links: [], previousCurrent: {} })
     }
@@ -229,8 +252,42 @@ export async function runDoctor(opts: { db: Database | null; layout: Layout; fix
       ? { check: 'trash', severity: 'warning', message: `${trash.length} item(s) left in the trash by an interrupted deletion.`, paths: trash.slice(0, 100).map((t) => layout.rel(path.join(layout.trashDir, t))), fixable: true, ...(fix ? { fixed: true } : {}) }
       : { check: 'trash', severity: 'ok', message: 'The trash is empty.', fixable: false },
   )
-  const healthy = findings.every((f) => f.severity === 'ok' || f.fixed === true)
-  return { healthy, findings }
+  findings.push(
+    programDangling.length
+      ? { check: 'program-links', severity: 'warning', message: `${programDangling.length} link(s) that programs ship point to files no grafted program provides (each is that program's own dangling link, not farm breakage; grafting the program that ships the target resolves it).`, paths: programDangling.slice(0, 100), fixable: false }
+      : { check: 'program-links', severity: 'ok', message: 'Every link that programs ship and the farm exposes resolves.', fixable: false },
+  )
+  if (fix) await recheck(opts, findings)
+  return { healthy: isHealthy(findings), findings }
+}
+
+/** A program's own dangling links are reported, not held against the root: they are the package's. */
+export function isHealthy(findings: readonly DoctorFinding[]): boolean {
+  return findings.every((f) => f.severity === 'ok' || f.fixed === true || f.check === 'program-links')
+}
+
+/**
+ * What --fix claims is checked again with a second, read-only run: a finding it marked fixed that
+ * the second run still reports is marked not fixed, with what is still there.
+ */
+async function recheck(opts: { db: Database | null; layout: Layout }, findings: DoctorFinding[]): Promise<void> {
+  const again = await runDoctor({ db: opts.db, layout: opts.layout, fix: false })
+  for (const f of findings) {
+    if (f.fixed !== true) continue
+    const now = again.findings.find((g) => g.check === f.check)
+    if (now === undefined || now.severity === 'ok') continue
+    f.fixed = false
+    f.message = `${f.message} Still there after --fix: ${now.message}`
+    if (now.paths) f.paths = now.paths
+  }
+}
+
+/** The program-side symlink behind a farm link, when it is a symlink that dangles (`path -> target`), else null. */
+function ownDanglingLink(layout: Layout, l: { program: string; entry: string }): string | null {
+  const abs = l.entry.startsWith('Settings/') ? path.join(layout.programSettingsDir(l.program), l.entry.slice('Settings/'.length)) : path.join(layout.currentLink(l.program), l.entry)
+  const st = lstatOrNull(abs)
+  if (!st?.isSymbolicLink() || fs.existsSync(abs)) return null
+  return `${layout.rel(abs)} -> ${fs.readlinkSync(abs)}`
 }
 
 /** Every symlink under `dir`, not following any; the half-made twin of an interrupted fold expansion goes to `onLeftover`. */

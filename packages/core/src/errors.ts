@@ -129,7 +129,14 @@ export function fromSystemError(e: unknown, action: string, path?: string): NipE
       cause: e,
     })
   }
+  const hint =
+    err?.code === 'EACCES' || err?.code === 'EPERM'
+      ? 'You may not change this root: run nip as its owner (e.g. with sudo), or use a root of your own with --root DIR (a plain user\'s default is ~/.local/share/nip/root). Reading commands (list, info, status, owns, doctor) work without write access.'
+      : err?.code === 'EROFS'
+        ? 'The filesystem holding the root is mounted read-only; remount it read-write or use another --root.'
+        : undefined
   return new NipError('ERR_NIP_IO', `${action} failed${path ? ` for ${path}` : ''}: ${err?.message ?? String(e)}`, {
+    ...(hint ? { hint } : {}),
     data,
     cause: e,
   })

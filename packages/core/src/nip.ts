@@ -41,7 +41,7 @@ import type {
 import type { NipConfig } from './configTypes.js'
 import { Database } from './db/database.js'
 import { Dispatcher } from './dispatcher.js'
-import { NipError, fromSystemError } from './errors.js'
+import { NipError, fromSystemError, isNipError } from './errors.js'
 import { Layout } from './layout.js'
 import { ensureFarm } from './linkFarm.js'
 import { foldBaseOf, foldBases, foldFor } from './linkFold.js'
@@ -312,13 +312,16 @@ export class Nip {
 
   /** `variants`: the command line's variant words (`+flag`, `-flag`, `key=value`), for the source to interpret. */
   async info(spec: string, opts: { source?: string; variants?: string[] } = {}): Promise<InfoResult> {
-    const parsed = parseSpec(spec, { knownSources: this.dispatcher.knownIds(), ...(opts.source ? { source: opts.source } : {}) })
+    const known = this.dispatcher.knownIds()
+    if (opts.source !== undefined && !known.includes(opts.source)) {
+      throw new NipError('ERR_NIP_UNKNOWN_SOURCE', `Unknown source "${opts.source}".`, { hint: `Known sources: ${known.join(', ')}.`, data: { source: opts.source, known } })
+    }
+    const parsed = parseSpec(spec, { knownSources: known, ...(opts.source ? { source: opts.source } : {}) })
     if (opts.variants && opts.variants.length > 0) parsed.variants = [...(parsed.variants ?? []), ...opts.variants]
     const db = this.reader()
     const rows = db?.programsNamed(parsed.name) ?? []
     const installed = db ? rows.map((r) => summarize(db, r)) : []
     const current = rows.find((r) => r.current === 1) ?? rows[rows.length - 1]
-    const dependencies = current && db ? db.dependencies(current.id).map((d) => ({ name: d.name, constraint: d.constraint_text })) : []
     const requiredBy = db ? [...new Set(db.dependents(parsed.name).map((p) => p.name))] : []
     let candidates: InfoResult['candidates'] = []
     let manifest: InfoResult['manifest']
@@ -327,7 +330,29 @@ export class Nip {
       candidates = refs
       manifest = await adapter.describe(parsed.variants ? { ...refs[0], variants: refs[0].variants ?? parsed.variants } : refs[0], this.adapterContext(adapter.id))
     } catch (e) {
-      if (installed.length === 0) throw e
+      // A spec nip cannot take (an unknown source, a bad spec) is refused even for a grafted program.
+      if (installed.length === 0 || (isNipError(e) && (e.code === 'ERR_NIP_UNKNOWN_SOURCE' || e.code === 'ERR_NIP_BAD_SPEC' || e.code === 'ERR_NIP_USAGE'))) throw e
+    }
+    const own = current && db ? db.dependencies(current.id).map((d) => ({ name: d.name, constraint: d.constraint_text })) : (manifest?.dependencies ?? []).map((d) => ({ name: d.name, constraint: d.constraint ?? '' }))
+    const grafted = (n: string): boolean => (db?.programsNamed(n) ?? []).some((r) => r.current === 1)
+    const seen = new Set<string>()
+    const dependencies: InfoResult['dependencies'] = []
+    for (const d of own) {
+      const key = `${d.name.toLowerCase()} ${d.constraint}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      dependencies.push({ ...d, ...(grafted(d.name) ? { grafted: true as const } : {}) })
+    }
+    const host = manifest?.extra?.satisfiedOnHost
+    if (Array.isArray(host)) {
+      for (const raw of host) {
+        if (typeof raw !== 'string') continue
+        const m = /^([^\s(|]+)\s*(?:\(([^)]*)\))?$/.exec(raw.trim())
+        const d = m ? { name: m[1], constraint: m[2]?.trim() ?? '' } : { name: raw.trim(), constraint: '' }
+        if (seen.has(`${d.name.toLowerCase()} ${d.constraint}`)) continue
+        seen.add(`${d.name.toLowerCase()} ${d.constraint}`)
+        dependencies.push({ ...d, onHost: true })
+      }
     }
     return { name: rows[0]?.name ?? candidates[0]?.name ?? parsed.name, installed, dependencies, requiredBy, candidates, ...(manifest ? { manifest } : {}) }
   }
@@ -431,7 +456,20 @@ export class Nip {
     // Taking the lock replaces a stale lock and recovers interrupted transactions: two of the fixes.
     const before = this.reader()?.journal().length ?? 0
     this.close()
-    const report = await this.write('doctor --fix', async (engine, db) => runDoctor({ db, layout: this.layout, fix: true, engine, cas: this.cas, full: !!opts.full }), { skipInvalid: true })
+    const report = await this.write(
+      'doctor --fix',
+      async (engine, db) =>
+        runDoctor({
+          db,
+          layout: this.layout,
+          fix: true,
+          engine,
+          cas: this.cas,
+          full: !!opts.full,
+          repairFiles: async () => programFilesFinding(await verifyPrograms({ db, layout: this.layout, cas: this.cas, dispatcher: this.dispatcher, reporter: this.reporter }, [], { repair: true })),
+        }),
+      { skipInvalid: true },
+    )
     if (before > 0) {
       const f = report.findings.find((x) => x.check === 'interrupted-transaction')
       if (f) Object.assign(f, { severity: 'error', message: `${before} interrupted transaction(s) were finished or rolled back.`, fixable: true, fixed: true })
@@ -462,6 +500,21 @@ export class Nip {
   close(): void {
     this.readerDb?.close()
     this.readerDb = undefined
+  }
+}
+
+/** doctor --fix's view of `verify --repair` over every active program. */
+function programFilesFinding(v: VerifyResult): DoctorFinding {
+  const bad = v.programs.filter((p) => p.state === 'TAMPERED' || p.state === 'MISSING')
+  if (bad.length === 0) return { check: 'program-files', severity: 'ok', message: `Every file of ${v.programs.length} program(s) matches the database (re-hashed).`, fixable: false }
+  const left = bad.filter((p) => p.repairedState !== 'VERIFIED' && p.repairedState !== 'MODIFIED')
+  return {
+    check: 'program-files',
+    severity: 'error',
+    message: `${bad.length} program(s) had tampered or missing files, repaired as nip verify --repair does${left.length ? `; not repaired: ${left.map((p) => `${p.name} ${p.version} (${p.repairedState ?? p.state} after repair: the content is neither in the store nor delivered again by ${p.name}'s source; the paths below say which files)`).join(', ')}` : ''}.`,
+    paths: bad.flatMap((p) => p.problems.map((x) => `${x.path}: ${x.problem}${x.repaired ? ' (repaired)' : ''}`)).slice(0, 100),
+    fixable: true,
+    fixed: left.length === 0,
   }
 }
 

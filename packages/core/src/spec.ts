@@ -1,9 +1,10 @@
 /**
  * Package specs as users type them:
  *   name            the best version from the first source (in priority order) that has it
- *   name@version    that exact version
+ *   name@version    that exact version (a range such as name>=1.5 is refused: ERR_NIP_BAD_SPEC)
  *   source:name     only from that source (`nip graft pacman:htop`)
- *   ./file, /file   a local package file, claimed by the adapter that recognises it
+ *   ./file, /file   a local package file, claimed by the adapter that recognises it; a bare
+ *                   word with a package file's suffix (`x.deb`, `x.pkg.tar.zst`) is a file too
  * each optionally followed, after whitespace, by variant words that the source interprets
  * (Gentoo: USE flags): `+flag` on, `-flag` off, `~flag` back to the default, `key=value[,value]`
  * (`"ffmpeg +vaapi -gpl video_cards=intel"`). Package names and versions never contain
@@ -50,9 +51,13 @@ function parseVariantWords(words: string[], raw: string): string[] {
   return out
 }
 
+/** File names of binary packages (.deb, .pkg.tar.zst, .gpkg.tar, .tbz, .tgz, Gobo's .tar.gz): such a word is a file, never a package name. */
+const PACKAGE_FILE = /\.(deb|udeb|tgz|tbz|txz|tar|tar\.(gz|bz2|xz|zst|lz4)|xpak)$/
+
 function parseBareSpec(raw: string, text: string, opts: { knownSources: readonly string[]; source?: AdapterId; cwd: string }): PackageSpec {
   const cwd = opts.cwd
-  if (text.startsWith('./') || text.startsWith('../') || text.startsWith('/') || (text.includes('/') && !text.includes(':') && fs.existsSync(path.resolve(cwd, text)))) {
+  const fileName = !text.includes(':') && !text.includes('@') && PACKAGE_FILE.test(text)
+  if (text.startsWith('./') || text.startsWith('../') || text.startsWith('/') || fileName || (text.includes('/') && !text.includes(':') && fs.existsSync(path.resolve(cwd, text)))) {
     const file = path.resolve(cwd, text)
     if (!fs.existsSync(file)) {
       throw new NipError('ERR_NIP_BAD_SPEC', `The package file ${text} does not exist.`, { hint: 'Check the path.', data: { spec: raw, file } })
@@ -76,6 +81,18 @@ function parseBareSpec(raw: string, text: string, opts: { knownSources: readonly
     }
     source = m[1]
     rest = m[2]
+  }
+  // Version ranges (`jq>=1.5`, pip's and Portage's operators) are not a name: say so.
+  const range = /^(.*?)(>=|<=|==|!=|~=|>|<|=)(.*)$/.exec(rest)
+  if (range && /[<>=!]/.test(rest)) {
+    const [, rname, op, rversion] = range
+    throw new NipError('ERR_NIP_BAD_SPEC', `The spec ${raw.trim()} is a version range (${op}); nip takes a package name, optionally with one exact version.`, {
+      hint: rname ? `Write ${rname}@${rversion || 'VERSION'} for that version, or ${rname} for the best one (nip info ${rname} lists the versions).` : 'Write name@version, e.g. jq@1.6.',
+      data: { spec: raw, name: rname, operator: op, version: rversion },
+    })
+  }
+  if (rest.startsWith('@')) {
+    throw new NipError('ERR_NIP_BAD_SPEC', `The spec ${raw.trim()} has no package name before "@".`, { hint: 'Write name@version, e.g. jq@1.6.', data: { spec: raw } })
   }
   let name = rest
   let version: string | undefined

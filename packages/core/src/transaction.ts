@@ -13,6 +13,7 @@
  * lists and the DB does not know); a kill after it is rolled forward. A failure while
  * reconciling after registration is undone: the DB change is reverted, then reconciled again.
  */
+import { linkThroughFarm } from './crossLinks.js'
 import fs from 'node:fs'
 import crypto from 'node:crypto'
 import type { Cas } from '@nip/cas'
@@ -204,6 +205,8 @@ export class Engine {
         const stage = stages[k]
         const r = await item.adapter.fetch(item.ref, { ...this.o.dispatcher.context(item.adapter.id), ...(stage !== undefined ? { stage } : {}) })
         validateEntries(r, item)
+        // A link into another package's directory reaches it through the farm (crossLinks.ts).
+        linkThroughFarm(r.entries, layout, item.name, item.version)
         return r
       })
       crashPoint('install:fetched')
@@ -310,10 +313,16 @@ export class Engine {
       await this.dropScratchBlobs(fetched)
       const grafted = items.map((i) => summarize(db, db.program(i.name, i.version) as ProgramRow))
       for (const g of grafted) this.o.reporter.emit({ type: 'program', action: 'grafted', name: g.name, version: g.version, source: g.source })
+      // One warning per program, for every source (the adapters do not warn about scripts themselves).
       for (const [k, f] of fetched.entries()) {
-        for (const s of f.scriptlets ?? []) {
-          this.o.reporter.emit({ type: 'warning', code: 'scriptlet-not-run', message: `${items[k].name} ships a ${s.name} script; nip records it but does not run it.` })
-        }
+        const scripts = (f.scriptlets ?? []).map((s) => s.name)
+        if (scripts.length === 0) continue
+        this.o.reporter.emit({
+          type: 'warning',
+          code: 'scriptlet-not-run',
+          message: `${items[k].name} ${items[k].version} ships maintainer script(s) (${scripts.join(', ')}); nip records them but does not run them.`,
+          data: { name: items[k].name, version: items[k].version, scripts },
+        })
       }
       appendLog(layout.cfs, layout.logDir, {
         time: new Date().toISOString(),
@@ -347,7 +356,7 @@ export class Engine {
   }
 
   /** Inside a DB transaction: mark `id` current for `name` and take its links. */
-  private makeCurrent(name: string, id: number | null, skipConflicts = false, files?: FileRow[], computed?: LinkRow[]): void {
+  private makeCurrent(name: string, id: number | null, skipConflicts = false, files?: FileRow[], computed?: LinkRow[], released?: ReadonlySet<string>): void {
     const { db, layout } = this.o
     db.setCurrentFlag(name, id)
     if (id === null) {
@@ -360,7 +369,14 @@ export class Engine {
     if (skipConflicts) {
       const owners = db.linkOwners(rows.map((r) => r.path))
       const owner = (p: string) => owners.get(p)
-      const bad = new Set(findLinkConflicts({ layout, program: name, rows, ownerOf: owner, index: db }).map((c) => c.path))
+      // A path occupied by a link (or a fold over links) this same command just released is
+      // not in the way: reconcile replaces it (it is in the journal's links).
+      const releasedHere = (p: string): boolean => released !== undefined && (released.has(p) || [...released].some((r) => r.startsWith(`${p}/`)))
+      const bad = new Set(
+        findLinkConflicts({ layout, program: name, rows, ownerOf: owner, index: db })
+          .filter((c) => !(c.kind === 'occupied' && releasedHere(c.path)))
+          .map((c) => c.path),
+      )
       if (bad.size) {
         this.o.reporter.emit({ type: 'warning', code: 'links-skipped', message: `${bad.size} link(s) of ${name} are taken by other programs and were not created.`, data: { paths: [...bad] } })
         rows = rows.filter((r) => !bad.has(r.path))
@@ -523,7 +539,7 @@ export class Engine {
       })
     }
     const from = db.currentProgram(target.name)
-    if (from?.id === target.id) return { name: target.name, from: from.version, to: target.version, links: { added: 0, removed: 0 } }
+    if (from?.id === target.id) return { name: target.name, from: from.version, to: target.version, links: { added: 0, removed: 0 }, alreadyCurrent: true }
     const rows = desiredLinks(layout, { id: target.id, name: target.name }, db.files(target.id))
     const conflicts = findLinkConflicts({ layout, program: target.name, rows, ownerOf: (p) => db.link(p)?.program, index: db })
     if (conflicts.length) throw linkConflictError(conflicts)
@@ -622,6 +638,9 @@ export class Engine {
     let gen = 0
     db.transaction(() => {
       // Release every changed program's links first, so a link moving between programs is free to take.
+      // What they held (links, and the folded directories standing for them) is still on disk
+      // until reconcile: it is theirs, not "taken by other programs".
+      const released = new Set(names.flatMap((n) => db.linksOf(n).map((l) => l.path)))
       for (const n of names) db.replaceLinks(n, [])
       for (const n of names) {
         let currentId: number | null = null
@@ -630,7 +649,7 @@ export class Engine {
           db.setActive(p.id, st !== undefined)
           if (st === 'current') currentId = p.id
         }
-        this.makeCurrent(n, currentId, true)
+        this.makeCurrent(n, currentId, true, undefined, undefined, released)
       }
       gen = recordGeneration(db, { names, kind: 'rollback', command, txn, restores: target })
       db.setJournalState(txn, 'registered')

@@ -114,16 +114,16 @@ describe('loadConfig', () => {
   })
 
   it('orders sources by priority then id; tables override flat keys and are passed whole', async () => {
-    write(sys(), 'nix-priority = 60\npacman-priority = 1\n[pacman]\npriority = 40\nmirrors = ["a", "b"]\n[gentoo]\nenabled = false\n')
-    write(user(), 'debian-priority = 40\n[pacman]\nmirrors = ["c"]\n')
+    write(sys(), 'nix-priority = 60\npacman-priority = 1\n[pacman]\npriority = 40\nkeyring = ["a", "b"]\n[gentoo]\nenabled = false\n')
+    write(user(), 'debian-priority = 40\n[pacman]\nkeyring = ["c"]\n')
     const { config, origins } = await load()
     assert.deepEqual(
       config.sources.map((s) => [s.id, s.priority, s.enabled]),
       [['gobo', 5, true], ['pkgsrc', 20, true], ['debian', 40, true], ['gentoo', 40, false], ['pacman', 40, true], ['nix', 60, true], ['build', 90, true]],
     )
-    assert.deepEqual(config.sources.find((s) => s.id === 'pacman')!.table, { priority: 40, mirrors: ['c'] })
+    assert.deepEqual(config.sources.find((s) => s.id === 'pacman')!.table, { priority: 40, keyring: ['c'] })
     assert.deepEqual(origins['pacman.priority'], { value: 40, origin: 'system', file: sys() })
-    assert.deepEqual(origins['pacman.mirrors'], { value: ['c'], origin: 'user', file: user() })
+    assert.deepEqual(origins['pacman.keyring'], { value: ['c'], origin: 'user', file: user() })
     assert.deepEqual(origins['debian.priority'], { value: 40, origin: 'user', file: user() })
     assert.deepEqual(origins['gentoo.enabled'], { value: false, origin: 'system', file: sys() })
   })
@@ -134,6 +134,22 @@ describe('loadConfig', () => {
     assert.equal(e.message, `${user()}: unknown key "parallel-donwloads".`)
     assert.equal(e.hint, 'Did you mean "parallel-downloads"?')
     assert.deepEqual(e.data, { file: user(), origin: 'user', key: 'parallel-donwloads', suggestion: 'parallel-downloads' })
+  })
+
+  it('refuses an unknown key inside a source table, naming file, table and the nearest key', async () => {
+    write(sys(), '[debian]\nhost-source = false\n')
+    const e = await configError(load())
+    assert.equal(e.code, 'ERR_NIP_CONFIG')
+    assert.equal(e.message, `${sys()}: unknown key "host-source" in the [debian] table.`)
+    assert.match(e.hint ?? '', /^Did you mean "host-sources"\?/)
+    assert.deepEqual(e.data, { file: sys(), origin: 'system', key: 'debian.host-source', table: 'debian', suggestion: 'host-sources' })
+    write(sys(), '[nix]\nzzzzzzzzzz = 1\n')
+    const e2 = await configError(load())
+    assert.equal(e2.data.key, 'nix.zzzzzzzzzz')
+    assert.match(e2.hint ?? '', /^Keys of \[nix\]: priority, enabled, substituters/)
+    // Every key a source's documentation names is accepted.
+    write(sys(), '[debian]\nhost-sources = false\nsources = []\nrelocate = true\n[gobo]\nrepositories = []\n[build]\njobs = 2\n')
+    await load()
   })
 
   it('names file, key and expected type for a wrong type', async () => {

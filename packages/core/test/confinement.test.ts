@@ -240,8 +240,9 @@ describe('confinement', () => {
           assertUnchanged(outside, before, `${label} / ${command}`)
           // The planted link is still a link (nip neither followed nor "repaired" it by writing
           // through), except the lock: a lock nip cannot read is a stale lock, and goes (by name).
-          // And a version's own directory replaced by a link is what verify --repair repairs (by name).
-          const repaired = rel === 'Programs/Hello/2.0/bin' && command === 'verify --repair'
+          // And a version's own directory replaced by a link is what verify --repair repairs (by
+          // name), and doctor --fix with it.
+          const repaired = rel === 'Programs/Hello/2.0/bin' && (command === 'verify --repair' || command === 'doctor --fix')
           if (rel !== 'var/nip/lock' && !repaired) assert.ok(fs.lstatSync(path.join(root, rel)).isSymbolicLink(), `${rel} was replaced`)
         })
       }

@@ -346,4 +346,32 @@ describe('store lifecycle', () => {
     const again = await nip.doctor()
     assert.deepEqual([sev(again, 'program-refcounts'), sev(again, 'trash')], ['ok', 'ok'])
   })
+
+  it('doctor --fix claims only what the next doctor agrees with, and says what it could not repair', async () => {
+    await nip.install(['alpha@1.0'])
+    // A tampered file (content and size), repairable from the store, and a lost one whose blob is
+    // gone too while the source cannot deliver it again: not repairable.
+    const bin = path.join(root, 'Programs/alpha/1.0/bin/alpha')
+    fs.rmSync(bin)
+    fs.writeFileSync(bin, 'tampered!\n', { mode: 0o755 })
+    fs.rmSync(path.join(root, 'Programs/alpha/1.0/bin/alpha-one'))
+    fs.rmSync(casPath(nip, 'one\n', true))
+    source.failFetch.add('alpha')
+    const fixed = await nip.doctor({ fix: true })
+    const again = await nip.doctor()
+    for (const f of fixed.findings) {
+      const next = again.findings.find((g) => g.check === f.check)
+      if (f.fixed === true && next) assert.equal(next.severity, 'ok', `${f.check} was called fixed, the next doctor says: ${next.message}`)
+    }
+    const files = fixed.findings.find((f) => f.check === 'program-files')
+    assert.equal(files?.fixed, false)
+    assert.match(files?.message ?? '', /not repaired: alpha 1\.0 \(MISSING/)
+    const drift = fixed.findings.find((f) => f.check === 'db-drift')
+    assert.equal(drift?.fixed, false)
+    assert.match(drift?.message ?? '', /Still there after --fix/)
+    assert.deepEqual(again.findings.find((f) => f.check === 'db-drift')?.paths, ['Programs/alpha/1.0/bin/alpha-one'])
+    assert.equal(again.healthy, false)
+    // The tampered file was repaired as verify --repair does.
+    assert.equal(fs.readFileSync(bin, 'utf8'), 'alpha 1.0\n')
+  })
 })

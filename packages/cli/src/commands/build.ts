@@ -14,6 +14,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
   static override strict = false
   static override usage = '<%= command.id %> SPEC [VARIANT...]'
   static override mutates = true
+  static override createsRoot = true
   static override flags = {
     'dry-run': Flags.boolean({ description: 'Show the plan (variants, flags, fingerprint, stored or not) and change nothing.' }),
     'list-variants': Flags.boolean({ description: "List the recipe's variants and the profiles, and build nothing." }),

@@ -20,7 +20,13 @@ export default class Gc extends BaseCommand<GcResult> {
     let maxFreed: number | undefined
     if (flags['max-freed'] !== undefined) {
       const core = await import('@nip/core')
-      maxFreed = core.parseSize('max-freed', /^\d+$/.test(flags['max-freed']) ? Number(flags['max-freed']) : flags['max-freed'])
+      const given = flags['max-freed']
+      try {
+        maxFreed = core.parseSize('max-freed', /^\d+$/.test(given) ? Number(given) : given)
+      } catch {
+        // A command-line value: a usage error naming the flag, not a configuration error.
+        throw await this.usageError(`--max-freed: "${given}" is not a size.`, 'Write bytes or a number with K, M, G, T or P: nip gc --max-freed 500M.', { flag: 'max-freed', value: given })
+      }
     }
     const nip = await this.openNip()
     return nip.gc({ command: this.commandLine, ...(flags['dry-run'] ? { dryRun: true } : {}), ...(flags.verify ? { verify: true } : {}), ...(maxFreed !== undefined ? { maxFreed } : {}) })

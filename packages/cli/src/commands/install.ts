@@ -13,6 +13,7 @@ export default class Install extends BaseCommand<InstallResult> {
   static override strict = false
   static override usage = '<%= command.id %> SPEC [VARIANT...]...'
   static override mutates = true
+  static override createsRoot = true
   static override flags = {
     source: Flags.string({ description: 'Resolve only from this source (nix, pacman, pkgsrc, gentoo, gobo, ...).' }),
     'dry-run': Flags.boolean({ description: 'Show the plan and change nothing.' }),

@@ -13,6 +13,7 @@ export function renderRemoveResult(result: RemoveResult, style: Style): string {
 }
 
 export function renderSwitchResult(result: SwitchResult, style: Style): string {
+  if (result.alreadyCurrent) return `${style.bold(result.name)} ${result.to} is already Current; nothing changed.`
   const from = result.from === null ? 'no version' : result.from
   return `${style.bold(result.name)}: Current ${from} → ${style.green(result.to)} (${plural(result.links.added, 'link')} added, ${result.links.removed} removed).`
 }

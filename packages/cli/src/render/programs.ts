@@ -23,7 +23,10 @@ export function renderInfo(info: InfoResult, style: Style): string {
     lines.push('Grafted:')
     for (const p of info.installed) lines.push(`  ${p.version}${p.current ? style.green(' (Current)') : ''}  ${p.source}  ${formatBytes(p.size)}  ${p.files} files  ${style.dim(p.treeDigest)}`)
   } else lines.push('Grafted: no')
-  if (info.dependencies.length > 0) lines.push(`Depends on: ${info.dependencies.map((d) => (d.constraint ? `${d.name} ${d.constraint}` : d.name)).join(', ')}`)
+  if (info.dependencies.length > 0) {
+    const dep = (d: InfoResult['dependencies'][number]): string => `${d.constraint ? `${d.name} ${d.constraint}` : d.name}${d.grafted ? style.green(' (grafted)') : d.onHost ? style.dim(' (on the host)') : ''}`
+    lines.push(`Depends on: ${info.dependencies.map(dep).join(', ')}`)
+  }
   if (info.requiredBy.length > 0) lines.push(`Required by: ${info.requiredBy.join(', ')}`)
   if (info.candidates.length > 0) {
     lines.push('Available:')
@@ -36,7 +39,6 @@ export function renderInfo(info: InfoResult, style: Style): string {
     if (m.license) lines.push(`License: ${m.license}`)
     if (m.downloadSize || m.installedSize) lines.push(`Size: ${formatBytes(m.downloadSize)} download, ${formatBytes(m.installedSize)} installed`)
     if (m.variants && m.variants.length > 0) lines.push(`Variants: ${m.variants.join(' ')}`)
-    if (m.dependencies.length > 0) lines.push(`Needs: ${m.dependencies.map((d) => d.raw).join(' ')}`)
   }
   return lines.join('\n')
 }

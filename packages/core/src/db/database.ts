@@ -96,7 +96,12 @@ export class Database {
   /** Statements compiled once per connection: better-sqlite3 compiles on every prepare(). */
   private readonly statements = new Map<string, BetterSqlite3.Statement>()
 
-  private constructor(readonly db: BetterSqlite3.Database, readonly readonly: boolean) {}
+  private constructor(
+    readonly db: BetterSqlite3.Database,
+    readonly readonly: boolean,
+    /** A writer's file and confined layer: close() leaves the WAL files for readers (see keepWalFiles). */
+    private readonly writerFiles?: { dbPath: string; cfs: ConfinedFs },
+  ) {}
 
   /**
    * The prepared statement for `sql`, compiled on first use and kept for the life of the
@@ -123,7 +128,7 @@ export class Database {
     db.pragma('synchronous = FULL')
     db.pragma('foreign_keys = ON')
     db.pragma('busy_timeout = 10000')
-    const d = new Database(db, false)
+    const d = new Database(db, false, cfs ? { dbPath, cfs } : undefined)
     d.migrate()
     return d
   }
@@ -136,8 +141,21 @@ export class Database {
       checkDbFiles(dbPath, cfs)
     }
     const db = new BetterSqlite3(dbPath, { readonly: true, fileMustExist: true })
-    db.pragma('busy_timeout = 10000')
-    const version = db.pragma('user_version', { simple: true }) as number
+    let version: number
+    try {
+      db.pragma('busy_timeout = 10000')
+      version = db.pragma('user_version', { simple: true }) as number
+    } catch (e) {
+      db.close()
+      const code = (e as { code?: string }).code ?? ''
+      if (!/^SQLITE_(READONLY|CANTOPEN|PERM|AUTH)/.test(code)) throw e
+      // A root this user may read but not write, whose last writer predates keepWalFiles.
+      throw new NipError('ERR_NIP_ROOT', `Cannot read the database ${dbPath} without write access to its directory (${(e as Error).message}).`, {
+        hint: 'Run any command that changes the root once as its owner (e.g. sudo nip doctor --fix): from then on other users can read it.',
+        data: { path: dbPath, errno: code },
+        cause: e,
+      })
+    }
     if (version > MIGRATIONS.length) {
       db.close()
       throw new NipError('ERR_NIP_INTERNAL', `The database schema (${version}) is newer than this nip understands (${MIGRATIONS.length}).`, {
@@ -170,6 +188,7 @@ export class Database {
   close(): void {
     this.statements.clear()
     this.db.close()
+    if (this.writerFiles) keepWalFiles(this.writerFiles.dbPath, this.writerFiles.cfs)
   }
 
   transaction<T>(fn: () => T): T {
@@ -592,6 +611,25 @@ export class Database {
   }
   deleteJournal(id: string): void {
     this.stmt('DELETE FROM journal WHERE id = ?').run(id)
+  }
+}
+
+/**
+ * A read-only connection to a WAL database needs its -wal and -shm files to exist, or write
+ * access to the directory to create them; the last writer's close deletes them. Without them a
+ * user who may read a root but not write it (a plain user on a root-owned root) gets "attempt to
+ * write a readonly database". So the writer leaves both behind, empty and readable (SQLite's
+ * documented condition for read-only WAL access: a reader that cannot write -shm builds its
+ * index in private memory). Best effort: one that exists (a reader made it) is left alone.
+ */
+function keepWalFiles(dbPath: string, cfs: ConfinedFs): void {
+  if (!fs.existsSync(dbPath)) return
+  for (const p of [`${dbPath}-wal`, `${dbPath}-shm`]) {
+    try {
+      cfs.writeFile(p, '', { flag: 'wx', mode: 0o644 })
+    } catch {
+      /* present already, or the directory is gone: nothing to leave */
+    }
   }
 }
 

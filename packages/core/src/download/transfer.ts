@@ -163,11 +163,15 @@ async function consume(body: Readable, st: ConsumeState): Promise<void> {
   const { job } = st
   let size = st.offset
   let lastReport = 0
+  let lastReported = -1
   const report = (force: boolean): void => {
     if (!job.reporter) return
     const now = Date.now()
     if (!force && now - lastReport < 100) return
+    // The closing report repeats nothing: the last chunk's may already have said the same.
+    if (size === lastReported) return
     lastReport = now
+    lastReported = size
     job.reporter.emit({ type: 'progress', id: job.progressId, label: job.label, done: size, total: st.declared ?? job.expectSize ?? 0, unit: 'bytes' })
   }
   try {

@@ -10,7 +10,10 @@ export default class ConfigShow extends BaseCommand<ConfigShowResult> {
     const { flags } = await this.parse(ConfigShow)
     this.useGlobals(flags)
     const loaded = await this.loadConfig()
-    return { root: loaded.config.root, files: loaded.files, config: loaded.config, origins: loaded.origins }
+    const { FLAT_KEYS, SOURCE_KEYS, SOURCE_IDS } = await import('@nip/core')
+    const sourceKeys = Object.fromEntries(SOURCE_IDS.map((id) => [id, SOURCE_KEYS[id] ?? []]))
+    const sizeKeys = Object.entries(FLAT_KEYS).filter(([, k]) => k.kind === 'size').map(([key]) => key)
+    return { root: loaded.config.root, files: loaded.files, config: loaded.config, origins: loaded.origins, sourceKeys, sizeKeys }
   }
 
   protected override renderHuman(result: ConfigShowResult, style: Style): string {
