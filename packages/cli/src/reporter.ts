@@ -148,15 +148,24 @@ export class CliReporter implements Reporter {
   async confirm(question: Question): Promise<boolean> {
     if (this.opts.assumeYes) return question.default
     this.clearBar()
-    if (this.opts.mode === 'json') {
-      this.stream.write(JSON.stringify({ type: 'question', ...question }) + '\n')
-    } else {
-      const subject = renderQuestionSubject(question, this.opts.style)
-      if (subject) this.stream.write(subject + '\n\n')
+    const show = (): void => {
+      if (this.opts.mode === 'json') {
+        this.stream.write(JSON.stringify({ type: 'question', ...question }) + '\n')
+      } else {
+        const subject = renderQuestionSubject(question, this.opts.style)
+        if (subject) this.stream.write(subject + '\n\n')
+      }
     }
-    if (this.opts.interactive) return this.ask(question)
-    if (this.opts.mode !== 'json') this.stream.write(`${question.message} ${question.default ? '[Y/n]' : '[y/N]'} `)
-    const line = await this.readLine()
+    if (this.opts.interactive) {
+      show()
+      return this.ask(question)
+    }
+    // Ctrl-C is listened for before anything is shown: a signal sent the moment the question
+    // appears finds the handler in place, never the default (death by SIGINT).
+    const line = await this.readLine(() => {
+      show()
+      if (this.opts.mode !== 'json') this.stream.write(`${question.message} ${question.default ? '[Y/n]' : '[y/N]'} `)
+    })
     // The answer came from a pipe, not typed on a terminal: show it, so the log reads as a dialogue.
     if (this.opts.mode !== 'json') this.stream.write(`${line ?? ''}\n`)
     return answerOf(line, question.default)
@@ -175,7 +184,7 @@ export class CliReporter implements Reporter {
   }
 
   /** One line of standard input; null at end of input or on Ctrl-C. */
-  private readLine(): Promise<string | null> {
+  private readLine(show: () => void): Promise<string | null> {
     const input = this.opts.input ?? process.stdin
     // A pipe left open after the answer must not keep nip running: the input is referenced only
     // while a question waits.
@@ -197,6 +206,7 @@ export class CliReporter implements Reporter {
         finish(null)
       }
       process.on('SIGINT', onInterrupt)
+      show()
       rl.once('line', (line) => finish(line))
       rl.once('close', () => finish(null))
     })
