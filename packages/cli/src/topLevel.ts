@@ -3,21 +3,20 @@
  * them from run(). They get the same treatment as a command's own failures — an envelope with
  * --json, `error[CODE]` otherwise — and never load core.
  */
-import { Errors } from '@oclif/core'
 import { failureEnvelope, jsonRequested } from './envelope.js'
-import { toFailure, USAGE_EXIT, type Failure } from './failure.js'
+import { isCliError, isExitError, toFailure, USAGE_EXIT, type Failure } from './failure.js'
 import { renderError } from './render/error.js'
 import { colorWanted, createStyle } from './render/style.js'
 
 export function reportTopLevelFailure(e: unknown, argv: string[]): void {
   // An explicit exit (oclif's ExitError) carries its own code and has already printed.
-  if (e instanceof Errors.ExitError) {
+  if (isExitError(e)) {
     process.exitCode = e.oclif.exit ?? 0
     return
   }
   const command = argv.find((a) => !a.startsWith('-')) ?? ''
   let failure: Failure = toFailure(e)
-  if (e instanceof Errors.CLIError && /command .* not found/i.test(e.message)) {
+  if (isCliError(e) && /command .* not found/i.test(e.message)) {
     failure = { ...failure, code: 'ERR_NIP_USAGE', message: `Unknown command "${command}".`, hint: 'Run "nip --help" for the list of commands.', data: { command }, exitCode: USAGE_EXIT }
   }
   process.exitCode = failure.exitCode
