@@ -703,12 +703,11 @@ function lstatOrNull(path: string): import('node:fs').Stats | null {
 function looksComplete(path: string, executable: boolean, size: number): boolean {
   let st
   try {
-    st = lstatSync(path)
+    st = lstatSync(path, { throwIfNoEntry: false })
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return false
     throw toCasError(err, 'look at', path)
   }
-  return st.isFile() && (st.mode & 0o7777) === blobMode(executable) && st.size === size
+  return st !== undefined && st.isFile() && (st.mode & 0o7777) === blobMode(executable) && st.size === size
 }
 
 /** Whether the file at `path` is a regular file with the blob mode, the given size and digest. */

@@ -194,14 +194,16 @@ function placeNew(op, bytes) {
 }
 // Whether a complete-looking blob is at path already: a regular file with the op's mode and
 // length (a write killed half-way leaves it shorter). Its content is not read (see Cas).
+// (No exception for a missing blob, the common case of a new store: throwing one per file cost
+// more than the lookup.)
 function storedLooksComplete(path, mode, length) {
   let st
   try {
-    st = fs.lstatSync(path)
+    st = fs.lstatSync(path, { throwIfNoEntry: false })
   } catch {
     return false
   }
-  return st.isFile() && (st.mode & 0o7777) === mode && st.size === length
+  return st !== undefined && st.isFile() && (st.mode & 0o7777) === mode && st.size === length
 }
 // Hardlink an existing blob to op.place (its parent directories made when missing); false when
 // the place is taken or cannot be made (the tree's staging will deal with it).
