@@ -31,7 +31,7 @@
  *   met, ERR_NIP_NO_SPACE on ENOSPC, ERR_NIP_IO for other filesystem failures,
  *   ERR_NIP_CAS_CORRUPT for malformed keys and missing blobs. The temporary file is always removed.
  */
-import { closeSync, constants, createReadStream, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, createReadStream, fstatSync, fsyncSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import * as nodeCrypto from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import { chmod, link, lstat, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
@@ -320,6 +320,8 @@ export class Cas {
     }
     const threads = this.#fsync ? 0 : poolThreads()
     let pool: FsPool | undefined
+    /** Whether the workers look for each blob before writing it (see send()). */
+    let lookFirst: boolean | undefined
     // A caller that knows the archive is large skips the synchronous start (the workers pay off).
     let syncLeft = opts.large === true ? 0 : WRITER_SYNC_FIRST
     let batchNo = 0
@@ -394,7 +396,9 @@ export class Cas {
       infos = []
       used = 0
       pool ??= new FsPool(threads)
-      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}), returnData: true, ...(this.#suspect.size === 0 ? { trustStored: true } : {}) }, batchNo++ % threads).then(
+      // A store holding no blob yet (a first install) has nothing to find: no lookup per blob.
+      lookFirst ??= !this.#looksEmpty()
+      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}), returnData: true, ...(lookFirst && this.#suspect.size === 0 ? { trustStored: true } : {}) }, batchNo++ % threads).then(
         (r) => {
           settle(r.results, r.data, sent, r.digests, r.unplaced, r.keys, r.existed)
           if (r.data !== undefined && r.data.byteLength === WRITER_BATCH_BYTES && spare.length < WRITER_MAX_INFLIGHT) spare.push(r.data)
@@ -537,6 +541,28 @@ export class Cas {
    */
   #storedMatchesSync(key: string, final: string, digest: string, executable: boolean, size: number): boolean {
     return this.#suspect.has(key) ? matchesSync(final, digest, executable, size) : looksComplete(final, executable, size)
+  }
+
+  /**
+   * Whether no bucket holds an entry (a store before its first blobs): up to 256 directory
+   * reads, stopping at the first entry. Only a hint: content that appears meanwhile (another
+   * writer of this process) is found by the write itself (EEXIST) and checked as usual.
+   */
+  #looksEmpty(): boolean {
+    for (let i = 0; i < 256; i++) {
+      let d
+      try {
+        d = opendirSync(`${this.dir}/${i.toString(16).padStart(2, '0')}`)
+      } catch {
+        continue
+      }
+      try {
+        if (d.readSync() !== null) return false
+      } finally {
+        d.closeSync()
+      }
+    }
+    return true
   }
 
   /** Keys verify() found damaged: their blobs are re-hashed on every add. */
