@@ -10,9 +10,17 @@
  *   written and is created at its address directly; a kill in the middle of that write leaves a
  *   short blob, which is handled like a torn blob (below). A blobWriter's blobs are written by a
  *   worker thread and exist once its flush() has resolved.
- * - An existing blob is re-hashed, never trusted blindly. A blob that no longer matches its
- *   address is replaced atomically (rename) with the freshly verified content, and the add
- *   reports `repaired: true`.
+ * - An existing blob is taken as it is when it looks complete: a regular file with its key's mode
+ *   and the content's size (`existed: true`). Its content is not read again: re-hashing every
+ *   blob an install shares with the store made deduplication cost more than writing. A write
+ *   killed half-way leaves a blob shorter than its content, which does not look complete: such a
+ *   blob, or one of the wrong mode or kind, is replaced atomically (rename) with the freshly
+ *   verified content, and the add reports `repaired: true`. A blob damaged in place at its full
+ *   size (a power loss under a filesystem that does not order data before size, a user editing a
+ *   program's file, which is the same inode) is found where blobs are re-hashed: verify() (so
+ *   `nip verify` and `nip doctor`). A key verify() found damaged is re-hashed by every later add
+ *   in the same Cas instance, so an add of that content (`nip verify --repair` fetches it again)
+ *   repairs it.
  * - Safe between processes: two processes adding the same content both succeed; whichever
  *   links first publishes, the other verifies and discards its temporary file.
  * - fsync: off by default. The database commit, not the blob write, is nip's point of no return,
@@ -23,7 +31,7 @@
  *   met, ERR_NIP_NO_SPACE on ENOSPC, ERR_NIP_IO for other filesystem failures,
  *   ERR_NIP_CAS_CORRUPT for malformed keys and missing blobs. The temporary file is always removed.
  */
-import { closeSync, constants, createReadStream, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, createReadStream, fstatSync, fsyncSync, lstatSync, mkdirSync, opendirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import * as nodeCrypto from 'node:crypto'
 import type { FileHandle } from 'node:fs/promises'
 import { chmod, link, lstat, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
@@ -213,7 +221,7 @@ export class Cas {
           return info
         }
         if (errno !== 'EEXIST') throw err
-        if (await matches(final, digest, executable, size)) {
+        if (this.#suspect.has(key) ? await matches(final, digest, executable, size) : looksComplete(final, executable, size)) {
           info.existed = true
         } else {
           await rename(tmp, final)
@@ -244,10 +252,9 @@ export class Cas {
    * The digest is known before anything is written, so the blob is created at its address
    * directly (O_CREAT|O_EXCL: never replaces, never follows a symlink) instead of through a
    * temporary file and a rename: one directory operation per blob instead of three. A process
-   * killed in the middle of the write leaves a short blob at its address; like a blob torn by a
-   * power loss (see the file comment) it no longer matches its address, so verify() reports it
-   * and the next add of that content, which always re-hashes an existing blob, repairs it.
-   * Nothing links such a blob before an add of its content has returned. With `fsync: true` the
+   * killed in the middle of the write leaves a short blob at its address: it does not look
+   * complete (see the file comment), so the next add of that content repairs it, and verify()
+   * reports it. Nothing links such a blob before an add of its content has returned. With `fsync: true` the
    * blob is written, synced and published through a temporary file as addStream does.
    */
   addBufferSync(buf: Buffer | Uint8Array, opts: AddOptions = {}): BlobInfo {
@@ -261,7 +268,7 @@ export class Cas {
         fd = openSync(final, EXCLUSIVE_CREATE, blobMode(executable))
       } catch (err) {
         if (errnoOf(err) !== 'EEXIST') throw toCasError(err, 'add a blob at', final)
-        if (matchesSync(final, digest, executable, size)) {
+        if (this.#storedMatchesSync(info.key, final, digest, executable, size)) {
           info.existed = true
           return info
         }
@@ -278,7 +285,7 @@ export class Cas {
       }
       return info
     }
-    if (matchesSync(final, digest, executable, size)) {
+    if (this.#storedMatchesSync(info.key, final, digest, executable, size)) {
       info.existed = true
       return info
     }
@@ -290,8 +297,12 @@ export class Cas {
    * A writer for many small blobs: addBufferSync's contracts, with the writes made by a worker
    * thread in batches while the caller goes on (unpacking thousands of files: the main thread
    * parses and hashes while the worker creates the files). The first few hundred adds, and
-   * every add of a store with `fsync: true`, are plain addBufferSync calls. A blob that already
-   * exists (EEXIST from the worker) is verified and repaired by addBufferSync on return.
+   * every add of a store with `fsync: true`, are plain addBufferSync calls. Content whose blob
+   * the store holds already, complete-looking (see the file comment), is not written at all:
+   * the worker finds it with one lstat after hashing, and hardlinks it to the add's `place`.
+   * A blob that exists but does not look complete (EEXIST from the worker) is checked and
+   * repaired by addBufferSync on return, as is every stored blob while this store has keys
+   * verify() found damaged.
    *
    * With `keysByWorkers`, the workers also compute the BLAKE3 addresses of the blobs they
    * write: add() then returns a BlobInfo whose `key` and `digest` are empty strings until
@@ -309,6 +320,8 @@ export class Cas {
     }
     const threads = this.#fsync ? 0 : poolThreads()
     let pool: FsPool | undefined
+    /** Whether the workers look for each blob before writing it (see send()). */
+    let lookFirst: boolean | undefined
     // A caller that knows the archive is large skips the synchronous start (the workers pay off).
     let syncLeft = opts.large === true ? 0 : WRITER_SYNC_FIRST
     let batchNo = 0
@@ -333,6 +346,7 @@ export class Cas {
       got?: string[],
       unplaced?: number[],
       computed?: string[],
+      existed?: number[],
     ): void => {
       if (computed !== undefined) {
         for (const [i, key] of computed.entries()) {
@@ -344,6 +358,7 @@ export class Cas {
         }
       }
       if (got !== undefined) for (const [i, d] of got.entries()) if (d) digests.set(sent.keys[i], d)
+      if (existed !== undefined) for (const i of existed) sent.infos[i].existed = true
       const notPlaced = new Set(unplaced)
       results.forEach((r, i) => {
         const op = sent.ops[i] as Extract<FsOp, { op: 'write' }>
@@ -381,9 +396,11 @@ export class Cas {
       infos = []
       used = 0
       pool ??= new FsPool(threads)
-      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}), returnData: true }, batchNo++ % threads).then(
+      // A store holding no blob yet (a first install) has nothing to find: no lookup per blob.
+      lookFirst ??= !this.#looksEmpty()
+      const p = pool.submit({ ops: sent.ops, data: buffer, ...(digestAlgorithm !== undefined ? { digest: digestAlgorithm } : {}), ...(keysByWorkers ? { store: this.dir } : {}), returnData: true, ...(lookFirst && this.#suspect.size === 0 ? { trustStored: true } : {}) }, batchNo++ % threads).then(
         (r) => {
-          settle(r.results, r.data, sent, r.digests, r.unplaced, r.keys)
+          settle(r.results, r.data, sent, r.digests, r.unplaced, r.keys, r.existed)
           if (r.data !== undefined && r.data.byteLength === WRITER_BATCH_BYTES && spare.length < WRITER_MAX_INFLIGHT) spare.push(r.data)
         },
         (e: unknown) => {
@@ -507,11 +524,49 @@ export class Cas {
     return this.addStream(createReadStream(path, { highWaterMark: HASH_CHUNK_SIZE }), { ...opts, executable })
   }
 
-  /** Re-hashes a blob: true when it exists, is a regular file with its key's mode, and matches its digest. */
+  /**
+   * Re-hashes a blob: true when it exists, is a regular file with its key's mode, and matches its
+   * digest. A key found damaged is re-hashed by this instance's later adds (which repair it).
+   */
   async verify(key: string): Promise<boolean> {
     const { digest, executable } = parseKey(key)
-    return matches(this.pathOf(key), digest, executable)
+    const ok = await matches(this.pathOf(key), digest, executable)
+    if (!ok) this.#suspect.add(key)
+    return ok
   }
+
+  /**
+   * Whether the blob at `final` may stand for this content (see the file comment): complete-looking,
+   * or, for a key verify() found damaged, re-hashed and matching.
+   */
+  #storedMatchesSync(key: string, final: string, digest: string, executable: boolean, size: number): boolean {
+    return this.#suspect.has(key) ? matchesSync(final, digest, executable, size) : looksComplete(final, executable, size)
+  }
+
+  /**
+   * Whether no bucket holds an entry (a store before its first blobs): up to 256 directory
+   * reads, stopping at the first entry. Only a hint: content that appears meanwhile (another
+   * writer of this process) is found by the write itself (EEXIST) and checked as usual.
+   */
+  #looksEmpty(): boolean {
+    for (let i = 0; i < 256; i++) {
+      let d
+      try {
+        d = opendirSync(`${this.dir}/${i.toString(16).padStart(2, '0')}`)
+      } catch {
+        continue
+      }
+      try {
+        if (d.readSync() !== null) return false
+      } finally {
+        d.closeSync()
+      }
+    }
+    return true
+  }
+
+  /** Keys verify() found damaged: their blobs are re-hashed on every add. */
+  readonly #suspect = new Set<string>()
 
   /** Removes a blob; false when it was not there. */
   async remove(key: string): Promise<boolean> {
@@ -665,6 +720,20 @@ function lstatOrNull(path: string): import('node:fs').Stats | null {
   } catch {
     return null
   }
+}
+
+/**
+ * Whether the file at `path` looks like a complete blob of this content: a regular file with the
+ * blob mode and the content's size. Reads no content (see the file comment).
+ */
+function looksComplete(path: string, executable: boolean, size: number): boolean {
+  let st
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false })
+  } catch (err) {
+    throw toCasError(err, 'look at', path)
+  }
+  return st !== undefined && st.isFile() && (st.mode & 0o7777) === blobMode(executable) && st.size === size
 }
 
 /** Whether the file at `path` is a regular file with the blob mode, the given size and digest. */

@@ -50,6 +50,12 @@ export interface FsBatch {
   store?: string
   /** Return `data` with every answer (transferred back), so that the caller can reuse it. */
   returnData?: boolean
+  /**
+   * A write op whose address holds a complete-looking blob already (a regular file with the
+   * op's mode and length: see Cas's contract on existing blobs) writes nothing: the blob is
+   * hardlinked to its `place`, if any, and the op is listed in FsBatchResult.existed.
+   */
+  trustStored?: boolean
 }
 
 /** The form a batch travels in: write ops packed into one string and one array (cheap to clone; see WORKER_SOURCE for the other end). */
@@ -68,6 +74,7 @@ export interface PackedBatch {
   data?: ArrayBuffer
   store?: string
   returnData?: boolean
+  trustStored?: boolean
 }
 
 export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: ArrayBuffer[] } {
@@ -105,6 +112,7 @@ export function packBatch(batch: FsBatch): { packed: PackedBatch; transfer: Arra
       ...(batch.data ? { data: batch.data } : {}),
       ...(batch.store !== undefined ? { store: batch.store } : {}),
       ...(batch.returnData === true ? { returnData: true } : {}),
+      ...(batch.trustStored === true ? { trustStored: true } : {}),
     },
     transfer,
   }
@@ -184,6 +192,35 @@ function placeNew(op, bytes) {
   inBucket(op.path, () => writeNew(op.path, op.mode, bytes))
   return false
 }
+// Whether a complete-looking blob is at path already: a regular file with the op's mode and
+// length (a write killed half-way leaves it shorter). Its content is not read (see Cas).
+// (No exception for a missing blob, the common case of a new store: throwing one per file cost
+// more than the lookup.)
+function storedLooksComplete(path, mode, length) {
+  let st
+  try {
+    st = fs.lstatSync(path, { throwIfNoEntry: false })
+  } catch {
+    return false
+  }
+  return st !== undefined && st.isFile() && (st.mode & 0o7777) === mode && st.size === length
+}
+// Hardlink an existing blob to op.place (its parent directories made when missing); false when
+// the place is taken or cannot be made (the tree's staging will deal with it).
+function linkPlace(op) {
+  try {
+    try {
+      fs.linkSync(op.path, op.place)
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e
+      fs.mkdirSync(dirname(op.place), { recursive: true })
+      fs.linkSync(op.path, op.place)
+    }
+    return true
+  } catch {
+    return false
+  }
+}
 function writeNew(path, mode, bytes) {
   const fd = fs.openSync(path, EXCLUSIVE_CREATE, mode)
   try {
@@ -199,7 +236,7 @@ function writeNew(path, mode, bytes) {
   }
   fs.closeSync(fd)
 }
-function run(batch, digests, unplaced, keys) {
+function run(batch, digests, unplaced, keys, existed) {
   const data = batch.data === undefined ? undefined : new Uint8Array(batch.data)
   return ops(batch).map((op, i) => {
     try {
@@ -213,6 +250,12 @@ function run(batch, digests, unplaced, keys) {
           op.path = batch.store + '/' + key.slice(0, 2) + '/' + key
         }
         if (digests !== undefined) digests[i] = digestOf(batch.digest, bytes)
+        if (batch.trustStored === true && storedLooksComplete(op.path, op.mode, op.length)) {
+          // Content the store holds already: nothing is written, the blob is linked in place.
+          existed.push(i)
+          if (op.place !== undefined && !linkPlace(op)) unplaced.push(i)
+          return null
+        }
         if (op.place === undefined) inBucket(op.path, () => writeNew(op.path, op.mode, bytes))
         else if (!placeNew(op, bytes)) unplaced.push(i)
       }
@@ -229,12 +272,14 @@ parentPort.on('message', (msg) => {
   const digests = msg.batch.digest === undefined ? undefined : []
   const unplaced = []
   const keys = msg.batch.store === undefined ? undefined : []
-  const results = run(msg.batch, digests, unplaced, keys)
+  const existed = []
+  const results = run(msg.batch, digests, unplaced, keys, existed)
   const data = msg.batch.returnData === true || results.some((r) => r !== null && r.code === 'EEXIST') ? msg.batch.data : undefined
   const reply = { id: msg.id, results: results.every((r) => r === null) ? null : results }
   if (digests !== undefined) reply.digests = digests
   if (unplaced.length > 0) reply.unplaced = unplaced
   if (keys !== undefined) reply.keys = keys
+  if (existed.length > 0) reply.existed = existed
   if (data) reply.data = data
   parentPort.postMessage(reply, data ? [data] : [])
 })
@@ -260,6 +305,8 @@ export interface FsBatchResult {
   unplaced?: number[]
   /** With FsBatch.store: each write op's key (set even when the write failed, unless hashing did). */
   keys?: string[]
+  /** With FsBatch.trustStored: write ops that found their blob stored already and wrote nothing. */
+  existed?: number[]
 }
 
 /** Below this many calls a batch is not worth starting a thread for. */
@@ -336,14 +383,14 @@ export class FsPool {
       }
       this.#workers[k] = undefined
     }
-    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[]; unplaced?: number[]; keys?: string[] }) => {
+    w.on('message', (msg: { id: number; results: (FsOpError | null)[] | null; data?: ArrayBuffer; digests?: string[]; unplaced?: number[]; keys?: string[]; existed?: number[] }) => {
       const p = this.#pending.get(msg.id)
       if (p === undefined) return
       this.#pending.delete(msg.id)
       if (![...this.#pending.values()].some((q) => q.worker === k)) w!.unref()
       // null: every call succeeded.
       const results = msg.results ?? new Array<null>(p.size).fill(null)
-      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}), ...(msg.unplaced ? { unplaced: msg.unplaced } : {}), ...(msg.keys ? { keys: msg.keys } : {}) })
+      p.resolve({ results, ...(msg.data ? { data: msg.data } : {}), ...(msg.digests ? { digests: msg.digests } : {}), ...(msg.unplaced ? { unplaced: msg.unplaced } : {}), ...(msg.keys ? { keys: msg.keys } : {}), ...(msg.existed ? { existed: msg.existed } : {}) })
     })
     w.on('error', (e) => fail(e))
     w.on('exit', (code) => fail(new FsPoolError(`a file-system worker exited (code ${code})`)))

@@ -136,6 +136,60 @@ describe('Cas.blobWriter', () => {
     })
   })
 
+  it('content the store holds already is linked in place, not written again; a blob verify() found damaged is re-hashed and repaired', async () => {
+    await withStore(async (cas, dir) => {
+      const stored = []
+      for (let i = 0; i < MANY; i++) stored.push(cas.addBufferSync(content(i), { executable: i % 3 === 0 }))
+      // Damaged in place at its full size: it still looks complete, so adds take it as it is.
+      const damaged = stored[MANY - 2]
+      const bytes = await readFile(cas.pathOf(damaged.key))
+      const mode = (await lstat(cas.pathOf(damaged.key))).mode & 0o7777
+      await chmod(cas.pathOf(damaged.key), 0o644)
+      await writeFile(cas.pathOf(damaged.key), Buffer.alloc(bytes.length, 0x21))
+      await chmod(cas.pathOf(damaged.key), mode)
+      const before = new Map<string, { ino: number; mtimeMs: number }>()
+      for (const b of stored) before.set(b.key, await lstat(cas.pathOf(b.key)))
+
+      const graft = async (tree: string) => {
+        const writer = cas.blobWriter({ large: true, keysByWorkers: true })
+        const added: { info: ReturnType<typeof writer.add>; place: string }[] = []
+        try {
+          for (let i = 0; i < MANY; i++) {
+            const place = join(dir, tree, `d${i % 5}`, `f${i}`)
+            added.push({ info: writer.add(content(i), { executable: i % 3 === 0 }, `f${i}`, place), place })
+            const wait = writer.ready()
+            if (wait !== null) await wait
+          }
+          await writer.flush()
+        } finally {
+          await writer.close()
+        }
+        return { added, placements: writer.placements() }
+      }
+
+      const first = await graft('tree1')
+      for (const [i, { info, place }] of first.added.entries()) {
+        assert.equal(info.key, stored[i].key)
+        assert.equal(info.existed, true, `${place} found its blob stored`)
+        assert.equal(first.placements.get(place), info.key)
+        const st = await lstat(place)
+        assert.equal(st.ino, before.get(info.key)!.ino, 'the place is the stored blob itself')
+        assert.equal((await lstat(cas.pathOf(info.key))).mtimeMs, before.get(info.key)!.mtimeMs, 'the blob was not written')
+      }
+      assert.deepEqual(await readFile(join(dir, 'tree1', `d${(MANY - 2) % 5}`, `f${MANY - 2}`)), Buffer.alloc(bytes.length, 0x21), 'not re-hashed on an add')
+
+      // Re-hashing is verify()'s: it finds the damage, and from then on adds re-hash and repair.
+      assert.equal(await cas.verify(damaged.key), false)
+      const second = await graft('tree2')
+      const repairedPlace = join(dir, 'tree2', `d${(MANY - 2) % 5}`, `f${MANY - 2}`)
+      assert.equal(second.placements.has(repairedPlace), false, 'the damaged blob is not linked in place')
+      assert.equal(existsSync(repairedPlace), false)
+      assert.equal(second.added[MANY - 2].info.repaired, true)
+      assert.ok(await cas.verify(damaged.key))
+      assert.deepEqual(await readFile(cas.pathOf(damaged.key)), content(MANY - 2))
+    })
+  })
+
   it('repairs a blob that exists at its address with other content', async () => {
     await withStore(async (cas) => {
       // A torn blob for content the writer will add late (past its synchronous start).

@@ -252,6 +252,23 @@ describe('Cas', () => {
       assert.deepEqual(await listNames(join(dir, 'cas', 'tmp')), [])
     })
 
+    it('an add takes a complete-looking blob as it is; damage at full size is verify()\'s to find', async () => {
+      const { key } = cas.addBufferSync(Buffer.from('abc'))
+      const path = cas.pathOf(key)
+      await chmod(path, 0o644)
+      await writeFile(path, 'abd')
+      await chmod(path, 0o444)
+      // Same size and mode: not re-hashed by an add (no read of the stored content).
+      assert.deepEqual(cas.addBufferSync(Buffer.from('abc')), { key: ABC, digest: ABC, executable: false, size: 3, existed: true })
+      assert.deepEqual(await cas.addBuffer(Buffer.from('abc')), { key: ABC, digest: ABC, executable: false, size: 3, existed: true })
+      assert.equal(await readFile(path, 'utf8'), 'abd')
+      // verify() re-hashes; the key it found damaged is re-hashed, and repaired, by the next add.
+      assert.equal(await cas.verify(key), false)
+      assert.deepEqual(cas.addBufferSync(Buffer.from('abc')), { key: ABC, digest: ABC, executable: false, size: 3, existed: false, repaired: true })
+      assert.equal(await readFile(path, 'utf8'), 'abc')
+      assert.equal(await cas.verify(key), true)
+    })
+
     it('a blob with the wrong mode fails verification and is repaired', async () => {
       const { key } = await cas.addBuffer(Buffer.from('abc'), { executable: true })
       await chmod(cas.pathOf(key), 0o444)

@@ -27,3 +27,31 @@ export function hoistGlobalFlags(argv: string[]): string[] {
   const dashes = rest.indexOf('--')
   return dashes === -1 ? [...rest, ...leading] : [...rest.slice(0, dashes), ...leading, ...rest.slice(dashes)]
 }
+
+/**
+ * Whether oclif would print the version for these (hoisted) arguments: its rule, the first
+ * token is `--version` or one of package.json's `oclif.additionalVersionFlags`.
+ */
+export function asksForVersion(argv: string[], additionalVersionFlags: readonly string[] = []): boolean {
+  return argv[0] === '--version' || (argv[0] !== undefined && additionalVersionFlags.includes(argv[0]))
+}
+
+/** The CLI's package.json fields the version line needs. */
+export interface VersionManifest {
+  name?: string
+  version?: string
+  oclif?: { additionalVersionFlags?: string[]; hooks?: Record<string, unknown>; plugins?: string[] }
+}
+
+/**
+ * The line `nip --version` prints, as oclif's Config.userAgent builds it
+ * (`nip/0.1.0 linux-x64 node-v20.20.2`), or null where only oclif can say it: on WSL (oclif
+ * prints "wsl" as the platform there) and when the package declares an `init` hook, which oclif
+ * runs before printing the version.
+ */
+export function versionLine(pjson: VersionManifest, env: { platform: string; arch: string; release: string; node: string }): string | null {
+  if (pjson.oclif?.hooks?.init !== undefined) return null
+  if (env.platform === 'linux' && env.release.toLowerCase().includes('microsoft')) return null
+  const arch = env.arch === 'ia32' ? 'x86' : env.arch
+  return `${pjson.name}/${pjson.version ?? '0.0.0'} ${env.platform}-${arch} node-${env.node}`
+}

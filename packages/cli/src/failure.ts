@@ -30,11 +30,26 @@ function isNipErrorShape(e: unknown): e is NipErrorShape {
   return e instanceof Error && e.name === 'NipError' && typeof (e as NipErrorShape).code === 'string' && typeof (e as NipErrorShape).exitCode === 'number'
 }
 
+/**
+ * An oclif CLIError, from the bundled @oclif/core or a plugin's own copy (an `instanceof` of
+ * one copy's class does not see the other's errors).
+ */
+export function isCliError(e: unknown): e is Errors.CLIError {
+  if (e instanceof Errors.CLIError) return true
+  return e instanceof Error && typeof (e as { oclif?: unknown }).oclif === 'object' && (e as { oclif?: unknown }).oclif !== null
+}
+
+/** oclif's ExitError (an explicit exit with its own code), from any copy of @oclif/core. */
+export function isExitError(e: unknown): e is Errors.ExitError {
+  if (e instanceof Errors.ExitError) return true
+  return isCliError(e) && (e as { code?: unknown }).code === 'EEXIT' && typeof (e as { oclif: { exit?: unknown } }).oclif.exit === 'number'
+}
+
 export function toFailure(e: unknown, opts: { command?: string } = {}): Failure {
   if (isNipErrorShape(e)) {
     return { code: e.code, message: e.message, hint: e.hint ?? null, data: e.data ?? {}, exitCode: e.exitCode, ...(e.stack ? { stack: e.stack } : {}) }
   }
-  if (e instanceof Errors.CLIError) {
+  if (isCliError(e)) {
     const message = e.message.split('\n').filter((l) => l.trim() !== '' && !/^See more help with/.test(l)).join(' ').trim()
     return {
       code: 'ERR_NIP_USAGE',

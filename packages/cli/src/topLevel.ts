@@ -3,16 +3,15 @@
  * them from run(). They get the same treatment as a command's own failures — an envelope with
  * --json, `error[CODE]` otherwise — and never load core.
  */
-import { Errors } from '@oclif/core'
 import { failureEnvelope, jsonRequested } from './envelope.js'
-import { toFailure, USAGE_EXIT, type Failure } from './failure.js'
+import { isCliError, isExitError, toFailure, USAGE_EXIT, type Failure } from './failure.js'
 import { renderError } from './render/error.js'
 import { colorWanted, createStyle } from './render/style.js'
 import { closest } from './suggest.js'
 
 export async function reportTopLevelFailure(e: unknown, argv: string[]): Promise<void> {
   // An explicit exit (oclif's ExitError) carries its own code and has already printed.
-  if (e instanceof Errors.ExitError) {
+  if (isExitError(e)) {
     process.exitCode = e.oclif.exit ?? 0
     return
   }
@@ -22,7 +21,7 @@ export async function reportTopLevelFailure(e: unknown, argv: string[]): Promise
   let failure: Failure = toFailure(e)
   // oclif's own message, or @oclif/plugin-not-found's (which asks "Did you mean …?" on a
   // terminal and otherwise fails with exit 127): one usage error, with nip's own suggestion.
-  if (e instanceof Errors.CLIError && (/command .* not found/i.test(e.message) || (e.oclif?.exit === 127 && /list of available commands/.test(e.message)))) {
+  if (isCliError(e) && (/command .* not found/i.test(e.message) || (e.oclif?.exit === 127 && /list of available commands/.test(e.message)))) {
     const { COMMANDS } = await import('./commandIndex.js')
     const near = closest(command, Object.keys(COMMANDS).map((id) => id.split(':').join(' ')))
     const hint = near.length > 0 ? `Did you mean ${near.map((n) => `"nip ${n}"`).join(' or ')}? Run "nip help" for the list of commands.` : 'Run "nip --help" for the list of commands.'

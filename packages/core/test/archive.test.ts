@@ -367,10 +367,11 @@ describe('archive: unpacking in place (UnpackOptions.stage)', () => {
     assert.deepEqual((await filesUnder(stage.dir)).map((f) => relative('Programs/x/.1.tmp-t', f)), ['bin/tool', 'lib/libx.so.1', 'share/doc/x/README'])
   })
 
-  it('places neither settings files, nor a path the archive names twice, nor content already stored', async () => {
+  it('places neither settings files nor a path the archive names twice; content already stored is linked in place, not written', async () => {
     const stage = { dir: join(root, 'stage'), placed: new Map<string, string>() }
-    // Already in the store: stored as usual, never placed.
-    cas.addBufferSync(Buffer.from('hello\n'))
+    // Already in the store: recognised from its address, hardlinked to its place, not written again.
+    const stored = cas.addBufferSync(Buffer.from('hello\n'))
+    const storedBefore = await stat(cas.pathOf(stored.key))
     const data = await buildTar([
       { path: './etc/x.conf', content: 'conf\n' },
       { path: './a', content: 'first\n' },
@@ -386,11 +387,16 @@ describe('archive: unpacking in place (UnpackOptions.stage)', () => {
     assert.equal(stage.placed.has('etc/x.conf'), false)
     // The first "a" was placed; the entry that replaced it has other content: staging sees the mismatch.
     assert.notEqual(stage.placed.get('a'), blobOf('a'))
-    assert.equal(stage.placed.has('b'), false)
-    // Identical content is placed once: the second write finds the first blob (verified, not placed).
+    assert.equal(stage.placed.get('b'), stored.key)
+    assert.equal(blobOf('b'), stored.key)
+    const b = await stat(join(stage.dir, 'b'))
+    assert.equal(b.ino, storedBefore.ino, 'b is the stored blob')
+    assert.equal((await stat(cas.pathOf(stored.key))).mtimeMs, storedBefore.mtimeMs, 'the stored blob was not written again')
+    // Identical content twice (one batch, one worker, in order): written once, the second linked to it.
     assert.equal(stage.placed.get('c'), blobOf('c'))
-    assert.equal(stage.placed.has('d'), false)
+    assert.equal(stage.placed.get('d'), blobOf('d'))
     assert.equal(blobOf('c'), blobOf('d'))
+    assert.equal((await stat(join(stage.dir, 'c'))).ino, (await stat(join(stage.dir, 'd'))).ino)
     assert.equal(await readFile(cas.pathOf(blobOf('d')!), 'utf8'), 'same\n')
   })
 
