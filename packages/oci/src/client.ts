@@ -367,7 +367,9 @@ export class RegistryClient {
       if (state.status !== 204) throw await this.unexpected(state, `Asking the state of the upload of ${digest}`)
       loc = state.headers.get('location') ?? loc
       const m = /^(?:bytes=)?0-(\d+)$/.exec(state.headers.get('range') ?? '')
-      offset = m ? Number(m[1]) + 1 : 0
+      // Distribution answers `0-0` for an empty upload as well as for one byte; nip's first
+      // chunk is never one byte, so `0-0` means nothing arrived.
+      offset = m && m[1] !== '0' ? Number(m[1]) + 1 : 0
       if (offset > data.length) throw this.restart(416)
     }
     const res = await this.request('PUT', this.withDigest(loc, digest), { scope: 'pull,push', headers: { 'Content-Length': '0' } })
