@@ -5,6 +5,9 @@
  */
 import Autoremove from './commands/autoremove.js'
 import Build from './commands/build.js'
+import CacheKeygen from './commands/cache/keygen.js'
+import CacheList from './commands/cache/list.js'
+import CachePush from './commands/cache/push.js'
 import ConfigInit from './commands/config/init.js'
 import ConfigShow from './commands/config/show.js'
 import Doctor from './commands/doctor.js'
@@ -34,6 +37,9 @@ import Verify from './commands/verify.js'
 export const COMMANDS = {
   autoremove: Autoremove,
   build: Build,
+  'cache:keygen': CacheKeygen,
+  'cache:list': CacheList,
+  'cache:push': CachePush,
   'config:init': ConfigInit,
   'config:show': ConfigShow,
   doctor: Doctor,

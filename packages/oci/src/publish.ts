@@ -3,12 +3,16 @@
  * database (read-only) and the CAS. The cache key of a built program is its build fingerprint
  * (the `#…` of its package id); of any other program, its tree digest.
  */
-import type { Cas } from '@nip/cas'
-import { treeDigest } from '@nip/cas'
+import { Cas, treeDigest } from '@nip/cas'
 import { NipError, type Database, type ProgramRow, type Reporter, type TreeEntry } from '@nip/core'
 import type { RegistryClient } from './client.js'
 import { pushProgram, type PushedProgram, type PushResult } from './push.js'
 import type { SecretKey } from './signing.js'
+
+/** The root's CAS, for reading blobs to push (push never writes to it). */
+export function storeReader(casDir: string): Cas {
+  return new Cas(casDir)
+}
 
 /** The grafted versions `names` select (`NAME` = every version, `NAME@VERSION` = one); none = every grafted program. */
 export function selectPrograms(db: Database, names: string[]): ProgramRow[] {

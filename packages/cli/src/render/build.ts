@@ -4,6 +4,7 @@ import type { CheckResult } from '@nip/build'
 import { renderInstallResult } from './plan.js'
 import { formatTable } from './format.js'
 import type { Style } from './style.js'
+import { renderCachePush, type CachePushResult } from './cache.js'
 
 export interface VariantRow {
   name: string
@@ -54,6 +55,10 @@ export interface BuildResultView {
   build: BuildSummary
   dependencies?: InstallResult
   install: InstallResult
+  /** The fleet cache entry grafted instead of building (registry and tag). */
+  fleet?: { registry: string; tag: string }
+  /** What --push published. */
+  pushed?: CachePushResult
 }
 
 /** `nip build --check`: the builder's result as it is. */
@@ -104,7 +109,9 @@ function renderSummary(b: BuildSummary, style: Style): string {
 export function renderBuildResult(r: BuildResultView, style: Style): string {
   const parts = [renderSummary(r.build, style)]
   if (r.dependencies && (r.dependencies.grafted.length > 0 || r.dependencies.dryRun)) parts.push(renderInstallResult(r.dependencies, style))
+  if (r.fleet) parts.push(`${style.green('from the fleet cache')} ${r.fleet.registry}:${r.fleet.tag} (fingerprint ${r.build.fingerprint.slice(0, 16)}; not built)`)
   parts.push(renderInstallResult(r.install, style))
+  if (r.pushed) parts.push(renderCachePush(r.pushed, style))
   return parts.join('\n\n')
 }
 
