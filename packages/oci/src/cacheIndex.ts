@@ -3,11 +3,15 @@
  * cache holds, so that search and resolve read one blob instead of paging through tags and
  * manifests. It is a hint, not a trust anchor: every program is verified on its own when pulled
  * (signature and digests). Its one layer is JSON: `{ schema: 1, programs: IndexEntry[] }`.
- * Writers merge with what is there and read back their entry (two pushers racing re-merge).
+ * Registries offer no conditional PUT, so two pushers racing can each write an index without the
+ * other's entry. The tags are the truth: readCatalog takes the index, drops entries whose tag is
+ * gone, and adds program tags the index lacks from their manifests' annotations (one tags/list
+ * request, plus one manifest per missing tag); writers merge with that catalog, so the next
+ * push repairs a lost entry.
  */
 import { NipError } from '@nip/core'
 import { sha256Digest, type RegistryClient } from './client.js'
-import { EMPTY, INDEX_ARTIFACT, INDEX_LAYER, MANIFEST, type ImageManifest } from './mediaTypes.js'
+import { EMPTY, INDEX_ARTIFACT, INDEX_LAYER, MANIFEST, PROGRAM_ARTIFACT, type ImageManifest } from './mediaTypes.js'
 import { INDEX_TAG } from './reference.js'
 
 export interface IndexEntry {
@@ -75,6 +79,41 @@ async function writeIndex(client: RegistryClient, index: CacheIndex): Promise<vo
   await client.putManifest(INDEX_TAG, Buffer.from(JSON.stringify(manifest)), MANIFEST)
 }
 
+/** The index reconciled with the repository's tags (see the file comment). */
+export async function readCatalog(client: RegistryClient): Promise<CacheIndex> {
+  const [index, tags] = await Promise.all([readIndex(client), client.listTags()])
+  const present = new Set(tags)
+  const programs = index.programs.filter((p) => present.has(p.tag))
+  const known = new Set(programs.map((p) => p.tag))
+  for (const tag of tags) {
+    if (tag === INDEX_TAG || known.has(tag)) continue
+    const m = await client.getManifest(tag)
+    if (!m) continue
+    let manifest: ImageManifest
+    try {
+      manifest = JSON.parse(m.body.toString('utf8')) as ImageManifest
+    } catch {
+      continue
+    }
+    const a = manifest.annotations ?? {}
+    if (manifest.artifactType !== PROGRAM_ARTIFACT || !a['org.opencontainers.image.title'] || !a['org.opencontainers.image.version']) continue
+    programs.push({
+      name: a['org.opencontainers.image.title'],
+      version: a['org.opencontainers.image.version'],
+      source: a['dev.nip.source'] ?? '',
+      fingerprint: a['dev.nip.fingerprint'] ?? '',
+      tag,
+      digest: m.digest,
+      variants: [],
+      size: Number(a['dev.nip.size'] ?? 0),
+      files: Number(a['dev.nip.files'] ?? 0),
+      ...(a['dev.nip.signature'] ? { key: a['dev.nip.signature'].split(':')[0] } : {}),
+      pushedAt: a['org.opencontainers.image.created'] ?? '',
+    })
+  }
+  return { schema: 1, programs: sortEntries(programs) }
+}
+
 function sortEntries(list: IndexEntry[]): IndexEntry[] {
   return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))
 }
@@ -82,7 +121,7 @@ function sortEntries(list: IndexEntry[]): IndexEntry[] {
 /** Adds (or replaces, by tag) entries in the index. */
 export async function addToIndex(client: RegistryClient, entries: IndexEntry[]): Promise<void> {
   for (let round = 0; round < 4; round++) {
-    const index = await readIndex(client)
+    const index = await readCatalog(client)
     const tags = new Set(entries.map((e) => e.tag))
     index.programs = sortEntries([...index.programs.filter((p) => !tags.has(p.tag)), ...entries])
     await writeIndex(client, index)

@@ -7,7 +7,7 @@
  */
 import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter } from '@nip/core'
 import { NipError, compareVersionsNatural } from '@nip/core'
-import { readIndex, type CacheIndex, type IndexEntry } from './cacheIndex.js'
+import { readCatalog, type CacheIndex, type IndexEntry } from './cacheIndex.js'
 import type { RegistryClient } from './client.js'
 import { pullProgram, readProgram } from './pull.js'
 import { clientFor } from './registry.js'
@@ -41,7 +41,7 @@ export class OciAdapter implements SourceAdapter {
   private index(client: RegistryClient): Promise<CacheIndex> {
     let p = this.indexes.get(client.ref.url)
     if (!p) {
-      p = readIndex(client)
+      p = readCatalog(client)
       this.indexes.set(client.ref.url, p)
       p.catch(() => this.indexes.delete(client.ref.url))
     }

@@ -129,6 +129,8 @@ export async function pushProgram(program: PushedProgram, opts: PushOptions): Pr
       'org.opencontainers.image.created': new Date().toISOString(),
       'dev.nip.fingerprint': program.fingerprint,
       'dev.nip.source': program.source,
+      'dev.nip.size': String(size),
+      'dev.nip.files': String(program.entries.filter((e) => e.type === 'file').length),
       ...(opts.key ? { [SIGNATURE_ANNOTATION]: signDocument(config, opts.key) } : {}),
     },
   }

@@ -9,12 +9,13 @@ import os from 'node:os'
 import { gunzipSync } from 'node:zlib'
 import path from 'node:path'
 import { Cas } from '@nip/cas'
-import type { NipError, TreeEntry } from '@nip/core'
-import { RegistryClient, addToIndex, generateKeyPair, parsePublicKey, parseRegistryRef, parseSecretKey, pullProgram, pushProgram, readIndex, sha256Digest, treeDigestOf, type PushedProgram } from '../src/index.js'
+import type { AdapterContext, NipError, TreeEntry } from '@nip/core'
+import { OciAdapter, RegistryClient, readCatalog, generateKeyPair, parsePublicKey, parseRegistryRef, parseSecretKey, pullProgram, pushProgram, readIndex, sha256Digest, treeDigestOf, type PushedProgram } from '../src/index.js'
 import { startProxy, startRegistry, which, type Registry } from './registryServer.js'
 
 const HAVE = which('docker-registry') && which('htpasswd')
 const USERS = { alice: 'wonderland' }
+const USERS_CRED = { username: 'alice', password: 'wonderland' }
 
 function client(host: string, opts: { user?: string; password?: string; retries?: number; chunkSize?: number; repo?: string } = {}): RegistryClient {
   return new RegistryClient({
@@ -220,11 +221,43 @@ describe('oci: against a real registry', function () {
     assert.deepEqual(await ic.listTags(), ['v1'])
   })
 
-  it('the index keeps every program when two pushes record at once', async () => {
+  it('the oci source resolves from the index and fails over from a mirror serving wrong bytes to the next', async () => {
+    const c = client(reg.host, { user: 'alice', password: 'wonderland', repo: 'mirror/nip' })
+    const p = await program(cas, 'mirrored', '3.1', { 'bin/hello': Buffer.alloc(90_000, 9) })
+    const res = await pushProgram(p, { client: c, cas, key: secret })
+    const proxy = await startProxy(reg.host, { rules: [{ method: 'GET', path: /\/blobs\/sha256:/, action: 'corrupt' }] })
+    try {
+      const adapter = new OciAdapter()
+      const warnings: string[] = []
+      const casB = new Cas(path.join(tmp, 'cas-b'))
+      const ctx = {
+        cas: casB,
+        reporter: { emit: (e: { type: string; message?: string }) => e.type === 'warning' && warnings.push(e.message ?? '') },
+        config: { registries: [`oci://${proxy.host}/mirror/nip`, `oci://${reg.host}/mirror/nip`], 'insecure-registries': [proxy.host, reg.host], credentials: { [proxy.host]: USERS_CRED, [reg.host]: USERS_CRED }, 'trusted-public-keys': [keys.public], retries: 0 },
+        limits: { maxEntries: 1000, maxTotalSize: 1e9, maxPathLength: 4096, maxDepth: 256 },
+        cacheDir: tmp,
+      } as unknown as AdapterContext
+      const refs = await adapter.resolve({ name: 'mirrored', raw: 'mirrored' }, ctx)
+      assert.deepEqual(refs.map((r) => [r.source, r.version, r.id]), [['oci', '3.1', `${res.tag}@${res.digest}`]])
+      const got = await adapter.fetch(refs[0], ctx)
+      assert.equal(treeDigestOf(got.entries), p.treeDigest)
+      assert.ok(warnings.some((w) => w.includes(proxy.host) && /hashes to/.test(w)), warnings.join('\n'))
+    } finally {
+      await proxy.stop()
+    }
+  })
+
+  it('two pushes racing on the index lose no program: readers reconcile with the tags, the next push repairs the index', async () => {
     const c1 = client(reg.host, { user: 'alice', password: 'wonderland', repo: 'race/nip' })
     const c2 = client(reg.host, { user: 'alice', password: 'wonderland', repo: 'race/nip' })
-    const e = (name: string) => ({ name, version: '1', source: 'gobo', fingerprint: name, tag: `${name}-1`, digest: sha256Digest(Buffer.from(name)), variants: [], size: 0, files: 0, pushedAt: '' })
-    await Promise.all([addToIndex(c1, [e('one')]), addToIndex(c2, [e('two')])])
-    assert.deepEqual((await readIndex(c1)).programs.map((p) => p.name).sort(), ['one', 'two'])
+    const [one, two] = await Promise.all([
+      pushProgram(await program(cas, 'one', '1', { 'bin/hello': '1' }), { client: c1, cas, key: secret }),
+      pushProgram(await program(cas, 'two', '1', { 'bin/hello': '2' }), { client: c2, cas, key: secret }),
+    ])
+    const catalog = await readCatalog(c1)
+    assert.deepEqual(catalog.programs.map((p) => [p.name, p.digest]), [['one', one.digest], ['two', two.digest]])
+    await pushProgram(await program(cas, 'three', '1', { 'bin/hello': '3' }), { client: c1, cas, key: secret })
+    assert.deepEqual((await readIndex(c1)).programs.map((p) => p.name), ['one', 'three', 'two'])
   })
+
 })

@@ -116,7 +116,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     for (const ref of settings.registries) {
       try {
         const client = oci.clientFor(ref, settings, { reporter: this.reporter })
-        const hit = (await oci.readIndex(client)).programs.find((p) => p.fingerprint === plan.fingerprint && p.name === plan.name && p.version === plan.version)
+        const hit = (await oci.readCatalog(client)).programs.find((p) => p.fingerprint === plan.fingerprint && p.name === plan.name && p.version === plan.version)
         if (!hit) continue
         const pulled = await oci.pullProgram(hit.digest, { client, cas: nip.cas, trusted: settings.trustedKeys, requireSigs: settings.requireSigs, limits: nip.limits, jobs: settings.jobs })
         if (pulled.document.fingerprint !== plan.fingerprint) continue

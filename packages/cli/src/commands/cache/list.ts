@@ -21,7 +21,7 @@ export default class CacheList extends BaseCommand<CacheListResult> {
     if (refs.length === 0) throw await this.usageError('No registry is configured.', 'Pass --from oci://HOST[:PORT]/REPO, or set [oci] registries.')
     const registries: CacheListResult['registries'] = []
     for (const ref of refs) {
-      const index = await oci.readIndex(oci.clientFor(ref, settings, { reporter: this.reporter }))
+      const index = await oci.readCatalog(oci.clientFor(ref, settings, { reporter: this.reporter }))
       registries.push({ registry: ref.url, programs: index.programs })
     }
     return { registries }
