@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { NipError, TreeEntry } from '@nip/core'
-import { findCredentials, generateKeyPair, parseChallenge, parseDocument, parsePublicKey, parseRegistryRef, parseSecretKey, planLayers, readOciSettings, signDocument, tagFor, verifyDocument, PACK_THRESHOLD } from '../src/index.js'
+import { findCredentials, generateKeyPair, parseChallenge, parseDocument, parsePublicKey, parseRegistryRef, parseSecretKey, planLayers, readOciSettings, signDocument, tagFor, verifyDocument, PACK_THRESHOLD, SMALL_LAYERS, packFanout } from '../src/index.js'
 
 const code = (c: string) => (e: unknown) => {
   assert.equal((e as NipError).code, c, String(e))
@@ -19,14 +19,14 @@ function seeded(seed: number): () => number {
 
 function tree(n: number, rnd: () => number, salt = ''): TreeEntry[] {
   return Array.from({ length: n }, (_, i) => {
-    const size = rnd() < 0.1 ? PACK_THRESHOLD + Math.floor(rnd() * 1e6) : Math.floor(rnd() * 8000)
+    const size = Math.floor(rnd() * 80_000)
     const digest = createHash('sha256').update(`${salt}${i}`).digest('hex')
     return { path: `f/${i}`, type: 'file' as const, mode: 0o644, blob: digest, size }
   })
 }
 
 describe('oci: layers', () => {
-  it('a large file is a layer of its own; small ones are packed; equal contents once', () => {
+  it('each distinct content is a layer while there are few; equal contents once', () => {
     const entries: TreeEntry[] = [
       { path: 'big', type: 'file', mode: 0o644, blob: 'a'.repeat(64), size: PACK_THRESHOLD },
       { path: 'small1', type: 'file', mode: 0o644, blob: 'b'.repeat(64), size: 10 },
@@ -37,7 +37,16 @@ describe('oci: layers', () => {
     assert.deepEqual(layers.map((l) => l.files.map((f) => f.digest[0])), [['a'], ['b']])
   })
 
-  it('a new version changing 5% of the files re-sends about the bytes of what changed', () => {
+  it('packs small files beyond SMALL_LAYERS with a content-defined fan-out', () => {
+    assert.equal(packFanout(SMALL_LAYERS), 1)
+    assert.equal(packFanout(50_000), 16)
+    const entries = Array.from({ length: 10_000 }, (_, i) => ({ path: `f/${i}`, type: 'file' as const, mode: 0o644, blob: createHash('sha256').update(String(i)).digest('hex'), size: 100 }))
+    const layers = planLayers(entries)
+    assert.ok(layers.length <= SMALL_LAYERS && layers.length > 1000, `${layers.length} layers`)
+    assert.equal(layers.reduce((n, l) => n + l.files.length, 0), 10_000)
+  })
+
+  it('a new version changing 5% of 5,000 files re-sends at most 10% of the bytes', () => {
     const rnd = seeded(42)
     const v1 = tree(5000, rnd)
     const v2 = v1.map((e, i) => (i % 20 === 7 ? { ...e, blob: createHash('sha256').update(`v2-${i}`).digest('hex') } : e))
