@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises'
 import type { Cas } from '@nip/cas'
 import { NipError, type DependencySpec, type TreeEntry } from '@nip/core'
 import { sha256Digest, type RegistryClient } from './client.js'
-import { addToIndex, type IndexEntry } from './cacheIndex.js'
-import { DOCUMENT_SCHEMA, type DocumentEntry, type ProgramDocument } from './document.js'
-import { digestOfKey, planLayers } from './layers.js'
+import { addToIndex, readCatalog, type IndexEntry } from './cacheIndex.js'
+import { DOCUMENT_SCHEMA, parseDocument, type DocumentEntry, type ProgramDocument } from './document.js'
+import { digestOfKey, planLayers, type KnownLayer } from './layers.js'
 import { MANIFEST, PACK, PROGRAM_ARTIFACT, PROGRAM_CONFIG, SIGNATURE_ANNOTATION, type ImageManifest } from './mediaTypes.js'
 import { tagFor } from './reference.js'
 import { eachLimited } from './registry.js'
@@ -37,6 +37,8 @@ export interface PushResult {
   tag: string
   digest: string
   layers: number
+  /** Layers of earlier versions reused as they are. */
+  reused: number
   /** Layers sent, found present, and mounted. */
   uploaded: number
   present: number
@@ -66,22 +68,57 @@ async function readBlob(cas: Cas, key: string): Promise<Buffer> {
   }
 }
 
+/**
+ * The layers of the latest versions of `name` in the repository (up to `versions`), from their
+ * documents, for planLayers to reuse. Unreadable ones are skipped: reuse is an optimisation.
+ */
+export async function knownLayers(client: RegistryClient, name: string, versions = 3): Promise<KnownLayer[]> {
+  const known: KnownLayer[] = []
+  let catalog
+  try {
+    catalog = await readCatalog(client)
+  } catch {
+    return known
+  }
+  const recent = catalog.programs.filter((p) => p.name === name).sort((a, b) => (a.pushedAt < b.pushedAt ? 1 : -1)).slice(0, versions)
+  for (const p of recent) {
+    try {
+      const m = await client.getManifest(p.digest)
+      if (!m) continue
+      const manifest = JSON.parse(m.body.toString('utf8')) as ImageManifest
+      if (manifest.config?.mediaType !== PROGRAM_CONFIG) continue
+      const doc = parseDocument(await client.getBlob(manifest.config.digest, manifest.config.size))
+      const files = doc.layers.map((l) => ({ digest: l.digest, size: l.size, files: [] as KnownLayer['files'] }))
+      const seen = new Set<string>()
+      for (const e of doc.entries) {
+        if (e.type !== 'file' || seen.has(`${e.layer}:${e.blob}`)) continue
+        seen.add(`${e.layer}:${e.blob}`)
+        files[e.layer!].files.push({ digest: digestOfKey(e.blob!), size: e.size!, offset: e.offset! })
+      }
+      known.push(...files)
+    } catch {
+      // Not reusable; the next push packs afresh.
+    }
+  }
+  return known
+}
+
 export async function pushProgram(program: PushedProgram, opts: PushOptions): Promise<PushResult> {
   const { client, cas } = opts
-  const plan = planLayers(program.entries)
+  const plan = planLayers(program.entries, await knownLayers(client, program.name))
   const where = new Map<string, { layer: number; offset: number }>()
   plan.forEach((l, i) => {
-    let offset = 0
-    for (const f of l.files) {
-      where.set(f.digest, { layer: i, offset })
-      offset += f.size
-    }
+    for (const f of l.files) if (!where.has(f.digest)) where.set(f.digest, { layer: i, offset: f.offset })
   })
   const keyOf = new Map<string, string>()
   for (const e of program.entries) if (e.type === 'file' && e.blob) keyOf.set(digestOfKey(e.blob), e.blob)
   const layers: { digest: string; size: number }[] = new Array(plan.length)
   const before = { ...client.traffic }
   await eachLimited(plan, opts.jobs ?? 4, async (l, i) => {
+    if (l.reuse) {
+      layers[i] = { digest: l.reuse, size: l.size }
+      return
+    }
     const parts = await Promise.all(l.files.map((f) => readBlob(cas, keyOf.get(f.digest)!)))
     const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
     if (data.length !== l.size) throw new NipError('ERR_NIP_CAS_CORRUPT', `A layer of ${program.name} ${program.version} has ${data.length} bytes, the tree says ${l.size}.`, { hint: 'Run nip verify; the store or the database is damaged.' })
@@ -98,7 +135,7 @@ export async function pushProgram(program: PushedProgram, opts: PushOptions): Pr
       if (e.settings) base.settings = true
       return base
     })
-  const size = plan.reduce((n, l) => n + l.size, 0)
+  const size = [...new Map(program.entries.filter((e) => e.type === 'file').map((e) => [digestOfKey(e.blob!), e.size ?? 0])).values()].reduce((n, s) => n + s, 0)
   const doc: ProgramDocument = {
     schema: DOCUMENT_SCHEMA,
     name: program.name,
@@ -150,7 +187,7 @@ export async function pushProgram(program: PushedProgram, opts: PushOptions): Pr
     pushedAt: new Date().toISOString(),
   }
   const t = client.traffic
-  const result = { name: program.name, version: program.version, tag, digest, layers: plan.length, uploaded: t.uploaded - before.uploaded, present: t.present - before.present, mounted: t.mounted - before.mounted, sent: t.sent - before.sent, size, ...(opts.key ? { signedBy: opts.key.name } : {}) }
+  const result = { name: program.name, version: program.version, tag, digest, layers: plan.length, reused: plan.filter((l) => l.reuse).length, uploaded: t.uploaded - before.uploaded, present: t.present - before.present, mounted: t.mounted - before.mounted, sent: t.sent - before.sent, size, ...(opts.key ? { signedBy: opts.key.name } : {}) }
   if (opts.index !== false) await addToIndex(client, [entry])
   return result
 }

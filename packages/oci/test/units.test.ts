@@ -5,67 +5,48 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { NipError, TreeEntry } from '@nip/core'
-import { findCredentials, generateKeyPair, parseChallenge, parseDocument, parsePublicKey, parseRegistryRef, parseSecretKey, planLayers, readOciSettings, signDocument, tagFor, verifyDocument, PACK_THRESHOLD, SMALL_LAYERS, packFanout } from '../src/index.js'
+import { findCredentials, generateKeyPair, parseChallenge, parseDocument, parsePublicKey, parseRegistryRef, parseSecretKey, planLayers, readOciSettings, signDocument, tagFor, verifyDocument, PACK_TARGET, packFanout, type KnownLayer, type PlannedLayer } from '../src/index.js'
 
 const code = (c: string) => (e: unknown) => {
   assert.equal((e as NipError).code, c, String(e))
   return true
 }
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32)
-}
-
-function tree(n: number, rnd: () => number, salt = ''): TreeEntry[] {
-  return Array.from({ length: n }, (_, i) => {
-    const size = Math.floor(rnd() * 80_000)
-    const digest = createHash('sha256').update(`${salt}${i}`).digest('hex')
-    return { path: `f/${i}`, type: 'file' as const, mode: 0o644, blob: digest, size }
-  })
-}
-
 describe('oci: layers', () => {
-  it('each distinct content is a layer while there are few; equal contents once', () => {
+  const file = (i: number, size: number, salt = ''): TreeEntry => ({ path: `f/${i}`, type: 'file', mode: 0o644, blob: createHash('sha256').update(`${salt}${i}`).digest('hex'), size })
+  const known = (plan: PlannedLayer[]): KnownLayer[] => plan.map((l, i) => ({ digest: l.reuse ?? `sha256:${createHash('sha256').update(`layer${i}${l.files.map((f) => f.digest).join()}`).digest('hex')}`, size: l.size, files: l.files }))
+
+  it('a large file is a layer of its own; small ones are packed to about a MiB; equal contents once', () => {
     const entries: TreeEntry[] = [
-      { path: 'big', type: 'file', mode: 0o644, blob: 'a'.repeat(64), size: PACK_THRESHOLD },
+      { path: 'big', type: 'file', mode: 0o644, blob: 'a'.repeat(64), size: PACK_TARGET },
       { path: 'small1', type: 'file', mode: 0o644, blob: 'b'.repeat(64), size: 10 },
       { path: 'same', type: 'file', mode: 0o755, blob: 'b'.repeat(64) + '-x', size: 10 },
       { path: 'd', type: 'dir', mode: 0o755 },
     ]
-    const layers = planLayers(entries)
-    assert.deepEqual(layers.map((l) => l.files.map((f) => f.digest[0])), [['a'], ['b']])
+    assert.deepEqual(planLayers(entries).map((l) => l.files.map((f) => f.digest[0])), [['a'], ['b']])
+    assert.equal(packFanout(40_000), 16)
+    const many = planLayers(Array.from({ length: 50_000 }, (_, i) => file(i, 2048)))
+    assert.ok(many.length > 50 && many.length < 400, `${many.length} layers for 50,000 files of 2 KiB`)
+    assert.equal(many.reduce((n, l) => n + l.files.length, 0), 50_000)
   })
 
-  it('packs small files beyond SMALL_LAYERS with a content-defined fan-out', () => {
-    assert.equal(packFanout(SMALL_LAYERS), 1)
-    assert.equal(packFanout(50_000), 16)
-    const entries = Array.from({ length: 10_000 }, (_, i) => ({ path: `f/${i}`, type: 'file' as const, mode: 0o644, blob: createHash('sha256').update(String(i)).digest('hex'), size: 100 }))
-    const layers = planLayers(entries)
-    assert.ok(layers.length <= SMALL_LAYERS && layers.length > 1000, `${layers.length} layers`)
-    assert.equal(layers.reduce((n, l) => n + l.files.length, 0), 10_000)
+  it('a new version changing 5% of 5,000 files reuses the earlier layers and sends at most 10% of the bytes', () => {
+    const v1 = Array.from({ length: 5000 }, (_, i) => file(i, 40_000))
+    const v2 = v1.map((e, i) => (i % 20 === 7 ? file(i, 40_000, 'v2-') : e))
+    const p1 = planLayers(v1)
+    const p2 = planLayers(v2, known(p1))
+    const total = 5000 * 40_000
+    const sent = p2.filter((l) => !l.reuse).reduce((n, l) => n + l.size, 0)
+    assert.ok(sent / total <= 0.1, `sent ${(100 * sent / total).toFixed(1)}%`)
+    // Every content of v2 is in exactly one planned layer.
+    const placed = new Set(p2.flatMap((l) => l.files.map((f) => f.digest)))
+    assert.equal(placed.size, 5000)
   })
 
-  it('a new version changing 5% of 5,000 files re-sends at most 10% of the bytes', () => {
-    const rnd = seeded(42)
-    const v1 = tree(5000, rnd)
-    const v2 = v1.map((e, i) => (i % 20 === 7 ? { ...e, blob: createHash('sha256').update(`v2-${i}`).digest('hex') } : e))
-    const key = (l: { files: { digest: string }[] }) => l.files.map((f) => f.digest).join()
-    const before = new Set(planLayers(v1).map(key))
-    const l2 = planLayers(v2)
-    const total = l2.reduce((n, l) => n + l.size, 0)
-    const resent = l2.filter((l) => !before.has(key(l))).reduce((n, l) => n + l.size, 0)
-    assert.ok(resent / total <= 0.1, `re-sent ${(100 * resent / total).toFixed(1)}% of the bytes`)
-    // The cut points are content-defined: packs not touched by a change are the same packs.
-    assert.ok(l2.filter((l) => before.has(key(l))).length > l2.length / 2)
-  })
-
-  it('50,000 small files make a manifest that registries accept (well under 4 MiB)', () => {
-    const rnd = seeded(7)
-    const entries = Array.from({ length: 50_000 }, (_, i) => ({ path: `f/${i}`, type: 'file' as const, mode: 0o644, blob: createHash('sha256').update(String(i)).digest('hex'), size: 1 + Math.floor(rnd() * 8000) }))
-    const layers = planLayers(entries)
-    const manifestBytes = layers.length * 150
-    assert.ok(manifestBytes < 1024 * 1024, `${layers.length} layers`)
+  it('does not reuse a layer that is mostly other files', () => {
+    const v1 = Array.from({ length: 100 }, (_, i) => file(i, 40_000))
+    const v2 = v1.filter((_, i) => i % 4 === 0) // a quarter of each old pack
+    assert.equal(planLayers(v2, known(planLayers(v1))).filter((l) => l.reuse).length, 0)
   })
 })
 
