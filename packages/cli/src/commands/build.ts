@@ -141,7 +141,9 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     try {
       if (!db || !row) throw new core.NipError('ERR_NIP_NOT_INSTALLED', `${plan.name} ${plan.version} is not grafted; nothing to push.`, {})
       const client = oci.clientFor(settings.pushTo, settings, { reporter: this.reporter })
-      const programs = await oci.pushPrograms({ db, cas: nip.cas, rows: [row], client, key, jobs: settings.jobs, reporter: this.reporter, extra: () => ({ fingerprint: plan.fingerprint, variants: plan.resolved.words }) })
+      const target = settings.pushTo
+      const mountFrom = settings.registries.filter((r) => r.host === target.host && r.repository !== target.repository).map((r) => r.repository)
+      const programs = await oci.pushPrograms({ db, cas: nip.cas, rows: [row], client, key, jobs: settings.jobs, mountFrom, reporter: this.reporter, extra: () => ({ fingerprint: plan.fingerprint, variants: plan.resolved.words }) })
       return { registry: settings.pushTo.url, programs }
     } finally {
       db?.close()
