@@ -50,6 +50,7 @@ export async function readIndex(client: RegistryClient): Promise<CacheIndex> {
   }
   const layer = manifest.layers?.[0]
   if (manifest.artifactType !== INDEX_ARTIFACT || layer?.mediaType !== INDEX_LAYER) throw notIndex(client, `its artifact type is ${JSON.stringify(manifest.artifactType)}`)
+  if (!(layer.size <= 256 * 1024 * 1024)) throw notIndex(client, `it would be ${layer.size} bytes`)
   const body = await client.getBlob(layer.digest, layer.size)
   try {
     const doc = JSON.parse(body.toString('utf8')) as CacheIndex

@@ -61,6 +61,9 @@ interface RequestInit2 {
   once?: boolean
 }
 
+/** Distribution refuses manifests over 4 MiB; nip reads none larger. */
+export const MAX_MANIFEST = 4 * 1024 * 1024
+
 const TRANSIENT = (status: number) => status >= 500 || status === 429 || status === 408
 
 export function sha256Digest(data: Uint8Array): string {
@@ -398,7 +401,17 @@ export class RegistryClient {
       return null
     }
     if (res.status !== 200) throw await this.unexpected(res, `GET manifest ${reference}`)
-    const body = Buffer.from(await res.arrayBuffer())
+    const parts: Buffer[] = []
+    let size = 0
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength
+      if (size > MAX_MANIFEST) {
+        await res.body?.cancel().catch(() => undefined)
+        throw this.fail(`Manifest ${reference} is larger than ${MAX_MANIFEST} bytes.`, 'Registries cap manifests at 4 MiB; this one is not what nip expects.', { reference })
+      }
+      parts.push(Buffer.from(chunk))
+    }
+    const body = Buffer.concat(parts)
     const digest = sha256Digest(body)
     if (reference.startsWith('sha256:') && digest !== reference) {
       throw new NipError('ERR_NIP_HASH_MISMATCH', `Manifest ${reference} from ${this.ref.url} hashes to ${digest}.`, { hint: 'The registry served a wrong manifest; nothing was grafted.', data: { registry: this.ref.url, expected: reference, actual: digest } })

@@ -16,6 +16,9 @@ import { MANIFEST, PROGRAM_CONFIG, SIGNATURE_ANNOTATION, type ImageManifest } fr
 import { eachLimited } from './registry.js'
 import { verifyDocument, type PublicKey } from './signing.js'
 
+/** The largest program document nip reads (a 50,000-file tree's is about 10 MiB). */
+export const MAX_DOCUMENT = 256 * 1024 * 1024
+
 export interface PullOptions {
   client: RegistryClient
   cas: Cas
@@ -48,6 +51,7 @@ export async function readProgram(client: RegistryClient, reference: string, opt
   if (manifest.mediaType !== MANIFEST || manifest.config?.mediaType !== PROGRAM_CONFIG || !Array.isArray(manifest.layers)) {
     throw new NipError('ERR_NIP_BAD_PACKAGE', `${what} is not a nip program (config ${JSON.stringify(manifest.config?.mediaType)}).`, { hint: 'nip grafts only artifacts nip cache push made.', data: { reference } })
   }
+  if (!(manifest.config.size <= MAX_DOCUMENT)) throw new NipError('ERR_NIP_BAD_PACKAGE', `${what}: the program document would be ${manifest.config.size} bytes.`, { hint: `nip reads documents up to ${MAX_DOCUMENT} bytes; nothing was grafted.`, data: { reference } })
   const config = await client.getBlob(manifest.config.digest, manifest.config.size)
   const signature = manifest.annotations?.[SIGNATURE_ANNOTATION]
   let signedBy: string | undefined
@@ -62,7 +66,9 @@ export async function pullProgram(reference: string, opts: PullOptions): Promise
   const { client, cas } = opts
   const { document, digest, signedBy } = await readProgram(client, reference, opts)
   const files = document.entries.filter((e) => e.type === 'file')
-  if (opts.limits && (document.entries.length > opts.limits.maxEntries || document.size > opts.limits.maxTotalSize)) {
+  const layerBytes = document.layers.reduce((n, l) => n + l.size, 0)
+  // Reused layers carry other versions' files too, at most as many bytes as this tree's (REUSE_MIN).
+  if (opts.limits && (document.entries.length > opts.limits.maxEntries || document.size > opts.limits.maxTotalSize || layerBytes > 2 * opts.limits.maxTotalSize)) {
     throw new NipError('ERR_NIP_ARCHIVE_TOO_LARGE', `${document.name} ${document.version} has ${document.entries.length} entries and ${document.size} bytes, over the configured limits.`, { hint: 'Raise max-archive-entries / max-archive-size if you trust this cache.' })
   }
   const byLayer = new Map<number, typeof files>()
