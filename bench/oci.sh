@@ -9,7 +9,8 @@
 #     package file;
 #   - a second push of a new version sharing 95% of its files: the share of bytes sent;
 #   - eight roots pulling the same program at once: all must succeed; total time and bytes served.
-# Runs are interleaved (nip, peer, nip, peer, ...). Needs docker-registry, skopeo, bsdtar, zstd.
+# Runs are interleaved (nip, peer, nip, peer, ...); each iteration starts with an empty registry.
+# Needs docker-registry, skopeo, bsdtar, zstd, curl, bc.
 set -eu
 RUNS=${1:-3}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,11 +30,16 @@ echo "note: the machine is shared with other work; figures are indicative (media
 port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 PORT=$(port)
 HOST=127.0.0.1:$PORT
-mkdir -p "$WORK/reg"
-printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/reg/data\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n' "$WORK" "$HOST" > "$WORK/reg/config.yml"
-docker-registry serve "$WORK/reg/config.yml" >"$WORK/reg/log" 2>&1 &
-REG_PID=$!
-until curl -s -o /dev/null "http://$HOST/v2/"; do sleep 0.1; done
+# fresh_registry: a new, empty registry on $HOST (each timed iteration starts from one, so that
+# neither tool finds blobs the other, or an earlier iteration, left; skopeo would mount them).
+fresh_registry() {
+  if [ -n "$REG_PID" ]; then kill "$REG_PID"; wait "$REG_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK/reg"; mkdir -p "$WORK/reg"
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s/reg/data\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n' "$WORK" "$HOST" > "$WORK/reg/config.yml"
+  docker-registry serve "$WORK/reg/config.yml" >"$WORK/reg/log" 2>&1 &
+  REG_PID=$!
+  until curl -s -o /dev/null "http://$HOST/v2/"; do sleep 0.1; done
+}
 
 $NIP cache keygen bench-1 --out "$WORK/keys/bench-1.secret" --json >/dev/null
 PUB=$(cat "$WORK/keys/bench-1.pub")
@@ -98,6 +104,7 @@ bench_one() {
   $NIP --root "$S" install --source pacman "$pkg" --yes --quiet >/dev/null
   i=0
   while [ $i -lt "$RUNS" ]; do
+    fresh_registry
     sync; sleep 1
     t0=$(now); $NIP --root "$S" cache push "$name" --to "oci://$HOST/$name-$i" --yes --quiet >/dev/null; t1=$(now)
     echo "$t1 - $t0" | bc >> "$WORK/push.t"
@@ -124,7 +131,7 @@ bench_one() {
   # Version 2 shares 95% of the files: push it where version 1 is.
   make_pkg "$name" "$3" "$4" 2
   $NIP --root "$S" install --source pacman "$WORK/$name-2.0-1-x86_64.pkg.tar.zst" --yes --quiet >/dev/null
-  $NIP --root "$S" cache push "$name@2.0-1" --to "oci://$HOST/$name-0" --json > "$WORK/v2.json"
+  $NIP --root "$S" cache push "$name@2.0-1" --to "oci://$HOST/$name-$((RUNS - 1))" --json > "$WORK/v2.json" 2>/dev/null
   node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).result.programs[0]; console.log(`  second version (95% of files shared): sent ${(r.sent / 1048576).toFixed(1)} MiB of ${(r.size / 1048576).toFixed(1)} MiB = ${(100 * r.sent / r.size).toFixed(1)}% (${r.uploaded} of ${r.layers} layers)`)' "$WORK/v2.json"
 }
 
@@ -142,7 +149,7 @@ fleet() {
   j=0
   while [ $j -lt 8 ]; do
     F="$WORK/fleet-$j"; mkdir -p "$F/etc/nip"
-    printf '[oci]\nregistries = ["oci://127.0.0.1:%s/%s-0"]\ninsecure-registries = ["127.0.0.1:%s"]\ntrusted-public-keys = ["%s"]\n' "$RP" "$name" "$RP" "$PUB" > "$F/etc/nip/nip.conf"
+    printf '[oci]\nregistries = ["oci://127.0.0.1:%s/%s-%s"]\ninsecure-registries = ["127.0.0.1:%s"]\ntrusted-public-keys = ["%s"]\n' "$RP" "$name" "$((RUNS - 1))" "$RP" "$PUB" > "$F/etc/nip/nip.conf"
     j=$((j + 1))
   done
   sync; sleep 1
