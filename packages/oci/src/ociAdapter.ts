@@ -9,7 +9,7 @@ import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, Packag
 import { NipError, compareVersionsNatural } from '@nip/core'
 import { readCatalog, type CacheIndex, type IndexEntry } from './cacheIndex.js'
 import type { RegistryClient } from './client.js'
-import { pullProgram, readProgram } from './pull.js'
+import { pullProgram, readProgram, type ReadProgram } from './pull.js'
 import { clientFor } from './registry.js'
 import { readOciSettings, type OciSettings } from './settings.js'
 
@@ -24,6 +24,19 @@ export class OciAdapter implements SourceAdapter {
   readonly id = OCI_SOURCE
   private readonly indexes = new Map<string, Promise<CacheIndex>>()
   private readonly clients = new Map<string, RegistryClient>()
+  /** Verified artifacts by manifest digest: describe and fetch read the document once. */
+  private readonly programs = new Map<string, Promise<ReadProgram>>()
+
+  private read(ctx: AdapterContext, digest: string): Promise<ReadProgram> {
+    let p = this.programs.get(digest)
+    if (!p) {
+      const s = this.settings(ctx)
+      p = this.firstAnswer(ctx, (c) => readProgram(c, digest, { trusted: s.trustedKeys, requireSigs: s.requireSigs }))
+      this.programs.set(digest, p)
+      p.catch(() => this.programs.delete(digest))
+    }
+    return p
+  }
 
   private settings(ctx: AdapterContext): OciSettings {
     return readOciSettings(ctx.config)
@@ -135,9 +148,8 @@ export class OciAdapter implements SourceAdapter {
   }
 
   async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
-    const s = this.settings(ctx)
     const digest = this.digestOf(ref)
-    const { document, signedBy } = await this.firstAnswer(ctx, (c) => readProgram(c, digest, { trusted: s.trustedKeys, requireSigs: s.requireSigs }))
+    const { document, signedBy } = await this.read(ctx, digest)
     return {
       ref,
       dependencies: document.dependencies,
@@ -155,7 +167,8 @@ export class OciAdapter implements SourceAdapter {
   async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
     const s = this.settings(ctx)
     const digest = this.digestOf(ref)
-    const pulled = await this.firstAnswer(ctx, (client) => pullProgram(digest, { client, cas: ctx.cas, trusted: s.trustedKeys, requireSigs: s.requireSigs, limits: { maxEntries: ctx.limits.maxEntries, maxTotalSize: ctx.limits.maxTotalSize }, jobs: s.jobs }))
+    const read = await this.read(ctx, digest).catch(() => undefined)
+    const pulled = await this.firstAnswer(ctx, (client) => pullProgram(digest, { ...(read ? { read } : {}), client, cas: ctx.cas, trusted: s.trustedKeys, requireSigs: s.requireSigs, limits: { maxEntries: ctx.limits.maxEntries, maxTotalSize: ctx.limits.maxTotalSize }, jobs: s.jobs }))
     if (pulled.document.name !== ref.name || pulled.document.version !== ref.version) {
       throw new NipError('ERR_NIP_BAD_PACKAGE', `${ref.id} holds ${pulled.document.name} ${pulled.document.version}, not ${ref.name} ${ref.version}.`, { hint: 'The cache index does not match the artifact; push it again.', data: { ref } })
     }

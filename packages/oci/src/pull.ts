@@ -26,6 +26,15 @@ export interface PullOptions {
   requireSigs: boolean
   limits?: Pick<Limits, 'maxEntries' | 'maxTotalSize'>
   jobs?: number
+  /** The artifact as readProgram verified it already (its content is the same on every mirror). */
+  read?: ReadProgram
+}
+
+export interface ReadProgram {
+  manifest: ImageManifest
+  document: ProgramDocument
+  digest: string
+  signedBy?: string
 }
 
 export interface PullResult {
@@ -38,7 +47,7 @@ export interface PullResult {
 }
 
 /** The manifest and verified document of a program artifact (no layers fetched). */
-export async function readProgram(client: RegistryClient, reference: string, opts: Pick<PullOptions, 'trusted' | 'requireSigs'>): Promise<{ manifest: ImageManifest; document: ProgramDocument; digest: string; signedBy?: string }> {
+export async function readProgram(client: RegistryClient, reference: string, opts: Pick<PullOptions, 'trusted' | 'requireSigs'>): Promise<ReadProgram> {
   const what = `${client.ref.url}@${reference}`
   const m = await client.getManifest(reference)
   if (!m) throw new NipError('ERR_NIP_NOT_FOUND', `${what} does not exist.`, { hint: 'nip cache list shows what the cache holds.', data: { registry: client.ref.url, reference } })
@@ -64,7 +73,7 @@ export async function readProgram(client: RegistryClient, reference: string, opt
 
 export async function pullProgram(reference: string, opts: PullOptions): Promise<PullResult> {
   const { client, cas } = opts
-  const { document, digest, signedBy } = await readProgram(client, reference, opts)
+  const { document, digest, signedBy } = opts.read && opts.read.digest === reference ? opts.read : await readProgram(client, reference, opts)
   const files = document.entries.filter((e) => e.type === 'file')
   const layerBytes = document.layers.reduce((n, l) => n + l.size, 0)
   // Reused layers carry other versions' files too, at most as many bytes as this tree's (REUSE_MIN).
