@@ -64,6 +64,12 @@ interface RequestInit2 {
 /** Distribution refuses manifests over 4 MiB; nip reads none larger. */
 export const MAX_MANIFEST = 4 * 1024 * 1024
 
+const TOUCH = Symbol('touch')
+/** Resets a response's idle timer (a byte arrived). */
+function touch(res: Response): void {
+  ;(res as Response & { [TOUCH]?: () => void })[TOUCH]?.()
+}
+
 const TRANSIENT = (status: number) => status >= 500 || status === 429 || status === 408
 
 export function sha256Digest(data: Uint8Array): string {
@@ -153,11 +159,18 @@ export class RegistryClient {
     const controller = new AbortController()
     const timer = setTimeout(() => controller.abort(new Error(`no answer for ${this.timeoutMs} ms`)), this.timeoutMs)
     const signal = this.opts.signal ? AbortSignal.any([controller.signal, this.opts.signal]) : controller.signal
+    let res: Response
     try {
-      return await fetch(url, { method, headers, ...(body ? { body } : {}), signal, redirect: 'follow' })
+      res = await fetch(url, { method, headers, ...(body ? { body } : {}), signal, redirect: 'follow' })
     } finally {
       clearTimeout(timer)
     }
+    // The body has the same idle timeout: readers call touch() on every chunk. Unreferenced, so
+    // that a body read to its end (or cancelled) keeps no timer alive.
+    const idle = setTimeout(() => controller.abort(new Error(`no byte for ${this.timeoutMs} ms`)), this.timeoutMs)
+    idle.unref()
+    ;(res as Response & { [TOUCH]?: () => void })[TOUCH] = () => idle.refresh()
+    return res
   }
 
   private networkError(method: string, url: string, e: unknown): NipError {
@@ -250,6 +263,7 @@ export class RegistryClient {
       }
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          touch(res)
           parts.push(Buffer.from(chunk))
           got += chunk.byteLength
           this.traffic.received += chunk.byteLength
@@ -404,6 +418,7 @@ export class RegistryClient {
     const parts: Buffer[] = []
     let size = 0
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      touch(res)
       size += chunk.byteLength
       if (size > MAX_MANIFEST) {
         await res.body?.cancel().catch(() => undefined)
