@@ -159,6 +159,21 @@ describe('oci: against a real registry', function () {
     assert.deepEqual((await c0.listTags()).sort(), ['nip-index', res.tag].sort())
   })
 
+  it('an upload the registry receives truncated is refused by its digest; the push fails without a tag, and a retry completes it', async () => {
+    const p = await program(cas, 'truncated', '1.0', { 'bin/hello': Buffer.alloc(120_000, 5) })
+    const proxy = await startProxy(reg.host, { rules: [{ method: 'PUT', path: /\/blobs\/uploads\//, action: 'truncate' }] })
+    try {
+      const c = client(proxy.host, { user: 'alice', password: 'wonderland', repo: 'team/truncated', retries: 1 })
+      await assert.rejects(pushProgram(p, { client: c, cas, key: secret }), expectCode('ERR_NIP_REGISTRY'))
+    } finally {
+      await proxy.stop()
+    }
+    const c0 = client(reg.host, { user: 'alice', password: 'wonderland', repo: 'team/truncated' })
+    assert.deepEqual(await c0.listTags(), [])
+    const res = await pushProgram(p, { client: c0, cas, key: secret })
+    assert.deepEqual((await c0.listTags()).sort(), ['nip-index', res.tag].sort())
+  })
+
   it('resumes a chunked upload after a failed chunk, from the registry\'s Range', async () => {
     const data = Buffer.alloc(300_000)
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff

@@ -79,8 +79,8 @@ export interface ProxyRule {
   /** Which requests: method and a test on the path. */
   method?: string
   path?: RegExp
-  /** What to do: answer with a status, flip a byte of the response body, or drop the connection. */
-  action: 'fail500' | 'corrupt' | 'drop'
+  /** What to do: answer with a status, flip a byte of the response body, drop the connection, or pass on only the first half of the request body. */
+  action: 'fail500' | 'corrupt' | 'drop' | 'truncate'
   /** How many times (default: always). */
   times?: number
 }
@@ -153,6 +153,17 @@ export async function startProxy(upstream: string, opts: { rules?: ProxyRule[]; 
       ur.on('end', () => res.end())
     })
     up.on('error', () => res.destroy())
+    if (rule?.action === 'truncate') {
+      const parts: Buffer[] = []
+      req.on('data', (d: Buffer) => parts.push(d))
+      req.on('end', () => {
+        const body = Buffer.concat(parts)
+        const half = body.subarray(0, Math.floor(body.length / 2))
+        up.setHeader('content-length', String(half.length))
+        up.end(half)
+      })
+      return
+    }
     req.pipe(up)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
