@@ -217,6 +217,21 @@ describe('oci: against a real registry', function () {
     }
   })
 
+  it('speaks Distribution\'s own token auth (a JWT from the realm, scoped to the repository)', async function () {
+    if (!which('openssl')) return this.skip() // openssl makes the token service's certificate
+    const treg = await startRegistry({ tokenUsers: { carol: 'c-secret' } })
+    try {
+      await assert.rejects(client(treg.host).ping(), expectCode('ERR_NIP_REGISTRY_AUTH'))
+      await assert.rejects(client(treg.host, { user: 'carol', password: 'nope' }).ping(), expectCode('ERR_NIP_REGISTRY_AUTH'))
+      const c = client(treg.host, { user: 'carol', password: 'c-secret' })
+      const res = await pushProgram(await program(cas, 'jwt', '1.0', { 'bin/hello': 'j' }), { client: c, cas, key: secret })
+      const pulled = await pullProgram(res.digest, { client: client(treg.host, { user: 'carol', password: 'c-secret' }), cas: new Cas(path.join(tmp, 'cas-b')), trusted, requireSigs: true })
+      assert.equal(pulled.document.name, 'jwt')
+    } finally {
+      await treg.stop()
+    }
+  })
+
   it('skopeo inspect reads what nip pushes, and nip reads what skopeo copy pushes', async function () {
     if (!which('skopeo')) return this.skip() // skopeo is not installed
     const c = client(reg.host, { user: 'alice', password: 'wonderland', repo: 'interop/nip' })

@@ -5,7 +5,8 @@
  * tokens, to test the client's answers to misbehaving registries.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createPrivateKey, sign, X509Certificate } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -32,10 +33,50 @@ export interface Registry {
   stop(): Promise<void>
 }
 
-export async function startRegistry(opts: { users?: Record<string, string> } = {}): Promise<Registry> {
+/**
+ * A token service for Distribution's `auth: token`: Basic credentials in, a JWT (ES256, signed by
+ * a self-signed certificate made with openssl and named in the registry's rootcertbundle) out,
+ * granting the scopes asked for.
+ */
+async function startTokenService(dir: string, users: Record<string, string>): Promise<{ realm: string; cert: string; close(): Promise<void> }> {
+  const key = path.join(dir, 'token.key')
+  const cert = path.join(dir, 'token.crt')
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=nip-test-token'])
+  if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`)
+  const der = new X509Certificate(readFileSync(cert)).raw.toString('base64')
+  const privateKey = createPrivateKey(readFileSync(key))
+  const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url')
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x')
+    const [user, pass] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':')
+    if (!user || users[user] !== pass) {
+      res.writeHead(401, { 'content-type': 'application/json' })
+      return res.end('{"details":"invalid credentials"}')
+    }
+    const access = u.searchParams.getAll('scope').map((sc) => {
+      const [type, name, actions] = sc.split(':')
+      return { type, name, actions: actions.split(',') }
+    })
+    const now = Math.floor(Date.now() / 1000)
+    const claims = { iss: 'nip-test-issuer', sub: user, aud: u.searchParams.get('service'), exp: now + 300, nbf: now - 10, iat: now, jti: String(Math.random()), access }
+    const signing = `${b64({ typ: 'JWT', alg: 'ES256', x5c: [der] })}.${b64(claims)}`
+    const sig = sign('sha256', Buffer.from(signing), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ token: `${signing}.${sig}` }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { realm: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/token`, cert, close: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
+export async function startRegistry(opts: { users?: Record<string, string>; tokenUsers?: Record<string, string> } = {}): Promise<Registry> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nip-registry-'))
   const port = await freePort()
   let auth = ''
+  let tokens: Awaited<ReturnType<typeof startTokenService>> | undefined
+  if (opts.tokenUsers) {
+    tokens = await startTokenService(dir, opts.tokenUsers)
+    auth = `auth:\n  token:\n    realm: ${tokens.realm}\n    service: nip-test\n    issuer: nip-test-issuer\n    rootcertbundle: ${tokens.cert}\n`
+  }
   if (opts.users) {
     const file = path.join(dir, 'htpasswd')
     writeFileSync(file, '')
@@ -58,7 +99,10 @@ export async function startRegistry(opts: { users?: Record<string, string> } = {
     } catch {
       // not up yet
     }
-    if (i > 100 || child.exitCode !== null) throw new Error(`docker-registry did not start: ${stderr}`)
+    if (i > 100 || child.exitCode !== null) {
+      await tokens?.close()
+      throw new Error(`docker-registry did not start: ${stderr}`)
+    }
     await new Promise((r) => setTimeout(r, 100))
   }
   return {
@@ -70,6 +114,7 @@ export async function startRegistry(opts: { users?: Record<string, string> } = {
         child.kill('SIGTERM')
         await done
       }
+      await tokens?.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
