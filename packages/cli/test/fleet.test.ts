@@ -45,7 +45,10 @@ describe('nip cache / [oci]: two roots as two machines of a fleet', function () 
   const run = (sb: Sandbox, args: string[]) => sb.nip([...args, '--root', sb.root, '--json', '--yes'])
 
   before(async function () {
-    if (!HAVE) return this.skip() // docker-registry (Debian package docker-registry) or htpasswd (apache2-utils) is not installed
+    if (!HAVE) {
+      console.log('    (skipped: docker-registry (Debian package docker-registry) or htpasswd (apache2-utils) is not installed)')
+      return this.skip()
+    }
     reg = await startRegistry({ users: { builder: 'b-secret', reader: 'r-secret' } })
     url = `oci://${reg.host}/team/nip`
     a = sandbox()
@@ -139,7 +142,8 @@ describe('nip cache / [oci]: two roots as two machines of a fleet', function () 
     try {
       execFileSync('bwrap', ['--ro-bind', '/', '/', 'true'], { stdio: 'ignore' })
     } catch {
-      return this.skip() // bubblewrap is not installed or cannot run here: nip build needs it on the pushing machine
+      console.log('    (skipped: bubblewrap is not installed or cannot run here: nip build needs it on the pushing machine)')
+      return this.skip()
     }
     // A tiny recipe: a local source archive and one custom step.
     const work = path.join(a.home, 'tiny')

@@ -54,7 +54,10 @@ describe('oci: against a real registry', function () {
   const trusted = [parsePublicKey(keys.public)]
 
   before(async function () {
-    if (!HAVE) return this.skip() // docker-registry (Debian package docker-registry) or htpasswd (apache2-utils) is not installed
+    if (!HAVE) {
+      console.log('    (skipped: docker-registry (Debian package docker-registry) or htpasswd (apache2-utils) is not installed)')
+      return this.skip()
+    }
     reg = await startRegistry({ users: USERS })
   })
   after(async () => reg?.stop())
@@ -218,7 +221,10 @@ describe('oci: against a real registry', function () {
   })
 
   it('speaks Distribution\'s own token auth (a JWT from the realm, scoped to the repository)', async function () {
-    if (!which('openssl')) return this.skip() // openssl makes the token service's certificate
+    if (!which('openssl')) {
+      console.log('    (skipped: openssl is not installed; it makes the token service\'s certificate)')
+      return this.skip()
+    }
     const treg = await startRegistry({ tokenUsers: { carol: 'c-secret' } })
     try {
       await assert.rejects(client(treg.host).ping(), expectCode('ERR_NIP_REGISTRY_AUTH'))
@@ -233,7 +239,10 @@ describe('oci: against a real registry', function () {
   })
 
   it('skopeo inspect reads what nip pushes, and nip reads what skopeo copy pushes', async function () {
-    if (!which('skopeo')) return this.skip() // skopeo is not installed
+    if (!which('skopeo')) {
+      console.log('    (skipped: skopeo is not installed)')
+      return this.skip()
+    }
     const c = client(reg.host, { user: 'alice', password: 'wonderland', repo: 'interop/nip' })
     const res = await pushProgram(await program(cas, 'inspected', '1.0', { 'bin/hello': 'i' }), { client: c, cas, key: secret })
     const creds = ['--creds', 'alice:wonderland']
