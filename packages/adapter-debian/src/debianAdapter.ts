@@ -64,6 +64,10 @@ export class DebianAdapter implements SourceAdapter {
   private db: { file: string; value: LocalIndexDb } | null = null
   private readonly local = new Map<string, DebianPackage>()
 
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    return (await this.sourcesOf(parseDebianConfig(ctx.config))).length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const config = parseDebianConfig(ctx.config)
     const sources = await this.sourcesOf(config)

@@ -95,3 +95,25 @@ export async function writeVerifiedMark(listDir: string, mark: VerifiedMark): Pr
   cacheWrite(tmp, JSON.stringify(mark))
   cacheRename(tmp, path.join(listDir, 'verified.json'))
 }
+
+/**
+ * The warnings already given about indexes that are not in use, per index: the refresh state
+ * (the suite's InRelease digest and what was kept) each was given for. An offline query gives
+ * the warning once per index and refresh state, not on every query; a refresh gives it again.
+ */
+export async function readWarned(listDir: string): Promise<Record<string, string>> {
+  try {
+    const m = JSON.parse(await readFile(path.join(listDir, 'warned.json'), 'utf8')) as unknown
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) return {}
+    return Object.fromEntries(Object.entries(m as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'))
+  } catch {
+    return {}
+  }
+}
+
+export async function writeWarned(listDir: string, warned: Record<string, string>): Promise<void> {
+  cacheMkdir(listDir)
+  const tmp = path.join(listDir, `warned.json.tmp-${process.pid}`)
+  cacheWrite(tmp, JSON.stringify(warned))
+  cacheRename(tmp, path.join(listDir, 'warned.json'))
+}

@@ -20,7 +20,7 @@ import { checkValidUntil, parseRelease, type Release } from './releaseFile.js'
 import type { DownloadSettings } from './debianConfig.js'
 import { readKeyring, verifyInRelease } from './releaseSignature.js'
 import { splitClearSigned } from './clearsigned.js'
-import { promoteInRelease, readGoodIndexes, readVerifiedMark, writeGoodIndexes, writeVerifiedMark } from './indexState.js'
+import { promoteInRelease, readGoodIndexes, readVerifiedMark, readWarned, writeGoodIndexes, writeVerifiedMark, writeWarned } from './indexState.js'
 import { downloadVerified, holds } from './verifiedDownload.js'
 
 export interface LoadSourceOptions {
@@ -139,6 +139,8 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
   const stale: StaleIndex[] = []
   const good = await readGoodIndexes(listDir)
   let goodChanged = false
+  const warned = await readWarned(listDir)
+  let warnedChanged = false
   const components = flat ? [''] : source.components
   for (const component of components) {
     for (const arch of [...archs, 'all']) {
@@ -182,7 +184,14 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
         const kept = last !== undefined && last.sha256 !== index.sha256 && (await holds(last.file, last.sha256, last.size)) ? last : undefined
         const entry: StaleIndex = { index: name, path: index.path, code: error.code, reason: error.message, ...(kept ? { keptFrom: kept.releaseDate ?? kept.recordedAt } : {}) }
         stale.push(entry)
-        opts.reporter?.emit({
+        // Once per index and refresh state: an offline query repeats no warning it gave before.
+        const state = `${textDigest} ${entry.keptFrom ?? 'lost'}`
+        const repeat = opts.offline === true && warned[index.path] === state
+        if (warned[index.path] !== state) {
+          warned[index.path] = state
+          warnedChanged = true
+        }
+        if (!repeat) opts.reporter?.emit({
           type: 'warning',
           code: kept ? 'debian-index-stale' : 'debian-index-missing',
           message: kept
@@ -195,6 +204,7 @@ export async function loadSource(opts: LoadSourceOptions): Promise<LoadedSource>
     }
   }
   if (goodChanged) await writeGoodIndexes(listDir, good).catch(() => undefined)
+  if (warnedChanged) await writeWarned(listDir, warned).catch(() => undefined)
   const key = path.basename(listDir)
   const digest = createHash('sha256').update(JSON.stringify([opts.architecture, used.map((u) => [u.origin, u.sha256])])).digest('hex')
   // Parsed only when the local index database does not hold exactly these files already.

@@ -206,4 +206,31 @@ describe('debian: partial index failures like apt', function () {
       nip.close()
     }
   })
+
+  it('offline queries do not repeat the warning about a lost index: once per index and refresh state', async () => {
+    const broken: [RegExp, MirrorFault][] = [[/binary-all\/(by-hash\/.*|Packages\.xz)$/, { type: 'corrupt' }]]
+    const a = await mirrorOf('new', broken)
+    const root = await newRoot()
+    const lostWarnings = (reporter: { warnings(): { code: string }[] }) => reporter.warnings().filter((w) => w.code === 'debian-index-missing').length
+    // Each open is one command; the first refreshes the suite (the index is new), the others read it offline.
+    const command = async (fn: (nip: Awaited<ReturnType<typeof open>>['nip']) => Promise<unknown>): Promise<number> => {
+      const { nip, reporter } = await open(root, a)
+      try {
+        await fn(nip)
+        return lostWarnings(reporter)
+      } finally {
+        nip.close()
+      }
+    }
+    assert.equal(await command((nip) => candidate(nip, 'secapp')), 1, 'the refresh warns')
+    const requests = a.requests.length
+    assert.equal(await command((nip) => candidate(nip, 'secapp')), 0, 'an offline query does not repeat it')
+    assert.equal(await command((nip) => nip.search('sec')), 0, 'nor does the next')
+    assert.equal(a.requests.length, requests, 'those queries were offline')
+    // The lost index is still not in use, and asking for its package still says why.
+    await command((nip) => assert.rejects(nip.install(['secdoc'], { yes: true }), (e) => isNipError(e, 'ERR_NIP_SOURCE_UNAVAILABLE') && /sec main\/binary-all is not in use: no mirror delivered/.test((e as Error).message)))
+    // A refresh tries again and says so again; the queries after it are quiet again.
+    assert.equal(await command((nip) => nip.update()), 1, 'a refresh warns again')
+    assert.equal(await command((nip) => candidate(nip, 'secapp')), 0)
+  })
 })

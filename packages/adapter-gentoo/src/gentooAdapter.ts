@@ -97,6 +97,11 @@ export class GentooAdapter implements SourceAdapter {
   /** Local package files read by resolve, by absolute path. */
   private readonly locals = new Map<string, LocalBinary>()
 
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    const config = parseGentooConfig(ctx.config, ctx.layout.root)
+    return config.repository !== undefined || config.binhosts.length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const config = parseGentooConfig(ctx.config, ctx.layout.root)
     if (config.repository === undefined && config.binhosts.length === 0) {

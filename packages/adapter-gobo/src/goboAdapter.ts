@@ -58,6 +58,10 @@ export class GoboAdapter implements SourceAdapter {
   /** Package file → identity and digest when it last matched its SHA256SUMS (see verify()). */
   private readonly verified = new Map<string, string>()
 
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    return (await this.indexOf(ctx)).config.repositories.length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const { config, repositories } = await this.indexOf(ctx)
     const present = repositories.filter((r) => r.exists)

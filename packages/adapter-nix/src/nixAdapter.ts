@@ -52,6 +52,10 @@ export class NixAdapter implements SourceAdapter {
   readonly id = ID
   private state: State | null = null
 
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    return this.stateOf(ctx).config.substituters.length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const { config, cache } = this.stateOf(ctx)
     if (config.substituters.length === 0) return { id: ID, configured: false, reachable: null, detail: 'no substituters configured ([nix] substituters = ["URL"])' }

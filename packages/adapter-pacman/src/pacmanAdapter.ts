@@ -59,6 +59,10 @@ export class PacmanAdapter implements SourceAdapter {
   private index: { key: string; value: Promise<Index> } | null = null
   private readonly locals = new Map<string, PackageInfo>()
 
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    return parsePacmanConfig(ctx.config, ctx.layout.root).repositories.length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const config = parsePacmanConfig(ctx.config, ctx.layout.root)
     if (config.repositories.length === 0) {

@@ -67,6 +67,10 @@ export class PkgsrcAdapter implements SourceAdapter {
   private index: { key: string; value: Promise<Index> } | null = null
   private readonly locals = new Map<string, Promise<PackageMetadata>>()
 
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    return parsePkgsrcConfig(ctx.config, ctx.layout.root).repositories.length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const config = parsePkgsrcConfig(ctx.config, ctx.layout.root)
     if (config.repositories.length === 0) {

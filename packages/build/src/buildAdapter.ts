@@ -14,14 +14,21 @@
  * Dependencies are grafted by the `build` command before the build (they may come from any
  * source); the manifest lists none, so the planner does not look for them among recipes.
  */
-import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter } from '@nip/core'
-import { compareVersionsNatural, NipError } from '@nip/core'
+import path from 'node:path'
+import type { AdapterContext, AdapterStatus, DependencySpec, FetchResult, PackageManifest, PackageRef, PackageSpec, SearchHit, SourceAdapter, TreeEntry } from '@nip/core'
+import { compareVersionsNatural, NipError, relocateTree } from '@nip/core'
 import { planBuild, runBuild, storedOutput, storeOutput, type BuildPlan } from './builder.js'
 import { createExecutor } from './executors.js'
 import type { Executor } from './executor.js'
 import { debianMirrors } from './mirror.js'
 import { findRecipe, listRecipes } from './recipe.js'
 import { readBuildSettings } from './settings.js'
+import { bootstrapRecipeDirs, toolTree } from './bootstrap/tools.js'
+import { loadBootstrapRecipe } from './bootstrap/recipe.js'
+import { ecosystemOf, ecosystemResolve, ecosystemDescribe, ecosystemFetch } from './ecosystem.js'
+
+/** Spec names the build source answers besides recipes: `bootstrap:<tool>` (a bootstrap tool's tree). */
+const BOOTSTRAP_PREFIX = 'bootstrap:'
 
 export const BUILD_SOURCE = 'build'
 
@@ -67,6 +74,11 @@ export class BuildAdapter implements SourceAdapter {
 
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.source !== this.id || spec.file) return []
+    if (spec.name.startsWith(BOOTSTRAP_PREFIX)) {
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(readBuildSettings(ctx.config), ctx.layout), spec.name.slice(BOOTSTRAP_PREFIX.length))
+      return [{ source: this.id, name: recipe.program, version: recipe.version, id: `${BOOTSTRAP_PREFIX}${recipe.name}@${recipe.version}`, summary: recipe.summary }]
+    }
+    if (ecosystemOf(spec.name)) return ecosystemResolve(spec, ctx, this.executor(ctx))
     const plan = await this.plan(spec.name, spec.variants ?? [], ctx)
     if (spec.version && spec.version !== plan.recipe.version && spec.version !== plan.version) return []
     return [this.refOf(plan, spec.variants)]
@@ -77,6 +89,11 @@ export class BuildAdapter implements SourceAdapter {
   }
 
   async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
+    if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(readBuildSettings(ctx.config), ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''))
+      return { ref, dependencies: [], provides: [], conflicts: [], downloadSize: 0, installedSize: 0, description: recipe.summary, hashes: Object.fromEntries(recipe.sources.map((s) => [s.file, `sha256:${s.sha256}`])), extra: { bootstrap: recipe.name, recipe: recipe.file } }
+    }
+    if (ecosystemOf(ref.id)) return ecosystemDescribe(ref, ctx, this.executor(ctx))
     const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
     const cached = (await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)) !== null
     return {
@@ -97,6 +114,12 @@ export class BuildAdapter implements SourceAdapter {
 
   async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
     const settings = readBuildSettings(ctx.config)
+    if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''))
+      const entries = await toolTree(recipe, { layout: ctx.layout, cas: ctx.cas, limits: ctx.limits, reporter: ctx.reporter, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+      return { ref, entries }
+    }
+    if (ecosystemOf(ref.id)) return ecosystemFetch(ref, ctx, this.executor(ctx))
     const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
     if (plan.version !== ref.version) {
       throw new NipError('ERR_NIP_INTERNAL', `The build of ${ref.name} resolved to ${plan.version}, not the planned ${ref.version}.`, { data: { ref } })
@@ -105,13 +128,24 @@ export class BuildAdapter implements SourceAdapter {
       const stored = await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)
       if (stored) {
         ctx.reporter.emit({ type: 'info', message: `${plan.name} ${plan.version}: fingerprint ${plan.fingerprint.slice(0, 16)} is stored; not building.` })
-        return { ref, entries: stored.entries, downloaded: 0 }
+        // Stored outputs are relocated already; one stored before relocation is relocated now.
+        return { ref, entries: (await this.relocate(stored.entries, `${plan.name} ${plan.version}`, ctx)).entries, downloaded: 0 }
       }
     }
     const mirrors = debianMirrors(ctx.sourceConfig?.('debian') ?? {})
     const out = await runBuild(plan, { layout: ctx.layout, settings, mirrors, reporter: ctx.reporter, cas: ctx.cas, executor: this.executor(ctx), ...(ctx.signal ? { signal: ctx.signal } : {}) })
-    storeOutput(ctx.layout, plan, out)
-    return { ref, entries: out.entries }
+    // Built programs run from System/Links/Executables like grafted binaries: each ELF file gets
+    // the RUNPATH core's relocation gives (its grafted dependencies' libraries are found through
+    // System/Links/Libraries, with no LD_LIBRARY_PATH). The stored output holds the relocated
+    // tree (the build's own digest, for --check, is of the tree as built); the unpatched blobs
+    // are scratch.
+    const relocated = await this.relocate(out.entries, `${plan.name} ${plan.version}`, ctx)
+    storeOutput(ctx.layout, plan, { ...out, entries: relocated.entries })
+    return { ref, entries: relocated.entries, scratchBlobs: relocated.replacedBlobs }
+  }
+
+  private relocate(entries: TreeEntry[], label: string, ctx: AdapterContext): ReturnType<typeof relocateTree> {
+    return relocateTree(entries, { cas: ctx.cas, layout: ctx.layout, reporter: ctx.reporter, label, tmpDir: path.join(ctx.cacheDir, 'relocate'), ...(ctx.signal ? { signal: ctx.signal } : {}) })
   }
 
   compareVersions(a: string, b: string): number {

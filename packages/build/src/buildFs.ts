@@ -88,3 +88,21 @@ export function chownTree(dir: string, uid: number, gid: number): void {
   if (!lstatSync(dir).isDirectory()) return
   for (const n of readdirSync(dir)) chownTree(path.join(dir, n), uid, gid)
 }
+
+/** Writes a small file (a configuration file of a work directory) through the confined layer. */
+export function writeFileConfined(file: string, data: string | Buffer, mode = 0o644): void {
+  const cfs = cfsFor(file)
+  if (cfs !== undefined) {
+    cfs.mkdirp(path.dirname(file))
+    return cfs.replaceFile(file, data, mode)
+  }
+  mkdirSync(path.dirname(file), { recursive: true })
+  writeFileSync(file, data, { mode })
+}
+
+export function symlinkConfined(target: string, at: string): void {
+  const cfs = cfsFor(at)
+  if (cfs !== undefined) return cfs.symlink(target, at)
+  mkdirSync(path.dirname(at), { recursive: true })
+  symlinkSync(target, at)
+}

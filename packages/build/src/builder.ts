@@ -138,6 +138,8 @@ export interface RunOptions {
   logFile?: string
   /** Label of the work directory (default: name-fingerprint). */
   workLabel?: string
+  /** Keep the work directory whatever `keep-work` says, and tell where it is (--check's diffoscope). */
+  keptWork?: (work: string) => void
 }
 
 export interface BuildOutput extends Collected {
@@ -209,6 +211,7 @@ export async function runBuild(plan: BuildPlan, opts: RunOptions): Promise<Build
   const log = opts.logFile ?? buildLogPath(opts.layout.logDir, plan.name, plan.version, plan.fingerprint)
   const work = makeWorkDir(buildPaths(opts.layout).work, opts.workLabel ?? `${plan.name}-${plan.fingerprint.slice(0, 12)}`)
   const fd = openLog(log)
+  let kept = false
   try {
     appendLog(fd, `# nip build ${plan.name} ${plan.version}\n# fingerprint ${plan.fingerprint}\n# executor ${plan.executor.id} (${plan.executor.version})\n`)
     const view = planLinkView(opts.layout.programsDir, plan.dependencies.filter((d) => d.version !== '').map((d) => d.program))
@@ -239,10 +242,14 @@ export async function runBuild(plan: BuildPlan, opts: RunOptions): Promise<Build
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     appendLog(fd, `\n## done in ${seconds.toFixed(1)} s: ${collected.entries.length} entries, tree ${collected.digest}\n`)
+    if (opts.keptWork) {
+      kept = true
+      opts.keptWork(work)
+    }
     return { ...collected, log, seconds }
   } finally {
     closeLog(fd)
-    if (!opts.settings.keepWork) removeTree(work)
+    if (!opts.settings.keepWork && !kept) removeTree(work)
   }
 }
 

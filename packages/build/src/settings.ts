@@ -11,6 +11,13 @@
  *   executor = "bwrap"    or "podman" (`nip build --container`)
  *   podman-socket = PATH  Podman's API socket (default /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock)
  *   image = NAME          the Podman image holding the toolchain (default localhost/nip-build:bookworm)
+ *   bootstrap-recipe-dirs = [...]  directories searched for bootstrap recipes (nip bootstrap) before
+ *                         those `nip bootstrap update-recipes` fetched and the shipped `bootstrap/`
+ *   bootstrap-recipes-url = URL    where `nip bootstrap update-recipes` fetches `index.json`
+ *   bootstrap-recipes-key = PATH   the OpenPGP key `index.json.sig` must verify with
+ *   gentoo-profile = NAME  the profile (under the repository's profiles/) gentoo builds use
+ *   distfile-mirrors = [URL...]    where ecosystem builds fetch distfiles (`URL/<file>`), before the
+ *                         Debian pool names the bootstrap gentoo recipe maps
  */
 import { existsSync } from 'node:fs'
 import os from 'node:os'
@@ -31,6 +38,11 @@ export interface BuildSettings {
   executor: 'bwrap' | 'podman'
   podmanSocket: string
   image: string
+  bootstrapRecipeDirs: string[]
+  bootstrapRecipesUrl?: string
+  bootstrapRecipesKey?: string
+  distfileMirrors: string[]
+  gentooProfile?: string
 }
 
 function bad(key: string, why: string): NipError {
@@ -49,7 +61,7 @@ function strings(table: Record<string, unknown>, key: string): string[] {
  * checkout or install), found by walking up from this module: the same file is reached from
  * packages/build/dist and from the CLI bundle.
  */
-export function shippedDir(kind: 'recipes' | 'profiles'): string | null {
+export function shippedDir(kind: 'recipes' | 'profiles' | 'bootstrap'): string | null {
   let dir = path.dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 8; i++) {
     const candidate = path.join(dir, kind)
@@ -99,6 +111,11 @@ export function readBuildSettings(table: Record<string, unknown>): BuildSettings
     executor: executorOf(table.executor),
     podmanSocket: str(table, 'podman-socket') ?? defaultSocket(),
     image: str(table, 'image') ?? 'localhost/nip-build:bookworm',
+    bootstrapRecipeDirs: strings(table, 'bootstrap-recipe-dirs').map((d) => path.resolve(d)),
+    ...(str(table, 'bootstrap-recipes-url') ? { bootstrapRecipesUrl: str(table, 'bootstrap-recipes-url') } : {}),
+    ...(str(table, 'bootstrap-recipes-key') ? { bootstrapRecipesKey: path.resolve(str(table, 'bootstrap-recipes-key')!) } : {}),
+    distfileMirrors: strings(table, 'distfile-mirrors').map((u) => u.replace(/\/+$/, '')),
+    ...(str(table, 'gentoo-profile') ? { gentooProfile: str(table, 'gentoo-profile') } : {}),
   }
 }
 

@@ -2,7 +2,7 @@
  * FFmpeg 5.1.9 built from its release tarball (from the Debian pool) in bubblewrap, in the
  * reduced `small` configuration: `+vaapi +lto` must give an ffmpeg whose -hwaccels lists vaapi
  * and whose -buildconf shows LTO, built against libva grafted from Debian; without them it must
- * not. Several minutes per build: NIP_LONG_TESTS=1; skips visibly without bwrap or the mirror.
+ * not. Both run from System/Links/Executables with no LD_LIBRARY_PATH. Several minutes per build: NIP_LONG_TESTS=1; skips visibly without bwrap or the mirror.
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -25,9 +25,12 @@ const long = process.env.NIP_LONG_TESTS === '1'
     const last = r.stdout.trim().split('\n').pop() ?? ''
     return { status: r.status, stderr: r.stderr, json: last ? JSON.parse(last) : null }
   }
-  // libva comes from the grafted Debian packages: the farm's Libraries is the library path.
-  const ffmpeg = (version: string, args: string[]) =>
-    execFileSync(path.join(root, 'Programs', 'ffmpeg', version, 'bin', 'ffmpeg'), ['-hide_banner', ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LD_LIBRARY_PATH: path.join(root, 'System', 'Links', 'Libraries') } })
+  // Run from the link farm with no LD_LIBRARY_PATH: libva comes from the grafted Debian packages,
+  // found through the RUNPATH nip gives built programs. `version` is the build that must be Current.
+  const ffmpeg = (version: string, args: string[]) => {
+    assert.equal(fs.readlinkSync(path.join(root, 'Programs', 'ffmpeg', 'Current')), version)
+    return execFileSync(path.join(root, 'System', 'Links', 'Executables', 'ffmpeg'), ['-hide_banner', ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
+  }
 
   before(async function () {
     try {
@@ -58,6 +61,10 @@ const long = process.env.NIP_LONG_TESTS === '1'
     assert.match(ffmpeg(version, ['-hwaccels']), /^vaapi$/m)
     assert.match(ffmpeg(version, ['-buildconf']), /--enable-lto/)
     assert.ok(fs.existsSync(path.join(root, 'Programs', 'libva-dev')), 'libva-dev was grafted from Debian')
+    // The loader finds Debian's libva through the farm (not a host copy), with no LD_LIBRARY_PATH.
+    const ldd = execFileSync('ldd', [path.join(root, 'System', 'Links', 'Executables', 'ffmpeg')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
+    assert.doesNotMatch(ldd, /not found/, ldd)
+    if (fs.existsSync(path.join(root, 'Programs', 'libva2'))) assert.match(ldd, new RegExp(`libva\\.so\\.2 => ${root}/System/Links/`), ldd)
   })
 
   it('without +vaapi and +lto: neither', () => {

@@ -252,6 +252,15 @@ const long = process.env.NIP_LONG_TESTS === '1'
     assert.equal(r.status, 6, r.stderr)
     assert.equal(r.json.error.code, 'ERR_NIP_NOT_REPRODUCIBLE')
     assert.deepEqual(r.json.error.data.differing.map((d: { path: string }) => d.path), ['share/stamp'])
+    if (spawnSync('diffoscope', ['--version']).status === 0) {
+      // diffoscope's report of the two trees names the differing file, with the build paths replaced.
+      const report = fs.readFileSync(r.json.error.data.diffoscope.report, 'utf8')
+      assert.match(report, /share\/stamp/)
+      assert.ok(r.json.error.data.diffoscope.report.startsWith(root), 'the report is kept under the root')
+    } else {
+      console.log('      (diffoscope is not installed: its report is not checked)')
+      assert.equal(r.json.error.data.diffoscope, null)
+    }
     assert.deepEqual(programs(), before)
   })
 })

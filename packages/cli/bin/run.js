@@ -10,5 +10,5 @@ try {
   await run(argv, import.meta.url)
   await flush()
 } catch (e) {
-  reportTopLevelFailure(e, argv)
+  await reportTopLevelFailure(e, argv)
 }

@@ -20,6 +20,8 @@ export function hoistGlobalFlags(argv: string[]): string[] {
     } else break
   }
   if (leading.length === 0 || i >= argv.length) return argv
+  // Help is the same for every root and configuration: `nip --root R help list` is `nip help list`.
+  if (argv[i] === 'help') return argv.slice(i)
   // Keep them before a `--`, after which everything is an argument (`nip info ffmpeg -- -gpl`).
   const rest = argv.slice(i)
   const dashes = rest.indexOf('--')

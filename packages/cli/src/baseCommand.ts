@@ -22,11 +22,13 @@ import { CliReporter, type ReporterMode } from './reporter.js'
 import { onPath, resolveRoot } from './root.js'
 
 const GLOBAL = 'GLOBAL'
+/** The exit status of a question answered with Ctrl-C, as a shell reports a SIGINT (128 + 2). */
+export const INTERRUPTED_EXIT = 130
 
 export const globalFlags = {
   root: Flags.string({ description: 'Target root directory (default: / as root, else $XDG_DATA_HOME/nip/root).', env: 'NIP_ROOT', helpGroup: GLOBAL, helpValue: 'DIR' }),
   json: Flags.boolean({ description: 'Print one JSON document on stdout; events go to stderr as JSON lines.', helpGroup: GLOBAL }),
-  yes: Flags.boolean({ char: 'y', description: 'Answer every question with its default, without asking.', helpGroup: GLOBAL }),
+  yes: Flags.boolean({ char: 'y', description: 'Go ahead without asking (otherwise nip asks, on a terminal or on standard input).', helpGroup: GLOBAL }),
   quiet: Flags.boolean({ char: 'q', description: 'Print no progress, and no summary for commands that change things.', helpGroup: GLOBAL }),
   'no-color': Flags.boolean({ description: 'Do not colour the output (NO_COLOR=1 does the same).', helpGroup: GLOBAL }),
   config: Flags.string({ description: 'An extra configuration file, read last (highest file precedence).', helpGroup: GLOBAL, helpValue: 'FILE' }),
@@ -87,8 +89,13 @@ export abstract class BaseCommand<R> extends Command {
     } catch (e) {
       this.reporter?.clearBar()
       const failure = toFailure(e, { command: this.commandName })
+      // A declined question (or Ctrl-C) is no failure to shout about: one plain line.
+      const aborted = failure.code === 'ERR_NIP_ABORTED'
+      if (aborted && this.reporter?.interrupted) failure.exitCode = INTERRUPTED_EXIT
       process.exitCode = failure.exitCode
-      if (json) {
+      if (aborted && !json) {
+        process.stderr.write('Nothing was changed.\n')
+      } else if (json) {
         process.stdout.write(JSON.stringify(failureEnvelope(this.commandName, failure)) + '\n')
       } else {
         const style = createStyle(colorWanted({ noColorFlag: this.argv.includes('--no-color'), isTTY: Boolean(process.stderr.isTTY), env: process.env }))
@@ -111,12 +118,14 @@ export abstract class BaseCommand<R> extends Command {
   /** Settle the global flags: root, output mode, reporter. Call right after this.parse(). */
   protected useGlobals(flags: GlobalFlagValues): Globals {
     const { root, perUserDefault } = resolveRoot({ flag: flags.root, env: process.env, uid: process.getuid?.() ?? -1 })
+    // Questions are asked on the terminal; without one (or with --json) the answer is read from
+    // standard input, where end of input means no (reporter.ts).
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY) && !flags.yes && !flags.json
     this.globals = { root, json: flags.json, yes: flags.yes, quiet: flags.quiet, interactive, ...(flags.config ? { configFile: flags.config } : {}) }
     const stderrTTY = Boolean(process.stderr.isTTY)
     const mode: ReporterMode = flags.quiet ? 'quiet' : flags.json ? 'json' : stderrTTY ? 'tty' : 'plain'
     const style = createStyle(colorWanted({ noColorFlag: flags['no-color'], isTTY: stderrTTY, env: process.env }))
-    this.reporter = new CliReporter({ mode, style, interactive })
+    this.reporter = new CliReporter({ mode, style, interactive, assumeYes: flags.yes })
     if (perUserDefault && !flags.quiet) this.noticePath(root)
     return this.globals
   }

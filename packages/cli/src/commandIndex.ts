@@ -4,13 +4,17 @@
  * must be added here too; the CLI test "lists every command" checks the two agree.
  */
 import Autoremove from './commands/autoremove.js'
+import Bootstrap from './commands/bootstrap.js'
 import Build from './commands/build.js'
+import CacheClean from './commands/cache/clean.js'
 import CacheKeygen from './commands/cache/keygen.js'
 import CacheList from './commands/cache/list.js'
 import CachePush from './commands/cache/push.js'
+import Completion from './commands/completion.js'
 import ConfigInit from './commands/config/init.js'
 import ConfigShow from './commands/config/show.js'
 import Doctor from './commands/doctor.js'
+import Files from './commands/files.js'
 import Gc from './commands/gc.js'
 import Generations from './commands/generations.js'
 import GenerationsDelete from './commands/generations/delete.js'
@@ -33,16 +37,21 @@ import Unpin from './commands/unpin.js'
 import Update from './commands/update.js'
 import Upgrade from './commands/upgrade.js'
 import Verify from './commands/verify.js'
+import Why from './commands/why.js'
 
 export const COMMANDS = {
   autoremove: Autoremove,
+  bootstrap: Bootstrap,
   build: Build,
+  'cache:clean': CacheClean,
   'cache:keygen': CacheKeygen,
   'cache:list': CacheList,
   'cache:push': CachePush,
+  completion: Completion,
   'config:init': ConfigInit,
   'config:show': ConfigShow,
   doctor: Doctor,
+  files: Files,
   gc: Gc,
   generations: Generations,
   'generations:delete': GenerationsDelete,
@@ -65,4 +74,5 @@ export const COMMANDS = {
   update: Update,
   upgrade: Upgrade,
   verify: Verify,
+  why: Why,
 }

@@ -10,6 +10,10 @@ describe('global flags before the command', () => {
   it('keeps them before a "--" so later words stay arguments', () => {
     assert.deepEqual(hoistGlobalFlags(['--root', 'R', 'info', 'ffmpeg', '--', '-gpl', '+vaapi']), ['info', 'ffmpeg', '--root', 'R', '--', '-gpl', '+vaapi'])
   })
+  it('drops leading global flags before help (help is the same for every root)', () => {
+    assert.deepEqual(hoistGlobalFlags(['--root', 'R', '--json', 'help', 'list']), ['help', 'list'])
+  })
+
   it('leaves everything else alone', () => {
     assert.deepEqual(hoistGlobalFlags(['install', '--root', 'R', 'hello']), ['install', '--root', 'R', 'hello'])
     assert.deepEqual(hoistGlobalFlags(['--version']), ['--version'])

@@ -18,7 +18,11 @@ export interface NipRun {
 export interface Sandbox {
   root: string
   home: string
-  nip(args: string[], opts?: { env?: Record<string, string>; nodeArgs?: string[] }): NipRun
+  /**
+   * Runs nip. Commands that ask before changing anything get --yes unless `ask` is set (then
+   * `input` is their standard input; end of input answers no).
+   */
+  nip(args: string[], opts?: { env?: Record<string, string>; nodeArgs?: string[]; ask?: boolean; input?: string }): NipRun
   /** The single JSON document on stdout. */
   json<T = any>(run: NipRun): T
   cleanup(): void
@@ -33,8 +37,9 @@ export function sandbox(): Sandbox {
     root,
     home,
     nip(args, opts = {}) {
-      const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+      const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...(opts.ask ? args : withYes(args))], {
         cwd: home,
+        ...(opts.input !== undefined ? { input: opts.input } : {}),
         encoding: 'utf8',
         env: { ...baseEnv, HOME: home, ...opts.env },
       })
@@ -50,4 +55,15 @@ export function sandbox(): Sandbox {
       fs.rmSync(home, { recursive: true, force: true })
     },
   }
+}
+
+/** The commands that ask before changing anything. */
+export const ASKING = new Set(['install', 'graft', 'remove', 'upgrade', 'autoremove', 'build', 'rollback'])
+
+/** `args` with --yes (before a `--`) when its command asks and no --yes is there. */
+export function withYes(args: string[]): string[] {
+  const command = args.find((a) => !a.startsWith('-'))
+  if (command === undefined || !ASKING.has(command) || args.includes('--yes') || args.includes('-y')) return args
+  const dashes = args.indexOf('--')
+  return dashes === -1 ? [...args, '--yes'] : [...args.slice(0, dashes), '--yes', ...args.slice(dashes)]
 }

@@ -6,7 +6,7 @@ import { NipError } from '@nip/core'
 import { resolveRoot, onPath } from '../src/root.js'
 import { toFailure } from '../src/failure.js'
 import { failureEnvelope, jsonRequested, successEnvelope } from '../src/envelope.js'
-import { CliReporter, type ReporterMode } from '../src/reporter.js'
+import { answerOf, CliReporter, type ReporterMode } from '../src/reporter.js'
 import { createStyle, colorWanted } from '../src/render/style.js'
 import { formatBytes, formatTable } from '../src/render/format.js'
 import { renderError } from '../src/render/error.js'
@@ -92,20 +92,34 @@ describe('CliReporter', () => {
     assert.equal(text(), `:: Fetching 1 package\n\r${bar1}\x1b[K\r${bar2}\x1b[K\n+ grafted Hello 1.0 (gobo)\nwarning[W_X]: careful\n`)
     assert.match(bar1, /^hello \[#+-+\]  50% 512 B\/1\.0 KiB$/)
   })
-  it('quiet mode writes nothing; without a TTY questions take their default', async () => {
+  it('quiet mode writes nothing; with --yes questions take their default unasked', async () => {
     const { reporter, text } = capture('quiet')
     for (const e of events) reporter.emit(e)
     assert.equal(text(), '')
-    assert.equal(await reporter.confirm({ id: 'q', message: 'Go?', default: false }), false)
-    assert.equal(await reporter.confirm({ id: 'q', message: 'Go?', default: true }), true)
+    const yes = new CliReporter({ mode: 'quiet', style: createStyle(false), interactive: false, assumeYes: true, stream: new PassThrough() as unknown as NodeJS.WriteStream })
+    assert.equal(await yes.confirm({ id: 'q', message: 'Go?', default: false }), false)
+    assert.equal(await yes.confirm({ id: 'q', message: 'Go?', default: true }), true)
   })
-  it('an interactive question reads the answer', async () => {
-    const stream = new PassThrough() as unknown as NodeJS.WriteStream
-    const input = new PassThrough() as unknown as NodeJS.ReadStream & PassThrough
-    const reporter = new CliReporter({ mode: 'tty', style: createStyle(false), interactive: true, stream, input })
-    const answer = reporter.confirm({ id: 'q', message: 'Go?', default: true })
-    ;(input as unknown as PassThrough).write('maybe\nn\n')
-    assert.equal(await answer, false)
+  it('without a terminal the answer is one line of input: yes, an empty line (the default), anything else or end of input is no', async () => {
+    const ask = async (typed: string | null, fallback = true): Promise<{ answer: boolean; shown: string }> => {
+      const stream = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough
+      let shown = ''
+      stream.on('data', (c: Buffer) => (shown += c.toString()))
+      const input = new PassThrough()
+      const reporter = new CliReporter({ mode: 'plain', style: createStyle(false), interactive: false, stream, input: input as unknown as NodeJS.ReadStream })
+      const answer = reporter.confirm({ id: 'q', message: 'Remove a 1.0?', default: fallback, removing: [{ name: 'a', version: '1.0' }] })
+      if (typed === null) input.end()
+      else input.write(typed)
+      return { answer: await answer, shown }
+    }
+    assert.deepEqual(await ask('y\n'), { answer: true, shown: 'Remove:\n  - a 1.0\n\nRemove a 1.0? [Y/n] y\n' })
+    assert.equal((await ask('YES\n')).answer, true)
+    assert.equal((await ask('\n')).answer, true)
+    assert.equal((await ask('\n', false)).answer, false)
+    assert.equal((await ask('maybe\n')).answer, false)
+    assert.equal((await ask('n\n')).answer, false)
+    assert.equal((await ask(null)).answer, false)
+    assert.equal(answerOf(null, true), false)
   })
 })
 

@@ -74,7 +74,8 @@ describe('nip update, outdated and upgrade (executable, Gobo repository)', funct
     ok(run('switch', 'Hello', '1.0', '--json'))
     const held = ok(run('upgrade', '--yes', '--json')).result as { grafted: unknown[]; held: { name: string; reason: string; message?: string }[]; plan: { warnings: string[] } }
     assert.deepEqual(held.grafted, [])
-    assert.deepEqual(held.held.filter((h) => h.name === 'Hello').map((h) => [h.reason, h.message]), [['grafted-not-current', '2.0 is grafted but not Current: nip switch Hello 2.0']])
+    assert.deepEqual(held.held.filter((h) => h.name === 'Hello').map((h) => [h.reason, h.message]), [['grafted-not-current', 'held: Current is 1.0, newest grafted 2.0 — nip switch Hello 2.0']])
+    assert.match(run('upgrade', '--yes', '--no-color').stdout + run('upgrade', '--yes', '--no-color').stderr, /Hello: held: Current is 1\.0, newest grafted 2\.0 — nip switch Hello 2\.0/)
     assert.equal(fs.readlinkSync(path.join(sb.root, 'Programs', 'Hello', 'Current')), '1.0')
   })
 

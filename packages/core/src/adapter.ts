@@ -184,6 +184,11 @@ export interface SourceUpdate {
 export interface SourceAdapter {
   readonly id: AdapterId
   probe(ctx: AdapterContext): Promise<AdapterStatus>
+  /**
+   * Whether the configuration gives this source anything to look in (repositories, mirrors, a
+   * binary cache), judged from the configuration alone: no network, no index. Absent: configured.
+   */
+  configured?(ctx: AdapterContext): Promise<boolean>
   search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit>
   /** Candidates, best first. Empty when the source does not have it. No side effects. */
   resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]>

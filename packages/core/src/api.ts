@@ -38,6 +38,8 @@ export interface InstallOptions {
   dependencies?: string[]
   /** The generation's kind (default install). */
   kind?: string
+  /** The question asked before grafting (default `Graft <names>?`); `false`: the caller has asked already. */
+  question?: string | false
 }
 
 export interface PlannedProgram {

@@ -38,6 +38,14 @@ export interface Attempt {
   outcome: string
   /** The error code when the source failed (rather than not having the package). */
   code?: string
+  /** Set (false) when the source has nothing configured to look in. */
+  configured?: boolean
+}
+
+/** A package a source has under a name near the one asked for. */
+export interface Suggestion {
+  name: string
+  source: AdapterId
 }
 
 export class Dispatcher {
@@ -107,7 +115,8 @@ export class Dispatcher {
       try {
         const refs = await adapter.resolve(spec, this.context(id))
         if (refs.length > 0) return { adapter, refs }
-        tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
+        if (adapter.configured && !(await adapter.configured(this.context(id)))) tried.push({ source: id, outcome: 'is not configured', configured: false })
+        else tried.push({ source: id, outcome: spec.version ? `has no ${spec.name} at version ${spec.version}` : `has no package named ${spec.name}` })
       } catch (e) {
         tried.push({ source: id, outcome: isNipError(e) ? `${e.code}: ${e.message}` : `failed: ${(e as Error).message}`, ...(isNipError(e) ? { code: e.code } : {}) })
         failures.push(e)
@@ -124,9 +133,15 @@ export class Dispatcher {
     if (isNipError(only)) throw new NipError(only.code, only.message, { hint: only.hint, data: { ...only.data, spec: spec.raw, tried }, cause: only })
     const what = spec.version ? `${spec.name}@${spec.version}` : spec.name
     const lines = tried.length ? tried.map((t) => `  ${t.source}: ${t.outcome}`).join('\n') : '  (no source is enabled)'
+    // "Did you mean": only a plain name, and only the sources that were asked and answered.
+    const suggestions = spec.version === undefined ? await this.suggest(spec.name, tried.filter((t) => t.code === undefined && t.configured !== false).map((t) => t.source)) : []
+    const unconfigured = tried.filter((t) => t.configured === false).map((t) => t.source)
+    const mean = suggestions.length ? `Did you mean ${suggestions.map((h) => `${h.name} (${h.source})`).join(', ')}? ` : ''
     throw new NipError('ERR_NIP_NOT_FOUND', `No source offers ${what}. Tried:\n${lines}`, {
-      hint: tried.length ? 'Check the spelling, try nip search, or configure another source (nip sources).' : 'Enable a source in nip.conf (nip config init writes a commented example).',
-      data: { spec: spec.raw, tried },
+      hint: tried.length
+        ? `${mean}Check the spelling, try nip search${unconfigured.length ? `, or configure ${unconfigured.join(', ')} (nip sources)` : ', or configure another source (nip sources)'}.`
+        : 'Enable a source in nip.conf (nip config init writes a commented example).',
+      data: { spec: spec.raw, tried, ...(suggestions.length ? { suggestions } : {}) },
     })
   }
 
@@ -183,6 +198,40 @@ export class Dispatcher {
       })
     }
     return { adapter, refs }
+  }
+
+  /**
+   * Names near `name` in the local indexes of `ids` (read as they are: no refresh, so no network
+   * beyond what resolving just did): names that contain it or that it contains first, then the
+   * nearest by length; at most five, one per name and source.
+   */
+  private async suggest(name: string, ids: AdapterId[]): Promise<Suggestion[]> {
+    const q = name.toLowerCase()
+    const found = new Map<string, Suggestion & { rank: number }>()
+    for (const id of ids) {
+      try {
+        const adapter = await this.adapter(id)
+        const ctx = { ...this.context(id), index: { maxAgeSeconds: Number.MAX_SAFE_INTEGER } }
+        let seen = 0
+        for await (const h of adapter.search(name, ctx)) {
+          if (++seen > 2000) break
+          const n = h.ref.name
+          const l = n.toLowerCase()
+          if (l === q) continue
+          const rank = (l.startsWith(q) ? 0 : l.includes(q) ? 1 : q.includes(l) ? 2 : 3) * 1000 + Math.abs(l.length - q.length)
+          if (rank >= 3000) continue
+          const key = `${l}\0${id}`
+          const had = found.get(key)
+          if (!had || rank < had.rank) found.set(key, { name: n, source: id, rank })
+        }
+      } catch {
+        // A source that cannot search has no suggestion to make.
+      }
+    }
+    return [...found.values()]
+      .sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name) || String(a.source).localeCompare(String(b.source)))
+      .slice(0, 5)
+      .map(({ name: n, source }) => ({ name: n, source }))
   }
 
   async search(query: string, source?: AdapterId): Promise<SearchHit[]> {

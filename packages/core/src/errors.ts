@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   ERR_NIP_ROOT: { exit: 78, summary: 'The target root cannot be used (missing, not a directory, not writable).' },
   ERR_NIP_IO: { exit: 74, summary: 'A filesystem operation failed.' },
   ERR_NIP_NO_SPACE: { exit: 74, summary: 'The filesystem ran out of space (ENOSPC).' },
-  ERR_NIP_ABORTED: { exit: 1, summary: 'The user declined a prompt.' },
+  ERR_NIP_ABORTED: { exit: 1, summary: 'The question before a change was answered no, or not at all (end of input); nothing was changed. Printed as a plain "Nothing was changed."; Ctrl-C at the question exits 130.' },
   // lock and transactions
   ERR_NIP_LOCKED: { exit: 75, summary: 'Another nip process holds the lock and did not release it in time.' },
   ERR_NIP_TXN_INTERRUPTED: { exit: 75, summary: 'An interrupted transaction needs recovery and recovery failed.' },
@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   ERR_NIP_REGISTRY_AUTH: { exit: 77, summary: 'An OCI registry refused the credentials, or asks for credentials and none are configured.' },
   ERR_NIP_ARTIFACT_UNSIGNED: { exit: 65, summary: 'A fleet-cache artifact carries no signature and signatures are required.' },
   ERR_NIP_ARTIFACT_SIGNATURE: { exit: 65, summary: 'A fleet-cache artifact is signed by an untrusted key, or its signature does not verify.' },
+  ERR_NIP_RELOCATION_FAILED: { exit: 65, summary: 'A grafted ELF file cannot be given its RUNPATH into System/Links/Libraries (nip\'s editor and patchelf both refused it); nothing was grafted.' },
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
   // builds from source (@nip/build)
   ERR_NIP_RECIPE_INVALID: { exit: 65, summary: 'A recipe or profile file is malformed or breaks the schema (the message names file, line and key).' },
@@ -71,6 +72,9 @@ export const ERROR_CODES = {
   ERR_NIP_EXECUTOR_MISSING: { exit: 69, summary: 'The build executor (bubblewrap) is not installed or cannot run.' },
   ERR_NIP_BUILD_FAILED: { exit: 5, summary: 'A build step failed; nothing was grafted (the message shows the log\'s last lines and path).' },
   ERR_NIP_NOT_REPRODUCIBLE: { exit: 6, summary: 'nip build --check: two builds of the same fingerprint gave different trees.' },
+  ERR_NIP_TOOL_MISSING: { exit: 69, summary: "An ecosystem's build tool (emerge, nix-build, bmake) is neither on the host nor installed by nip; nip bootstrap offers the ways to get it." },
+  ERR_NIP_NOT_AVAILABLE: { exit: 69, summary: 'The chosen way to get a bootstrap tool is not available here (the message says why).' },
+  ERR_NIP_DISTFILE_MISMATCH: { exit: 65, summary: "A distfile's size or hashes do not match the ebuild repository's Manifest; nothing was built." },
   // store lifecycle
   ERR_NIP_NO_GENERATION: { exit: 3, summary: 'The named generation does not exist, or there is no earlier generation to roll back to.' },
   // confinement (docs/security.md)

@@ -58,6 +58,8 @@ import { collectGarbage } from './gc.js'
 import { setPin } from './pins.js'
 import { verifyPrograms } from './verify.js'
 import { planAutoremove } from './autoremove.js'
+import { listFilter, programFiles, whyNeeded, type FilesResult, type ListFilter, type WhyResult } from './programQueries.js'
+import { cleanCache, type CacheCleanResult } from './cacheClean.js'
 import { rankSearchHits } from './searchRank.js'
 import { DEFAULT_INDEX_MAX_AGE, updateSources, type UpdateResult } from './update.js'
 import { outdatedOf, runUpgrade, type OutdatedResult, type UpgradeOptions, type UpgradeResult } from './upgrade.js'
@@ -278,14 +280,34 @@ export class Nip {
    * or rolled away from, held by an older generation or a pin until gc). Naming a program fails
    * with ERR_NIP_NOT_INSTALLED only when no version of it is kept at all.
    */
-  list(opts: { name?: string; all?: boolean } = {}): ProgramSummary[] {
+  list(opts: { name?: string; all?: boolean; filter?: ListFilter } = {}): ProgramSummary[] {
     const db = this.reader()
     const kept = opts.name ? (db?.programsNamed(opts.name) ?? []) : (db?.programs() ?? [])
     if (opts.name && kept.length === 0) {
       throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint: 'nip list --all shows every kept version.', data: { name: opts.name } })
     }
-    const rows = opts.all ? kept : kept.filter((r) => r.active === 1)
+    let rows = opts.all ? kept : kept.filter((r) => r.active === 1)
+    if (db && opts.filter) {
+      const keep = listFilter(db, opts.filter)
+      rows = rows.filter((r) => r.active === 1 && keep(r))
+    }
     return db ? rows.map((r) => summarize(db, r)) : []
+  }
+
+  /** The files of a grafted program's current version, and the farm's links to them. */
+  files(name: string): FilesResult {
+    return programFiles(this.reader(), this.layout, name)
+  }
+
+  /** The chains of programs, from an explicit one down, that need `name`. */
+  why(name: string): WhyResult {
+    return whyNeeded(this.reader(), name)
+  }
+
+  /** Delete downloaded package archives (with `all`, also indexes) from the cache, as the one writer. */
+  async cacheClean(opts: { all?: boolean; command?: string } = {}): Promise<CacheCleanResult> {
+    if (!fs.existsSync(this.layout.cacheDir)) return { all: !!opts.all, removed: [], bytes: 0, files: 0 }
+    return this.write(opts.command ?? 'cache clean', async () => cleanCache(this.layout, opts))
   }
 
   /** `variants`: the command line's variant words (`+flag`, `-flag`, `key=value`), for the source to interpret. */
@@ -349,9 +371,21 @@ export class Nip {
     return rankSearchHits(query, await this.dispatcher.search(query, opts.source), this.reader()?.programs() ?? [])
   }
 
-  /** Refresh every enabled source's local index (or one source's); one result per source (update.ts). */
-  async update(opts: { source?: string } = {}): Promise<UpdateResult> {
-    return updateSources(this.dispatcher, opts.source)
+  /**
+   * Refresh every enabled source's local index (or one source's); one result per source
+   * (update.ts). Takes the root's lock like every writer: two updates, or an update and an
+   * install reading the index it rewrites, never overlap.
+   */
+  async update(opts: { source?: string; command?: string } = {}): Promise<UpdateResult> {
+    this.prepareRoot()
+    const lock = await Lock.acquire({ cfs: this.layout.cfs, lockPath: this.layout.lockPath, command: opts.command ?? 'update', timeoutSeconds: this.config.lockTimeout, reporter: this.reporter })
+    try {
+      return await updateSources(this.dispatcher, opts.source)
+    } catch (e) {
+      throw asNipError(e)
+    } finally {
+      lock.release()
+    }
   }
 
   async sources(): Promise<SourceStatus[]> {

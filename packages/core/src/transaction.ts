@@ -23,7 +23,7 @@ import type { Database, FileRow, LinkRow, ProgramRow } from './db/database.js'
 import type { Dispatcher } from './dispatcher.js'
 import type { Layout } from './layout.js'
 import { isNormalRelative } from './archive/entryPath.js'
-import type { Reporter } from './reporter.js'
+import { nameList, type Reporter } from './reporter.js'
 import { NipError } from './errors.js'
 import { desiredLinks, findLinkConflicts, type LinkConflict } from './linkFarm.js'
 import { currentCandidates, planInstall, type PlanItem } from './planner.js'
@@ -148,10 +148,14 @@ export class Engine {
         data: { needed: plan.downloadSize + plan.installedSize, free: plan.freeSpace },
       })
     }
-    if (!opts.dryRun) this.markExplicit(skipped)
-    if (opts.dryRun || items.length === 0) return { plan, dryRun: !!opts.dryRun, grafted: [], skipped, links: { added: 0 } }
-    const proceed = await this.o.reporter.confirm({ id: 'install', message: `Graft ${items.length} program(s)?`, default: true })
-    if (!proceed) throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled.', { hint: 'Nothing was changed.' })
+    if (opts.dryRun) return { plan, dryRun: true, grafted: [], skipped, links: { added: 0 } }
+    // The one question, on the plan just made, before anything changes (the lock is held).
+    if (items.length > 0 && opts.question !== false) {
+      const message = opts.question ?? `Graft ${nameList(items)}?`
+      if (!(await this.o.reporter.confirm({ id: 'install', message, default: true, plan }))) throw aborted()
+    }
+    this.markExplicit(skipped)
+    if (items.length === 0) return { plan, dryRun: false, grafted: [], skipped, links: { added: 0 } }
 
     const { layout, db } = this.o
     const txn = newTransactionId()
@@ -450,8 +454,7 @@ export class Engine {
     }
     const removed = [...victims.values()].map((v) => ({ name: v.name, version: v.version }))
     if (opts.dryRun) return { dryRun: true, removed, links: { removed: 0 } }
-    const proceed = await this.o.reporter.confirm({ id: 'remove', message: `Remove ${removed.length} program version(s)?`, default: true })
-    if (!proceed) throw new NipError('ERR_NIP_ABORTED', 'Removal cancelled.', { hint: 'Nothing was changed.' })
+    if (!(await this.o.reporter.confirm({ id: opts.kind ?? 'remove', message: `Remove ${nameList(removed)}?`, default: true, removing: removed }))) throw aborted()
 
     const names = [...new Set([...victims.values()].map((v) => v.name))]
     // The new current version of a program that keeps other versions: the highest, in its source's order.
@@ -598,6 +601,7 @@ export class Engine {
     const names = [...new Set([...changed.values()].map((p) => p.name))]
     const preview = [...changed.values()].map((p) => ({ name: p.name, version: p.version, before: have.get(p.id) ?? 'absent', after: want.get(p.id) ?? 'absent' }))
     if (opts.dryRun || names.length === 0) return { dryRun: !!opts.dryRun, from: cur.id, to: target.id, changes: preview, links: { added: 0, removed: 0 } }
+    if (!(await this.o.reporter.confirm({ id: 'rollback', message: `Roll back to generation ${target.id}?`, default: true, changes: preview }))) throw aborted()
     const txn = newTransactionId()
     const command = opts.command ?? `rollback --to ${target.id}`
     const payload: JournalPayload = {
@@ -794,3 +798,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: nu
 }
 
 export type { LinkRow }
+
+/** The user declined (or gave no answer): nothing was changed; the caller releases the lock. */
+function aborted(): NipError {
+  return new NipError('ERR_NIP_ABORTED', 'Nothing was changed.', { hint: 'Answer yes (or pass --yes) to go ahead.' })
+}

@@ -203,16 +203,33 @@ export async function planUpgrade(opts: { db: Pick<Database, 'programs' | 'activ
   const overrides = new Map(asked.map((s) => [s.name.toLowerCase(), s]))
   const found = await findOutdated(opts.dispatcher, targets, overrides)
   const sel: UpgradeSelection = { specs: [], dependencies: [], held: [], asked }
+  /** The newest version of f's program grafted from its source, when it is newer than Current. */
+  const newestAbove = (f: (typeof found)[number]): string | undefined => {
+    const row = targets.find((t) => t.name === f.name)
+    if (row === undefined || f.adapter === undefined) return undefined
+    let best: string | undefined
+    for (const p of opts.db.activeNamed(f.name)) {
+      if (p.source !== row.source || p.version === row.version) continue
+      if (f.adapter.compareVersions(p.version, row.version) > 0 && (best === undefined || f.adapter.compareVersions(p.version, best) > 0)) best = p.version
+    }
+    return best
+  }
+  let newer: string | undefined
   for (const f of found) {
     const held = (reason: UpgradeSelection['held'][number]['reason'], message?: string) =>
       sel.held.push({ name: f.name, version: f.installed, reason, ...(f.available !== undefined ? { available: f.available } : {}), ...(message ? { message } : {}) })
     if (f.pinned) held('pinned')
-    else if (f.status === 'source-failed') held('source-failed', f.error?.message)
+    // The user switched Current away from a newer grafted version: held, saying what is Current,
+    // what is newest, and how to switch (an explicit name@version upgrades anyway).
+    else if (f.spec.version === undefined && (newer = newestAbove(f)) !== undefined) {
+      const offers = f.available !== undefined && f.available !== newer && f.status === 'upgrade' && f.adapter!.compareVersions(f.available, newer) > 0 ? `; its source offers ${f.available} (nip upgrade ${f.name}@${f.available})` : ''
+      held('grafted-not-current', `held: Current is ${f.installed}, newest grafted ${newer} — nip switch ${f.name} ${newer}${offers}`)
+    } else if (f.status === 'source-failed') held('source-failed', f.error?.message)
     else if (f.status === 'not-offered') held('not-offered')
     else if (f.status === 'up-to-date' && f.source === targets.find((t) => t.name === f.name)?.source) held('up-to-date')
     else if (f.status === 'downgrade' && !opts.allowDowngrade && f.spec.version === undefined) held('downgrade')
-    // Already grafted beside Current (the user switched away from it): install would skip it.
-    else if (grafted(f.name, f.available)) held('grafted-not-current', `${f.available} is grafted but not Current: nip switch ${f.name} ${f.available}`)
+    // Already grafted beside Current from another source or below it: install would skip it.
+    else if (grafted(f.name, f.available)) held('grafted-not-current', `held: ${f.available} is grafted beside Current ${f.installed} — nip switch ${f.name} ${f.available}`)
     else {
       sel.specs.push([`${f.source}:${f.name}@${f.available}`, ...(f.spec.variants ?? [])].join(' '))
       if (!f.explicit) sel.dependencies.push(f.name.toLowerCase())
@@ -255,7 +272,7 @@ export async function runUpgrade(engine: Engine, db: Database, dispatcher: Dispa
       h.reason === 'downgrade'
         ? `${h.name} ${h.version}: its source offers only ${h.available}, a lower version (nip upgrade --allow-downgrade ${h.name})`
         : h.reason === 'grafted-not-current'
-          ? `${h.name} ${h.version}: ${h.message}`
+          ? `${h.name}: ${h.message}`
           : `${h.name} ${h.version}: its source could not be asked (${h.message})`,
     )
   const installOpts: InstallOptions = {

@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { isNipError, type SearchHit } from '@nip/core'
 import { rankSearchHits } from '../src/searchRank.js'
@@ -84,6 +85,53 @@ describe('plans and Current; outdated and upgrade (in-memory sources)', function
       const b = await nip.upgrade(['beta:tool'], { dryRun: true })
       assert.deepEqual(b.plan.programs.map((p) => `${p.name} ${p.version} ${p.change} ${p.sourceChange}`), ['tool 9.0 upgrade true'])
       assert.deepEqual(fs.readdirSync(parent), ['root'], 'nothing was written beside the root')
+    } finally {
+      nip.close()
+    }
+  })
+
+  it('a Current switched away from a newer grafted version is held and listed, with the nip switch back', async () => {
+    const { nip, alpha } = await setup()
+    try {
+      await nip.install(['tool'], {})
+      alpha.packages.push(pkg('tool', '2.0', ['lib >= 1.0']))
+      await nip.upgrade(['tool'], {})
+      await nip.switch('tool', '1.0')
+      const r = await nip.upgrade([], {})
+      assert.deepEqual(r.grafted, [])
+      assert.deepEqual(r.held.filter((h) => h.name === 'tool').map((h) => [h.reason, h.message]), [['grafted-not-current', 'held: Current is 1.0, newest grafted 2.0 — nip switch tool 2.0']])
+      assert.ok(r.plan.warnings.includes('tool: held: Current is 1.0, newest grafted 2.0 — nip switch tool 2.0'), r.plan.warnings.join('\n'))
+      // A newer version offered still leaves the user's choice alone, and says so.
+      alpha.packages.push(pkg('tool', '3.0', ['lib >= 1.0']))
+      const again = await nip.upgrade([], { dryRun: true })
+      assert.deepEqual(again.plan.programs, [])
+      assert.equal(again.held.find((h) => h.name === 'tool')?.message, 'held: Current is 1.0, newest grafted 2.0 — nip switch tool 2.0; its source offers 3.0 (nip upgrade tool@3.0)')
+      // Named with its version, it upgrades.
+      const named = await nip.upgrade(['tool@3.0'], { dryRun: true })
+      assert.deepEqual(named.plan.programs.map((p) => `${p.name} ${p.version} ${p.change}`), ['tool 3.0 upgrade'])
+      assert.equal(nip.list().find((p) => p.name === 'tool' && p.current)?.version, '1.0')
+    } finally {
+      nip.close()
+    }
+  })
+
+  it('nip update takes the root\'s lock like other writers', async () => {
+    const parent = await tempRoot('nip-update-lock-')
+    roots.push(parent)
+    const root = path.join(parent, 'root')
+    let updated = false
+    const alpha = new MemoryAdapter([pkg('tool', '1.0')], { id: 'alpha' })
+    Object.assign(alpha, { update: async () => ((updated = true), { source: 'alpha', status: 'updated' }) })
+    const { nip } = await openNip(root, [alpha], { lockTimeout: 0 })
+    try {
+      assert.equal((await nip.update()).ok, true)
+      assert.equal(updated, true)
+      assert.equal(fs.existsSync(path.join(root, 'var/nip/lock')), false, 'released after the update')
+      // Another live nip holds the lock (this process's PID: alive): update waits, then gives up.
+      updated = false
+      fs.writeFileSync(path.join(root, 'var/nip/lock'), JSON.stringify({ pid: process.pid, host: os.hostname(), command: 'install tool', since: new Date().toISOString() }) + '\n')
+      await assert.rejects(nip.update(), (e) => isNipError(e, 'ERR_NIP_LOCKED'))
+      assert.equal(updated, false, 'no source was refreshed without the lock')
     } finally {
       nip.close()
     }

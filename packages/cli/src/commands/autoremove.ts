@@ -16,10 +16,8 @@ export default class Autoremove extends BaseCommand<AutoremoveResult> {
     const { flags } = await this.parse(Autoremove)
     this.useGlobals(flags)
     const nip = await this.openNip()
-    const plan = await nip.autoremove({ dryRun: true, command: this.commandLine })
-    if (flags['dry-run'] || plan.plan.length === 0) return plan
-    if (!this.globals.json && !this.globals.quiet) process.stderr.write(renderAutoremove(plan, this.stdoutStyle()) + '\n')
-    return nip.autoremove({ command: this.commandLine })
+    // One plan, made under the lock; the question names what goes.
+    return nip.autoremove({ command: this.commandLine, ...(flags['dry-run'] ? { dryRun: true } : {}) })
   }
 
   protected override renderHuman(result: AutoremoveResult, style: Style): string {

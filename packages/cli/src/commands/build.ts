@@ -4,7 +4,6 @@ import type { BuildPlan } from '@nip/build'
 import type { CachePushResult } from '../render/cache.js'
 import { BaseCommand } from '../baseCommand.js'
 import { renderBuildResult, renderCheck, renderVariants, type BuildCommandResult, type RecipeView } from '../render/build.js'
-import { renderPlan } from '../render/plan.js'
 import type { Style } from '../render/style.js'
 import { joinSpec, splitVariantWords } from '../variantWords.js'
 import { recipeView } from '../recipeView.js'
@@ -24,6 +23,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     check: Flags.boolean({ description: 'Build twice and compare the trees (reproducibility); grafts nothing.' }),
     container: Flags.boolean({ description: 'Build in a Podman container (through its API socket) instead of bubblewrap: [build] executor = "podman".' }),
     push: Flags.boolean({ description: 'After grafting, publish the build to the fleet cache ([oci] push-to, signed with [oci] secret-key-files; docs/fleet.md).' }),
+    source: Flags.string({ description: "Build with an ecosystem's own tool instead of a nip recipe: gentoo (emerge of CATEGORY/NAME[@VERSION] with USE flags), nix (nix-build of a FILE), pkgsrc. The tools come from nip bootstrap. See docs/bootstrap.md.", options: ['gentoo', 'nix', 'pkgsrc'], helpValue: 'ECOSYSTEM' }),
   }
 
   private configFlags: Record<string, unknown> | undefined
@@ -44,6 +44,11 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const [{ spec, variants: raw }] = words.specs
     // `+vaapi+lto` is two words.
     const variants = raw.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
+    if (flags.source !== undefined) {
+      if (flags.container || flags.check || flags['list-variants']) throw await this.usageError(`--source ${flags.source} builds run in bubblewrap only and take neither --container, --check nor --list-variants.`, 'Drop the flag; docs/bootstrap.md.', { source: flags.source })
+      if (flags.push) throw await this.usageError(`--push publishes builds from nip recipes; push a --source ${flags.source} build afterwards with nip cache push.`, 'docs/fleet.md.', { source: flags.source })
+      return this.ecosystemBuild(flags.source, spec, variants, flags)
+    }
     const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
     const buildFlags: Record<string, unknown> = {}
     if (flags.rebuild) buildFlags.rebuild = true
@@ -62,7 +67,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       const view = { kind: 'check' as const, ...result }
       if (!result.reproducible) {
         throw new core.NipError('ERR_NIP_NOT_REPRODUCIBLE', `${plan.name} ${plan.version} is not reproducible: ${result.differing.length} paths differ (${result.differing.slice(0, 10).map((d) => d.path).join(', ')}${result.differing.length > 10 ? ', …' : ''}).`, {
-          hint: `Compare the two builds' logs: ${result.logs.join(', ')}.`,
+          hint: result.diffoscope ? `diffoscope's report: ${result.diffoscope.report}; the two builds' logs: ${result.logs.join(', ')}.` : `Compare the two builds' logs: ${result.logs.join(', ')} (with diffoscope installed, nip keeps its report of the two trees).`,
           data: view as unknown as Record<string, unknown>,
         })
       }
@@ -82,7 +87,11 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     // Dependencies (any source) first; each is a separate, complete transaction.
     const depSpecs = [...new Set([...plan.steps.buildDependencies, ...plan.steps.runtimeDependencies])]
     let dependencies: InstallResult | undefined
-    if (depSpecs.length > 0) dependencies = await nip.install(depSpecs, { command, ...(dryRun ? { dryRun: true } : {}) })
+    // One question: with dependencies to graft it is asked on their plan and covers the build;
+    // otherwise the build's own install asks it.
+    const question = `Graft the dependencies and then build ${plan.name} ${plan.version}?`
+    if (depSpecs.length > 0) dependencies = await nip.install(depSpecs, { command, question, ...(dryRun ? { dryRun: true } : {}) })
+    const asked = dependencies !== undefined && dependencies.grafted.length > 0
     // The dependencies' tree digests are part of the fingerprint: plan again once they are grafted.
     const final = depSpecs.length > 0 && !dryRun ? await build.planBuild({ settings, layout, name, words: variants }) : plan
     let cached = (await build.storedOutput(layout, nip.cas, final.fingerprint)) !== null
@@ -94,16 +103,8 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const target = joinSpec({ spec: spec.replace(/^build:/, ''), variants })
     // The user named this build and its variant: making it Current is asked for, even where the
     // variant's version sorts below the one grafted (2.10 after 2.10~nls).
-    const opts = { command, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
+    const opts = { command, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}), ...(asked ? { question: false as const } : { question: `Build and graft ${plan.name} ${plan.version}?` }) }
     if (dryRun) return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], { ...opts, dryRun: true }) }
-    if (this.globals.interactive) {
-      const preview = await nip.install([target], { ...opts, dryRun: true })
-      if (preview.plan.programs.some((p) => !p.skip)) {
-        process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
-        const proceed = await this.reporter.confirm({ id: 'build.proceed', message: 'Build and graft?', default: true })
-        if (!proceed) throw new core.NipError('ERR_NIP_ABORTED', 'Build cancelled; nothing was changed.', { hint: 'Pass --yes to build without asking.' })
-      }
-    }
     const install = await nip.install([target], opts)
     const pushed = flags.push ? await this.pushBuild(final, layout, nip, table('oci')) : undefined
     return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install, ...(fleet ? { fleet } : {}), ...(pushed ? { pushed } : {}) }
@@ -148,6 +149,66 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     } finally {
       db?.close()
     }
+  }
+
+  /**
+   * `--source gentoo|nix|pkgsrc`: the tool is found (or, with --yes or on a terminal, installed)
+   * through nip bootstrap's detection chain, then the build source answers `gentoo:ATOM` or
+   * `nix:FILE` and core's transaction grafts the result.
+   */
+  private async ecosystemBuild(source: string, spec: string, variants: string[], flags: { 'dry-run'?: boolean; rebuild?: boolean }): Promise<BuildCommandResult> {
+    const [build, core, nodePath] = await Promise.all([import('@nip/build'), import('@nip/core'), import('node:path')])
+    const loaded = await this.loadConfig()
+    const layout = new core.Layout(loaded.config)
+    const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
+    const recipe = build.loadBootstrapRecipe(build.bootstrapRecipeDirs(settings, layout), source)
+    const detection = build.detectTool(recipe, layout, { probeContainer: false })
+    const usable = source === 'nix' ? detection.status === 'host' || detection.status === 'nip' : detection.status === 'nip'
+    if (!usable) {
+      const installable = detection.choices.find((c) => c.id === 'install')?.available === true
+      let install = false
+      if (installable && this.globals.yes) install = true
+      else if (this.globals.interactive) {
+        const { chooseBootstrap } = await import('../bootstrapMenu.js')
+        const chosen = await chooseBootstrap(detection, `Building with --source ${source} needs the ${source} tools, which are missing. What should nip do?`)
+        if (chosen === 'install') install = true
+        else if (chosen === 'manual') throw new core.NipError('ERR_NIP_TOOL_MISSING', `Install the ${source} tools by hand, then build again:\n${recipe.manual.map((m, i) => `  ${i + 1}. ${m}`).join('\n')}`, { hint: `nip bootstrap info ${source} shows these steps again.`, data: { tool: source, chosen } })
+        else if (chosen === 'container') throw new core.NipError('ERR_NIP_TOOL_MISSING', `Ecosystem builds run in bubblewrap only; the image ${detection.container.image} can be used by hand.`, { hint: `nip bootstrap info ${source}.`, data: { tool: source, chosen } })
+        else throw new core.NipError('ERR_NIP_TOOL_MISSING', `Try the ${chosen.slice('source:'.length)} source instead: nip install --source ${chosen.slice('source:'.length)} NAME.`, { hint: 'Nothing was built.', data: { tool: source, chosen } })
+      }
+      if (!install) {
+        throw new core.NipError('ERR_NIP_TOOL_MISSING', `Building with --source ${source} needs the ${source} tools (${recipe.commands.join(', ')}), and ${detection.status === 'host' && source !== 'nix' ? 'nip does not drive the host\'s copy' : 'they are missing'}.`, {
+          hint: `Run nip bootstrap install ${source} (nip bootstrap info ${source} shows every way to get them${installable ? '' : `: ${detection.choices.find((c) => c.id === 'install')?.detail}`}).`,
+          data: { tool: source, choices: detection.choices, recommended: detection.recommended },
+        })
+      }
+      const nip = await this.openNip()
+      const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${source}`]
+      await nip.install(specs, { command: this.commandLine, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }) })
+    }
+    if (source === 'pkgsrc') {
+      throw new core.NipError('ERR_NIP_NOT_IMPLEMENTED', 'Driving bmake in a pkgsrc tree is not implemented yet.', { hint: 'docs/bootstrap.md says what pkgsrc support covers.', data: { source } })
+    }
+    const bare = spec.replace(/^build:/, '')
+    if (source === 'nix') {
+      if (variants.length > 0) throw await this.usageError(`nix builds take no variant words (${variants.join(' ')}).`, 'Write the choices into the expression.', { variants })
+      if (flags['dry-run']) return { kind: 'build', ecosystem: source, file: nodePath.resolve(bare), tools: detection.status } as unknown as BuildCommandResult
+      const current = build.detectTool(recipe, layout, { probeContainer: false })
+      // The tools installed into this root win over the host's: the user put them there.
+      const toolBin = current.nip.installed && current.nip.dir ? nodePath.join(current.nip.dir, 'bin') : undefined
+      const out = await build.nixBuild({ file: bare, layout, reporter: this.reporter, ...(toolBin ? { toolBin } : {}) })
+      // The output is grafted by the Nix adapter from the signed cache nix-build's closure was copied to.
+      this.configFlags = { nix: { substituters: [out.cacheUrl], 'trusted-public-keys': [out.publicKey], channel: '' } }
+      const nixNip = await this.openNip()
+      const install = await nixNip.install(out.outPaths.map((p) => `nix:${p}`), { command: this.commandLine, source: 'nix', ...(flags.rebuild ? { reinstall: true } : {}) })
+      return { kind: 'build', ecosystem: source, outPaths: out.outPaths, log: out.log, tools: toolBin ?? 'host', install } as unknown as BuildCommandResult
+    }
+    const target = `build:gentoo:${bare}`
+    const nip = await this.openNip()
+    const opts = { command: this.commandLine, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
+    const full = [target, ...variants].join(' ')
+    if (flags['dry-run']) return { kind: 'build', ecosystem: source, install: await nip.install([full], { ...opts, dryRun: true }) } as unknown as BuildCommandResult
+    return { kind: 'build', ecosystem: source, install: await nip.install([full], opts) } as unknown as BuildCommandResult
   }
 
   protected override renderHuman(result: BuildCommandResult, style: Style): string {

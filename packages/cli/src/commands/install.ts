@@ -1,14 +1,14 @@
 import { Flags } from '@oclif/core'
 import type { AdapterId, InstallOptions, InstallResult } from '@nip/core'
 import { BaseCommand } from '../baseCommand.js'
-import { renderInstallResult, renderPlan } from '../render/plan.js'
+import { renderInstallResult } from '../render/plan.js'
 import type { Style } from '../render/style.js'
 import { joinSpec, splitVariantWords } from '../variantWords.js'
 
 export default class Install extends BaseCommand<InstallResult> {
   static override summary = 'Fetch, verify and graft programs (with their dependencies).'
   static override description =
-    'Each SPEC is [source:]name[@version], or the path of a local package file, optionally followed by variants for it (+flag, -flag, ~flag, key=value: Gentoo USE flags). Sources are asked in priority order (nip sources). On a terminal the plan is shown and nip asks before changing anything, unless --yes.'
+    'Each SPEC is [source:]name[@version], or the path of a local package file, optionally followed by variants for it (+flag, -flag, ~flag, key=value: Gentoo USE flags). Sources are asked in priority order (nip sources). The plan is shown and nip asks once before changing anything (on the terminal, or a line of standard input), unless --yes.'
   static override examples = ['<%= config.bin %> install hello', '<%= config.bin %> install nix:ripgrep@14.1.0 --dry-run', '<%= config.bin %> install --source pacman zstd --yes', '<%= config.bin %> install ffmpeg +vaapi -gpl video_cards=intel --source=gentoo']
   static override strict = false
   static override usage = '<%= command.id %> SPEC [VARIANT...]...'
@@ -43,18 +43,6 @@ export default class Install extends BaseCommand<InstallResult> {
     }
     const nip = await this.openNip()
     if (flags['dry-run']) return nip.install(specs, { ...opts, dryRun: true })
-    if (this.globals.interactive) {
-      const preview = await nip.install(specs, { ...opts, dryRun: true })
-      // Ask only when something would be fetched; already-grafted programs need no consent.
-      if (preview.plan.programs.some((p) => !p.skip)) {
-        process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
-        const proceed = await this.reporter.confirm({ id: 'install.proceed', message: 'Proceed with the installation?', default: true })
-        if (!proceed) {
-          const { NipError } = await import('@nip/core')
-          throw new NipError('ERR_NIP_ABORTED', 'Installation cancelled; nothing was changed.', { hint: 'Pass --yes to install without asking.' })
-        }
-      }
-    }
     return nip.install(specs, opts)
   }
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import type { UpgradeOptions, UpgradeResult } from '@nip/core'
 import { BaseCommand } from '../baseCommand.js'
-import { renderInstallResult, renderPlan } from '../render/plan.js'
+import { renderInstallResult } from '../render/plan.js'
 import type { Style } from '../render/style.js'
 
 export default class Upgrade extends BaseCommand<UpgradeResult> {
@@ -26,17 +26,6 @@ export default class Upgrade extends BaseCommand<UpgradeResult> {
     const opts: UpgradeOptions = { command: this.commandLine, ...(flags['allow-downgrade'] ? { allowDowngrade: true } : {}) }
     const nip = await this.openNip()
     if (flags['dry-run']) return nip.upgrade(names, { ...opts, dryRun: true })
-    if (this.globals.interactive) {
-      const preview = await nip.upgrade(names, { ...opts, dryRun: true })
-      if (preview.plan.programs.some((p) => !p.skip)) {
-        process.stderr.write(renderPlan(preview.plan, this.stdoutStyle()) + '\n\n')
-        const proceed = await this.reporter.confirm({ id: 'upgrade.proceed', message: 'Proceed with the upgrade?', default: true })
-        if (!proceed) {
-          const { NipError } = await import('@nip/core')
-          throw new NipError('ERR_NIP_ABORTED', 'Upgrade cancelled; nothing was changed.', { hint: 'Pass --yes to upgrade without asking.' })
-        }
-      }
-    }
     return nip.upgrade(names, opts)
   }
 

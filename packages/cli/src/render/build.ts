@@ -107,10 +107,12 @@ function renderSummary(b: BuildSummary, style: Style): string {
 }
 
 export function renderBuildResult(r: BuildResultView, style: Style): string {
-  const parts = [renderSummary(r.build, style)]
+  // An ecosystem build (--source) has no recipe summary: the install result says it all.
+  const parts = r.build ? [renderSummary(r.build, style)] : []
   if (r.dependencies && (r.dependencies.grafted.length > 0 || r.dependencies.dryRun)) parts.push(renderInstallResult(r.dependencies, style))
-  if (r.fleet) parts.push(`${style.green('from the fleet cache')} ${r.fleet.registry}:${r.fleet.tag} (fingerprint ${r.build.fingerprint.slice(0, 16)}; not built)`)
-  parts.push(renderInstallResult(r.install, style))
+  if (r.fleet && r.build) parts.push(`${style.green('from the fleet cache')} ${r.fleet.registry}:${r.fleet.tag} (fingerprint ${r.build.fingerprint.slice(0, 16)}; not built)`)
+  if (r.install) parts.push(renderInstallResult(r.install, style))
+  else parts.push(`Dry run: would nix-build ${(r as unknown as { file?: string }).file ?? ''} and graft its output closure through the nix source.`)
   if (r.pushed) parts.push(renderCachePush(r.pushed, style))
   return parts.join('\n\n')
 }
@@ -119,6 +121,7 @@ export function renderCheck(r: CheckView, style: Style): string {
   const head = r.reproducible ? style.green('reproducible') : style.red('NOT reproducible')
   const lines = [`${style.bold(r.name)} ${r.version}: ${head} (two builds, ${r.seconds.map((s) => `${s.toFixed(1)} s`).join(' and ')})`, `  tree digests: ${r.digests[0]}${r.reproducible ? '' : `\n                ${r.digests[1]}`}`]
   for (const d of r.differing) lines.push(`  differs: ${d.path}${d.first === null ? ' (only in the second build)' : d.second === null ? ' (only in the first build)' : ''}`)
+  if (r.diffoscope) lines.push(`  diffoscope: ${r.diffoscope.report}${r.diffoscope.truncated ? ' (cut short)' : ''}`)
   lines.push(`  logs: ${r.logs.join(', ')}`)
   return lines.join('\n')
 }

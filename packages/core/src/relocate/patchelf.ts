@@ -1,7 +1,7 @@
 /**
- * Running `patchelf` (NixOS/patchelf; what Spack and Homebrew use for the same job). nip never
- * edits ELF files itself: growing a dynamic string table means moving sections and adding a
- * segment, which patchelf does and is tested for across toolchains.
+ * Running `patchelf` (NixOS/patchelf; what Spack and Homebrew use for the same job): the second
+ * way to set a RUNPATH, for the files nip's own editor (elfEdit.ts) refuses. Optional: without it
+ * those files are ERR_NIP_RELOCATION_FAILED.
  */
 import { execFile } from 'node:child_process'
 import { access, constants } from 'node:fs/promises'

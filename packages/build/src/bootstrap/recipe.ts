@@ -1,0 +1,153 @@
+/**
+ * Bootstrap recipes: how nip gets an ecosystem's own build tools (Portage, Nix, pkgsrc's bmake, a
+ * container build image) when the host lacks them. One TOML file per tool (`bootstrap/<tool>.toml`,
+ * described in docs/bootstrap.md):
+ *
+ *   name, summary, version       the tool and the version the recipe installs
+ *   program                      the program name the tool is grafted as (its own tree in the root)
+ *   commands = [...]             what "already on the host" means: every command found on PATH
+ *   needs = [...]                host commands the tool needs to run (python3, bwrap, …)
+ *   alternatives = [...]         other sources to try instead (`debian`, `build`, …)
+ *   [[source]]                   archives unpacked into the tool's tree: url, sha256, strip, into,
+ *                                optional signature-url + signing-key (OpenPGP, checked first)
+ *   [[package]]                  or packages of nip's own sources grafted as the tool: spec
+ *   [install] available, reason  whether nip can install it here (and why not)
+ *   [container] image, build     the Podman image to use instead
+ *   [manual] steps = [...]       the manual instructions
+ * Refusals: ERR_NIP_RECIPE_INVALID naming the file, line and key.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { NipError } from '@nip/core'
+import { Reader, TomlFile, nearest } from '../schema.js'
+
+export interface BootstrapSource {
+  role: string
+  url: string
+  /** The file name kept in the build cache. */
+  file: string
+  sha256: string
+  strip: number
+  /** Directory of the tool's tree the archive is unpacked into. */
+  into: string
+  signatureUrl?: string
+  /** Absolute path of the OpenPGP key the signature must verify with. */
+  signingKey?: string
+}
+
+export interface BootstrapRecipe {
+  name: string
+  summary: string
+  version: string
+  program: string
+  commands: string[]
+  needs: string[]
+  alternatives: string[]
+  sources: BootstrapSource[]
+  packages: string[]
+  installable: boolean
+  notInstallable?: string
+  container?: { image: string; build: string[] }
+  manual: string[]
+  file: string
+  text: string
+}
+
+const NAME = /^[a-z][a-z0-9-]*$/
+const SHA256 = /^[0-9a-f]{64}$/
+const REL = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/+-]+$/
+
+export function parseBootstrapRecipe(file: string, text: string): BootstrapRecipe {
+  const toml = new TomlFile(file, text)
+  const top = new Reader(toml, toml.doc, '')
+  const name = top.requiredString('name', { pattern: NAME, what: 'a tool name (a-z, 0-9, -)' })
+  const expected = path.basename(file, '.toml')
+  if (expected !== name) throw toml.error('name', `is "${name}" but the file is ${path.basename(file)}`, `Name the file ${name}.toml.`)
+  const sources = top.tables('source').map((r) => {
+    const url = r.requiredString('url', { pattern: /^https?:\/\/\S+$/, what: 'an http(s) URL' })
+    const sha256 = r.requiredString('sha256', { pattern: SHA256, what: 'a SHA-256 (64 lowercase hex digits)' })
+    const signatureUrl = r.string('signature-url', { pattern: /^https?:\/\/\S+$/, what: 'an http(s) URL' })
+    const key = r.string('signing-key')
+    if ((signatureUrl === undefined) !== (key === undefined)) throw toml.error(r.key(signatureUrl ? 'signing-key' : 'signature-url'), 'signature-url and signing-key go together')
+    const src: BootstrapSource = {
+      role: r.requiredString('role', { pattern: NAME, what: 'a role name' }),
+      url,
+      file: r.string('file', { pattern: /^[A-Za-z0-9._+-]+$/, what: 'a file name' }) ?? decodeURIComponent(new URL(url).pathname.split('/').pop() || 'source'),
+      sha256,
+      strip: r.integer('strip', { min: 0 }) ?? 0,
+      into: r.requiredString('into', { pattern: REL, what: 'a relative path inside the tool' }),
+      ...(signatureUrl ? { signatureUrl, signingKey: path.resolve(path.dirname(file), key!) } : {}),
+    }
+    r.done()
+    return src
+  })
+  const packages = top.tables('package').map((r) => {
+    const spec = r.requiredString('spec')
+    r.done()
+    return spec
+  })
+  const install = top.table_('install')
+  const installable = install?.boolean('available') ?? true
+  const reason = install?.string('reason')
+  install?.done()
+  if (installable && sources.length === 0 && packages.length === 0) throw toml.error('source', 'an installable tool needs [[source]] or [[package]] entries', 'Or set [install] available = false with a reason.')
+  if (!installable && !reason) throw toml.error('install.reason', 'is required when available = false')
+  const container = top.table_('container')
+  const image = container?.requiredString('image')
+  const build = container?.strings('build') ?? []
+  container?.done()
+  const manual = top.table_('manual')
+  const steps = manual?.strings('steps') ?? []
+  manual?.done()
+  const recipe: BootstrapRecipe = {
+    name,
+    summary: top.requiredString('summary'),
+    version: top.requiredString('version', { pattern: /^[A-Za-z0-9._+~-]+$/, what: 'a version' }),
+    program: top.requiredString('program', { pattern: NAME, what: 'a program name' }),
+    commands: top.strings('commands'),
+    needs: top.strings('needs'),
+    alternatives: top.strings('alternatives'),
+    sources,
+    packages,
+    installable,
+    ...(reason ? { notInstallable: reason } : {}),
+    ...(image ? { container: { image, build } } : {}),
+    manual: steps,
+    file,
+    text,
+  }
+  top.done()
+  return recipe
+}
+
+/** Every recipe in the directories, the first directory's winning for a name. */
+export function listBootstrapRecipes(dirs: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const dir of dirs) {
+    let names: string[]
+    try {
+      names = readdirSync(dir)
+    } catch {
+      continue
+    }
+    for (const n of names.sort()) {
+      if (!n.endsWith('.toml')) continue
+      const tool = n.slice(0, -5)
+      if (!out.has(tool)) out.set(tool, path.join(dir, n))
+    }
+  }
+  return out
+}
+
+export function loadBootstrapRecipe(dirs: readonly string[], tool: string): BootstrapRecipe {
+  const all = listBootstrapRecipes(dirs)
+  const file = all.get(tool)
+  if (!file) {
+    const near = nearest(tool, [...all.keys()])
+    throw new NipError('ERR_NIP_NOT_FOUND', `There is no bootstrap recipe for "${tool}".`, {
+      hint: near.length > 0 ? `Did you mean ${near.join(', ')}? (nip bootstrap list)` : `Known tools: ${[...all.keys()].join(', ') || 'none'} (nip bootstrap list).`,
+      data: { tool, known: [...all.keys()] },
+    })
+  }
+  return parseBootstrapRecipe(file, readFileSync(file, 'utf8'))
+}

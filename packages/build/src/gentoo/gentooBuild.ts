@@ -1,0 +1,243 @@
+/**
+ * `nip build --source gentoo CATEGORY/NAME[@VERSION] [+flag…]`: the real `emerge --buildpkg` from
+ * the Portage that `nip bootstrap install gentoo` grafted, in a bubblewrap namespace, and the GPKG
+ * it writes read by the Gentoo adapter's GPKG reader into the CAS (DESIGN §8: no second unpacker).
+ *
+ * - resolve: the ebuild, its metadata and the USE it is built with, checked by the adapter's USE
+ *   semantics before anything runs; the ref's version is PVR plus the enabled IUSE flags
+ *   (`2.10-r1~nls`), so each USE set is its own version directory; the id carries the fingerprint.
+ * - fetch: the stored output of the fingerprint when every blob is still in the CAS; else the
+ *   distfiles (nip fetches them: `[build] distfile-mirrors`, then the Debian pool's `.orig`
+ *   tarball of the same name and version, then the ebuild's own http(s) URLs), each checked
+ *   against the Manifest's size, SHA512 and BLAKE2B (ERR_NIP_DISTFILE_MISMATCH), then emerge in
+ *   the namespace (namespace.ts), then the new GPKG through readGpkg, then the record.
+ * The fingerprint covers the ebuild's bytes, the Manifest, the profile's files, the USE words,
+ * the Portage and repository tree digest (the gentoo-tools program), and bubblewrap's version.
+ * GPKGs are kept in `<cache>/build/gentoo/packages` (binpkg-multi-instance: one per USE set).
+ */
+import { createHash } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { blake3Hex } from '@nip/cas'
+import { Database, NipError, download, type AdapterContext, type FetchResult, type Layout, type PackageManifest, type PackageRef, type PackageSpec, type TreeEntry } from '@nip/core'
+import { readGpkg } from '@nip/adapter-gentoo'
+import type { Executor } from '../executor.js'
+import { buildPaths, storedOutput, type StoredOutput } from '../builder.js'
+import { readBuildSettings, type BuildSettings } from '../settings.js'
+import { debianMirrors, poolUrl } from '../mirror.js'
+import { bootstrapRecipeDirs, graftedTool } from '../bootstrap/tools.js'
+import { loadBootstrapRecipe } from '../bootstrap/recipe.js'
+import { buildLogPath, tailLines } from '../buildLog.js'
+import { appendLog, closeLog, makeWorkDir, mkdirp, openLog, removeTree, writeJsonAtomic } from '../buildFs.js'
+import { resolveEbuild, type ResolvedEbuild } from './ebuild.js'
+import { runEmerge } from './namespace.js'
+
+export const GENTOO_PREFIX = 'gentoo:'
+const SCHEMA = 'nip-gentoo-build/1'
+
+interface GentooTool {
+  program: string
+  version: string
+  dir: string
+  portage: string
+  repo: string
+  digest: string
+}
+
+/** The gentoo tools nip grafted (Portage and the repository), or ERR_NIP_TOOL_MISSING. */
+export function gentooTool(settings: BuildSettings, layout: Layout): GentooTool {
+  const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, layout), 'gentoo')
+  const g = graftedTool(layout, recipe.program)
+  const portage = g ? path.join(g.dir, 'libexec', 'portage') : ''
+  const repo = g ? path.join(g.dir, 'libexec', 'repo') : ''
+  if (!g || !existsSync(path.join(portage, 'bin', 'emerge')) || !existsSync(path.join(repo, 'profiles'))) {
+    throw new NipError('ERR_NIP_TOOL_MISSING', `Building from Gentoo ebuilds needs Portage and an ebuild repository in this root (${recipe.program}), and they are not installed.`, {
+      hint: 'Run nip bootstrap install gentoo (nip bootstrap info gentoo shows the ways to get it).',
+      data: { tool: 'gentoo', program: recipe.program },
+    })
+  }
+  let digest = ''
+  let db: Database | null = null
+  try {
+    db = Database.openReader(layout.dbPath)
+    digest = db?.programsNamed(recipe.program).find((p) => p.version === g.version)?.tree_digest ?? ''
+  } finally {
+    db?.close()
+  }
+  return { program: recipe.program, version: g.version, dir: g.dir, portage, repo, digest }
+}
+
+function bwrapVersion(): string {
+  try {
+    return execFileSync('bwrap', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return 'absent'
+  }
+}
+
+export interface GentooPlan {
+  tool: GentooTool
+  ebuild: ResolvedEbuild
+  name: string
+  version: string
+  fingerprint: string
+}
+
+export function planGentoo(spec: { atom: string; version?: string; variants: string[] }, ctx: Pick<AdapterContext, 'config' | 'layout'>): GentooPlan {
+  const settings = readBuildSettings(ctx.config)
+  const tool = gentooTool(settings, ctx.layout)
+  const ebuild = resolveEbuild({ repo: tool.repo, atom: spec.atom, variants: spec.variants, ...(spec.version ? { version: spec.version } : {}), ...(settings.gentooProfile ? { profile: settings.gentooProfile } : {}) })
+  const own = ebuild.use.enabled.filter((f) => ebuild.use.iuse.includes(f))
+  const version = `${ebuild.md.cpv.version}${own.length > 0 ? `~${own.join('~')}` : ''}`
+  const profileFiles = ebuild.profile.dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).sort().filter((f) => statSync(path.join(d, f)).isFile()).map((f) => [path.relative(tool.repo, path.join(d, f)), blake3Hex(readFileSync(path.join(d, f)))]) : []))
+  const doc = JSON.stringify([SCHEMA, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest], bwrapVersion()])
+  return { tool, ebuild, name: ebuild.md.cpv.name, version, fingerprint: blake3Hex(Buffer.from(doc)) }
+}
+
+function specOf(name: string, version?: string): { atom: string; version?: string } {
+  return { atom: name.slice(GENTOO_PREFIX.length), ...(version ? { version } : {}) }
+}
+
+export async function resolve(spec: PackageSpec, ctx: AdapterContext, _executor: Executor): Promise<PackageRef[]> {
+  const plan = planGentoo({ ...specOf(spec.name, spec.version), variants: spec.variants ?? [] }, ctx)
+  return [refOf(plan, spec.variants)]
+}
+
+function refOf(plan: GentooPlan, variants: string[] | undefined): PackageRef {
+  return {
+    source: 'build',
+    name: plan.name,
+    version: plan.version,
+    id: `${GENTOO_PREFIX}${plan.ebuild.md.cpv.cpv}#${plan.fingerprint}`,
+    summary: plan.ebuild.md.description,
+    ...(variants && variants.length > 0 ? { variants } : {}),
+  }
+}
+
+function planOfRef(ref: PackageRef, ctx: AdapterContext): GentooPlan {
+  const cpv = ref.id.slice(GENTOO_PREFIX.length).replace(/#.*$/, '')
+  const m = /^([^/]+)\/(.+)$/.exec(cpv)!
+  const pf = m[2]
+  const atom = `${m[1]}/${ref.name}`
+  const version = pf.slice(ref.name.length + 1)
+  return planGentoo({ atom, version, variants: ref.variants ?? [] }, ctx)
+}
+
+export async function describe(ref: PackageRef, ctx: AdapterContext, _executor: Executor): Promise<PackageManifest> {
+  const plan = planOfRef(ref, ctx)
+  const cached = (await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)) !== null
+  return {
+    ref,
+    dependencies: [],
+    provides: [],
+    conflicts: [],
+    downloadSize: plan.ebuild.distfiles.reduce((n, d) => n + d.record.size, 0),
+    installedSize: 0,
+    description: plan.ebuild.md.description,
+    ...(plan.ebuild.md.license ? { license: plan.ebuild.md.license } : {}),
+    ...(plan.ebuild.md.homepage ? { homepage: plan.ebuild.md.homepage } : {}),
+    variants: plan.ebuild.useWords.map((w) => (w.startsWith('-') ? w : `+${w}`)),
+    hashes: Object.fromEntries(plan.ebuild.distfiles.map((d) => [d.name, `sha512:${d.record.sha512 ?? ''}`])),
+    extra: { ebuild: plan.ebuild.file, cpv: plan.ebuild.md.cpv.cpv, eapi: plan.ebuild.md.eapi, profile: plan.ebuild.profileName, use: plan.ebuild.useWords, fingerprint: plan.fingerprint, cached },
+  }
+}
+
+function gentooPaths(layout: Layout) {
+  const base = path.join(buildPaths(layout).base, 'gentoo')
+  return { distfiles: path.join(base, 'distfiles'), packages: path.join(base, 'packages') }
+}
+
+/** Debian keeps many upstream tarballs as `<pn>_<pv>.orig.tar.<ext>`: the same bytes, checked against the Manifest all the same. */
+function debianCandidates(name: string, pn: string, pv: string, mirrors: string[]): string[] {
+  const m = new RegExp(`^${pn.replace(/[.+]/g, '\\$&')}-${pv.replace(/[.+]/g, '\\$&')}\\.tar\\.(gz|xz|bz2)$`).exec(name)
+  if (!m) return []
+  return mirrors.map((mirror) => poolUrl(mirror, `${pn}/${pn}_${pv}.orig.tar.${m[1]}`))
+}
+
+async function fetchDistfiles(plan: GentooPlan, ctx: AdapterContext, settings: BuildSettings): Promise<string> {
+  const dir = gentooPaths(ctx.layout).distfiles
+  mkdirp(dir)
+  const mirrors = debianMirrors(ctx.sourceConfig?.('debian') ?? {})
+  const cpv = plan.ebuild.md.cpv
+  for (const d of plan.ebuild.distfiles) {
+    const urls = [...settings.distfileMirrors.map((m) => `${m}/${d.name}`), ...debianCandidates(d.name, cpv.name, cpv.versionNoRevision, mirrors), ...d.uris.filter((u) => /^https?:\/\//.test(u))]
+    const dest = path.join(dir, d.name)
+    const mismatch = (why: string, data: Record<string, unknown> = {}) =>
+      new NipError('ERR_NIP_DISTFILE_MISMATCH', `${d.name} does not match ${cpv.cp}'s Manifest: ${why}.`, { hint: 'A mirror serves other bytes than the ebuild repository names; nothing was built or grafted.', data: { distfile: d.name, manifest: d.record, ...data } })
+    if (urls.length === 0) throw new NipError('ERR_NIP_FETCH_FAILED', `No URL to fetch ${d.name} from.`, { hint: 'Set [build] distfile-mirrors (URL/<file>); docs/gentoo.md.', data: { distfile: d.name } })
+    try {
+      await download({ urls, dest, ...(d.record.sha512 ? { expectHash: { algorithm: 'sha512', digest: d.record.sha512 } } : {}), retries: 1, reporter: ctx.reporter, label: d.name, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    } catch (e) {
+      const attempts = (e as NipError).data?.attempts as { reason: string; url: string }[] | undefined
+      const wrong = attempts?.filter((a) => a.reason === 'hash-mismatch') ?? []
+      if (e instanceof NipError && wrong.length > 0) throw mismatch(`SHA512 differs (from ${wrong.map((w) => w.url).join(', ')})`, { urls: wrong.map((w) => w.url) })
+      throw e
+    }
+    const data = readFileSync(dest)
+    if (data.length !== d.record.size) throw mismatch(`${data.length} bytes, the Manifest says ${d.record.size}`)
+    if (d.record.blake2b && createHash('blake2b512').update(data).digest('hex') !== d.record.blake2b) throw mismatch('BLAKE2B differs')
+  }
+  return dir
+}
+
+function listGpkgs(dir: string): Set<string> {
+  const out = new Set<string>()
+  if (!existsSync(dir)) return out
+  for (const n of readdirSync(dir)) if (n.endsWith('.gpkg.tar')) out.add(n)
+  return out
+}
+
+export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Executor): Promise<FetchResult> {
+  const settings = readBuildSettings(ctx.config)
+  const plan = planOfRef(ref, ctx)
+  if (plan.version !== ref.version) throw new NipError('ERR_NIP_INTERNAL', `The gentoo build of ${ref.name} resolved to ${plan.version}, not the planned ${ref.version}.`, { data: { ref } })
+  if (!settings.rebuild) {
+    const stored = await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)
+    if (stored) {
+      ctx.reporter.emit({ type: 'info', message: `${plan.ebuild.md.cpv.cpv} (USE ${plan.ebuild.useWords.join(' ')}): fingerprint ${plan.fingerprint.slice(0, 16)} is stored; not building.` })
+      return { ref, entries: stored.entries, downloaded: 0 }
+    }
+  }
+  const started = process.hrtime.bigint()
+  const distdir = await fetchDistfiles(plan, ctx, settings)
+  const pkgdir = gentooPaths(ctx.layout).packages
+  mkdirp(pkgdir)
+  const cpv = plan.ebuild.md.cpv
+  const gpkgDir = path.join(pkgdir, cpv.category, cpv.name)
+  const before = listGpkgs(gpkgDir)
+  const log = buildLogPath(ctx.layout.logDir, plan.name, plan.version, plan.fingerprint)
+  const work = makeWorkDir(buildPaths(ctx.layout).work, `gentoo-${plan.name}-${plan.fingerprint.slice(0, 12)}`)
+  const fd = openLog(log)
+  let entries: TreeEntry[]
+  try {
+    appendLog(fd, `# nip build --source gentoo ${cpv.cpv}\n# USE ${plan.ebuild.useWords.join(' ')}\n# fingerprint ${plan.fingerprint}\n# portage ${plan.tool.program} ${plan.tool.version}\n`)
+    ctx.reporter.emit({ type: 'info', message: `emerge --buildpkg =${cpv.cpv} (USE="${plan.ebuild.useWords.join(' ')}")` })
+    const outcome = await runEmerge({ plan, work, distdir, pkgdir, logFd: fd, jobs: settings.jobs, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    if (outcome.exitCode !== 0) {
+      const status = outcome.signal ? `was killed by ${outcome.signal}` : `exited with status ${outcome.exitCode}`
+      appendLog(fd, `\n## emerge ${status}\n`)
+      throw new NipError('ERR_NIP_BUILD_FAILED', `emerge of ${cpv.cpv} ${status}. Last lines of the log:\n${tailLines(log, 25).map((l) => `  ${l}`).join('\n')}\nFull log: ${log}`, {
+        hint: `Read the log (nip logs --build ${plan.name}); nothing was grafted.`,
+        data: { cpv: cpv.cpv, exitCode: outcome.exitCode, signal: outcome.signal, log, fingerprint: plan.fingerprint },
+      })
+    }
+    const made = [...listGpkgs(gpkgDir)].filter((n) => !before.has(n)).sort()
+    if (made.length !== 1) throw new NipError('ERR_NIP_BUILD_FAILED', `emerge of ${cpv.cpv} wrote ${made.length} new binary packages in ${gpkgDir}, not one.`, { hint: `Read the log: ${log}; nothing was grafted.`, data: { made, log } })
+    const file = path.join(gpkgDir, made[0])
+    const content = await readGpkg(file, { cas: ctx.cas, limits: ctx.limits, label: made[0] })
+    const builtUse = (content.metadata.get('USE') ?? '').split(/\s+/).filter(Boolean)
+    const wanted = plan.ebuild.use.enabled.filter((f) => plan.ebuild.use.iuse.includes(f))
+    const wrong = plan.ebuild.use.iuse.filter((f) => wanted.includes(f) !== builtUse.includes(f))
+    if (wrong.length > 0) throw new NipError('ERR_NIP_BUILD_FAILED', `${made[0]} was built with USE "${builtUse.join(' ')}", not the planned ${plan.ebuild.useWords.join(' ')}.`, { hint: `Read the log: ${log}; nothing was grafted.`, data: { wrong, log } })
+    entries = content.entries
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    appendLog(fd, `\n## done in ${seconds.toFixed(1)} s: ${made[0]}, ${entries.length} entries\n`)
+  } finally {
+    closeLog(fd)
+    if (!settings.keepWork) removeTree(work)
+  }
+  const rec: StoredOutput = { fingerprint: plan.fingerprint, name: plan.name, version: plan.version, digest: '', entries, builtAt: new Date().toISOString(), log }
+  writeJsonAtomic(path.join(buildPaths(ctx.layout).outputs, `${plan.fingerprint}.json`), rec)
+  return { ref, entries }
+}

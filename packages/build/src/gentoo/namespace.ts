@@ -1,0 +1,115 @@
+/**
+ * The bubblewrap namespace `emerge` runs in (docs/gentoo.md). Portage, with ROOT other than `/`,
+ * still reads and creates /etc/portage, /var/db/pkg, /var/cache/edb and /var/lib/portage of the
+ * build root, and chowns to the `portage` user (250:250). So:
+ * - the namespace's `/` is a tmpfs holding the host's /usr, /bin, /lib… read-only (nothing is
+ *   bound onto a path of the host, so no mount point is ever created on the host);
+ * - `/etc` is a directory of read-only binds of the host's /etc entries, except passwd and group
+ *   (the namespace's own, with `portage`) and `portage` (the work directory's configuration:
+ *   make.conf, repos.conf, make.profile, sets.conf);
+ * - `/var` is the work directory's private `var`; `/tmp` a tmpfs; no network (own net namespace),
+ *   own pid/ipc/uts; `--die-with-parent`: a killed nip kills emerge;
+ * - Portage's source tree and the repository are read-only at /nip/portage and /nip/repo; the
+ *   work directory (ROOT, PORTAGE_TMPDIR, logs) at /nip/work; the distfiles and the kept binary
+ *   packages at /nip/distfiles and /nip/packages;
+ * - a `gtar → tar` shim first on PATH; Debian's /usr/bin/python3.
+ * Portage's chown to 250 needs a real uid map: emerge runs as root in these namespaces (no user
+ * namespace), with Portage's own sandboxes off (FEATURES) — bubblewrap is the isolation.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import path from 'node:path'
+import { NipError } from '@nip/core'
+import { mkdirp, symlinkConfined, writeFileConfined } from '../buildFs.js'
+import type { GentooPlan } from './gentooBuild.js'
+
+const TOP = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
+const OWN_ETC = new Set(['passwd', 'group', 'portage', 'make.conf', 'make.profile'])
+
+export const INSIDE = { portage: '/nip/portage', repo: '/nip/repo', work: '/nip/work', distfiles: '/nip/distfiles', packages: '/nip/packages' }
+
+export function makeConf(jobs: number): string {
+  return [
+    '# written by nip build --source gentoo',
+    'FEATURES="-sandbox -usersandbox -userpriv -userfetch -ipc-sandbox -network-sandbox -pid-sandbox -mount-sandbox -news buildpkg binpkg-multi-instance"',
+    'BINPKG_FORMAT="gpkg"',
+    'BINPKG_COMPRESS="zstd"',
+    `MAKEOPTS="-j${jobs}"`,
+    'FETCHCOMMAND="false"',
+    'RESUMECOMMAND="false"',
+    'ACCEPT_LICENSE="*"',
+    'ACCEPT_KEYWORDS="amd64 ~amd64"',
+    `DISTDIR="${INSIDE.distfiles}"`,
+    `PKGDIR="${INSIDE.packages}"`,
+    `PORTAGE_TMPDIR="${INSIDE.work}/tmp"`,
+    `PORT_LOGDIR="${INSIDE.work}/logs"`,
+    'NOCOLOR="true"',
+    '',
+  ].join('\n')
+}
+
+/** Writes the work directory's configuration root and private directories (through the confined layer). */
+export function prepareWork(work: string, plan: GentooPlan, jobs: number): void {
+  for (const d of ['tmp', 'logs', 'root', 'var', 'shims', 'etc/portage/repos.conf']) mkdirp(path.join(work, d))
+  writeFileConfined(path.join(work, 'etc/portage/make.conf'), makeConf(jobs))
+  writeFileConfined(path.join(work, 'etc/portage/repos.conf/gentoo.conf'), `[DEFAULT]\nmain-repo = gentoo\n\n[gentoo]\nlocation = ${INSIDE.repo}\n`)
+  writeFileConfined(path.join(work, 'etc/portage/sets.conf'), readFileSync(path.join(plan.tool.portage, 'cnf', 'sets', 'portage.conf')))
+  symlinkConfined(`${INSIDE.repo}/profiles/${plan.ebuild.profileName}`, path.join(work, 'etc/portage/make.profile'))
+  symlinkConfined('/usr/bin/tar', path.join(work, 'shims/gtar'))
+  const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').replace(/\n?$/, '\n') : '')
+  const passwd = read('/etc/passwd').split('\n').filter((l) => !l.startsWith('portage:')).join('\n')
+  const group = read('/etc/group').split('\n').filter((l) => !l.startsWith('portage:')).join('\n')
+  writeFileConfined(path.join(work, 'passwd'), `${passwd.replace(/\n*$/, '\n')}portage:x:250:250:portage:/var/tmp/portage:/bin/false\n`)
+  writeFileConfined(path.join(work, 'group'), `${group.replace(/\n*$/, '\n')}portage:x:250:portage\n`)
+}
+
+export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string }): string[] {
+  const args = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--hostname', 'nip-gentoo', '--tmpfs', '/']
+  for (const d of TOP) {
+    const p = `/${d}`
+    let st
+    try {
+      st = lstatSync(p)
+    } catch {
+      continue
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p)
+    else if (st.isDirectory()) args.push('--ro-bind', p, p)
+  }
+  args.push('--dir', '/etc')
+  for (const n of readdirSync('/etc').sort()) if (!OWN_ETC.has(n)) args.push('--ro-bind', `/etc/${n}`, `/etc/${n}`)
+  args.push('--ro-bind', path.join(opts.work, 'passwd'), '/etc/passwd', '--ro-bind', path.join(opts.work, 'group'), '/etc/group', '--ro-bind', path.join(opts.work, 'etc', 'portage'), '/etc/portage')
+  args.push('--bind', path.join(opts.work, 'var'), '/var', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp')
+  args.push('--ro-bind', opts.portage, INSIDE.portage, '--ro-bind', opts.repo, INSIDE.repo, '--bind', opts.work, INSIDE.work, '--bind', opts.distdir, INSIDE.distfiles, '--bind', opts.pkgdir, INSIDE.packages)
+  return args
+}
+
+export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir: string; pkgdir: string; logFd: number; jobs: number; signal?: AbortSignal; bwrap?: string }): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }> {
+  if (process.getuid?.() !== 0) {
+    throw new NipError('ERR_NIP_EXECUTOR_MISSING', 'Gentoo builds run emerge as root in a bubblewrap namespace (Portage chowns to its portage user), and nip is not running as root.', {
+      hint: 'Run nip build --source gentoo as root, or use a container (nip bootstrap info container); docs/gentoo.md.',
+      data: { uid: process.getuid?.() },
+    })
+  }
+  const { plan } = opts
+  prepareWork(opts.work, plan, opts.jobs)
+  const env: Record<string, string> = {
+    PATH: `${INSIDE.work}/shims:/usr/bin:/bin:/usr/sbin:/sbin`,
+    HOME: `${INSIDE.work}/tmp`,
+    PYTHONPATH: `${INSIDE.portage}/lib`,
+    ROOT: `${INSIDE.work}/root`,
+    USE: plan.ebuild.useWords.join(' '),
+    LC_ALL: 'C.UTF-8',
+    TZ: 'UTC',
+    TERM: 'dumb',
+  }
+  const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir })
+  args.push('--chdir', INSIDE.work, '--clearenv')
+  for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v)
+  args.push('--', '/usr/bin/python3', `${INSIDE.portage}/bin/emerge`, '--buildpkg', '--nodeps', '--oneshot', '--quiet-build=y', '--color=n', `=${plan.ebuild.md.cpv.cpv}`)
+  return new Promise((resolve, reject) => {
+    const child = spawn(opts.bwrap ?? 'bwrap', args, { stdio: ['ignore', opts.logFd, opts.logFd], ...(opts.signal ? { signal: opts.signal } : {}) })
+    child.on('error', (e) => (opts.signal?.aborted ? resolve({ exitCode: null, signal: 'SIGTERM' }) : reject(e)))
+    child.on('close', (exitCode, signal) => resolve({ exitCode, signal }))
+  })
+}

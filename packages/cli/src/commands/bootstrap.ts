@@ -1,0 +1,96 @@
+import { Args, Flags } from '@oclif/core'
+import type { Style } from '../render/style.js'
+import { BaseCommand } from '../baseCommand.js'
+import { renderBootstrap, type BootstrapView } from '../render/bootstrap.js'
+
+const ACTIONS = ['list', 'install', 'remove', 'info', 'recipes', 'update-recipes'] as const
+type Action = (typeof ACTIONS)[number]
+
+export default class Bootstrap extends BaseCommand<BootstrapView> {
+  static override summary = "Find, install or remove an ecosystem's build tools (gentoo, nix, pkgsrc, container) for nip build --source."
+  static override description =
+    'ACTION is one of list, install TOOL, remove TOOL, info TOOL, recipes, update-recipes. Each tool is looked for on the host, then among the programs nip grafted, then as a container image; when missing, install offers to install minimal tools into this root, to use a container, to show the manual steps, or to try another source (a menu on a terminal, the recommended choice with --yes, the choices as data with --json). Tools are grafted under the root like any program and never into the host. See docs/bootstrap.md.'
+  static override examples = ['<%= config.bin %> bootstrap list', '<%= config.bin %> bootstrap info gentoo', '<%= config.bin %> bootstrap install gentoo --yes', '<%= config.bin %> bootstrap remove gentoo', '<%= config.bin %> bootstrap update-recipes']
+  static override mutates = true
+  static override args = {
+    action: Args.string({ description: 'list | install | remove | info | recipes | update-recipes', required: true, options: [...ACTIONS] }),
+    tool: Args.string({ description: 'The tool (gentoo, nix, pkgsrc, container).' }),
+  }
+  static override flags = {
+    force: Flags.boolean({ description: 'install: install into the root even when the tool is already on the host.' }),
+    choice: Flags.string({ description: 'install: take this choice instead of asking (install, container, manual, source:ID).', helpValue: 'CHOICE' }),
+  }
+
+  protected override async execute(): Promise<BootstrapView> {
+    const { flags, args } = await this.parse(Bootstrap)
+    this.useGlobals(flags)
+    const action = args.action as Action
+    const needsTool = action === 'install' || action === 'remove' || action === 'info'
+    if (needsTool && !args.tool) throw await this.usageError(`nip bootstrap ${action} needs a TOOL.`, 'Example: nip bootstrap info gentoo (nip bootstrap list shows the tools).', { action })
+    if (!needsTool && args.tool) throw await this.usageError(`nip bootstrap ${action} takes no TOOL ("${args.tool}").`, 'Example: nip bootstrap list.', { action, tool: args.tool })
+    const [build, core] = await Promise.all([import('@nip/build'), import('@nip/core')])
+    const loaded = await this.loadConfig()
+    const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
+    const layout = new core.Layout(loaded.config)
+    const dirs = build.bootstrapRecipeDirs(settings, layout)
+    const command = this.commandLine
+    switch (action) {
+      case 'list':
+        return { kind: 'list', tools: build.listTools(settings, layout).map((r) => build.detectTool(r, layout)) }
+      case 'recipes':
+        return {
+          kind: 'recipes',
+          dirs,
+          recipes: build.listTools(settings, layout).map((r) => ({ tool: r.name, version: r.version, file: r.file, installable: r.installable, sources: r.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, signed: s.signatureUrl !== undefined })), packages: r.packages })),
+        }
+      case 'update-recipes':
+        return { kind: 'update', ...(await build.updateRecipes({ settings, layout, reporter: this.reporter })) }
+      case 'info': {
+        const recipe = build.loadBootstrapRecipe(dirs, args.tool!)
+        return { kind: 'info', detection: build.detectTool(recipe, layout), manual: recipe.manual, sources: recipe.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, into: s.into })), packages: recipe.packages }
+      }
+      case 'remove': {
+        const recipe = build.loadBootstrapRecipe(dirs, args.tool!)
+        const grafted = build.graftedTool(layout, recipe.program)
+        if (!grafted) {
+          throw new core.NipError('ERR_NIP_NOT_INSTALLED', `nip has not installed ${recipe.name} (${recipe.program}) in this root.`, { hint: 'nip bootstrap list shows where each tool was found; a tool on the host is not nip\'s to remove.', data: { tool: recipe.name, program: recipe.program } })
+        }
+        const nip = await this.openNip()
+        const removed = await nip.remove([recipe.program], { command, kind: 'bootstrap' })
+        return { kind: 'remove', tool: recipe.name, program: recipe.program, version: grafted.version, removed }
+      }
+      case 'install': {
+        const recipe = build.loadBootstrapRecipe(dirs, args.tool!)
+        const detection = build.detectTool(recipe, layout)
+        if ((detection.status === 'host' || detection.status === 'nip') && !flags.force) {
+          return { kind: 'install', detection, chosen: null, outcome: detection.status === 'host' ? `${recipe.name} is already on the host (${Object.values(detection.host.commands).join(', ')}); nothing to do (--force installs it into the root anyway).` : `${recipe.name} is already installed by nip (${recipe.program} ${detection.nip.version}).` }
+        }
+        let chosen: string | null = null
+        if (flags.choice !== undefined) {
+          if (!detection.choices.some((c) => c.id === flags.choice)) throw await this.usageError(`"${flags.choice}" is not a choice for ${recipe.name}.`, `Choices: ${detection.choices.map((c) => c.id).join(', ')}.`, { choice: flags.choice })
+          chosen = flags.choice
+        } else if (this.globals.yes) chosen = detection.recommended
+        else if (this.globals.interactive) {
+          const { chooseBootstrap } = await import('../bootstrapMenu.js')
+          chosen = await chooseBootstrap(detection, `${recipe.name} is not on this host. What should nip do?`)
+        }
+        if (chosen === null) return { kind: 'install', detection, chosen: null, outcome: `${recipe.name} is missing; nothing was done. Choose with --yes (recommended: ${detection.recommended}) or --choice.` }
+        const choice = detection.choices.find((c) => c.id === chosen)!
+        if (!choice.available) throw new core.NipError('ERR_NIP_NOT_AVAILABLE', `${choice.label}: not available here. ${choice.detail}`, { hint: `Other choices: ${detection.choices.filter((c) => c.available).map((c) => c.id).join(', ')}.`, data: { tool: recipe.name, choice: chosen } })
+        if (chosen === 'install') {
+          const nip = await this.openNip()
+          const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${recipe.name}`]
+          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(flags.force ? { reinstall: true } : {}) })
+          return { kind: 'install', detection: build.detectTool(recipe, layout, { probeContainer: false }), chosen, install: result, outcome: `${recipe.name}: ${recipe.program} grafted into this root.` }
+        }
+        if (chosen === 'container') return { kind: 'install', detection, chosen, outcome: `Build in the container ${detection.container.image}: nip build --container … (docs/build.md).` }
+        if (chosen === 'manual') return { kind: 'install', detection, chosen, manual: recipe.manual, outcome: `Manual steps for ${recipe.name}:` }
+        return { kind: 'install', detection, chosen, outcome: `Try the ${chosen.slice('source:'.length)} source instead: nip install --source ${chosen.slice('source:'.length)} NAME.` }
+      }
+    }
+  }
+
+  protected override renderHuman(result: BootstrapView, style: Style): string {
+    return renderBootstrap(result, style)
+  }
+}
