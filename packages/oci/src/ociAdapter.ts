@@ -80,6 +80,11 @@ export class OciAdapter implements SourceAdapter {
     return out
   }
 
+  /** Configured when `[oci] registries` names at least one registry (no network). */
+  async configured(ctx: AdapterContext): Promise<boolean> {
+    return this.settings(ctx).registries.length > 0
+  }
+
   async probe(ctx: AdapterContext): Promise<AdapterStatus> {
     const clients = this.clientsOf(ctx)
     if (clients.length === 0) return { id: this.id, configured: false, reachable: null, detail: 'no registries ([oci] registries)' }
