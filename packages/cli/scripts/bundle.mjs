@@ -82,6 +82,7 @@ const packages = path.resolve(cli, '..')
 const entryPoints = { commands: path.join(cli, 'dist', 'commandIndex.js'), main: path.join(cli, 'dist', 'main.js'), argv: path.join(cli, 'dist', 'argv.js'), core: path.join(packages, 'core', 'dist', 'index.js') }
 for (const id of ['gobo', 'nix', 'pkgsrc', 'pacman', 'gentoo', 'debian']) entryPoints[`adapter-${id}`] = path.join(packages, `adapter-${id}`, 'dist', 'index.js')
 entryPoints.build = path.join(packages, 'build', 'dist', 'index.js')
+entryPoints.oci = path.join(packages, 'oci', 'dist', 'index.js')
 
 // Chunk names carry content hashes: what an earlier build left would pile up.
 fs.rmSync(outdir, { recursive: true, force: true })

@@ -24,4 +24,5 @@ export const adapterFactories: Record<string, () => Promise<SourceAdapter>> = {
   gentoo: () => instantiate('gentoo', () => import('@nip/adapter-gentoo')),
   debian: () => instantiate('debian', () => import('@nip/adapter-debian')),
   build: () => instantiate('build', () => import('@nip/build')),
+  oci: () => instantiate('oci', () => import('@nip/oci')),
 }

@@ -7,6 +7,9 @@ import Autoremove from './commands/autoremove.js'
 import Bootstrap from './commands/bootstrap.js'
 import Build from './commands/build.js'
 import CacheClean from './commands/cache/clean.js'
+import CacheKeygen from './commands/cache/keygen.js'
+import CacheList from './commands/cache/list.js'
+import CachePush from './commands/cache/push.js'
 import Completion from './commands/completion.js'
 import ConfigInit from './commands/config/init.js'
 import ConfigShow from './commands/config/show.js'
@@ -41,6 +44,9 @@ export const COMMANDS = {
   bootstrap: Bootstrap,
   build: Build,
   'cache:clean': CacheClean,
+  'cache:keygen': CacheKeygen,
+  'cache:list': CacheList,
+  'cache:push': CachePush,
   completion: Completion,
   'config:init': ConfigInit,
   'config:show': ConfigShow,

@@ -89,7 +89,7 @@ describe('nip executable', function () {
     assert.deepEqual(env.result.files, [file])
     assert.equal(env.result.config.programsDir, 'Programs')
     assert.equal(env.result.config.parallelDownloads, 8)
-    assert.deepEqual(env.result.config.sources.map((s: { id: string }) => s.id), ['pacman', 'gobo', 'nix', 'pkgsrc', 'gentoo', 'debian', 'build'])
+    assert.deepEqual(env.result.config.sources.map((s: { id: string }) => s.id), ['oci', 'pacman', 'gobo', 'nix', 'pkgsrc', 'gentoo', 'debian', 'build'])
     assert.deepEqual(env.result.origins['programs-dir'], { value: 'Programs', origin: 'default' })
     assert.deepEqual(env.result.origins['parallel-downloads'], { value: 8, origin: 'system', file })
     assert.deepEqual(env.result.origins['pacman.priority'], { value: 3, origin: 'system', file })
@@ -192,7 +192,7 @@ describe('nip executable', function () {
     assert.equal(env.ok, true)
     assert.deepEqual(
       env.result.map((s: { id: string; priority: number; enabled: boolean }) => [s.id, s.priority, s.enabled]),
-      [['gobo', 5, true], ['nix', 10, true], ['pkgsrc', 20, true], ['pacman', 30, true], ['gentoo', 40, true], ['debian', 50, true], ['build', 90, true]],
+      [['oci', 3, true], ['gobo', 5, true], ['nix', 10, true], ['pkgsrc', 20, true], ['pacman', 30, true], ['gentoo', 40, true], ['debian', 50, true], ['build', 90, true]],
     )
     for (const s of env.result) assert.equal(typeof s.configured, 'boolean')
     assert.deepEqual(fs.readdirSync(sb.root), [])

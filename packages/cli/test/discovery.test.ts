@@ -123,9 +123,9 @@ describe('help and discovery', function () {
     ])
     assert.deepEqual(
       e.data.tried.map((t: { source: string; outcome: string }) => `${t.source}: ${t.outcome}`),
-      ['gobo: has no package named hell', 'pkgsrc: is not configured', 'pacman: is not configured'],
+      ['oci: is not configured', 'gobo: has no package named hell', 'pkgsrc: is not configured', 'pacman: is not configured'],
     )
-    assert.match(e.hint, /^Did you mean Hello \(gobo\), HelloData \(gobo\)\? .*configure pkgsrc, pacman/)
+    assert.match(e.hint, /^Did you mean Hello \(gobo\), HelloData \(gobo\)\? .*configure oci, pkgsrc, pacman/)
   })
 
   it('files, why and list --explicit | --deps | --orphans', () => {
@@ -205,7 +205,7 @@ describe('help and discovery', function () {
     }
     assert.deepEqual(complete('nip rem'), ['remove'])
     assert.deepEqual(complete('nip ca'), ['cache'])
-    assert.deepEqual(complete('nip cache '), ['clean'])
+    assert.deepEqual(complete('nip cache '), ['clean', 'keygen', 'list', 'push'])
     assert.deepEqual(complete('nip config '), ['init', 'show'])
     assert.deepEqual(complete('nip generations d'), ['delete', 'diff'])
     assert.deepEqual(complete('nip list --e'), ['--explicit'])
@@ -226,7 +226,7 @@ describe('help and discovery', function () {
     assert.match(fish.stdout, /^complete -c nip -n __fish_use_subcommand -a files -d 'List the files of a grafted program/m)
     assert.match(fish.stdout, /^complete -c nip -n '__fish_seen_subcommand_from list' -l orphans -d /m)
     assert.match(fish.stdout, /^complete -c nip -n '__fish_seen_subcommand_from remove' -a '\(__nip_programs\)'$/m)
-    assert.match(fish.stdout, /^complete -c nip -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from clean' -a clean /m)
+    assert.match(fish.stdout, /^complete -c nip -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from clean keygen list push' -a clean /m)
     const checked: string[] = []
     for (const [shell, text] of [['zsh', zsh.stdout], ['fish', fish.stdout]] as const) {
       if (!hasShell(shell)) continue
@@ -244,7 +244,7 @@ describe('help and discovery', function () {
         assert.equal(r.status, 0, r.stderr)
         return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0])
       }
-      assert.deepEqual(complete('nip cache '), ['clean'])
+      assert.deepEqual(complete('nip cache '), ['clean', 'keygen', 'list', 'push'])
       assert.deepEqual(complete('nip list --or'), ['--orphans'])
       assert.deepEqual(complete(`nip remove --root ${sb.root} `), ['Hello', 'HelloData'])
     }

@@ -20,6 +20,8 @@ import { NipError } from './errors.js'
 
 /** Every source nip knows, with its default priority (lower is tried first). */
 export const SOURCE_PRIORITIES: Readonly<Record<string, number>> = {
+  // The fleet cache (@nip/oci): offers nothing until [oci] registries names one.
+  oci: 3,
   gobo: 5,
   nix: 10,
   pkgsrc: 20,
@@ -78,6 +80,7 @@ export const SOURCE_KEYS: Readonly<Record<string, readonly string[]>> = {
 
 /** The adapter-specific keys each source table conventionally holds (named in renderDefaultConfig). */
 const ADAPTER_KEYS: Readonly<Record<string, string>> = {
+  oci: 'registries, push-to, trusted-public-keys, secret-key-files, require-sigs, insecure-registries, credentials, retries, timeout, chunk-size, jobs (docs/fleet.md)',
   gobo: 'repositories (local directories or file:// URLs), arch, require-checksums',
   nix: 'substituters, trusted-public-keys, require-sigs, channel, store-dir, run-root, retries, timeout (docs/nix.md)',
   pkgsrc: 'repositories ({ url, priority, mirrors }), machine-arch, verified-installation, gpg-keyring, retries, timeout (docs/pkgsrc.md)',

@@ -58,6 +58,10 @@ export const ERROR_CODES = {
   ERR_NIP_SOURCE_UNAVAILABLE: { exit: 69, summary: 'A source is not configured, disabled (for a local file of its format) or cannot be reached.' },
   ERR_NIP_FETCH_FAILED: { exit: 69, summary: 'Downloading from every mirror failed.' },
   ERR_NIP_BAD_PACKAGE: { exit: 65, summary: 'A package file is malformed or inconsistent with its metadata, or a local file is of no format nip recognises.' },
+  ERR_NIP_REGISTRY: { exit: 69, summary: 'An OCI registry refused or failed a request (other than authentication), or holds something that is not what nip expects.' },
+  ERR_NIP_REGISTRY_AUTH: { exit: 77, summary: 'An OCI registry refused the credentials, or asks for credentials and none are configured.' },
+  ERR_NIP_ARTIFACT_UNSIGNED: { exit: 65, summary: 'A fleet-cache artifact carries no signature and signatures are required.' },
+  ERR_NIP_ARTIFACT_SIGNATURE: { exit: 65, summary: 'A fleet-cache artifact is signed by an untrusted key, or its signature does not verify.' },
   ERR_NIP_RELOCATION_FAILED: { exit: 65, summary: 'A grafted ELF file cannot be given its RUNPATH into System/Links/Libraries (nip\'s editor and patchelf both refused it); nothing was grafted.' },
   ERR_NIP_NOT_IMPLEMENTED: { exit: 69, summary: 'The source adapter does not implement this operation yet.' },
   // builds from source (@nip/build)

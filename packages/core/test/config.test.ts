@@ -64,7 +64,7 @@ describe('loadConfig', () => {
     )
     assert.deepEqual(
       config.sources.map((s) => [s.id, s.priority, s.enabled]),
-      [['gobo', 5, true], ['nix', 10, true], ['pkgsrc', 20, true], ['pacman', 30, true], ['gentoo', 40, true], ['debian', 50, true], ['build', 90, true]],
+      [['oci', 3, true], ['gobo', 5, true], ['nix', 10, true], ['pkgsrc', 20, true], ['pacman', 30, true], ['gentoo', 40, true], ['debian', 50, true], ['build', 90, true]],
     )
     assert.deepEqual(origins['programs-dir'], { value: 'Programs', origin: 'default' })
     assert.deepEqual(origins['nix.priority'], { value: 10, origin: 'default' })
@@ -119,7 +119,7 @@ describe('loadConfig', () => {
     const { config, origins } = await load()
     assert.deepEqual(
       config.sources.map((s) => [s.id, s.priority, s.enabled]),
-      [['gobo', 5, true], ['pkgsrc', 20, true], ['debian', 40, true], ['gentoo', 40, false], ['pacman', 40, true], ['nix', 60, true], ['build', 90, true]],
+      [['oci', 3, true], ['gobo', 5, true], ['pkgsrc', 20, true], ['debian', 40, true], ['gentoo', 40, false], ['pacman', 40, true], ['nix', 60, true], ['build', 90, true]],
     )
     assert.deepEqual(config.sources.find((s) => s.id === 'pacman')!.table, { priority: 40, keyring: ['c'] })
     assert.deepEqual(origins['pacman.priority'], { value: 40, origin: 'system', file: sys() })

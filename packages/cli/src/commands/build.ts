@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core'
-import type { InstallResult, LoadedConfig } from '@nip/core'
+import type { InstallResult, Layout, LoadedConfig, Nip } from '@nip/core'
+import type { BuildPlan } from '@nip/build'
+import type { CachePushResult } from '../render/cache.js'
 import { BaseCommand } from '../baseCommand.js'
 import { renderBuildResult, renderCheck, renderVariants, type BuildCommandResult, type RecipeView } from '../render/build.js'
 import type { Style } from '../render/style.js'
@@ -21,6 +23,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     rebuild: Flags.boolean({ description: 'Build even when a build with the same fingerprint is stored or grafted.' }),
     check: Flags.boolean({ description: 'Build twice and compare the trees (reproducibility); grafts nothing.' }),
     container: Flags.boolean({ description: 'Build in a Podman container (through its API socket) instead of bubblewrap: [build] executor = "podman".' }),
+    push: Flags.boolean({ description: 'After grafting, publish the build to the fleet cache ([oci] push-to, signed with [oci] secret-key-files; docs/fleet.md).' }),
     source: Flags.string({ description: "Build with an ecosystem's own tool instead of a nip recipe: gentoo (emerge of CATEGORY/NAME[@VERSION] with USE flags), nix (nix-build of a FILE), pkgsrc. The tools come from nip bootstrap. See docs/bootstrap.md.", options: ['gentoo', 'nix', 'pkgsrc'], helpValue: 'ECOSYSTEM' }),
   }
 
@@ -44,6 +47,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const variants = raw.flatMap((w) => (/^[+~-]/.test(w) ? w.split(/(?=[+~][A-Za-z0-9])/) : [w]))
     if (flags.source !== undefined) {
       if (flags.container || flags.check || flags['list-variants']) throw await this.usageError(`--source ${flags.source} builds run in bubblewrap only and take neither --container, --check nor --list-variants.`, 'Drop the flag; docs/bootstrap.md.', { source: flags.source })
+      if (flags.push) throw await this.usageError(`--push publishes builds from nip recipes; push a --source ${flags.source} build afterwards with nip cache push.`, 'docs/fleet.md.', { source: flags.source })
       return this.ecosystemBuild(flags.source, spec, variants, flags)
     }
     const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
@@ -72,6 +76,14 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     }
     const nip = await this.openNip()
     const dryRun = flags['dry-run']
+    if (flags.push && !dryRun) {
+      // Refuse before building rather than after.
+      const oci = await import('@nip/oci')
+      const s = oci.readOciSettings(table('oci'))
+      if (!s.pushTo) throw await this.usageError('--push needs a registry to push to.', 'Set [oci] push-to (or registries) in the configuration.')
+      if (!s.secretKeyFiles[0]) throw await this.usageError('--push needs a signing key.', 'Create one with nip cache keygen NAME and set [oci] secret-key-files.')
+      oci.readSecretKeyFile(s.secretKeyFiles[0])
+    }
     const command = this.commandLine
     // Dependencies (any source) first; each is a separate, complete transaction.
     const depSpecs = [...new Set([...plan.steps.buildDependencies, ...plan.steps.runtimeDependencies])]
@@ -83,14 +95,61 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const asked = dependencies !== undefined && dependencies.grafted.length > 0
     // The dependencies' tree digests are part of the fingerprint: plan again once they are grafted.
     const final = depSpecs.length > 0 && !dryRun ? await build.planBuild({ settings, layout, name, words: variants }) : plan
-    const cached = (await build.storedOutput(layout, nip.cas, final.fingerprint)) !== null
+    let cached = (await build.storedOutput(layout, nip.cas, final.fingerprint)) !== null
+    // Before building: does a fleet cache hold this fingerprint? Then its verified tree becomes
+    // the stored output of the fingerprint, and the build source grafts it without building.
+    const fleet = !cached && !flags.rebuild && !dryRun ? await this.fromFleet(final, layout, nip, table('oci')) : undefined
+    if (fleet) cached = true
     const summary = { name: final.name, version: final.version, fingerprint: final.fingerprint, cached: cached && !flags.rebuild, words: final.resolved.words, profiles: final.resolved.profiles, cflags: final.steps.cflags.join(' '), ldflags: final.steps.ldflags.join(' '), options: final.steps.options, steps: final.steps.steps.map((s) => s.name) }
     const target = joinSpec({ spec: spec.replace(/^build:/, ''), variants })
     // The user named this build and its variant: making it Current is asked for, even where the
     // variant's version sorts below the one grafted (2.10 after 2.10~nls).
     const opts = { command, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}), ...(asked ? { question: false as const } : { question: `Build and graft ${plan.name} ${plan.version}?` }) }
     if (dryRun) return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], { ...opts, dryRun: true }) }
-    return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install: await nip.install([target], opts) }
+    const install = await nip.install([target], opts)
+    const pushed = flags.push ? await this.pushBuild(final, layout, nip, table('oci')) : undefined
+    return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install, ...(fleet ? { fleet } : {}), ...(pushed ? { pushed } : {}) }
+  }
+
+  /** Looks the fingerprint up in each configured fleet cache, in order; pulls (verified) and records the first hit. */
+  private async fromFleet(plan: BuildPlan, layout: Layout, nip: Nip, table: Record<string, unknown>): Promise<{ registry: string; tag: string } | undefined> {
+    const [oci, build] = await Promise.all([import('@nip/oci'), import('@nip/build')])
+    const settings = oci.readOciSettings(table)
+    for (const ref of settings.registries) {
+      try {
+        const client = oci.clientFor(ref, settings, { reporter: this.reporter })
+        const hit = (await oci.readCatalog(client)).programs.find((p) => p.fingerprint === plan.fingerprint && p.name === plan.name && p.version === plan.version)
+        if (!hit) continue
+        const pulled = await oci.pullProgram(hit.digest, { client, cas: nip.cas, trusted: settings.trustedKeys, requireSigs: settings.requireSigs, limits: nip.limits, jobs: settings.jobs })
+        if (pulled.document.fingerprint !== plan.fingerprint) continue
+        build.storeOutput(layout, plan, { entries: pulled.entries, digest: pulled.document.treeDigest, files: new Map(), log: '', seconds: 0 })
+        this.reporter.emit({ type: 'info', message: `${plan.name} ${plan.version}: fingerprint ${plan.fingerprint.slice(0, 16)} found in ${ref.url} (${hit.tag}); not building.` })
+        return { registry: ref.url, tag: hit.tag }
+      } catch (e) {
+        this.reporter.emit({ type: 'warning', code: 'oci-cache-skipped', message: `fleet cache ${ref.url}: ${(e as Error).message} — building instead.` })
+      }
+    }
+    return undefined
+  }
+
+  private async pushBuild(plan: BuildPlan, layout: Layout, nip: Nip, table: Record<string, unknown>): Promise<CachePushResult> {
+    const [oci, core] = await Promise.all([import('@nip/oci'), import('@nip/core')])
+    const settings = oci.readOciSettings(table)
+    if (!settings.pushTo) throw await this.usageError('--push needs a registry to push to.', 'Set [oci] push-to (or registries) in the configuration.')
+    if (!settings.secretKeyFiles[0]) throw await this.usageError('--push needs a signing key.', 'Create one with nip cache keygen NAME and set [oci] secret-key-files.')
+    const key = oci.readSecretKeyFile(settings.secretKeyFiles[0])
+    const db = core.Database.openReader(layout.dbPath, layout.cfs)
+    const row = db?.program(plan.name, plan.version)
+    try {
+      if (!db || !row) throw new core.NipError('ERR_NIP_NOT_INSTALLED', `${plan.name} ${plan.version} is not grafted; nothing to push.`, {})
+      const client = oci.clientFor(settings.pushTo, settings, { reporter: this.reporter })
+      const target = settings.pushTo
+      const mountFrom = settings.registries.filter((r) => r.host === target.host && r.repository !== target.repository).map((r) => r.repository)
+      const programs = await oci.pushPrograms({ db, cas: nip.cas, rows: [row], client, key, jobs: settings.jobs, mountFrom, reporter: this.reporter, extra: () => ({ fingerprint: plan.fingerprint, variants: plan.resolved.words }) })
+      return { registry: settings.pushTo.url, programs }
+    } finally {
+      db?.close()
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import type { CheckResult } from '@nip/build'
 import { renderInstallResult } from './plan.js'
 import { formatTable } from './format.js'
 import type { Style } from './style.js'
+import { renderCachePush, type CachePushResult } from './cache.js'
 
 export interface VariantRow {
   name: string
@@ -54,6 +55,10 @@ export interface BuildResultView {
   build: BuildSummary
   dependencies?: InstallResult
   install: InstallResult
+  /** The fleet cache entry grafted instead of building (registry and tag). */
+  fleet?: { registry: string; tag: string }
+  /** What --push published. */
+  pushed?: CachePushResult
 }
 
 /** `nip build --check`: the builder's result as it is. */
@@ -105,8 +110,10 @@ export function renderBuildResult(r: BuildResultView, style: Style): string {
   // An ecosystem build (--source) has no recipe summary: the install result says it all.
   const parts = r.build ? [renderSummary(r.build, style)] : []
   if (r.dependencies && (r.dependencies.grafted.length > 0 || r.dependencies.dryRun)) parts.push(renderInstallResult(r.dependencies, style))
+  if (r.fleet && r.build) parts.push(`${style.green('from the fleet cache')} ${r.fleet.registry}:${r.fleet.tag} (fingerprint ${r.build.fingerprint.slice(0, 16)}; not built)`)
   if (r.install) parts.push(renderInstallResult(r.install, style))
   else parts.push(`Dry run: would nix-build ${(r as unknown as { file?: string }).file ?? ''} and graft its output closure through the nix source.`)
+  if (r.pushed) parts.push(renderCachePush(r.pushed, style))
   return parts.join('\n\n')
 }
 
