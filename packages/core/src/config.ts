@@ -76,6 +76,7 @@ export const SOURCE_KEYS: Readonly<Record<string, readonly string[]>> = {
   gentoo: ['repository', 'profile', 'binhosts', 'binhost', 'use', 'accept-keywords', 'package-use', 'keyring', 'retries', 'timeout'],
   build: ['recipe-dirs', 'profile-dirs', 'profiles', 'variants', 'cflags', 'ldflags', 'jobs', 'rebuild', 'keep-work', 'executor', 'podman-socket', 'image', 'bootstrap-recipe-dirs', 'bootstrap-recipes-url', 'bootstrap-recipes-key', 'distfile-mirrors', 'gentoo-profile'],
   debian: ['host-sources', 'apt-dir', 'sources', 'keyrings', 'architecture', 'host-packages', 'dpkg-status', 'check-valid-until', 'relocate', 'retries', 'timeout'],
+  oci: ['registries', 'push-to', 'trusted-public-keys', 'secret-key-files', 'require-sigs', 'insecure-registries', 'credentials', 'retries', 'timeout', 'chunk-size', 'jobs'],
 }
 
 /** The adapter-specific keys each source table conventionally holds (named in renderDefaultConfig). */
