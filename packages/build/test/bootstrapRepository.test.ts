@@ -27,11 +27,46 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirror } from '@nip/testing'
-import { bootstrapSourceUrls, debianMirrors, poolUrl } from '../src/index.js'
+import { bootstrapSourceUrls, debianMirrors, parseBootstrapRecipe, poolUrl, readBuildSettings } from '../src/index.js'
 import { SHARED_GENTOO, runNip, sha256 } from './helpers/gentooFixtures.js'
 
 const long = process.env.NIP_LONG_TESTS === '1'
 const PORTAGE = 'portage-a20ef27.tar.gz'
+
+describe('bootstrap repository settings and recipe', () => {
+  it('reads the repository settings and refuses bad ones with ERR_NIP_CONFIG', () => {
+    const s = readBuildSettings({ 'gentoo-repository': '/srv/repo', 'bootstrap-mirrors': ['/srv/m/', 'http://127.0.0.1:1/x/'] })
+    assert.deepEqual(s.repositories.gentoo, { location: '/srv/repo', kind: 'directory' })
+    assert.deepEqual(s.bootstrapMirrors, ['/srv/m', 'http://127.0.0.1:1/x'])
+    const u = readBuildSettings({ 'gentoo-repository': 'http://127.0.0.1:1/gentoo-latest.tar.xz', 'gentoo-repository-key': '/k.asc' })
+    assert.deepEqual(u.repositories.gentoo, { location: 'http://127.0.0.1:1/gentoo-latest.tar.xz', kind: 'snapshot', key: '/k.asc' })
+    const code = (f: () => unknown) => {
+      try {
+        f()
+      } catch (e) {
+        return (e as { code?: string }).code
+      }
+      return 'none'
+    }
+    assert.equal(code(() => readBuildSettings({ 'gentoo-repository': 'rsync://127.0.0.1/gentoo' })), 'ERR_NIP_CONFIG')
+    assert.equal(code(() => readBuildSettings({ 'gentoo-repository-key': '/k.asc' })), 'ERR_NIP_CONFIG')
+    assert.equal(code(() => readBuildSettings({ 'gentoo-repository': '' })), 'ERR_NIP_CONFIG')
+  })
+
+  it('parses the shipped recipe\'s [repository] and refuses unknown keys in it', () => {
+    const shipped = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'bootstrap', 'gentoo.toml')
+    const r = parseBootstrapRecipe(shipped, fs.readFileSync(shipped, 'utf8'))
+    assert.equal(r.installable, true)
+    assert.deepEqual({ ...r.repository }, { into: 'libexec/repo', strip: 1, signatureSuffix: '.gpgsig', marker: 'profiles/repo_name' })
+    const bad = fs.readFileSync(shipped, 'utf8').replace('marker = ', 'markr = ')
+    assert.throws(() => parseBootstrapRecipe(shipped, bad), (e: { code?: string; message: string }) => e.code === 'ERR_NIP_RECIPE_INVALID' && /markr/.test(e.message))
+  })
+
+  it('orders bootstrap mirrors (URLs and directories) before the recipe URL', () => {
+    const src = { role: 'portage', url: 'https://example.org/p.tar.gz', file: 'p.tar.gz', sha256: '0'.repeat(64), strip: 1, into: 'libexec/p' }
+    assert.deepEqual(bootstrapSourceUrls(src, ['http://127.0.0.1:1/m/', '/srv/mirror']), ['http://127.0.0.1:1/m/p.tar.gz', '/srv/mirror/p.tar.gz', 'https://example.org/p.tar.gz'])
+  })
+})
 
 describe('bootstrap gentoo with a configured repository (shipped recipe)', function () {
   this.timeout(600_000)
@@ -76,11 +111,6 @@ describe('bootstrap gentoo with a configured repository (shipped recipe)', funct
       assertUnchanged(SHARED_GENTOO, sharedBefore, 'the shared gentoo folder')
       fs.rmSync(parent, { recursive: true, force: true })
     }
-  })
-
-  it('orders bootstrap mirrors (URLs and directories) before the recipe URL', () => {
-    const src = { role: 'portage', url: 'https://example.org/p.tar.gz', file: 'p.tar.gz', sha256: '0'.repeat(64), strip: 1, into: 'libexec/p' }
-    assert.deepEqual(bootstrapSourceUrls(src, ['http://127.0.0.1:1/m/', '/srv/mirror']), ['http://127.0.0.1:1/m/p.tar.gz', '/srv/mirror/p.tar.gz', 'https://example.org/p.tar.gz'])
   })
 
   it('without a configured repository, install is not available and --yes shows the manual steps', async () => {
