@@ -126,7 +126,9 @@ describe('bootstrap gentoo with a configured repository (shipped recipe)', funct
     assert.deepEqual(programs(), [])
   })
 
-  it('refuses a directory that is not an ebuild repository, and grafts nothing', async () => {
+  it('refuses --repository for a tool without a [repository], and a directory that is not an ebuild repository; grafts nothing', async () => {
+    assert.equal((await nip(['bootstrap', 'install', 'pkgsrc', '--yes', '--json', '--repository', myRepo])).json?.error?.code, 'ERR_NIP_USAGE')
+    assert.equal((await nip(['bootstrap', 'info', 'gentoo', '--json', '--repository', myRepo])).json?.error?.code, 'ERR_NIP_USAGE')
     const r = await nip(['bootstrap', 'install', 'gentoo', '--yes', '--json', '--repository', path.join(myRepo, 'app-misc')])
     assert.equal(r.json?.error?.code, 'ERR_NIP_BAD_PACKAGE', r.stdout + r.stderr)
     assert.match(r.json.error.message, /profiles\/repo_name/)
@@ -166,7 +168,8 @@ describe('bootstrap gentoo with a configured repository (shipped recipe)', funct
     assert.equal(await planned(), before.id)
     // A change elsewhere in the repository (not in hello's ebuild or Manifest).
     fs.writeFileSync(path.join(myRepo, 'profiles', 'package.mask'), '# masked nothing\n')
-    const again = await nip(['bootstrap', 'install', 'gentoo', '--yes', '--force', '--json'])
+    // --repository on an installed tool installs it again (no --force needed).
+    const again = await nip(['bootstrap', 'install', 'gentoo', '--yes', '--repository', myRepo, '--json'])
     assert.equal(again.status, 0, again.stdout + again.stderr)
     assert.notEqual(record().digest, before.digest)
     assert.ok(fs.existsSync(path.join(root, 'Programs', 'gentoo-tools', 'Current', 'libexec', 'repo', 'profiles', 'package.mask')))

@@ -74,8 +74,11 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
       }
       case 'install': {
         const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
+        if (flags.repository !== undefined && !recipe.repository) throw await this.usageError(`${recipe.name} takes no --repository (its recipe has no [repository]).`, `Example: nip bootstrap install gentoo --repository DIR.`, { tool: recipe.name })
         const detection = build.detectTool(recipe, layout)
-        if ((detection.status === 'host' || detection.status === 'nip') && !flags.force) {
+        // --repository on a tool nip installed: install it again with that repository.
+        const again = flags.force || (flags.repository !== undefined && detection.status === 'nip')
+        if ((detection.status === 'host' || detection.status === 'nip') && !again) {
           return { kind: 'install', detection, chosen: null, outcome: detection.status === 'host' ? `${recipe.name} is already on the host (${Object.values(detection.host.commands).join(', ')}); nothing to do (--force installs it into the root anyway).` : `${recipe.name} is already installed by nip (${recipe.program} ${detection.nip.version}).` }
         }
         let chosen: string | null = null
@@ -93,7 +96,7 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         if (chosen === 'install') {
           const nip = await this.openNip()
           const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${recipe.name}`]
-          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(flags.force ? { reinstall: true } : {}) })
+          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(again ? { reinstall: true } : {}) })
           return { kind: 'install', detection: build.detectTool(recipe, layout, { probeContainer: false }), chosen, install: result, outcome: `${recipe.name}: ${recipe.program} grafted into this root.` }
         }
         if (chosen === 'container') return { kind: 'install', detection, chosen, outcome: `Build in the container ${detection.container.image}: nip build --container … (docs/build.md).` }
