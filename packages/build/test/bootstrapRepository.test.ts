@@ -174,7 +174,7 @@ describe('bootstrap gentoo with a configured repository (shipped recipe)', funct
     assert.notEqual(record().digest, before.digest)
     assert.ok(fs.existsSync(path.join(root, 'Programs', 'gentoo-tools', 'Current', 'libexec', 'repo', 'profiles', 'package.mask')))
     assert.notEqual(await planned(), before.id)
-    assert.equal((await nip(['bootstrap', 'remove', 'gentoo', '--json'])).status, 0)
+    assert.equal((await nip(['bootstrap', 'remove', 'gentoo', '--yes', '--json'])).status, 0)
   })
 
   it('a snapshot URL is verified by its signature with the configured key', async function () {
@@ -221,7 +221,7 @@ describe('bootstrap gentoo with a configured repository (shipped recipe)', funct
       assert.equal(rec.sha256, sha256(fs.readFileSync(snapshot)))
       assert.match(rec.signedBy, /^[0-9a-f]{40}$/i)
       assert.ok(fs.existsSync(path.join(root, 'Programs', 'gentoo-tools', 'Current', 'libexec', 'repo', 'profiles', 'repo_name')))
-      assert.equal((await nip(['bootstrap', 'remove', 'gentoo', '--json'])).status, 0)
+      assert.equal((await nip(['bootstrap', 'remove', 'gentoo', '--yes', '--json'])).status, 0)
     } finally {
       spawnSync('gpgconf', ['--homedir', gnupg, '--kill', 'gpg-agent'])
       fs.rmSync(gnupg, { recursive: true, force: true })

@@ -103,7 +103,7 @@ describe('nip build --source gentoo', function () {
     }
     const r = await runOnTerminal(root, home, ['build', '--source', 'gentoo', 'app-misc/needy', '+a', '+b', '--dry-run'], [
       { prompt: /nip do\?/, input: '\r' },
-      { prompt: /Graft .*\[Y\/n\]/, input: '\r' },
+      { prompt: /Graft .*[[(]Y\/n[\])]/, input: '\r' },
     ])
     assert.match(r.stdout, /Install minimal tools/)
     assert.match(r.stdout, /needy\s+1\.0~a~b/, r.stdout)
