@@ -75,7 +75,8 @@ export class BuildAdapter implements SourceAdapter {
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.source !== this.id || spec.file) return []
     if (spec.name.startsWith(BOOTSTRAP_PREFIX)) {
-      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(readBuildSettings(ctx.config), ctx.layout), spec.name.slice(BOOTSTRAP_PREFIX.length))
+      const settings = readBuildSettings(ctx.config)
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), spec.name.slice(BOOTSTRAP_PREFIX.length), settings)
       return [{ source: this.id, name: recipe.program, version: recipe.version, id: `${BOOTSTRAP_PREFIX}${recipe.name}@${recipe.version}`, summary: recipe.summary }]
     }
     if (ecosystemOf(spec.name)) return ecosystemResolve(spec, ctx, this.executor(ctx))
@@ -90,8 +91,10 @@ export class BuildAdapter implements SourceAdapter {
 
   async describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest> {
     if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
-      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(readBuildSettings(ctx.config), ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''))
-      return { ref, dependencies: [], provides: [], conflicts: [], downloadSize: 0, installedSize: 0, description: recipe.summary, hashes: Object.fromEntries(recipe.sources.map((s) => [s.file, `sha256:${s.sha256}`])), extra: { bootstrap: recipe.name, recipe: recipe.file } }
+      const settings = readBuildSettings(ctx.config)
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''), settings)
+      const repository = recipe.repository?.location ? { repository: { location: recipe.repository.location.location, kind: recipe.repository.location.kind } } : {}
+      return { ref, dependencies: [], provides: [], conflicts: [], downloadSize: 0, installedSize: 0, description: recipe.summary, hashes: Object.fromEntries(recipe.sources.map((s) => [s.file, `sha256:${s.sha256}`])), extra: { bootstrap: recipe.name, recipe: recipe.file, ...repository } }
     }
     if (ecosystemOf(ref.id)) return ecosystemDescribe(ref, ctx, this.executor(ctx))
     const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
@@ -115,8 +118,8 @@ export class BuildAdapter implements SourceAdapter {
   async fetch(ref: PackageRef, ctx: AdapterContext): Promise<FetchResult> {
     const settings = readBuildSettings(ctx.config)
     if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
-      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''))
-      const entries = await toolTree(recipe, { layout: ctx.layout, cas: ctx.cas, limits: ctx.limits, reporter: ctx.reporter, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+      const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''), settings)
+      const entries = await toolTree(recipe, { layout: ctx.layout, cas: ctx.cas, limits: ctx.limits, reporter: ctx.reporter, mirrors: settings.bootstrapMirrors, ...(ctx.signal ? { signal: ctx.signal } : {}) })
       return { ref, entries }
     }
     if (ecosystemOf(ref.id)) return ecosystemFetch(ref, ctx, this.executor(ctx))

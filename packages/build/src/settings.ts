@@ -18,6 +18,12 @@
  *   gentoo-profile = NAME  the profile (under the repository's profiles/) gentoo builds use
  *   distfile-mirrors = [URL...]    where ecosystem builds fetch distfiles (`URL/<file>`), before the
  *                         Debian pool names the bootstrap gentoo recipe maps
+ *   bootstrap-mirrors = [URL|DIR...]  where bootstrap recipes' archives are fetched first
+ *                         (`URL/<file>` or `DIR/<file>`), each checked by the recipe's SHA-256
+ *   <tool>-repository = DIR|URL   the repository a bootstrap recipe's [repository] installs
+ *                         (gentoo-repository: an ebuild repository directory, or a snapshot URL)
+ *   <tool>-repository-key = PATH  the OpenPGP key a snapshot URL's signature must verify with
+ *   <tool>-repository-signature-url = URL  the signature's URL (default: the recipe's suffix appended)
  */
 import { existsSync } from 'node:fs'
 import os from 'node:os'
@@ -43,6 +49,17 @@ export interface BuildSettings {
   bootstrapRecipesKey?: string
   distfileMirrors: string[]
   gentooProfile?: string
+  bootstrapMirrors: string[]
+  /** Per bootstrap tool: where its recipe's [repository] comes from (`<tool>-repository` keys). */
+  repositories: Record<string, RepositorySetting>
+}
+
+export interface RepositorySetting {
+  /** An absolute directory, or an http(s)/file URL of a snapshot archive. */
+  location: string
+  kind: 'directory' | 'snapshot'
+  key?: string
+  signatureUrl?: string
 }
 
 function bad(key: string, why: string): NipError {
@@ -116,7 +133,36 @@ export function readBuildSettings(table: Record<string, unknown>): BuildSettings
     ...(str(table, 'bootstrap-recipes-key') ? { bootstrapRecipesKey: path.resolve(str(table, 'bootstrap-recipes-key')!) } : {}),
     distfileMirrors: strings(table, 'distfile-mirrors').map((u) => u.replace(/\/+$/, '')),
     ...(str(table, 'gentoo-profile') ? { gentooProfile: str(table, 'gentoo-profile') } : {}),
+    bootstrapMirrors: strings(table, 'bootstrap-mirrors').map((m) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(m) ? m.replace(/\/+$/, '') : path.resolve(m))),
+    repositories: readRepositories(table),
   }
+}
+
+/** `<tool>-repository` (a directory or a snapshot URL), `<tool>-repository-key`, `<tool>-repository-signature-url`. */
+function readRepositories(table: Record<string, unknown>): Record<string, RepositorySetting> {
+  const out: Record<string, RepositorySetting> = {}
+  for (const key of Object.keys(table)) {
+    const m = /^([a-z][a-z0-9-]*?)-repository$/.exec(key)
+    if (!m) continue
+    const tool = m[1]
+    const raw = str(table, key)!
+    const url = /^(https?|file):\/\//.test(raw)
+    if (!url && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) throw bad(key, `must be a directory or an http(s):// or file:// URL, not ${JSON.stringify(raw)}`)
+    const keyFile = str(table, `${tool}-repository-key`)
+    const sig = str(table, `${tool}-repository-signature-url`)
+    if (sig !== undefined && !/^(https?|file):\/\//.test(sig)) throw bad(`${tool}-repository-signature-url`, 'must be an http(s):// or file:// URL')
+    out[tool] = {
+      location: url ? raw : path.resolve(raw),
+      kind: url ? 'snapshot' : 'directory',
+      ...(keyFile ? { key: path.resolve(keyFile) } : {}),
+      ...(sig ? { signatureUrl: sig } : {}),
+    }
+  }
+  for (const key of Object.keys(table)) {
+    const m = /^([a-z][a-z0-9-]*?)-repository-(key|signature-url)$/.exec(key)
+    if (m && !out[m[1]]) throw bad(key, `is set but ${m[1]}-repository is not`)
+  }
+  return out
 }
 
 function str(table: Record<string, unknown>, key: string): string | undefined {

@@ -11,6 +11,11 @@
  *   [[source]]                   archives unpacked into the tool's tree: url, sha256, strip, into,
  *                                optional signature-url + signing-key (OpenPGP, checked first)
  *   [[package]]                  or packages of nip's own sources grafted as the tool: spec
+ *   [repository] into, strip, signature-suffix, marker
+ *                                a repository whose location the user configures (`[build]
+ *                                <tool>-repository = DIR|URL` or `--repository`): a directory copied
+ *                                into the tree, or a snapshot archive verified by its OpenPGP
+ *                                signature (it changes daily, so it has no pinned hash)
  *   [install] available, reason  whether nip can install it here (and why not)
  *   [container] image, build     the Podman image to use instead
  *   [manual] steps = [...]       the manual instructions
@@ -20,6 +25,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { NipError } from '@nip/core'
 import { Reader, TomlFile, nearest } from '../schema.js'
+import type { BuildSettings, RepositorySetting } from '../settings.js'
 
 export interface BootstrapSource {
   role: string
@@ -35,6 +41,20 @@ export interface BootstrapSource {
   signingKey?: string
 }
 
+/** A repository the user names (Portage's repos.conf `location` / `sync-uri`), not pinned by the recipe. */
+export interface BootstrapRepository {
+  /** Directory of the tool's tree it goes into. */
+  into: string
+  /** Leading path components dropped from a snapshot archive. */
+  strip: number
+  /** Appended to a snapshot URL for its detached signature (unless configured). */
+  signatureSuffix: string
+  /** A path every repository must hold (relative to it), e.g. `profiles/repo_name`. */
+  marker?: string
+  /** Where it comes from here: from the settings (`<tool>-repository`), when configured. */
+  location?: RepositorySetting
+}
+
 export interface BootstrapRecipe {
   name: string
   summary: string
@@ -45,6 +65,7 @@ export interface BootstrapRecipe {
   alternatives: string[]
   sources: BootstrapSource[]
   packages: string[]
+  repository?: BootstrapRepository
   installable: boolean
   notInstallable?: string
   container?: { image: string; build: string[] }
@@ -86,11 +107,23 @@ export function parseBootstrapRecipe(file: string, text: string): BootstrapRecip
     r.done()
     return spec
   })
+  const repoTable = top.table_('repository')
+  let repository: BootstrapRepository | undefined
+  if (repoTable) {
+    const marker = repoTable.string('marker', { pattern: REL, what: 'a relative path' })
+    repository = {
+      into: repoTable.requiredString('into', { pattern: REL, what: 'a relative path inside the tool' }),
+      strip: repoTable.integer('strip', { min: 0 }) ?? 0,
+      signatureSuffix: repoTable.string('signature-suffix', { pattern: /^[A-Za-z0-9._-]+$/, what: 'a file name suffix' }) ?? '.asc',
+      ...(marker ? { marker } : {}),
+    }
+    repoTable.done()
+  }
   const install = top.table_('install')
   const installable = install?.boolean('available') ?? true
   const reason = install?.string('reason')
   install?.done()
-  if (installable && sources.length === 0 && packages.length === 0) throw toml.error('source', 'an installable tool needs [[source]] or [[package]] entries', 'Or set [install] available = false with a reason.')
+  if (installable && sources.length === 0 && packages.length === 0 && !repository) throw toml.error('source', 'an installable tool needs [[source]] or [[package]] entries', 'Or set [install] available = false with a reason.')
   if (!installable && !reason) throw toml.error('install.reason', 'is required when available = false')
   const container = top.table_('container')
   const image = container?.requiredString('image')
@@ -109,6 +142,7 @@ export function parseBootstrapRecipe(file: string, text: string): BootstrapRecip
     alternatives: top.strings('alternatives'),
     sources,
     packages,
+    ...(repository ? { repository } : {}),
     installable,
     ...(reason ? { notInstallable: reason } : {}),
     ...(image ? { container: { image, build } } : {}),
@@ -139,7 +173,11 @@ export function listBootstrapRecipes(dirs: readonly string[]): Map<string, strin
   return out
 }
 
-export function loadBootstrapRecipe(dirs: readonly string[], tool: string): BootstrapRecipe {
+/**
+ * The recipe of `tool`; with the settings, its [repository] carries the configured location
+ * (`[build] <tool>-repository`), which detection and installation need.
+ */
+export function loadBootstrapRecipe(dirs: readonly string[], tool: string, settings?: Pick<BuildSettings, 'repositories'>): BootstrapRecipe {
   const all = listBootstrapRecipes(dirs)
   const file = all.get(tool)
   if (!file) {
@@ -149,5 +187,8 @@ export function loadBootstrapRecipe(dirs: readonly string[], tool: string): Boot
       data: { tool, known: [...all.keys()] },
     })
   }
-  return parseBootstrapRecipe(file, readFileSync(file, 'utf8'))
+  const recipe = parseBootstrapRecipe(file, readFileSync(file, 'utf8'))
+  const location = settings?.repositories[recipe.name]
+  if (recipe.repository && location) recipe.repository.location = location
+  return recipe
 }

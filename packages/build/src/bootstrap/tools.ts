@@ -21,6 +21,7 @@ import { Database, NipError, download, readKeyring, unpackToCas, verifyDetached,
 import { buildPaths } from '../builder.js'
 import { shippedDir, type BuildSettings } from '../settings.js'
 import { listBootstrapRecipes, loadBootstrapRecipe, type BootstrapRecipe, type BootstrapSource } from './recipe.js'
+import { repositoryTree } from './repository.js'
 
 export type ChoiceId = 'install' | 'container' | 'manual' | `source:${string}`
 
@@ -58,7 +59,7 @@ export function updatedRecipesDir(layout: Layout): string {
 
 export function listTools(settings: BuildSettings, layout: Layout): BootstrapRecipe[] {
   const dirs = bootstrapRecipeDirs(settings, layout)
-  return [...listBootstrapRecipes(dirs).keys()].map((t) => loadBootstrapRecipe(dirs, t))
+  return [...listBootstrapRecipes(dirs).keys()].map((t) => loadBootstrapRecipe(dirs, t, settings))
 }
 
 export function findOnPath(cmd: string, pathVar = process.env.PATH ?? ''): string | null {
@@ -116,15 +117,20 @@ export function detectTool(recipe: BootstrapRecipe, layout: Layout, opts: { prob
       : { image: recipe.container.image, ...podmanImage(recipe.container.image) }
     : { available: false, detail: 'The recipe names no container image.' }
   const missingNeeds = Object.entries(needs).filter(([, p]) => p === null).map(([c]) => c)
+  const repo = recipe.repository
+  const noRepository = repo !== undefined && repo.location === undefined
+  const repoDetail = repo?.location ? `, and the repository ${repo.location.location} (${repo.location.kind === 'directory' ? 'a directory, copied' : 'a snapshot, signature verified'})` : ''
   const installDetail = !recipe.installable
     ? recipe.notInstallable!
-    : missingNeeds.length > 0
+    : noRepository
+      ? `Installs ${recipe.program} ${recipe.version} into this root, but needs a repository: set [build] ${recipe.name}-repository = DIR (or a snapshot URL with ${recipe.name}-repository-key), or pass --repository DIR.`
+      : missingNeeds.length > 0
       ? `Installs ${recipe.program} ${recipe.version} into this root, but the host lacks ${missingNeeds.join(', ')} to run it.`
       : recipe.packages.length > 0
         ? `Grafts ${recipe.packages.join(', ')} into this root as ${recipe.program}.`
-        : `Fetches ${recipe.sources.map((s) => s.file).join(', ')} (SHA-256 checked${recipe.sources.some((s) => s.signatureUrl) ? ', signatures verified' : ''}) into this root as ${recipe.program} ${recipe.version}.`
+        : `Fetches ${recipe.sources.map((s) => s.file).join(', ')} (SHA-256 checked${recipe.sources.some((s) => s.signatureUrl) ? ', signatures verified' : ''})${repoDetail} into this root as ${recipe.program} ${recipe.version}.`
   const choices: BootstrapChoice[] = [
-    { id: 'install', label: `Install minimal tools (${recipe.program} ${recipe.version}) into this root`, available: recipe.installable && missingNeeds.length === 0, detail: installDetail },
+    { id: 'install', label: `Install minimal tools (${recipe.program} ${recipe.version}) into this root`, available: recipe.installable && !noRepository && missingNeeds.length === 0, detail: installDetail },
     { id: 'container', label: `Use a container${recipe.container ? ` (${recipe.container.image})` : ''}`, available: container.available, detail: container.detail },
     { id: 'manual', label: 'Show the manual steps', available: true, detail: recipe.manual.length > 0 ? `${recipe.manual.length} steps` : 'See docs/bootstrap.md.' },
     ...recipe.alternatives.map((a) => ({ id: `source:${a}` as ChoiceId, label: `Try another source (${a})`, available: true, detail: `nip install --source ${a} …` })),
@@ -151,7 +157,7 @@ export function detectTool(recipe: BootstrapRecipe, layout: Layout, opts: { prob
  * verified when the recipe names one) into the build cache, and unpacked into the CAS under its
  * `into` directory through core's unpacker (every path, link and device check applies).
  */
-export async function toolTree(recipe: BootstrapRecipe, opts: { layout: Layout; cas: Cas; limits: Limits; reporter: Reporter; signal?: AbortSignal }): Promise<TreeEntry[]> {
+export async function toolTree(recipe: BootstrapRecipe, opts: { layout: Layout; cas: Cas; limits: Limits; reporter: Reporter; mirrors?: readonly string[]; signal?: AbortSignal }): Promise<TreeEntry[]> {
   const entries = new Map<string, TreeEntry>()
   const addDir = (p: string) => {
     const parts = p.split('/')
@@ -172,17 +178,30 @@ export async function toolTree(recipe: BootstrapRecipe, opts: { layout: Layout; 
     })
     for (const e of result.entries) entries.set(e.path, e)
   }
+  if (recipe.repository) {
+    addDir(recipe.repository.into)
+    const repo = await repositoryTree(recipe, recipe.repository, opts)
+    for (const e of repo.entries) entries.set(e.path, e)
+  }
   return [...entries.values()]
 }
 
-export async function fetchBootstrapSource(recipe: BootstrapRecipe, src: BootstrapSource, opts: { layout: Layout; reporter: Reporter; signal?: AbortSignal }): Promise<string> {
+/** Where a recipe archive is looked for: `<mirror>/<file>` of each `[build] bootstrap-mirrors` entry (a URL or a directory), then its own URL. */
+export function bootstrapSourceUrls(src: BootstrapSource, mirrors: readonly string[] = []): string[] {
+  const urls = mirrors.map((m) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(m) ? `${m.replace(/\/+$/, '')}/${encodeURIComponent(src.file)}` : path.join(m, src.file)))
+  if (!urls.includes(src.url)) urls.push(src.url)
+  return urls
+}
+
+export async function fetchBootstrapSource(recipe: BootstrapRecipe, src: BootstrapSource, opts: { layout: Layout; reporter: Reporter; mirrors?: readonly string[]; signal?: AbortSignal }): Promise<string> {
   const dest = path.join(buildPaths(opts.layout).sources, `${src.sha256.slice(0, 16)}-${src.file}`)
+  const urls = bootstrapSourceUrls(src, opts.mirrors)
   try {
-    await download({ urls: [src.url], dest, expectHash: { algorithm: 'sha256', digest: src.sha256 }, retries: 1, reporter: opts.reporter, label: src.file, ...(opts.signal ? { signal: opts.signal } : {}) })
+    await download({ urls, dest, expectHash: { algorithm: 'sha256', digest: src.sha256 }, retries: 1, reporter: opts.reporter, label: src.file, ...(opts.signal ? { signal: opts.signal } : {}) })
   } catch (e) {
     const attempts = (e as NipError).data?.attempts as { reason: string; url: string }[] | undefined
     if (e instanceof NipError && attempts?.some((a) => a.reason === 'hash-mismatch')) {
-      throw new NipError('ERR_NIP_HASH_MISMATCH', `${src.file} from ${src.url} does not have the SHA-256 ${src.sha256} that ${recipe.file} names.`, {
+      throw new NipError('ERR_NIP_HASH_MISMATCH', `${src.file} from ${attempts.filter((a) => a.reason === 'hash-mismatch').map((a) => a.url).join(', ')} does not have the SHA-256 ${src.sha256} that ${recipe.file} names.`, {
         hint: 'Either the recipe names the wrong hash or the server sends other bytes; nothing was installed (nip bootstrap update-recipes fetches current recipes).',
         data: { ...e.data, file: src.file, expected: src.sha256, recipe: recipe.file },
         cause: e,

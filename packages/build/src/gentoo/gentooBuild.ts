@@ -28,6 +28,7 @@ import { readBuildSettings, type BuildSettings } from '../settings.js'
 import { debianMirrors, poolUrl } from '../mirror.js'
 import { bootstrapRecipeDirs, graftedTool } from '../bootstrap/tools.js'
 import { loadBootstrapRecipe } from '../bootstrap/recipe.js'
+import { recordPath } from '../bootstrap/repository.js'
 import { buildLogPath, tailLines } from '../buildLog.js'
 import { appendLog, closeLog, makeWorkDir, mkdirp, openLog, removeTree, writeJsonAtomic } from '../buildFs.js'
 import { resolveEbuild, type ResolvedEbuild } from './ebuild.js'
@@ -43,11 +44,13 @@ interface GentooTool {
   portage: string
   repo: string
   digest: string
+  /** The repository's tree digest when it was installed from a configured location. */
+  repoDigest: string
 }
 
 /** The gentoo tools nip grafted (Portage and the repository), or ERR_NIP_TOOL_MISSING. */
 export function gentooTool(settings: BuildSettings, layout: Layout): GentooTool {
-  const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, layout), 'gentoo')
+  const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, layout), 'gentoo', settings)
   const g = graftedTool(layout, recipe.program)
   const portage = g ? path.join(g.dir, 'libexec', 'portage') : ''
   const repo = g ? path.join(g.dir, 'libexec', 'repo') : ''
@@ -65,7 +68,15 @@ export function gentooTool(settings: BuildSettings, layout: Layout): GentooTool 
   } finally {
     db?.close()
   }
-  return { program: recipe.program, version: g.version, dir: g.dir, portage, repo, digest }
+  // The repository's own digest, recorded at install (a configured directory or snapshot): a
+  // changed repository changes every build's fingerprint, whatever else the tree holds.
+  let repoDigest = ''
+  try {
+    repoDigest = (JSON.parse(readFileSync(path.join(g.dir, recordPath('libexec/repo')), 'utf8')) as { digest?: string }).digest ?? ''
+  } catch {
+    repoDigest = ''
+  }
+  return { program: recipe.program, version: g.version, dir: g.dir, portage, repo, digest, repoDigest }
 }
 
 function bwrapVersion(): string {
@@ -91,7 +102,7 @@ export function planGentoo(spec: { atom: string; version?: string; variants: str
   const own = ebuild.use.enabled.filter((f) => ebuild.use.iuse.includes(f))
   const version = `${ebuild.md.cpv.version}${own.length > 0 ? `~${own.join('~')}` : ''}`
   const profileFiles = ebuild.profile.dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).sort().filter((f) => statSync(path.join(d, f)).isFile()).map((f) => [path.relative(tool.repo, path.join(d, f)), blake3Hex(readFileSync(path.join(d, f)))]) : []))
-  const doc = JSON.stringify([SCHEMA, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest], bwrapVersion()])
+  const doc = JSON.stringify([SCHEMA, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest, tool.repoDigest], bwrapVersion()])
   return { tool, ebuild, name: ebuild.md.cpv.name, version, fingerprint: blake3Hex(Buffer.from(doc)) }
 }
 

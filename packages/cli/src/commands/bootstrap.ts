@@ -19,6 +19,15 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
   static override flags = {
     force: Flags.boolean({ description: 'install: install into the root even when the tool is already on the host.' }),
     choice: Flags.string({ description: 'install: take this choice instead of asking (install, container, manual, source:ID).', helpValue: 'CHOICE' }),
+    repository: Flags.string({ description: "install: the tool's repository, a directory or a snapshot URL (overrides [build] TOOL-repository).", helpValue: 'DIR|URL' }),
+  }
+
+  private repositoryFlag: { tool: string; location: string } | undefined
+
+  protected override async loadConfig(): Promise<import('@nip/core').LoadedConfig> {
+    const core = await import('@nip/core')
+    const flags = this.repositoryFlag ? { build: { [`${this.repositoryFlag.tool}-repository`]: this.repositoryFlag.location } } : undefined
+    return core.loadConfig({ root: this.globals.root, env: process.env, ...(this.globals.configFile ? { configFile: this.globals.configFile } : {}), ...(flags ? { flags } : {}) })
   }
 
   protected override async execute(): Promise<BootstrapView> {
@@ -28,6 +37,10 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
     const needsTool = action === 'install' || action === 'remove' || action === 'info'
     if (needsTool && !args.tool) throw await this.usageError(`nip bootstrap ${action} needs a TOOL.`, 'Example: nip bootstrap info gentoo (nip bootstrap list shows the tools).', { action })
     if (!needsTool && args.tool) throw await this.usageError(`nip bootstrap ${action} takes no TOOL ("${args.tool}").`, 'Example: nip bootstrap list.', { action, tool: args.tool })
+    if (flags.repository !== undefined) {
+      if (action !== 'install') throw await this.usageError(`--repository goes with nip bootstrap install, not ${action}.`, 'Example: nip bootstrap install gentoo --repository DIR.', { action })
+      this.repositoryFlag = { tool: args.tool!, location: flags.repository }
+    }
     const [build, core] = await Promise.all([import('@nip/build'), import('@nip/core')])
     const loaded = await this.loadConfig()
     const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
@@ -46,11 +59,11 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
       case 'update-recipes':
         return { kind: 'update', ...(await build.updateRecipes({ settings, layout, reporter: this.reporter })) }
       case 'info': {
-        const recipe = build.loadBootstrapRecipe(dirs, args.tool!)
+        const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
         return { kind: 'info', detection: build.detectTool(recipe, layout), manual: recipe.manual, sources: recipe.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, into: s.into })), packages: recipe.packages }
       }
       case 'remove': {
-        const recipe = build.loadBootstrapRecipe(dirs, args.tool!)
+        const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
         const grafted = build.graftedTool(layout, recipe.program)
         if (!grafted) {
           throw new core.NipError('ERR_NIP_NOT_INSTALLED', `nip has not installed ${recipe.name} (${recipe.program}) in this root.`, { hint: 'nip bootstrap list shows where each tool was found; a tool on the host is not nip\'s to remove.', data: { tool: recipe.name, program: recipe.program } })
@@ -60,9 +73,12 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         return { kind: 'remove', tool: recipe.name, program: recipe.program, version: grafted.version, removed }
       }
       case 'install': {
-        const recipe = build.loadBootstrapRecipe(dirs, args.tool!)
+        const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
+        if (flags.repository !== undefined && !recipe.repository) throw await this.usageError(`${recipe.name} takes no --repository (its recipe has no [repository]).`, `Example: nip bootstrap install gentoo --repository DIR.`, { tool: recipe.name })
         const detection = build.detectTool(recipe, layout)
-        if ((detection.status === 'host' || detection.status === 'nip') && !flags.force) {
+        // --repository on a tool nip installed: install it again with that repository.
+        const again = flags.force || (flags.repository !== undefined && detection.status === 'nip')
+        if ((detection.status === 'host' || detection.status === 'nip') && !again) {
           return { kind: 'install', detection, chosen: null, outcome: detection.status === 'host' ? `${recipe.name} is already on the host (${Object.values(detection.host.commands).join(', ')}); nothing to do (--force installs it into the root anyway).` : `${recipe.name} is already installed by nip (${recipe.program} ${detection.nip.version}).` }
         }
         let chosen: string | null = null
@@ -80,7 +96,7 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         if (chosen === 'install') {
           const nip = await this.openNip()
           const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${recipe.name}`]
-          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(flags.force ? { reinstall: true } : {}) })
+          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(again ? { reinstall: true } : {}) })
           return { kind: 'install', detection: build.detectTool(recipe, layout, { probeContainer: false }), chosen, install: result, outcome: `${recipe.name}: ${recipe.program} grafted into this root.` }
         }
         if (chosen === 'container') return { kind: 'install', detection, chosen, outcome: `Build in the container ${detection.container.image}: nip build --container … (docs/build.md).` }

@@ -162,7 +162,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const loaded = await this.loadConfig()
     const layout = new core.Layout(loaded.config)
     const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
-    const recipe = build.loadBootstrapRecipe(build.bootstrapRecipeDirs(settings, layout), source)
+    const recipe = build.loadBootstrapRecipe(build.bootstrapRecipeDirs(settings, layout), source, settings)
     const detection = build.detectTool(recipe, layout, { probeContainer: false })
     const usable = source === 'nix' ? detection.status === 'host' || detection.status === 'nip' : detection.status === 'nip'
     if (!usable) {
