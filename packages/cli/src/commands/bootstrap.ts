@@ -26,7 +26,10 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
 
   protected override async loadConfig(): Promise<import('@nip/core').LoadedConfig> {
     const core = await import('@nip/core')
-    const flags = this.repositoryFlag ? { build: { [`${this.repositoryFlag.tool}-repository`]: this.repositoryFlag.location } } : undefined
+    // Only a tool whose repository is a [build] key takes the override; for the others the
+    // recipe check below refuses --repository with a usage error.
+    const key = this.repositoryFlag ? `${this.repositoryFlag.tool}-repository` : undefined
+    const flags = key !== undefined && core.SOURCE_KEYS.build?.includes(key) ? { build: { [key]: this.repositoryFlag!.location } } : undefined
     return core.loadConfig({ root: this.globals.root, env: process.env, ...(this.globals.configFile ? { configFile: this.globals.configFile } : {}), ...(flags ? { flags } : {}) })
   }
 
