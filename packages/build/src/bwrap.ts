@@ -19,6 +19,26 @@ import { SANDBOX } from './plan.js'
 import { toolchainVersions } from './toolchain.js'
 
 const TOP_LEVEL = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
+
+/**
+ * The host's top-level directories, read-only, as bubblewrap arguments: a directory is bound, a
+ * symlink (merged /usr: /bin -> usr/bin) is made again as the same symlink, a missing one skipped.
+ */
+export function hostDirArgs(names: readonly string[]): string[] {
+  const args: string[] = []
+  for (const d of names) {
+    const p = `/${d}`
+    let st
+    try {
+      st = lstatSync(p)
+    } catch {
+      continue
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p)
+    else if (st.isDirectory()) args.push('--ro-bind', p, p)
+  }
+  return args
+}
 const ETC_FILES = ['/etc/alternatives', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/passwd', '/etc/group', '/etc/nsswitch.conf']
 
 export class BwrapExecutor implements Executor {
@@ -50,17 +70,7 @@ export class BwrapExecutor implements Executor {
   private baseArgs(): string[] {
     const args = ['--unshare-all', '--unshare-user', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--uid', '1000', '--gid', '1000', '--hostname', 'nip-build']
     args.push('--ro-bind', '/usr', '/usr')
-    for (const d of TOP_LEVEL) {
-      const p = `/${d}`
-      let st
-      try {
-        st = lstatSync(p)
-      } catch {
-        continue
-      }
-      if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p)
-      else if (st.isDirectory()) args.push('--ro-bind', p, p)
-    }
+    args.push(...hostDirArgs(TOP_LEVEL))
     for (const f of ETC_FILES) if (existsSync(f)) args.push('--ro-bind', f, f)
     args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp')
     return args

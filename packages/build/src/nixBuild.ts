@@ -9,8 +9,9 @@
  * adapter's NAR reader, relocation and one program per store path — no second graft path.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { hostDirArgs } from './bwrap.js'
 import { NipError, type Layout, type Reporter } from '@nip/core'
 import { buildPaths } from './builder.js'
 import { appendLog, closeLog, mkdirp, openLog, writeFileConfined } from './buildFs.js'
@@ -33,17 +34,7 @@ export function nixPaths(layout: Layout) {
 
 function namespace(opts: { base: string; store: string; srcDir: string; toolDir?: string; programsDir: string }): string[] {
   const args = ['--unshare-all', '--uid', '0', '--gid', '0', '--die-with-parent', '--new-session', '--tmpfs', '/']
-  for (const d of TOP) {
-    const p = `/${d}`
-    let st
-    try {
-      st = lstatSync(p)
-    } catch {
-      continue
-    }
-    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p)
-    else if (st.isDirectory()) args.push('--ro-bind', p, p)
-  }
+  args.push(...hostDirArgs(TOP))
   args.push('--dir', '/etc')
   for (const f of ['/etc/passwd', '/etc/group', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/nsswitch.conf', '/etc/ssl']) if (existsSync(f)) args.push('--ro-bind', f, f)
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--bind', opts.base, INSIDE.dir, '--bind', path.join(opts.store, 'nix'), '/nix', '--ro-bind', opts.srcDir, INSIDE.src)

@@ -17,8 +17,9 @@
  * namespace), with Portage's own sandboxes off (FEATURES) — bubblewrap is the isolation.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { hostDirArgs } from '../bwrap.js'
 import { NipError } from '@nip/core'
 import { mkdirp, symlinkConfined, writeFileConfined } from '../buildFs.js'
 import type { GentooPlan } from './gentooBuild.js'
@@ -65,17 +66,7 @@ export function prepareWork(work: string, plan: GentooPlan, jobs: number): void 
 
 export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string }): string[] {
   const args = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--hostname', 'nip-gentoo', '--tmpfs', '/']
-  for (const d of TOP) {
-    const p = `/${d}`
-    let st
-    try {
-      st = lstatSync(p)
-    } catch {
-      continue
-    }
-    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p)
-    else if (st.isDirectory()) args.push('--ro-bind', p, p)
-  }
+  args.push(...hostDirArgs(TOP))
   args.push('--dir', '/etc')
   for (const n of readdirSync('/etc').sort()) if (!OWN_ETC.has(n)) args.push('--ro-bind', `/etc/${n}`, `/etc/${n}`)
   args.push('--ro-bind', path.join(opts.work, 'passwd'), '/etc/passwd', '--ro-bind', path.join(opts.work, 'group'), '/etc/group', '--ro-bind', path.join(opts.work, 'etc', 'portage'), '/etc/portage')
