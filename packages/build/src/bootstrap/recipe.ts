@@ -21,8 +21,9 @@
  *   [manual] steps = [...]       the manual instructions
  * Refusals: ERR_NIP_RECIPE_INVALID naming the file, line and key.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { listRecipes } from '../recipe.js'
 import { NipError } from '@nip/core'
 import { Reader, TomlFile, nearest } from '../schema.js'
 import type { BuildSettings, RepositorySetting } from '../settings.js'
@@ -154,23 +155,9 @@ export function parseBootstrapRecipe(file: string, text: string): BootstrapRecip
   return recipe
 }
 
-/** Every recipe in the directories, the first directory's winning for a name. */
+/** Every recipe in the directories, the first directory's winning for a name (as for build recipes). */
 export function listBootstrapRecipes(dirs: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const dir of dirs) {
-    let names: string[]
-    try {
-      names = readdirSync(dir)
-    } catch {
-      continue
-    }
-    for (const n of names.sort()) {
-      if (!n.endsWith('.toml')) continue
-      const tool = n.slice(0, -5)
-      if (!out.has(tool)) out.set(tool, path.join(dir, n))
-    }
-  }
-  return out
+  return listRecipes(dirs)
 }
 
 /**
