@@ -95,6 +95,10 @@ export class DebianAdapter implements SourceAdapter {
     }
   }
 
+  async *names(ctx: AdapterContext): AsyncIterable<string> {
+    yield* (await this.requireIndex(ctx)).packages.names()
+  }
+
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.file) {
       const pkg = await this.localPackage(spec.file, ctx)

@@ -204,6 +204,11 @@ export class LocalPackages implements PackageLookup {
     return [...best.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   }
 
+  /** Every package name of the index's suites, once each. */
+  names(): string[] {
+    return (this.db.prepare('SELECT DISTINCT name FROM packages WHERE suite IN (SELECT value FROM json_each(?))').all(this.keys) as { name: string }[]).map((r) => r.name)
+  }
+
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM packages WHERE suite IN (SELECT value FROM json_each(?))').get(this.keys) as { n: number }).n
   }

@@ -138,6 +138,13 @@ export class GentooAdapter implements SourceAdapter {
     }
   }
 
+  /** The package names (PN, as typed on the command line) of the repository and the binhosts. */
+  async *names(ctx: AdapterContext): AsyncIterable<string> {
+    const s = await this.load(ctx)
+    for (const cp of s.repository?.packages() ?? []) yield cp.slice(cp.indexOf('/') + 1)
+    for (const b of s.binhosts ?? []) for (const p of b.index.packages) yield p.cpv.name
+  }
+
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.file !== undefined) {
       // A local GPKG/XPAK: the build it is, whatever the command line's USE asks (checked in fetch).

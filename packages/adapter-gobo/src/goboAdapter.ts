@@ -92,6 +92,10 @@ export class GoboAdapter implements SourceAdapter {
     }
   }
 
+  async *names(ctx: AdapterContext): AsyncIterable<string> {
+    for (const p of await this.packages(ctx)) yield p.name
+  }
+
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.file) return [toRef(await this.localPackage(spec.file, ctx))]
     const name = spec.name.toLowerCase()

@@ -90,6 +90,10 @@ export class PacmanAdapter implements SourceAdapter {
     }
   }
 
+  async *names(ctx: AdapterContext): AsyncIterable<string> {
+    for (const pkg of await this.packages(ctx)) yield pkg.name
+  }
+
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.file) {
       const info = await this.localInfo(spec.file, ctx)

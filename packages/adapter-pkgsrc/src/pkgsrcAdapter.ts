@@ -102,6 +102,10 @@ export class PkgsrcAdapter implements SourceAdapter {
     yield* hits
   }
 
+  async *names(ctx: AdapterContext): AsyncIterable<string> {
+    for (const p of (await this.indexOf(ctx)).packages) yield p.entry.name
+  }
+
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.file) return [await this.localRef(spec.file, ctx)]
     const pattern = PATTERN_CHARS.test(spec.name) ? spec.name : PATTERN_CHARS.test(spec.raw) && !/[@:]/.test(spec.raw) ? spec.raw : null

@@ -1,21 +1,2 @@
-/** "Did you mean": the closest words by edit distance (Damerau: a swap of two letters costs one). */
-
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
-  for (let j = 1; j <= b.length; j++) d[0][j] = j
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
-    }
-  }
-  return d[a.length][b.length]
-}
-
-/** The candidates near `word` (at most a third of its letters off, and at least 1 allowed), nearest first. */
-export function closest(word: string, candidates: Iterable<string>, max = 3): string[] {
-  const limit = Math.max(1, Math.floor(word.length / 3))
-  const scored = [...new Set(candidates)].map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) })).filter((s) => s.d <= limit)
-  return scored.sort((x, y) => x.d - y.d || x.c.localeCompare(y.c)).slice(0, max).map((s) => s.c)
-}
+/** "Did you mean" for commands: core's edit distance (a swap of two letters costs one). */
+export { closest, editDistance } from '@nip/core'

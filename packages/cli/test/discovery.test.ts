@@ -128,6 +128,18 @@ describe('help and discovery', function () {
     assert.match(e.hint, /^Did you mean Hello \(gobo\), HelloData \(gobo\)\? .*configure oci, pkgsrc, pacman/)
   })
 
+  it('a typo of a package name (two letters swapped, one missing) is suggested by edit distance', () => {
+    const swapped = json('install', 'hlelo', '--dry-run')
+    assert.equal(swapped.status, 3, swapped.stderr)
+    assert.deepEqual(swapped.env.error.data.suggestions, [{ name: 'Hello', source: 'gobo' }])
+    assert.match(swapped.env.error.hint, /^Did you mean Hello \(gobo\)\?/)
+    const missing = json('install', 'HeloData', '--dry-run')
+    assert.deepEqual(missing.env.error.data.suggestions, [{ name: 'HelloData', source: 'gobo' }])
+    // Too far from every name: no suggestion rather than a wild one.
+    const far = json('install', 'xyzzy', '--dry-run')
+    assert.equal(far.env.error.data.suggestions, undefined)
+  })
+
   it('files, why and list --explicit | --deps | --orphans', () => {
     const outside = snapshotDir(beside)
     assert.equal(run('install', 'hello').status, 0)

@@ -190,6 +190,11 @@ export interface SourceAdapter {
    */
   configured?(ctx: AdapterContext): Promise<boolean>
   search(query: string, ctx: AdapterContext): AsyncIterable<SearchHit>
+  /**
+   * Every package name in the source's local index, read as it is (no refresh, no network), for
+   * "did you mean" on a name no source has. Absent: the source cannot list its names.
+   */
+  names?(ctx: AdapterContext): AsyncIterable<string>
   /** Candidates, best first. Empty when the source does not have it. No side effects. */
   resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]>
   describe(ref: PackageRef, ctx: AdapterContext): Promise<PackageManifest>

@@ -17,6 +17,7 @@ import { parse as parseToml, TomlError } from 'smol-toml'
 import type { AdapterId } from './adapter.js'
 import type { ConfigOrigin, LoadConfigOptions, LoadedConfig, NipConfig, SourceConfig } from './configTypes.js'
 import { NipError } from './errors.js'
+import { closest as nearest } from './suggest.js'
 
 /** Every source nip knows, with its default priority (lower is tried first). */
 export const SOURCE_PRIORITIES: Readonly<Record<string, number>> = {
@@ -364,23 +365,7 @@ function unknownSourceKey(id: string, key: string, known: string[], layer: Layer
 
 /** The known key nearest to `key` by edit distance, if it is plausibly a typo. */
 function closest(key: string, known: string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const k of known) {
-    const d = levenshtein(key.toLowerCase(), k)
-    if (d < bestDistance) [best, bestDistance] = [k, d]
-  }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined
-}
-
-export function levenshtein(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i]
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-    prev = cur
-  }
-  return prev[b.length]
+  return nearest(key, known, { limit: 1, maxDistance: (n) => Math.max(2, Math.floor(n / 3)) })[0]
 }
 
 /** A commented configuration file listing every key with its default; parses back to the defaults. */

@@ -10,6 +10,7 @@ import type { SourceStatus } from './api.js'
 import { NipError, isNipError, type NipErrorCode } from './errors.js'
 import { DEFAULT_LIMITS, type Limits } from './archive/limits.js'
 import { sniffPackageFile, unrecognisedPackage } from './packageFormat.js'
+import { editDistance } from './suggest.js'
 
 /** Refusals that mean "this source's data is not trustworthy", as opposed to "not here". */
 const VERIFICATION_CODES = new Set<NipErrorCode>([
@@ -221,30 +222,40 @@ export class Dispatcher {
 
   /**
    * Names near `name` in the local indexes of `ids` (read as they are: no refresh, so no network
-   * beyond what resolving just did): names that contain it or that it contains first, then the
-   * nearest by length; at most five, one per name and source.
+   * beyond what resolving just did): names that start with it first, then those a typo away
+   * (edit distance, a swap of two letters costing one: `hlelo` → `hello`), then names that contain
+   * it or that it contains, nearest in length first; at most five, one per name and source.
    */
   private async suggest(name: string, ids: AdapterId[]): Promise<Suggestion[]> {
     const q = name.toLowerCase()
+    const maxDistance = Math.max(1, Math.floor(q.length / 3))
     const found = new Map<string, Suggestion & { rank: number }>()
+    const consider = (n: string, id: AdapterId): void => {
+      const l = n.toLowerCase()
+      if (l === q) return
+      const d = editDistance(q, l, maxDistance)
+      const tier = l.startsWith(q) ? 0 : d <= maxDistance ? d : l.includes(q) ? maxDistance + 1 : q.includes(l) ? maxDistance + 2 : -1
+      if (tier < 0) return
+      const rank = tier * 1000 + Math.abs(l.length - q.length)
+      const key = `${l}\0${id}`
+      const had = found.get(key)
+      if (!had || rank < had.rank) found.set(key, { name: n, source: id, rank })
+    }
     for (const id of ids) {
       try {
         const adapter = await this.adapter(id)
         const ctx = { ...this.context(id), index: { maxAgeSeconds: Number.MAX_SAFE_INTEGER } }
-        let seen = 0
-        for await (const h of adapter.search(name, ctx)) {
-          if (++seen > 2000) break
-          const n = h.ref.name
-          const l = n.toLowerCase()
-          if (l === q) continue
-          const rank = (l.startsWith(q) ? 0 : l.includes(q) ? 1 : q.includes(l) ? 2 : 3) * 1000 + Math.abs(l.length - q.length)
-          if (rank >= 3000) continue
-          const key = `${l}\0${id}`
-          const had = found.get(key)
-          if (!had || rank < had.rank) found.set(key, { name: n, source: id, rank })
+        if (adapter.names) {
+          for await (const n of adapter.names(ctx)) consider(n, id)
+        } else {
+          let seen = 0
+          for await (const h of adapter.search(name, ctx)) {
+            if (++seen > 2000) break
+            consider(h.ref.name, id)
+          }
         }
       } catch {
-        // A source that cannot search has no suggestion to make.
+        // A source that cannot list or search has no suggestion to make.
       }
     }
     return [...found.values()]
