@@ -1,2 +1,5 @@
-/** "Did you mean" for commands: core's edit distance (a swap of two letters costs one). */
-export { closest, editDistance } from '@nip/core'
+/**
+ * "Did you mean" for commands: core's edit distance (a swap of two letters costs one), imported
+ * from its own module so that a mistyped command loads neither SQLite nor an adapter.
+ */
+export { closest, editDistance } from '@nip/core/suggest'
