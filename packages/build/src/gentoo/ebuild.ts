@@ -13,7 +13,8 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 import { NipError } from '@nip/core'
-import { compareVersions, computeEffectiveUse, loadProfile, parsePf, toMetadata, useReduce, type EbuildMetadata, type EffectiveUse, type Profile } from '@nip/adapter-gentoo'
+import { atomMatches, compareVersions, computeEffectiveUse, parseAtom, loadProfile, parsePf, toMetadata, useReduce, type EbuildMetadata, type EffectiveUse, type Profile } from '@nip/adapter-gentoo'
+type Cpv = NonNullable<ReturnType<typeof parsePf>>
 
 export interface DistRecord {
   name: string
@@ -133,19 +134,34 @@ function distfilesOf(srcUri: string, use: string[], eapi: string): { name: strin
   return [...out].map(([name, uris]) => ({ name, uris }))
 }
 
+/** The ebuilds of CATEGORY/NAME in the repository, highest version first. */
+export function repoVersions(repo: string, category: string, name: string): { file: string; pf: string; cpv: Cpv }[] {
+  const dir = path.join(repo, category, name)
+  if (!existsSync(dir)) return []
+  const out: { file: string; pf: string; cpv: Cpv }[] = []
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.ebuild') || !f.startsWith(`${name}-`)) continue
+    const pf = f.slice(0, -'.ebuild'.length)
+    const cpv = parsePf(category, pf)
+    if (cpv) out.push({ file: path.join(dir, f), pf, cpv })
+  }
+  return out.sort((a, b) => compareVersions(b.cpv.version, a.cpv.version))
+}
+
+/** The CPV the repository would build for an atom (its highest matching version), or null. */
+export function repoBuildable(repo: string, atomText: string): string | null {
+  const atom = parseAtom(atomText, { allowRepo: true })
+  if (!atom || atom.blocker || atom.wildcard) return null
+  return repoVersions(repo, atom.category, atom.name).find((v) => atomMatches(atom, { cpv: v.cpv.cpv }))?.cpv.cpv ?? null
+}
+
 export function resolveEbuild(opts: { repo: string; atom: string; version?: string; variants: string[]; profile?: string; bwrap?: string }): ResolvedEbuild {
   const { category, name } = parseAtomName(opts.atom)
   const dir = path.join(opts.repo, category, name)
-  const versions = existsSync(dir)
-    ? readdirSync(dir)
-        .filter((f) => f.endsWith('.ebuild') && f.startsWith(`${name}-`))
-        .map((f) => ({ file: path.join(dir, f), pf: f.slice(0, -'.ebuild'.length), cpv: parsePf(category, f.slice(0, -'.ebuild'.length)) }))
-        .filter((v) => v.cpv !== null)
-    : []
+  const versions = repoVersions(opts.repo, category, name)
   if (versions.length === 0) {
     throw new NipError('ERR_NIP_NOT_FOUND', `The ebuild repository has no ${category}/${name}.`, { hint: 'Check the name (CATEGORY/NAME); nip bootstrap info gentoo shows the repository in use.', data: { atom: opts.atom, repo: opts.repo } })
   }
-  versions.sort((a, b) => compareVersions(b.cpv!.version, a.cpv!.version))
   const chosen = opts.version ? versions.find((v) => v.cpv!.version === opts.version || v.cpv!.versionNoRevision === opts.version) : versions[0]
   if (!chosen) {
     throw new NipError('ERR_NIP_NOT_FOUND', `${category}/${name} has no version ${opts.version}.`, { hint: `Versions: ${versions.map((v) => v.cpv!.version).join(', ')}.`, data: { atom: opts.atom, version: opts.version } })

@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { hostDirArgs } from '../bwrap.js'
+import { planLinkView } from '../linkView.js'
 import { NipError } from '@nip/core'
 import { mkdirp, symlinkConfined, writeFileConfined } from '../buildFs.js'
 import type { GentooPlan } from './gentooBuild.js'
@@ -27,9 +28,30 @@ import type { GentooPlan } from './gentooBuild.js'
 const TOP = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
 const OWN_ETC = new Set(['passwd', 'group', 'portage', 'make.conf', 'make.profile'])
 
-export const INSIDE = { portage: '/nip/portage', repo: '/nip/repo', work: '/nip/work', distfiles: '/nip/distfiles', packages: '/nip/packages' }
+export const INSIDE = { portage: '/nip/portage', repo: '/nip/repo', work: '/nip/work', distfiles: '/nip/distfiles', packages: '/nip/packages', deps: '/nip/work/deps', programs: '/Programs' }
 
-export function makeConf(jobs: number): string {
+/** The link view's directories the compiler, linker and pkg-config are pointed at. */
+const VIEW_PARTS = ['bin', 'include', 'lib', 'lib64', 'share/pkgconfig']
+
+/**
+ * Flags through which a build sees the programs nip grafted for its dependencies: the link view
+ * at /nip/work/deps (linkView.ts) holds their executables, headers, libraries and pkg-config
+ * files, pointing into /Programs (the root's programs, read-only).
+ */
+export function dependencyConf(withDeps: boolean): string[] {
+  if (!withDeps) return []
+  const d = INSIDE.deps
+  return [
+    `CPPFLAGS="\${CPPFLAGS} -I${d}/include"`,
+    `CFLAGS="\${CFLAGS} -I${d}/include"`,
+    `CXXFLAGS="\${CXXFLAGS} -I${d}/include"`,
+    `LDFLAGS="\${LDFLAGS} -L${d}/lib64 -L${d}/lib -Wl,-rpath-link,${d}/lib64:${d}/lib"`,
+    `PKG_CONFIG_PATH="${d}/lib64/pkgconfig:${d}/lib/pkgconfig:${d}/share/pkgconfig"`,
+    `PREROOTPATH="${d}/bin"`,
+  ]
+}
+
+export function makeConf(jobs: number, withDeps = false): string {
   return [
     '# written by nip build --source gentoo',
     'FEATURES="-sandbox -usersandbox -userpriv -userfetch -ipc-sandbox -network-sandbox -pid-sandbox -mount-sandbox -news buildpkg binpkg-multi-instance"',
@@ -45,14 +67,24 @@ export function makeConf(jobs: number): string {
     `PORTAGE_TMPDIR="${INSIDE.work}/tmp"`,
     `PORT_LOGDIR="${INSIDE.work}/logs"`,
     'NOCOLOR="true"',
+    ...dependencyConf(withDeps),
     '',
   ].join('\n')
 }
 
 /** Writes the work directory's configuration root and private directories (through the confined layer). */
-export function prepareWork(work: string, plan: GentooPlan, jobs: number): void {
-  for (const d of ['tmp', 'logs', 'root', 'var', 'shims', 'etc/portage/repos.conf']) mkdirp(path.join(work, d))
-  writeFileConfined(path.join(work, 'etc/portage/make.conf'), makeConf(jobs))
+export function prepareWork(work: string, plan: GentooPlan, jobs: number, deps: { provided?: string; programsDir?: string; depPrograms?: string[] } = {}): void {
+  for (const d of ['tmp', 'logs', 'root', 'var', 'shims', 'etc/portage/repos.conf', 'etc/portage/profile', 'deps']) mkdirp(path.join(work, d))
+  const programs = deps.depPrograms ?? []
+  writeFileConfined(path.join(work, 'etc/portage/make.conf'), makeConf(jobs, programs.length > 0))
+  // What nip or the host provides: Portage's resolver counts these as installed.
+  writeFileConfined(path.join(work, 'etc/portage/profile/package.provided'), deps.provided ?? '')
+  if (programs.length > 0 && deps.programsDir) {
+    for (const link of planLinkView(deps.programsDir, programs, VIEW_PARTS)) {
+      mkdirp(path.dirname(path.join(work, 'deps', link.path)))
+      symlinkConfined(link.target, path.join(work, 'deps', link.path))
+    }
+  }
   writeFileConfined(path.join(work, 'etc/portage/repos.conf/gentoo.conf'), `[DEFAULT]\nmain-repo = gentoo\n\n[gentoo]\nlocation = ${INSIDE.repo}\n`)
   writeFileConfined(path.join(work, 'etc/portage/sets.conf'), readFileSync(path.join(plan.tool.portage, 'cnf', 'sets', 'portage.conf')))
   symlinkConfined(`${INSIDE.repo}/profiles/${plan.ebuild.profileName}`, path.join(work, 'etc/portage/make.profile'))
@@ -64,7 +96,7 @@ export function prepareWork(work: string, plan: GentooPlan, jobs: number): void 
   writeFileConfined(path.join(work, 'group'), `${group.replace(/\n*$/, '\n')}portage:x:250:portage\n`)
 }
 
-export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string }): string[] {
+export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string; programsDir?: string }): string[] {
   const args = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--hostname', 'nip-gentoo', '--tmpfs', '/']
   args.push(...hostDirArgs(TOP))
   args.push('--dir', '/etc')
@@ -72,10 +104,12 @@ export function namespaceArgs(opts: { work: string; portage: string; repo: strin
   args.push('--ro-bind', path.join(opts.work, 'passwd'), '/etc/passwd', '--ro-bind', path.join(opts.work, 'group'), '/etc/group', '--ro-bind', path.join(opts.work, 'etc', 'portage'), '/etc/portage')
   args.push('--bind', path.join(opts.work, 'var'), '/var', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp')
   args.push('--ro-bind', opts.portage, INSIDE.portage, '--ro-bind', opts.repo, INSIDE.repo, '--bind', opts.work, INSIDE.work, '--bind', opts.distdir, INSIDE.distfiles, '--bind', opts.pkgdir, INSIDE.packages)
+  // The root's programs, read-only, where the link view of the dependencies points.
+  if (opts.programsDir && existsSync(opts.programsDir)) args.push('--ro-bind', opts.programsDir, INSIDE.programs)
   return args
 }
 
-export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir: string; pkgdir: string; logFd: number; jobs: number; signal?: AbortSignal; bwrap?: string }): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }> {
+export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir: string; pkgdir: string; logFd: number; jobs: number; provided?: string; programsDir?: string; depPrograms?: string[]; signal?: AbortSignal; bwrap?: string }): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }> {
   if (process.getuid?.() !== 0) {
     throw new NipError('ERR_NIP_EXECUTOR_MISSING', 'Gentoo builds run emerge as root in a bubblewrap namespace (Portage chowns to its portage user), and nip is not running as root.', {
       hint: 'Run nip build --source gentoo as root, or use a container (nip bootstrap info container); docs/gentoo.md.',
@@ -83,7 +117,7 @@ export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir:
     })
   }
   const { plan } = opts
-  prepareWork(opts.work, plan, opts.jobs)
+  prepareWork(opts.work, plan, opts.jobs, { ...(opts.provided ? { provided: opts.provided } : {}), ...(opts.programsDir ? { programsDir: opts.programsDir } : {}), ...(opts.depPrograms ? { depPrograms: opts.depPrograms } : {}) })
   const env: Record<string, string> = {
     PATH: `${INSIDE.work}/shims:/usr/bin:/bin:/usr/sbin:/sbin`,
     HOME: `${INSIDE.work}/tmp`,
@@ -94,10 +128,10 @@ export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir:
     TZ: 'UTC',
     TERM: 'dumb',
   }
-  const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir })
+  const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir, ...(opts.depPrograms && opts.depPrograms.length > 0 && opts.programsDir ? { programsDir: opts.programsDir } : {}) })
   args.push('--chdir', INSIDE.work, '--clearenv')
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v)
-  args.push('--', '/usr/bin/python3', `${INSIDE.portage}/bin/emerge`, '--buildpkg', '--nodeps', '--oneshot', '--quiet-build=y', '--color=n', `=${plan.ebuild.md.cpv.cpv}`)
+  args.push('--', '/usr/bin/python3', `${INSIDE.portage}/bin/emerge`, '--buildpkg', '--oneshot', '--quiet-build=y', '--color=n', `=${plan.ebuild.md.cpv.cpv}`)
   return new Promise((resolve, reject) => {
     const child = spawn(opts.bwrap ?? 'bwrap', args, { stdio: ['ignore', opts.logFd, opts.logFd], ...(opts.signal ? { signal: opts.signal } : {}) })
     child.on('error', (e) => (opts.signal?.aborted ? resolve({ exitCode: null, signal: 'SIGTERM' }) : reject(e)))
