@@ -11,6 +11,11 @@
  *   tarball of the same name and version, then the ebuild's own http(s) URLs), each checked
  *   against the Manifest's size, SHA512 and BLAKE2B (ERR_NIP_DISTFILE_MISMATCH), then emerge in
  *   the namespace (namespace.ts), then the new GPKG through readGpkg, then the record.
+ * - dependencies (deps.ts): each atom is grafted, provided (`[build] gentoo-provided`), on the
+ *   host (hostPackages.ts), to build first (planGentooDependencies, which the CLI walks), or unmet
+ *   (ERR_NIP_UNSATISFIED_DEPENDENCY before anything runs); what is satisfied becomes the
+ *   namespace's package.provided and emerge runs without --nodeps; the grafted programs are the
+ *   built program's recorded dependencies and are seen by the build through a link view.
  * The fingerprint covers the ebuild's bytes, the Manifest, the profile's files, the USE words,
  * the Portage and repository tree digest (the gentoo-tools program), and bubblewrap's version.
  * GPKGs are kept in `<cache>/build/gentoo/packages` (binpkg-multi-instance: one per USE set).
