@@ -212,6 +212,18 @@ function makeRepo(dir: string): { tarball: Buffer; distfiles: Record<string, Buf
   put('app-misc/needsnosuch', { 'needsnosuch-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs what nothing has"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="dev-libs/nosuch >=dev-libs/nosuch2-3"\n', Manifest: '' })
   put('app-misc/cyca', { 'cyca-1.0.ebuild': 'EAPI=8\nDESCRIPTION="a"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="app-misc/cycb"\n', Manifest: '' })
   put('app-misc/cycb', { 'cycb-1.0.ebuild': 'EAPI=8\nDESCRIPTION="b"\nSLOT="0"\nKEYWORDS="~amd64"\nRDEPEND="app-misc/cyca"\n', Manifest: '' })
+  // Metadata from eclasses (read through Portage) and from the md5-cache.
+  fs.mkdirSync(path.join(repo, 'eclass'))
+  fs.writeFileSync(path.join(repo, 'eclass', 'nipflags.eclass'), '# a test eclass\nIUSE="eclassflag"\nDEPEND="eclassflag? ( dev-libs/nipconf )"\nnipflags_src_compile() { :; }\nEXPORT_FUNCTIONS src_compile\n')
+  put('app-misc/eclassy', { 'eclassy-1.0.ebuild': 'EAPI=8\ninherit nipflags\nDESCRIPTION="an eclass adds a flag"\nSLOT="0"\nKEYWORDS="~amd64"\nIUSE="own"\n', Manifest: '' })
+  const cached = 'EAPI=8\nDESCRIPTION="the cache says more"\nSLOT="0"\nKEYWORDS="~amd64"\n'
+  put('app-misc/cached', { 'cached-1.0.ebuild': cached, Manifest: '' })
+  put('app-misc/stale', { 'stale-1.0.ebuild': cached, Manifest: '' })
+  const md5 = createHash('md5').update(cached).digest('hex')
+  const entry = (sum: string) => `DEFINED_PHASES=-\nDESCRIPTION=the cache says more\nEAPI=8\nIUSE=fromcache\nKEYWORDS=~amd64\nSLOT=0\n_md5_=${sum}\n`
+  fs.mkdirSync(path.join(repo, 'metadata', 'md5-cache', 'app-misc'), { recursive: true })
+  fs.writeFileSync(path.join(repo, 'metadata', 'md5-cache', 'app-misc', 'cached-1.0'), entry(md5))
+  fs.writeFileSync(path.join(repo, 'metadata', 'md5-cache', 'app-misc', 'stale-1.0'), entry('0'.repeat(32)))
   const out = path.join(dir, 'gentoo-repo.tar.gz')
   execFileSync('tar', ['-C', tree, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', out, 'repo'])
   return { tarball: fs.readFileSync(out), distfiles: { 'libnipgreet-1.0.tar.gz': lib, 'nipgreet-1.0.tar.gz': app } }
@@ -323,6 +335,29 @@ describe('nip build --source gentoo with dependencies', function () {
     assert.equal(r.json?.error?.code, 'ERR_NIP_UNSATISFIED_DEPENDENCY', r.stdout + r.stderr)
     assert.match(r.json.error.message, /dev-libs\/nipconf/)
     assert.doesNotMatch(r.json.error.message, /libnipgreet/)
+  })
+
+  it('reads metadata from a current md5-cache entry, and not from a stale one', async () => {
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/cached', '+fromcache', '--dry-run', '--yes', '--json'])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.equal(r.json.result.install.plan.programs[0].version, '1.0~fromcache')
+    const stale = await nip(['build', '--source', 'gentoo', 'app-misc/stale', '+fromcache', '--dry-run', '--yes', '--json'])
+    assert.equal(stale.json?.error?.code, 'ERR_NIP_BAD_SPEC', stale.stdout + stale.stderr)
+  })
+
+  it('reads an ebuild inheriting an eclass through Portage: the eclass flag and dependency are seen', async function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      (skipped: Portage reads metadata as root in the namespace, as emerge runs)')
+      this.skip()
+    }
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/eclassy', '+eclassflag', '--dry-run', '--yes', '--json'])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.equal(r.json.result.install.plan.programs[0].version, '1.0~eclassflag')
+    assert.deepEqual(r.json.result.gentooDependencies.packages[0].dependencies.map((d: { atom: string; how: string }) => [d.atom, d.how]), [['dev-libs/nipconf', 'provided']])
+    const bad = await nip(['build', '--source', 'gentoo', 'app-misc/eclassy', '+eclasflag', '--dry-run', '--yes', '--json'])
+    assert.equal(bad.json?.error?.code, 'ERR_NIP_BAD_SPEC', bad.stdout + bad.stderr)
+    assert.match(bad.json.error.message + bad.json.error.hint, /eclassflag/)
+    assert.equal(workDirs(), '', 'the metadata work directory is removed')
   })
 
   ;(long ? describe : describe.skip)('real emerge (NIP_LONG_TESTS)', function () {

@@ -36,10 +36,10 @@ import { loadBootstrapRecipe } from '../bootstrap/recipe.js'
 import { recordPath } from '../bootstrap/repository.js'
 import { buildLogPath, tailLines } from '../buildLog.js'
 import { appendLog, closeLog, makeWorkDir, mkdirp, openLog, removeTree, writeJsonAtomic } from '../buildFs.js'
-import { repoBuildable, resolveEbuild, type ResolvedEbuild } from './ebuild.js'
+import { META_KEYS, profileName, repoBuildable, resolveEbuild, type ResolvedEbuild } from './ebuild.js'
 import { decideDependencies, ebuildDependencies, graftedCpv, packageProvided, type DependencyDecision, type KnownPackage } from './deps.js'
 import { hostProvided, readDpkgStatus } from './hostPackages.js'
-import { runEmerge } from './namespace.js'
+import { portageMetadata, runEmerge } from './namespace.js'
 
 export const GENTOO_PREFIX = 'gentoo:'
 const SCHEMA = 'nip-gentoo-build/1'
@@ -130,7 +130,16 @@ export function knownPackages(settings: BuildSettings, layout: Layout, dpkgStatu
 export function planGentoo(spec: { atom: string; version?: string; variants: string[] }, ctx: Pick<AdapterContext, 'config' | 'layout'>): GentooPlan {
   const settings = readBuildSettings(ctx.config)
   const tool = gentooTool(settings, ctx.layout)
-  const ebuild = resolveEbuild({ repo: tool.repo, atom: spec.atom, variants: spec.variants, ...(spec.version ? { version: spec.version } : {}), ...(settings.gentooProfile ? { profile: settings.gentooProfile } : {}) })
+  const portage = (cpv: string) => {
+    if (process.getuid?.() !== 0) return null
+    const work = makeWorkDir(buildPaths(ctx.layout).work, 'gentoo-metadata')
+    try {
+      return portageMetadata({ work, portage: tool.portage, repo: tool.repo, profileName: profileName(tool.repo, settings.gentooProfile), cpv, keys: META_KEYS })
+    } finally {
+      removeTree(work)
+    }
+  }
+  const ebuild = resolveEbuild({ repo: tool.repo, atom: spec.atom, variants: spec.variants, portage, ...(spec.version ? { version: spec.version } : {}), ...(settings.gentooProfile ? { profile: settings.gentooProfile } : {}) })
   const own = ebuild.use.enabled.filter((f) => ebuild.use.iuse.includes(f))
   const version = `${ebuild.md.cpv.version}${own.length > 0 ? `~${own.join('~')}` : ''}`
   const profileFiles = ebuild.profile.dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).sort().filter((f) => statSync(path.join(d, f)).isFile()).map((f) => [path.relative(tool.repo, path.join(d, f)), blake3Hex(readFileSync(path.join(d, f)))]) : []))
@@ -190,7 +199,7 @@ export async function describe(ref: PackageRef, ctx: AdapterContext, _executor: 
     ...(plan.ebuild.md.homepage ? { homepage: plan.ebuild.md.homepage } : {}),
     variants: plan.ebuild.useWords.map((w) => (w.startsWith('-') ? w : `+${w}`)),
     hashes: Object.fromEntries(plan.ebuild.distfiles.map((d) => [d.name, `sha512:${d.record.sha512 ?? ''}`])),
-    extra: { ebuild: plan.ebuild.file, cpv: plan.ebuild.md.cpv.cpv, eapi: plan.ebuild.md.eapi, profile: plan.ebuild.profileName, use: plan.ebuild.useWords, fingerprint: plan.fingerprint, cached, dependencies: plan.dependencies, ...(plan.blockers.length > 0 ? { blockers: plan.blockers } : {}) },
+    extra: { ebuild: plan.ebuild.file, cpv: plan.ebuild.md.cpv.cpv, eapi: plan.ebuild.md.eapi, metadata: plan.ebuild.metadataFrom, profile: plan.ebuild.profileName, use: plan.ebuild.useWords, fingerprint: plan.fingerprint, cached, dependencies: plan.dependencies, ...(plan.blockers.length > 0 ? { blockers: plan.blockers } : {}) },
   }
 }
 

@@ -16,7 +16,7 @@
  * Portage's chown to 250 needs a real uid map: emerge runs as root in these namespaces (no user
  * namespace), with Portage's own sandboxes off (FEATURES) — bubblewrap is the isolation.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { hostDirArgs } from '../bwrap.js'
@@ -73,7 +73,7 @@ export function makeConf(jobs: number, withDeps = false): string {
 }
 
 /** Writes the work directory's configuration root and private directories (through the confined layer). */
-export function prepareWork(work: string, plan: GentooPlan, jobs: number, deps: { provided?: string; programsDir?: string; depPrograms?: string[] } = {}): void {
+export function prepareWork(work: string, cfg: { portage: string; profileName: string }, jobs: number, deps: { provided?: string; programsDir?: string; depPrograms?: string[] } = {}): void {
   for (const d of ['tmp', 'logs', 'root', 'var', 'shims', 'etc/portage/repos.conf', 'etc/portage/profile', 'deps']) mkdirp(path.join(work, d))
   const programs = deps.depPrograms ?? []
   writeFileConfined(path.join(work, 'etc/portage/make.conf'), makeConf(jobs, programs.length > 0))
@@ -86,8 +86,8 @@ export function prepareWork(work: string, plan: GentooPlan, jobs: number, deps: 
     }
   }
   writeFileConfined(path.join(work, 'etc/portage/repos.conf/gentoo.conf'), `[DEFAULT]\nmain-repo = gentoo\n\n[gentoo]\nlocation = ${INSIDE.repo}\n`)
-  writeFileConfined(path.join(work, 'etc/portage/sets.conf'), readFileSync(path.join(plan.tool.portage, 'cnf', 'sets', 'portage.conf')))
-  symlinkConfined(`${INSIDE.repo}/profiles/${plan.ebuild.profileName}`, path.join(work, 'etc/portage/make.profile'))
+  writeFileConfined(path.join(work, 'etc/portage/sets.conf'), readFileSync(path.join(cfg.portage, 'cnf', 'sets', 'portage.conf')))
+  symlinkConfined(`${INSIDE.repo}/profiles/${cfg.profileName}`, path.join(work, 'etc/portage/make.profile'))
   symlinkConfined('/usr/bin/tar', path.join(work, 'shims/gtar'))
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').replace(/\n?$/, '\n') : '')
   const passwd = read('/etc/passwd').split('\n').filter((l) => !l.startsWith('portage:')).join('\n')
@@ -117,17 +117,8 @@ export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir:
     })
   }
   const { plan } = opts
-  prepareWork(opts.work, plan, opts.jobs, { ...(opts.provided ? { provided: opts.provided } : {}), ...(opts.programsDir ? { programsDir: opts.programsDir } : {}), ...(opts.depPrograms ? { depPrograms: opts.depPrograms } : {}) })
-  const env: Record<string, string> = {
-    PATH: `${INSIDE.work}/shims:/usr/bin:/bin:/usr/sbin:/sbin`,
-    HOME: `${INSIDE.work}/tmp`,
-    PYTHONPATH: `${INSIDE.portage}/lib`,
-    ROOT: `${INSIDE.work}/root`,
-    USE: plan.ebuild.useWords.join(' '),
-    LC_ALL: 'C.UTF-8',
-    TZ: 'UTC',
-    TERM: 'dumb',
-  }
+  prepareWork(opts.work, { portage: plan.tool.portage, profileName: plan.ebuild.profileName }, opts.jobs, { ...(opts.provided ? { provided: opts.provided } : {}), ...(opts.programsDir ? { programsDir: opts.programsDir } : {}), ...(opts.depPrograms ? { depPrograms: opts.depPrograms } : {}) })
+  const env: Record<string, string> = { ...baseEnv(), USE: plan.ebuild.useWords.join(' ') }
   const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir, ...(opts.depPrograms && opts.depPrograms.length > 0 && opts.programsDir ? { programsDir: opts.programsDir } : {}) })
   args.push('--chdir', INSIDE.work, '--clearenv')
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v)
@@ -137,4 +128,48 @@ export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir:
     child.on('error', (e) => (opts.signal?.aborted ? resolve({ exitCode: null, signal: 'SIGTERM' }) : reject(e)))
     child.on('close', (exitCode, signal) => resolve({ exitCode, signal }))
   })
+}
+
+function baseEnv(): Record<string, string> {
+  return {
+    PATH: `${INSIDE.work}/shims:/usr/bin:/bin:/usr/sbin:/sbin`,
+    HOME: `${INSIDE.work}/tmp`,
+    PYTHONPATH: `${INSIDE.portage}/lib`,
+    ROOT: `${INSIDE.work}/root`,
+    LC_ALL: 'C.UTF-8',
+    TZ: 'UTC',
+    TERM: 'dumb',
+  }
+}
+
+const AUX_GET = 'import json, sys, portage\ncpv, keys = sys.argv[1], sys.argv[2:]\nvals = portage.portdb.aux_get(cpv, keys)\nprint(json.dumps(dict(zip(keys, vals))))\n'
+
+/**
+ * An ebuild's metadata read by Portage itself (`portage.portdb.aux_get`), so what inherited
+ * eclasses add (IUSE, REQUIRED_USE, dependencies) is seen: in the same namespace as emerge, with
+ * `work` as its work directory (the caller makes and removes it). null when not running as root
+ * (the namespace needs it, as emerge does).
+ */
+export function portageMetadata(opts: { work: string; portage: string; repo: string; profileName: string; cpv: string; keys: readonly string[]; bwrap?: string }): Record<string, string> | null {
+  if (process.getuid?.() !== 0) return null
+  prepareWork(opts.work, { portage: opts.portage, profileName: opts.profileName }, 1)
+  for (const d of ['distfiles', 'packages']) mkdirp(path.join(opts.work, d))
+  const args = namespaceArgs({ work: opts.work, portage: opts.portage, repo: opts.repo, distdir: path.join(opts.work, 'distfiles'), pkgdir: path.join(opts.work, 'packages') })
+  args.push('--chdir', INSIDE.work, '--clearenv')
+  for (const [k, v] of Object.entries(baseEnv())) args.push('--setenv', k, v)
+  let out: string
+  try {
+    out = execFileSync(opts.bwrap ?? 'bwrap', [...args, '--', '/usr/bin/python3', '-c', AUX_GET, opts.cpv, ...opts.keys], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+  } catch (e) {
+    const tail = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n').slice(-4).join(' ')
+    throw new NipError('ERR_NIP_BAD_PACKAGE', `Portage cannot read the metadata of ${opts.cpv}: ${tail}`, { hint: 'The ebuild or an eclass it inherits fails at global scope, or an inherited eclass is missing from the repository; nothing was built.', data: { cpv: opts.cpv } })
+  }
+  try {
+    const raw = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, string>
+    for (const k of Object.keys(raw)) raw[k] = String(raw[k]).replace(/\s+/g, ' ').trim()
+    if (!raw.EAPI) raw.EAPI = '0'
+    return raw
+  } catch {
+    throw new NipError('ERR_NIP_BAD_PACKAGE', `Portage answered no metadata for ${opts.cpv}.`, { data: { cpv: opts.cpv, output: out.slice(-400) } })
+  }
 }
