@@ -237,7 +237,7 @@ export interface GentooDependencyStep {
 export interface GentooDependencyPlan {
   target: string
   /** Each package of the graph (the target and those to build) with its decisions. */
-  packages: { cpv: string; dependencies: DependencyDecision[]; blockers: string[] }[]
+  packages: { cpv: string; metadata: ResolvedEbuild['metadataFrom']; dependencies: DependencyDecision[]; blockers: string[] }[]
   /** What is built and grafted first, dependencies before dependents. */
   builds: GentooDependencyStep[]
 }
@@ -256,7 +256,7 @@ export function planGentooDependencies(spec: { atom: string; version?: string; v
   const done = new Set<string>()
   const visit = (plan: GentooPlan, stack: string[]) => {
     const cpv = plan.ebuild.md.cpv.cpv
-    packages.push({ cpv, dependencies: plan.dependencies, blockers: plan.blockers })
+    packages.push({ cpv, metadata: plan.ebuild.metadataFrom, dependencies: plan.dependencies, blockers: plan.blockers })
     for (const d of plan.dependencies) {
       if (d.how === 'unmet') unmet.push({ atom: d.atom, requiredBy: cpv, how: d.how })
       if (d.how !== 'build') continue
