@@ -27,6 +27,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirror } from '@nip/testing'
 import { cpvMatches, decideDependencies, ebuildDependencies, gentooVersionOfDebian, graftedCpv, hostProvided, packageProvided, parseDpkgStatus, type KnownPackage } from '../src/index.js'
+import { planGentoo } from '../src/index.js'
+import { runEmerge } from '../src/gentoo/namespace.js'
 import { SHARED_GENTOO, gentooRecipe, runNip } from './helpers/gentooFixtures.js'
 
 const long = process.env.NIP_LONG_TESTS === '1'
@@ -395,6 +397,27 @@ describe('nip build --source gentoo with dependencies', function () {
       const rm = await nip(['remove', 'libnipgreet', '--yes', '--json'])
       assert.notEqual(rm.status, 0, 'a dependency of a grafted program is not removed silently')
       assert.deepEqual(visible('libnipgreet'), ['1.0', 'Current'])
+    })
+
+    it("Portage's own resolver checks the graph: without package.provided, emerge refuses nipgreet", async () => {
+      // The same plan, run with an empty package.provided: emerge (no --nodeps) finds no ebuild
+      // for dev-libs/nipconf and stops at dependency calculation.
+      const core = await import('@nip/core')
+      const loaded = await core.loadConfig({ root, env: {}, configFile: conf })
+      const layout = new core.Layout(loaded.config)
+      const table = loaded.config.sources.find((x) => x.id === 'build')?.table ?? {}
+      const plan = planGentoo({ atom: 'app-misc/nipgreet', variants: [] }, { config: table, layout })
+      const scratch = fs.mkdtempSync(path.join(parent, 'differential-'))
+      for (const d of ['work', 'packages']) fs.mkdirSync(path.join(scratch, d))
+      const logFile = path.join(scratch, 'emerge.log')
+      const fd = fs.openSync(logFile, 'w')
+      try {
+        const out = await runEmerge({ plan, work: path.join(scratch, 'work'), distdir: path.join(root, 'var', 'nip', 'cache', 'build', 'gentoo', 'distfiles'), pkgdir: path.join(scratch, 'packages'), logFd: fd, jobs: 1, provided: '' })
+        assert.notEqual(out.exitCode, 0)
+      } finally {
+        fs.closeSync(fd)
+      }
+      assert.match(fs.readFileSync(logFile, 'utf8'), /no ebuilds to satisfy "dev-libs\/nipconf"/)
     })
 
     it('a second build reuses both (no emerge)', async () => {
