@@ -16,8 +16,11 @@
  *
  * NIP_LONG_TESTS=1 (as root): building app-misc/nipgreet builds and grafts libnipgreet first, then
  * nipgreet (emerge without --nodeps, package.provided naming libnipgreet), whose program runs
- * from System/Links/Executables and prints the library's string; nip why shows the dependency;
- * a second build reuses both.
+ * from System/Links/Executables and prints the library's string; nip why shows the dependency
+ * and removal is refused; the same plan with an empty package.provided is refused by emerge's own
+ * resolver; a second build reuses both. Also (as root): the metadata of an ebuild inheriting an
+ * eclass is read through Portage (the eclass's flag and dependency seen); a current md5-cache
+ * entry is used and a stale one is not.
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'

@@ -12,7 +12,11 @@
  * - Portage's source tree and the repository are read-only at /nip/portage and /nip/repo; the
  *   work directory (ROOT, PORTAGE_TMPDIR, logs) at /nip/work; the distfiles and the kept binary
  *   packages at /nip/distfiles and /nip/packages;
- * - a `gtar → tar` shim first on PATH; Debian's /usr/bin/python3.
+ * - a `gtar → tar` shim first on PATH; Debian's /usr/bin/python3;
+ * - `/etc/portage/profile/package.provided` lists what nip or the host provides (deps.ts), so
+ *   emerge runs without --nodeps and its resolver checks the dependencies; the programs nip
+ *   grafted for them are seen through a link view at /nip/work/deps into /Programs (the root's
+ *   programs, read-only), named in make.conf's CPPFLAGS/CFLAGS/LDFLAGS/PKG_CONFIG_PATH/PREROOTPATH.
  * Portage's chown to 250 needs a real uid map: emerge runs as root in these namespaces (no user
  * namespace), with Portage's own sandboxes off (FEATURES) — bubblewrap is the isolation.
  */
