@@ -215,6 +215,7 @@ function makeRepo(dir: string): { tarball: Buffer; distfiles: Record<string, Buf
   put('dev-libs/libnipgreet', { 'libnipgreet-1.0.ebuild': LIB_EBUILD, Manifest: manifestLine('libnipgreet-1.0.tar.gz', lib) })
   put('app-misc/nipgreet', { 'nipgreet-1.0.ebuild': APP_EBUILD, Manifest: manifestLine('nipgreet-1.0.tar.gz', app) })
   put('app-misc/needsnosuch', { 'needsnosuch-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs what nothing has"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="dev-libs/nosuch >=dev-libs/nosuch2-3"\n', Manifest: '' })
+  put('app-misc/needszlib', { 'needszlib-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs zlib"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND=">=sys-libs/zlib-1.2"\n', Manifest: '' })
   put('app-misc/cyca', { 'cyca-1.0.ebuild': 'EAPI=8\nDESCRIPTION="a"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="app-misc/cycb"\n', Manifest: '' })
   put('app-misc/cycb', { 'cycb-1.0.ebuild': 'EAPI=8\nDESCRIPTION="b"\nSLOT="0"\nKEYWORDS="~amd64"\nRDEPEND="app-misc/cyca"\n', Manifest: '' })
   // Metadata from eclasses (read through Portage) and from the md5-cache.
@@ -331,6 +332,21 @@ describe('nip build --source gentoo with dependencies', function () {
     // Human output names the plan too.
     const human = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreet', '--dry-run', '--yes'])
     assert.match(human.stdout, /Built first: dev-libs\/libnipgreet-1\.0/)
+  })
+
+  it("the host table satisfies sys-libs/zlib from the host's zlib1g-dev", async function () {
+    const installed = /install ok installed/.test(execFileSync('sh', ['-c', 'dpkg-query -W -f "\\${Status}\\n" zlib1g-dev 2>/dev/null || true'], { encoding: 'utf8' }))
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/needszlib', '--dry-run', '--yes', '--json'])
+    if (!installed) {
+      assert.equal(r.json?.error?.code, 'ERR_NIP_UNSATISFIED_DEPENDENCY', r.stdout + r.stderr)
+      console.log('      (skipped: zlib1g-dev is not installed on this host)')
+      this.skip()
+    }
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    const [d] = r.json.result.gentooDependencies.packages[0].dependencies
+    assert.equal(d.how, 'host')
+    assert.match(d.cpv, /^sys-libs\/zlib-1\.\d/)
+    assert.match(d.debian, /^zlib1g-dev /)
   })
 
   it('without the gentoo-provided entry, dev-libs/nipconf is unmet', async () => {
