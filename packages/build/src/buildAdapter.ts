@@ -122,7 +122,15 @@ export class BuildAdapter implements SourceAdapter {
       const entries = await toolTree(recipe, { layout: ctx.layout, cas: ctx.cas, limits: ctx.limits, reporter: ctx.reporter, mirrors: settings.bootstrapMirrors, ...(ctx.signal ? { signal: ctx.signal } : {}) })
       return { ref, entries }
     }
-    if (ecosystemOf(ref.id)) return ecosystemFetch(ref, ctx, this.executor(ctx))
+    if (ecosystemOf(ref.id)) {
+      // An ebuild's programs find the libraries of the programs nip grafted for its
+      // dependencies through System/Links/Libraries, as built recipes do.
+      const out = await ecosystemFetch(ref, ctx, this.executor(ctx))
+      const relocated = await this.relocate(out.entries, `${ref.name} ${ref.version}`, ctx)
+      // The stored output keeps the tree as built (its blobs are not scratch): relocation is
+      // deterministic and idempotent, so a reuse relocates to the same blobs.
+      return { ...out, entries: relocated.entries }
+    }
     const plan = await this.plan(ref.name, ref.variants ?? [], ctx)
     if (plan.version !== ref.version) {
       throw new NipError('ERR_NIP_INTERNAL', `The build of ${ref.name} resolved to ${plan.version}, not the planned ${ref.version}.`, { data: { ref } })

@@ -20,7 +20,7 @@ export interface ViewLink {
 
 const PARTS = ['bin', 'include', 'lib', 'share/pkgconfig']
 
-export function planLinkView(programsDir: string, programs: readonly string[]): ViewLink[] {
+export function planLinkView(programsDir: string, programs: readonly string[], parts: readonly string[] = PARTS): ViewLink[] {
   const links = new Map<string, string>()
   const dangling: { path: string; name: string }[] = []
   const inside = (host: string): string | null => {
@@ -56,7 +56,7 @@ export function planLinkView(programsDir: string, programs: readonly string[]): 
   }
   for (const p of programs) {
     const current = path.join(programsDir, p, 'Current')
-    for (const part of PARTS) walk(path.join(current, part), part)
+    for (const part of parts) walk(path.join(current, part), part)
   }
   for (const d of dangling) {
     if (links.has(d.path)) continue

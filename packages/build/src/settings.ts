@@ -16,6 +16,10 @@
  *   bootstrap-recipes-url = URL    where `nip bootstrap update-recipes` fetches `index.json`
  *   bootstrap-recipes-key = PATH   the OpenPGP key `index.json.sig` must verify with
  *   gentoo-profile = NAME  the profile (under the repository's profiles/) gentoo builds use
+ *   gentoo-provided = [CPV...]  what the host provides to gentoo builds, as in Portage's
+ *                         package.provided (`sys-libs/zlib-1.2.13`)
+ *   gentoo-host-packages = true  detect toolchain/system atoms from the host's dpkg status
+ *                         through the shipped table (gentoo/hostPackages.ts); false: only gentoo-provided
  *   distfile-mirrors = [URL...]    where ecosystem builds fetch distfiles (`URL/<file>`), before the
  *                         Debian pool names the bootstrap gentoo recipe maps
  *   bootstrap-mirrors = [URL|DIR...]  where bootstrap recipes' archives are fetched first
@@ -49,6 +53,10 @@ export interface BuildSettings {
   bootstrapRecipesKey?: string
   distfileMirrors: string[]
   gentooProfile?: string
+  /** `[build] gentoo-provided`: CPVs the host provides to gentoo builds (package.provided). */
+  gentooProvided: string[]
+  /** `[build] gentoo-host-packages`: detect host-provided atoms from dpkg's status (default true). */
+  gentooHostPackages: boolean
   bootstrapMirrors: string[]
   /** Per bootstrap tool: where its recipe's [repository] comes from (`<tool>-repository` keys). */
   repositories: Record<string, RepositorySetting>
@@ -133,6 +141,11 @@ export function readBuildSettings(table: Record<string, unknown>): BuildSettings
     ...(str(table, 'bootstrap-recipes-key') ? { bootstrapRecipesKey: path.resolve(str(table, 'bootstrap-recipes-key')!) } : {}),
     distfileMirrors: strings(table, 'distfile-mirrors').map((u) => u.replace(/\/+$/, '')),
     ...(str(table, 'gentoo-profile') ? { gentooProfile: str(table, 'gentoo-profile') } : {}),
+    gentooProvided: strings(table, 'gentoo-provided').map((c) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9+_.-]*\/[A-Za-z0-9][A-Za-z0-9+_-]*-\d/.test(c)) throw bad('gentoo-provided', `lists CATEGORY/NAME-VERSION entries (sys-libs/zlib-1.2.13), not ${JSON.stringify(c)}`)
+      return c
+    }),
+    gentooHostPackages: table['gentoo-host-packages'] === undefined ? true : bool('gentoo-host-packages'),
     bootstrapMirrors: strings(table, 'bootstrap-mirrors').map((m) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(m) ? m.replace(/\/+$/, '') : path.resolve(m))),
     repositories: readRepositories(table),
   }

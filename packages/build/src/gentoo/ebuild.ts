@@ -10,10 +10,12 @@
  * what an ebuild sets at global scope is read; what an inherited eclass would add is not (docs/gentoo.md).
  */
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 import { NipError } from '@nip/core'
-import { compareVersions, computeEffectiveUse, loadProfile, parsePf, toMetadata, useReduce, type EbuildMetadata, type EffectiveUse, type Profile } from '@nip/adapter-gentoo'
+import { atomMatches, compareVersions, computeEffectiveUse, parseAtom, parseCacheEntry, loadProfile, parsePf, toMetadata, useReduce, type EbuildMetadata, type EffectiveUse, type Profile } from '@nip/adapter-gentoo'
+type Cpv = NonNullable<ReturnType<typeof parsePf>>
 
 export interface DistRecord {
   name: string
@@ -35,6 +37,8 @@ export interface ResolvedEbuild {
   /** Distfiles the ebuild needs with this USE, with their Manifest records. */
   distfiles: { name: string; uris: string[]; record: DistRecord }[]
   manifest: string
+  /** Where the metadata was read: the md5-cache, Portage (eclasses applied), or the ebuild with inherit stubbed. */
+  metadataFrom: MetadataSource
 }
 
 const ATOM = /^([A-Za-z0-9][A-Za-z0-9+_.-]*)\/([A-Za-z0-9][A-Za-z0-9+_-]*)$/
@@ -75,7 +79,7 @@ function topLevelArgs(): string[] {
   return args
 }
 
-const META_KEYS = ['EAPI', 'SLOT', 'IUSE', 'REQUIRED_USE', 'SRC_URI', 'KEYWORDS', 'DEPEND', 'RDEPEND', 'BDEPEND', 'PDEPEND', 'IDEPEND', 'LICENSE', 'DESCRIPTION', 'HOMEPAGE', 'RESTRICT', 'PROPERTIES']
+export const META_KEYS = ['EAPI', 'SLOT', 'IUSE', 'REQUIRED_USE', 'SRC_URI', 'KEYWORDS', 'DEPEND', 'RDEPEND', 'BDEPEND', 'PDEPEND', 'IDEPEND', 'LICENSE', 'DESCRIPTION', 'HOMEPAGE', 'RESTRICT', 'PROPERTIES']
 
 export function readEbuildMetadata(file: string, category: string, pf: string, bwrap = 'bwrap'): Record<string, string> {
   const cpv = parsePf(category, pf)
@@ -99,6 +103,37 @@ export function readEbuildMetadata(file: string, category: string, pf: string, b
   if (!raw.EAPI) raw.EAPI = '0'
   return raw
 }
+
+/**
+ * The repository's metadata cache entry (`metadata/md5-cache/CATEGORY/PF`) when it is current:
+ * its `_md5_` is the ebuild's MD5 and each `_eclasses_` MD5 is that of the repository's
+ * `eclass/NAME.eclass` (Portage's own validity rule). null when there is none or it is stale.
+ */
+export function readCachedMetadata(repo: string, category: string, pf: string, file: string): Record<string, string> | null {
+  let raw: Record<string, string>
+  try {
+    raw = parseCacheEntry(readFileSync(path.join(repo, 'metadata', 'md5-cache', category, pf), 'utf8'))
+  } catch {
+    return null
+  }
+  const md5 = (f: string) => createHash('md5').update(readFileSync(f)).digest('hex')
+  try {
+    if (raw._md5_ !== md5(file)) return null
+    const ec = (raw._eclasses_ ?? '').split(/\s+/).filter(Boolean)
+    for (let i = 0; i + 1 < ec.length; i += 2) if (md5(path.join(repo, 'eclass', `${ec[i]}.eclass`)) !== ec[i + 1]) return null
+  } catch {
+    return null
+  }
+  if (!raw.EAPI) raw.EAPI = '0'
+  return raw
+}
+
+/** Whether the ebuild inherits eclasses (an `inherit` command at the start of a line). */
+export function inheritsEclasses(text: string): boolean {
+  return /^[ \t]*inherit[ \t]+\S/m.test(text)
+}
+
+export type MetadataSource = 'md5-cache' | 'portage' | 'ebuild'
 
 export function parseManifest(text: string): Map<string, DistRecord> {
   const out = new Map<string, DistRecord>()
@@ -133,24 +168,55 @@ function distfilesOf(srcUri: string, use: string[], eapi: string): { name: strin
   return [...out].map(([name, uris]) => ({ name, uris }))
 }
 
-export function resolveEbuild(opts: { repo: string; atom: string; version?: string; variants: string[]; profile?: string; bwrap?: string }): ResolvedEbuild {
+/** The ebuilds of CATEGORY/NAME in the repository, highest version first. */
+export function repoVersions(repo: string, category: string, name: string): { file: string; pf: string; cpv: Cpv }[] {
+  const dir = path.join(repo, category, name)
+  if (!existsSync(dir)) return []
+  const out: { file: string; pf: string; cpv: Cpv }[] = []
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.ebuild') || !f.startsWith(`${name}-`)) continue
+    const pf = f.slice(0, -'.ebuild'.length)
+    const cpv = parsePf(category, pf)
+    if (cpv) out.push({ file: path.join(dir, f), pf, cpv })
+  }
+  return out.sort((a, b) => compareVersions(b.cpv.version, a.cpv.version))
+}
+
+/** The CPV the repository would build for an atom (its highest matching version), or null. */
+export function repoBuildable(repo: string, atomText: string): string | null {
+  const atom = parseAtom(atomText, { allowRepo: true })
+  if (!atom || atom.blocker || atom.wildcard) return null
+  return repoVersions(repo, atom.category, atom.name).find((v) => atomMatches(atom, { cpv: v.cpv.cpv }))?.cpv.cpv ?? null
+}
+
+/**
+ * `portage`: reads an ebuild's metadata through Portage itself (eclasses included), or answers
+ * null when it cannot run here; used for an ebuild that inherits eclasses and has no current
+ * md5-cache entry.
+ */
+export function resolveEbuild(opts: { repo: string; atom: string; version?: string; variants: string[]; profile?: string; bwrap?: string; portage?: (cpv: string) => Record<string, string> | null }): ResolvedEbuild {
   const { category, name } = parseAtomName(opts.atom)
   const dir = path.join(opts.repo, category, name)
-  const versions = existsSync(dir)
-    ? readdirSync(dir)
-        .filter((f) => f.endsWith('.ebuild') && f.startsWith(`${name}-`))
-        .map((f) => ({ file: path.join(dir, f), pf: f.slice(0, -'.ebuild'.length), cpv: parsePf(category, f.slice(0, -'.ebuild'.length)) }))
-        .filter((v) => v.cpv !== null)
-    : []
+  const versions = repoVersions(opts.repo, category, name)
   if (versions.length === 0) {
     throw new NipError('ERR_NIP_NOT_FOUND', `The ebuild repository has no ${category}/${name}.`, { hint: 'Check the name (CATEGORY/NAME); nip bootstrap info gentoo shows the repository in use.', data: { atom: opts.atom, repo: opts.repo } })
   }
-  versions.sort((a, b) => compareVersions(b.cpv!.version, a.cpv!.version))
   const chosen = opts.version ? versions.find((v) => v.cpv!.version === opts.version || v.cpv!.versionNoRevision === opts.version) : versions[0]
   if (!chosen) {
     throw new NipError('ERR_NIP_NOT_FOUND', `${category}/${name} has no version ${opts.version}.`, { hint: `Versions: ${versions.map((v) => v.cpv!.version).join(', ')}.`, data: { atom: opts.atom, version: opts.version } })
   }
-  const raw = readEbuildMetadata(chosen.file, category, chosen.pf, opts.bwrap)
+  // Metadata: the repository's current md5-cache entry; else, for an ebuild inheriting eclasses,
+  // Portage's own aux_get; else the ebuild sourced with inherit stubbed.
+  let metadataFrom: MetadataSource = 'md5-cache'
+  let raw = readCachedMetadata(opts.repo, category, chosen.pf, chosen.file)
+  if (!raw && opts.portage && inheritsEclasses(readFileSync(chosen.file, 'utf8'))) {
+    raw = opts.portage(chosen.cpv.cpv)
+    metadataFrom = 'portage'
+  }
+  if (!raw) {
+    raw = readEbuildMetadata(chosen.file, category, chosen.pf, opts.bwrap)
+    metadataFrom = 'ebuild'
+  }
   const md = toMetadata(chosen.cpv!, raw)
   const pname = profileName(opts.repo, opts.profile)
   const profile = loadProfile(path.join(opts.repo, 'profiles', pname))
@@ -178,5 +244,5 @@ export function resolveEbuild(opts: { repo: string; atom: string; version?: stri
     }
     return { ...d, record }
   })
-  return { repo: opts.repo, file: chosen.file, text: readFileSync(chosen.file, 'utf8'), md, profile, profileName: pname, use, useWords, distfiles, manifest }
+  return { repo: opts.repo, file: chosen.file, text: readFileSync(chosen.file, 'utf8'), md, profile, profileName: pname, use, useWords, distfiles, manifest, metadataFrom }
 }

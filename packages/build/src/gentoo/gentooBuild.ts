@@ -11,6 +11,11 @@
  *   tarball of the same name and version, then the ebuild's own http(s) URLs), each checked
  *   against the Manifest's size, SHA512 and BLAKE2B (ERR_NIP_DISTFILE_MISMATCH), then emerge in
  *   the namespace (namespace.ts), then the new GPKG through readGpkg, then the record.
+ * - dependencies (deps.ts): each atom is grafted, provided (`[build] gentoo-provided`), on the
+ *   host (hostPackages.ts), to build first (planGentooDependencies, which the CLI walks), or unmet
+ *   (ERR_NIP_UNSATISFIED_DEPENDENCY before anything runs); what is satisfied becomes the
+ *   namespace's package.provided and emerge runs without --nodeps; the grafted programs are the
+ *   built program's recorded dependencies and are seen by the build through a link view.
  * The fingerprint covers the ebuild's bytes, the Manifest, the profile's files, the USE words,
  * the Portage and repository tree digest (the gentoo-tools program), and bubblewrap's version.
  * GPKGs are kept in `<cache>/build/gentoo/packages` (binpkg-multi-instance: one per USE set).
@@ -21,7 +26,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { blake3Hex } from '@nip/cas'
 import { Database, NipError, download, type AdapterContext, type FetchResult, type Layout, type PackageManifest, type PackageRef, type PackageSpec, type TreeEntry } from '@nip/core'
-import { readGpkg } from '@nip/adapter-gentoo'
+import { parseCpv, readGpkg } from '@nip/adapter-gentoo'
 import type { Executor } from '../executor.js'
 import { buildPaths, storedOutput, type StoredOutput } from '../builder.js'
 import { readBuildSettings, type BuildSettings } from '../settings.js'
@@ -31,8 +36,10 @@ import { loadBootstrapRecipe } from '../bootstrap/recipe.js'
 import { recordPath } from '../bootstrap/repository.js'
 import { buildLogPath, tailLines } from '../buildLog.js'
 import { appendLog, closeLog, makeWorkDir, mkdirp, openLog, removeTree, writeJsonAtomic } from '../buildFs.js'
-import { resolveEbuild, type ResolvedEbuild } from './ebuild.js'
-import { runEmerge } from './namespace.js'
+import { META_KEYS, profileName, repoBuildable, resolveEbuild, type ResolvedEbuild } from './ebuild.js'
+import { decideDependencies, ebuildDependencies, graftedCpv, packageProvided, type DependencyDecision, type KnownPackage } from './deps.js'
+import { hostProvided, readDpkgStatus } from './hostPackages.js'
+import { portageMetadata, runEmerge } from './namespace.js'
 
 export const GENTOO_PREFIX = 'gentoo:'
 const SCHEMA = 'nip-gentoo-build/1'
@@ -93,17 +100,57 @@ export interface GentooPlan {
   name: string
   version: string
   fingerprint: string
+  /** How each dependency the ebuild declares (with this USE) is satisfied (deps.ts). */
+  dependencies: DependencyDecision[]
+  blockers: string[]
+}
+
+/**
+ * What satisfies atoms without a build: the programs nip grafted in this root from the gentoo
+ * source, `[build] gentoo-provided`, and (unless `gentoo-host-packages = false`) the host's
+ * Debian packages through the shipped table. `dpkgStatus`: another status file (tests).
+ */
+export function knownPackages(settings: BuildSettings, layout: Layout, dpkgStatus?: string): (KnownPackage & { digest?: string })[] {
+  const out: (KnownPackage & { digest?: string })[] = []
+  let db: Database | null = null
+  try {
+    db = Database.openReader(layout.dbPath)
+    for (const row of db?.activePrograms() ?? []) {
+      const cpv = graftedCpv(row)
+      if (cpv) out.push({ cpv, how: 'grafted', program: { name: row.name, version: row.version }, digest: row.tree_digest })
+    }
+  } finally {
+    db?.close()
+  }
+  for (const cpv of settings.gentooProvided) out.push({ cpv, how: 'provided' })
+  if (settings.gentooHostPackages) for (const h of hostProvided(readDpkgStatus(dpkgStatus))) out.push({ cpv: h.cpv, how: 'host', debian: h.debian })
+  return out
 }
 
 export function planGentoo(spec: { atom: string; version?: string; variants: string[] }, ctx: Pick<AdapterContext, 'config' | 'layout'>): GentooPlan {
   const settings = readBuildSettings(ctx.config)
   const tool = gentooTool(settings, ctx.layout)
-  const ebuild = resolveEbuild({ repo: tool.repo, atom: spec.atom, variants: spec.variants, ...(spec.version ? { version: spec.version } : {}), ...(settings.gentooProfile ? { profile: settings.gentooProfile } : {}) })
+  const portage = (cpv: string) => {
+    if (process.getuid?.() !== 0) return null
+    const work = makeWorkDir(buildPaths(ctx.layout).work, 'gentoo-metadata')
+    try {
+      return portageMetadata({ work, portage: tool.portage, repo: tool.repo, profileName: profileName(tool.repo, settings.gentooProfile), cpv, keys: META_KEYS })
+    } finally {
+      removeTree(work)
+    }
+  }
+  const ebuild = resolveEbuild({ repo: tool.repo, atom: spec.atom, variants: spec.variants, portage, ...(spec.version ? { version: spec.version } : {}), ...(settings.gentooProfile ? { profile: settings.gentooProfile } : {}) })
   const own = ebuild.use.enabled.filter((f) => ebuild.use.iuse.includes(f))
   const version = `${ebuild.md.cpv.version}${own.length > 0 ? `~${own.join('~')}` : ''}`
   const profileFiles = ebuild.profile.dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).sort().filter((f) => statSync(path.join(d, f)).isFile()).map((f) => [path.relative(tool.repo, path.join(d, f)), blake3Hex(readFileSync(path.join(d, f)))]) : []))
-  const doc = JSON.stringify([SCHEMA, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest, tool.repoDigest], bwrapVersion()])
-  return { tool, ebuild, name: ebuild.md.cpv.name, version, fingerprint: blake3Hex(Buffer.from(doc)) }
+  const { dependencies: deps, blockers } = ebuildDependencies(ebuild.md, ebuild.use.enabled)
+  const known = deps.length > 0 ? knownPackages(settings, ctx.layout) : []
+  const dependencies = decideDependencies(deps, known, (atom) => repoBuildable(tool.repo, atom))
+  // What the build sees of its dependencies is part of the fingerprint: the grafted programs'
+  // tree digests and the versions the host or the configuration provide.
+  const depDoc = dependencies.map((d) => [d.atom, d.how, d.cpv ?? '', d.program ? (known.find((k) => k.program?.name === d.program!.name && k.program.version === d.program!.version)?.digest ?? '') : ''])
+  const doc = JSON.stringify([SCHEMA, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest, tool.repoDigest], bwrapVersion(), ...(depDoc.length > 0 ? [depDoc] : [])])
+  return { tool, ebuild, name: ebuild.md.cpv.name, version, fingerprint: blake3Hex(Buffer.from(doc)), dependencies, blockers }
 }
 
 function specOf(name: string, version?: string): { atom: string; version?: string } {
@@ -140,7 +187,9 @@ export async function describe(ref: PackageRef, ctx: AdapterContext, _executor: 
   const cached = (await storedOutput(ctx.layout, ctx.cas, plan.fingerprint)) !== null
   return {
     ref,
-    dependencies: [],
+    // The programs nip grafted that satisfy the ebuild's dependencies: recorded as the built
+    // program's dependencies (nip why, list --deps, removal protection).
+    dependencies: graftedDependencies(plan),
     provides: [],
     conflicts: [],
     downloadSize: plan.ebuild.distfiles.reduce((n, d) => n + d.record.size, 0),
@@ -150,8 +199,87 @@ export async function describe(ref: PackageRef, ctx: AdapterContext, _executor: 
     ...(plan.ebuild.md.homepage ? { homepage: plan.ebuild.md.homepage } : {}),
     variants: plan.ebuild.useWords.map((w) => (w.startsWith('-') ? w : `+${w}`)),
     hashes: Object.fromEntries(plan.ebuild.distfiles.map((d) => [d.name, `sha512:${d.record.sha512 ?? ''}`])),
-    extra: { ebuild: plan.ebuild.file, cpv: plan.ebuild.md.cpv.cpv, eapi: plan.ebuild.md.eapi, profile: plan.ebuild.profileName, use: plan.ebuild.useWords, fingerprint: plan.fingerprint, cached },
+    extra: { ebuild: plan.ebuild.file, cpv: plan.ebuild.md.cpv.cpv, eapi: plan.ebuild.md.eapi, metadata: plan.ebuild.metadataFrom, profile: plan.ebuild.profileName, use: plan.ebuild.useWords, fingerprint: plan.fingerprint, cached, dependencies: plan.dependencies, ...(plan.blockers.length > 0 ? { blockers: plan.blockers } : {}) },
   }
+}
+
+function graftedDependencies(plan: GentooPlan): PackageManifest['dependencies'] {
+  const out = new Map<string, PackageManifest['dependencies'][number]>()
+  for (const d of plan.dependencies) if (d.how === 'grafted' && d.program && !out.has(d.program.name)) out.set(d.program.name, { name: d.program.name, constraint: '', raw: d.atom })
+  return [...out.values()]
+}
+
+/** Refuses a plan with dependencies nip did not build first or that nothing satisfies. */
+export function assertDependenciesMet(plan: GentooPlan): void {
+  const open = plan.dependencies.filter((d) => d.how === 'build' || d.how === 'unmet')
+  if (open.length === 0) return
+  throw unmetError(open.map((d) => ({ atom: d.atom, requiredBy: plan.ebuild.md.cpv.cpv, how: d.how })))
+}
+
+export function unmetError(unmet: { atom: string; requiredBy: string; how: string }[]): NipError {
+  const lines = unmet.map((u) => `  ${u.atom} (required by ${u.requiredBy})${u.how === 'build' ? ': not built yet' : ': neither grafted, provided nor in the ebuild repository'}`).join('\n')
+  return new NipError('ERR_NIP_UNSATISFIED_DEPENDENCY', `Dependencies of the ebuild cannot be satisfied:\n${lines}`, {
+    hint: unmet.some((u) => u.how === 'build')
+      ? 'Build through nip build --source gentoo, which builds the dependencies the repository has first; nothing was built.'
+      : 'List what the host provides in [build] gentoo-provided (e.g. "sys-libs/zlib-1.2.13"), or add the ebuild to the repository; nothing was built.',
+    data: { unmet },
+  })
+}
+
+export interface GentooDependencyStep {
+  /** CATEGORY/NAME and the version to build (`build:gentoo:<atom>@<version>`). */
+  atom: string
+  version: string
+  cpv: string
+  requiredBy: string
+}
+
+export interface GentooDependencyPlan {
+  target: string
+  /** Each package of the graph (the target and those to build) with its decisions. */
+  packages: { cpv: string; metadata: ResolvedEbuild['metadataFrom']; dependencies: DependencyDecision[]; blockers: string[] }[]
+  /** What is built and grafted first, dependencies before dependents. */
+  builds: GentooDependencyStep[]
+}
+
+/**
+ * The dependency graph of a gentoo build: every `build` decision is planned in turn (its default
+ * USE), depth first, so `builds` lists dependencies before dependents. A cycle is
+ * ERR_NIP_DEPENDENCY_CYCLE; atoms nothing satisfies anywhere in the graph are one
+ * ERR_NIP_UNSATISFIED_DEPENDENCY naming them all — both before anything is built.
+ */
+export function planGentooDependencies(spec: { atom: string; version?: string; variants: string[] }, ctx: Pick<AdapterContext, 'config' | 'layout'>): GentooDependencyPlan {
+  const top = planGentoo(spec, ctx)
+  const packages: GentooDependencyPlan['packages'] = []
+  const builds: GentooDependencyStep[] = []
+  const unmet: { atom: string; requiredBy: string; how: string }[] = []
+  const done = new Set<string>()
+  const visit = (plan: GentooPlan, stack: string[]) => {
+    const cpv = plan.ebuild.md.cpv.cpv
+    packages.push({ cpv, metadata: plan.ebuild.metadataFrom, dependencies: plan.dependencies, blockers: plan.blockers })
+    for (const d of plan.dependencies) {
+      if (d.how === 'unmet') unmet.push({ atom: d.atom, requiredBy: cpv, how: d.how })
+      if (d.how !== 'build') continue
+      const dep = d.cpv!
+      if (stack.includes(dep) || dep === cpv) {
+        const cycle = [...stack.slice(stack.indexOf(dep) < 0 ? stack.length : stack.indexOf(dep)), cpv, dep]
+        throw new NipError('ERR_NIP_DEPENDENCY_CYCLE', `The ebuilds' dependencies form a cycle: ${cycle.join(' → ')}.`, {
+          hint: 'Break it with [build] gentoo-provided (list one of them as provided), or graft one of them first; nothing was built.',
+          data: { cycle },
+        })
+      }
+      if (done.has(dep)) continue
+      const parsed = parseCpv(dep)!
+      const { category, name, version } = parsed
+      const sub = planGentoo({ atom: `${category}/${name}`, version, variants: [] }, ctx)
+      visit(sub, [...stack, cpv])
+      done.add(dep)
+      builds.push({ atom: `${category}/${name}`, version, cpv: dep, requiredBy: cpv })
+    }
+  }
+  visit(top, [])
+  if (unmet.length > 0) throw unmetError(unmet)
+  return { target: top.ebuild.md.cpv.cpv, packages, builds }
 }
 
 function gentooPaths(layout: Layout) {
@@ -210,6 +338,7 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
       return { ref, entries: stored.entries, downloaded: 0 }
     }
   }
+  assertDependenciesMet(plan)
   const started = process.hrtime.bigint()
   const distdir = await fetchDistfiles(plan, ctx, settings)
   const pkgdir = gentooPaths(ctx.layout).packages
@@ -224,7 +353,10 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
   try {
     appendLog(fd, `# nip build --source gentoo ${cpv.cpv}\n# USE ${plan.ebuild.useWords.join(' ')}\n# fingerprint ${plan.fingerprint}\n# portage ${plan.tool.program} ${plan.tool.version}\n`)
     ctx.reporter.emit({ type: 'info', message: `emerge --buildpkg =${cpv.cpv} (USE="${plan.ebuild.useWords.join(' ')}")` })
-    const outcome = await runEmerge({ plan, work, distdir, pkgdir, logFd: fd, jobs: settings.jobs, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+    const provided = packageProvided(plan.dependencies)
+    const depPrograms = [...new Set(plan.dependencies.filter((d) => d.how === 'grafted' && d.program).map((d) => d.program!.name))]
+    if (provided) appendLog(fd, `# package.provided:\n${provided.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => `#   ${l}`).join('\n')}\n`)
+    const outcome = await runEmerge({ plan, work, distdir, pkgdir, logFd: fd, jobs: settings.jobs, provided, programsDir: ctx.layout.programsDir, depPrograms, ...(ctx.signal ? { signal: ctx.signal } : {}) })
     if (outcome.exitCode !== 0) {
       const status = outcome.signal ? `was killed by ${outcome.signal}` : `exited with status ${outcome.exitCode}`
       appendLog(fd, `\n## emerge ${status}\n`)

@@ -12,14 +12,19 @@
  * - Portage's source tree and the repository are read-only at /nip/portage and /nip/repo; the
  *   work directory (ROOT, PORTAGE_TMPDIR, logs) at /nip/work; the distfiles and the kept binary
  *   packages at /nip/distfiles and /nip/packages;
- * - a `gtar → tar` shim first on PATH; Debian's /usr/bin/python3.
+ * - a `gtar → tar` shim first on PATH; Debian's /usr/bin/python3;
+ * - `/etc/portage/profile/package.provided` lists what nip or the host provides (deps.ts), so
+ *   emerge runs without --nodeps and its resolver checks the dependencies; the programs nip
+ *   grafted for them are seen through a link view at /nip/work/deps into /Programs (the root's
+ *   programs, read-only), named in make.conf's CPPFLAGS/CFLAGS/LDFLAGS/PKG_CONFIG_PATH/PREROOTPATH.
  * Portage's chown to 250 needs a real uid map: emerge runs as root in these namespaces (no user
  * namespace), with Portage's own sandboxes off (FEATURES) — bubblewrap is the isolation.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { hostDirArgs } from '../bwrap.js'
+import { planLinkView } from '../linkView.js'
 import { NipError } from '@nip/core'
 import { mkdirp, symlinkConfined, writeFileConfined } from '../buildFs.js'
 import type { GentooPlan } from './gentooBuild.js'
@@ -27,9 +32,30 @@ import type { GentooPlan } from './gentooBuild.js'
 const TOP = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
 const OWN_ETC = new Set(['passwd', 'group', 'portage', 'make.conf', 'make.profile'])
 
-export const INSIDE = { portage: '/nip/portage', repo: '/nip/repo', work: '/nip/work', distfiles: '/nip/distfiles', packages: '/nip/packages' }
+export const INSIDE = { portage: '/nip/portage', repo: '/nip/repo', work: '/nip/work', distfiles: '/nip/distfiles', packages: '/nip/packages', deps: '/nip/work/deps', programs: '/Programs' }
 
-export function makeConf(jobs: number): string {
+/** The link view's directories the compiler, linker and pkg-config are pointed at. */
+const VIEW_PARTS = ['bin', 'include', 'lib', 'lib64', 'share/pkgconfig']
+
+/**
+ * Flags through which a build sees the programs nip grafted for its dependencies: the link view
+ * at /nip/work/deps (linkView.ts) holds their executables, headers, libraries and pkg-config
+ * files, pointing into /Programs (the root's programs, read-only).
+ */
+export function dependencyConf(withDeps: boolean): string[] {
+  if (!withDeps) return []
+  const d = INSIDE.deps
+  return [
+    `CPPFLAGS="\${CPPFLAGS} -I${d}/include"`,
+    `CFLAGS="\${CFLAGS} -I${d}/include"`,
+    `CXXFLAGS="\${CXXFLAGS} -I${d}/include"`,
+    `LDFLAGS="\${LDFLAGS} -L${d}/lib64 -L${d}/lib -Wl,-rpath-link,${d}/lib64:${d}/lib"`,
+    `PKG_CONFIG_PATH="${d}/lib64/pkgconfig:${d}/lib/pkgconfig:${d}/share/pkgconfig"`,
+    `PREROOTPATH="${d}/bin"`,
+  ]
+}
+
+export function makeConf(jobs: number, withDeps = false): string {
   return [
     '# written by nip build --source gentoo',
     'FEATURES="-sandbox -usersandbox -userpriv -userfetch -ipc-sandbox -network-sandbox -pid-sandbox -mount-sandbox -news buildpkg binpkg-multi-instance"',
@@ -45,17 +71,27 @@ export function makeConf(jobs: number): string {
     `PORTAGE_TMPDIR="${INSIDE.work}/tmp"`,
     `PORT_LOGDIR="${INSIDE.work}/logs"`,
     'NOCOLOR="true"',
+    ...dependencyConf(withDeps),
     '',
   ].join('\n')
 }
 
 /** Writes the work directory's configuration root and private directories (through the confined layer). */
-export function prepareWork(work: string, plan: GentooPlan, jobs: number): void {
-  for (const d of ['tmp', 'logs', 'root', 'var', 'shims', 'etc/portage/repos.conf']) mkdirp(path.join(work, d))
-  writeFileConfined(path.join(work, 'etc/portage/make.conf'), makeConf(jobs))
+export function prepareWork(work: string, cfg: { portage: string; profileName: string }, jobs: number, deps: { provided?: string; programsDir?: string; depPrograms?: string[] } = {}): void {
+  for (const d of ['tmp', 'logs', 'root', 'var', 'shims', 'etc/portage/repos.conf', 'etc/portage/profile', 'deps']) mkdirp(path.join(work, d))
+  const programs = deps.depPrograms ?? []
+  writeFileConfined(path.join(work, 'etc/portage/make.conf'), makeConf(jobs, programs.length > 0))
+  // What nip or the host provides: Portage's resolver counts these as installed.
+  writeFileConfined(path.join(work, 'etc/portage/profile/package.provided'), deps.provided ?? '')
+  if (programs.length > 0 && deps.programsDir) {
+    for (const link of planLinkView(deps.programsDir, programs, VIEW_PARTS)) {
+      mkdirp(path.dirname(path.join(work, 'deps', link.path)))
+      symlinkConfined(link.target, path.join(work, 'deps', link.path))
+    }
+  }
   writeFileConfined(path.join(work, 'etc/portage/repos.conf/gentoo.conf'), `[DEFAULT]\nmain-repo = gentoo\n\n[gentoo]\nlocation = ${INSIDE.repo}\n`)
-  writeFileConfined(path.join(work, 'etc/portage/sets.conf'), readFileSync(path.join(plan.tool.portage, 'cnf', 'sets', 'portage.conf')))
-  symlinkConfined(`${INSIDE.repo}/profiles/${plan.ebuild.profileName}`, path.join(work, 'etc/portage/make.profile'))
+  writeFileConfined(path.join(work, 'etc/portage/sets.conf'), readFileSync(path.join(cfg.portage, 'cnf', 'sets', 'portage.conf')))
+  symlinkConfined(`${INSIDE.repo}/profiles/${cfg.profileName}`, path.join(work, 'etc/portage/make.profile'))
   symlinkConfined('/usr/bin/tar', path.join(work, 'shims/gtar'))
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').replace(/\n?$/, '\n') : '')
   const passwd = read('/etc/passwd').split('\n').filter((l) => !l.startsWith('portage:')).join('\n')
@@ -64,7 +100,7 @@ export function prepareWork(work: string, plan: GentooPlan, jobs: number): void 
   writeFileConfined(path.join(work, 'group'), `${group.replace(/\n*$/, '\n')}portage:x:250:portage\n`)
 }
 
-export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string }): string[] {
+export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string; programsDir?: string }): string[] {
   const args = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--hostname', 'nip-gentoo', '--tmpfs', '/']
   args.push(...hostDirArgs(TOP))
   args.push('--dir', '/etc')
@@ -72,10 +108,12 @@ export function namespaceArgs(opts: { work: string; portage: string; repo: strin
   args.push('--ro-bind', path.join(opts.work, 'passwd'), '/etc/passwd', '--ro-bind', path.join(opts.work, 'group'), '/etc/group', '--ro-bind', path.join(opts.work, 'etc', 'portage'), '/etc/portage')
   args.push('--bind', path.join(opts.work, 'var'), '/var', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp')
   args.push('--ro-bind', opts.portage, INSIDE.portage, '--ro-bind', opts.repo, INSIDE.repo, '--bind', opts.work, INSIDE.work, '--bind', opts.distdir, INSIDE.distfiles, '--bind', opts.pkgdir, INSIDE.packages)
+  // The root's programs, read-only, where the link view of the dependencies points.
+  if (opts.programsDir && existsSync(opts.programsDir)) args.push('--ro-bind', opts.programsDir, INSIDE.programs)
   return args
 }
 
-export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir: string; pkgdir: string; logFd: number; jobs: number; signal?: AbortSignal; bwrap?: string }): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }> {
+export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir: string; pkgdir: string; logFd: number; jobs: number; provided?: string; programsDir?: string; depPrograms?: string[]; signal?: AbortSignal; bwrap?: string }): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }> {
   if (process.getuid?.() !== 0) {
     throw new NipError('ERR_NIP_EXECUTOR_MISSING', 'Gentoo builds run emerge as root in a bubblewrap namespace (Portage chowns to its portage user), and nip is not running as root.', {
       hint: 'Run nip build --source gentoo as root, or use a container (nip bootstrap info container); docs/gentoo.md.',
@@ -83,24 +121,59 @@ export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir:
     })
   }
   const { plan } = opts
-  prepareWork(opts.work, plan, opts.jobs)
-  const env: Record<string, string> = {
-    PATH: `${INSIDE.work}/shims:/usr/bin:/bin:/usr/sbin:/sbin`,
-    HOME: `${INSIDE.work}/tmp`,
-    PYTHONPATH: `${INSIDE.portage}/lib`,
-    ROOT: `${INSIDE.work}/root`,
-    USE: plan.ebuild.useWords.join(' '),
-    LC_ALL: 'C.UTF-8',
-    TZ: 'UTC',
-    TERM: 'dumb',
-  }
-  const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir })
+  prepareWork(opts.work, { portage: plan.tool.portage, profileName: plan.ebuild.profileName }, opts.jobs, { ...(opts.provided ? { provided: opts.provided } : {}), ...(opts.programsDir ? { programsDir: opts.programsDir } : {}), ...(opts.depPrograms ? { depPrograms: opts.depPrograms } : {}) })
+  const env: Record<string, string> = { ...baseEnv(), USE: plan.ebuild.useWords.join(' ') }
+  const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir, ...(opts.depPrograms && opts.depPrograms.length > 0 && opts.programsDir ? { programsDir: opts.programsDir } : {}) })
   args.push('--chdir', INSIDE.work, '--clearenv')
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v)
-  args.push('--', '/usr/bin/python3', `${INSIDE.portage}/bin/emerge`, '--buildpkg', '--nodeps', '--oneshot', '--quiet-build=y', '--color=n', `=${plan.ebuild.md.cpv.cpv}`)
+  args.push('--', '/usr/bin/python3', `${INSIDE.portage}/bin/emerge`, '--buildpkg', '--oneshot', '--quiet-build=y', '--color=n', `=${plan.ebuild.md.cpv.cpv}`)
   return new Promise((resolve, reject) => {
     const child = spawn(opts.bwrap ?? 'bwrap', args, { stdio: ['ignore', opts.logFd, opts.logFd], ...(opts.signal ? { signal: opts.signal } : {}) })
     child.on('error', (e) => (opts.signal?.aborted ? resolve({ exitCode: null, signal: 'SIGTERM' }) : reject(e)))
     child.on('close', (exitCode, signal) => resolve({ exitCode, signal }))
   })
+}
+
+function baseEnv(): Record<string, string> {
+  return {
+    PATH: `${INSIDE.work}/shims:/usr/bin:/bin:/usr/sbin:/sbin`,
+    HOME: `${INSIDE.work}/tmp`,
+    PYTHONPATH: `${INSIDE.portage}/lib`,
+    ROOT: `${INSIDE.work}/root`,
+    LC_ALL: 'C.UTF-8',
+    TZ: 'UTC',
+    TERM: 'dumb',
+  }
+}
+
+const AUX_GET = 'import json, sys, portage\ncpv, keys = sys.argv[1], sys.argv[2:]\nvals = portage.portdb.aux_get(cpv, keys)\nprint(json.dumps(dict(zip(keys, vals))))\n'
+
+/**
+ * An ebuild's metadata read by Portage itself (`portage.portdb.aux_get`), so what inherited
+ * eclasses add (IUSE, REQUIRED_USE, dependencies) is seen: in the same namespace as emerge, with
+ * `work` as its work directory (the caller makes and removes it). null when not running as root
+ * (the namespace needs it, as emerge does).
+ */
+export function portageMetadata(opts: { work: string; portage: string; repo: string; profileName: string; cpv: string; keys: readonly string[]; bwrap?: string }): Record<string, string> | null {
+  if (process.getuid?.() !== 0) return null
+  prepareWork(opts.work, { portage: opts.portage, profileName: opts.profileName }, 1)
+  for (const d of ['distfiles', 'packages']) mkdirp(path.join(opts.work, d))
+  const args = namespaceArgs({ work: opts.work, portage: opts.portage, repo: opts.repo, distdir: path.join(opts.work, 'distfiles'), pkgdir: path.join(opts.work, 'packages') })
+  args.push('--chdir', INSIDE.work, '--clearenv')
+  for (const [k, v] of Object.entries(baseEnv())) args.push('--setenv', k, v)
+  let out: string
+  try {
+    out = execFileSync(opts.bwrap ?? 'bwrap', [...args, '--', '/usr/bin/python3', '-c', AUX_GET, opts.cpv, ...opts.keys], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+  } catch (e) {
+    const tail = ((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n').slice(-4).join(' ')
+    throw new NipError('ERR_NIP_BAD_PACKAGE', `Portage cannot read the metadata of ${opts.cpv}: ${tail}`, { hint: 'The ebuild or an eclass it inherits fails at global scope, or an inherited eclass is missing from the repository; nothing was built.', data: { cpv: opts.cpv } })
+  }
+  try {
+    const raw = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, string>
+    for (const k of Object.keys(raw)) raw[k] = String(raw[k]).replace(/\s+/g, ' ').trim()
+    if (!raw.EAPI) raw.EAPI = '0'
+    return raw
+  } catch {
+    throw new NipError('ERR_NIP_BAD_PACKAGE', `Portage answered no metadata for ${opts.cpv}.`, { data: { cpv: opts.cpv, output: out.slice(-400) } })
+  }
 }

@@ -208,8 +208,18 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const nip = await this.openNip()
     const opts = { command: this.commandLine, source: 'build', allowDowngrade: true, ...(flags.rebuild ? { reinstall: true } : {}) }
     const full = [target, ...variants].join(' ')
-    if (flags['dry-run']) return { kind: 'build', ecosystem: source, install: await nip.install([full], { ...opts, dryRun: true }) } as unknown as BuildCommandResult
-    return { kind: 'build', ecosystem: source, install: await nip.install([full], opts) } as unknown as BuildCommandResult
+    // The ebuild's dependencies: grafted, provided by the host, or built first (dependencies
+    // before dependents); unmet atoms and cycles are refused here, before Portage runs.
+    const at = bare.indexOf('@')
+    const buildCfg = loaded.config.sources.find((s) => s.id === 'build')?.table ?? {}
+    const deps = build.planGentooDependencies({ atom: at < 0 ? bare : bare.slice(0, at), ...(at < 0 ? {} : { version: bare.slice(at + 1) }), variants }, { config: buildCfg, layout })
+    if (flags['dry-run']) return { kind: 'build', ecosystem: source, gentooDependencies: deps, install: await nip.install([full], { ...opts, dryRun: true }) } as unknown as BuildCommandResult
+    const built: unknown[] = []
+    for (const step of deps.builds) {
+      this.reporter.emit({ type: 'info', message: `${deps.target} depends on ${step.cpv} (for ${step.requiredBy}): building it first.` })
+      built.push(await nip.install([`build:gentoo:${step.atom}@${step.version}`], { command: this.commandLine, source: 'build', dependencies: [step.atom.split('/')[1].toLowerCase()], question: `Build and graft ${step.cpv}, a dependency of ${deps.target}?` }))
+    }
+    return { kind: 'build', ecosystem: source, gentooDependencies: deps, ...(built.length > 0 ? { built } : {}), install: await nip.install([full], opts) } as unknown as BuildCommandResult
   }
 
   protected override renderHuman(result: BuildCommandResult, style: Style): string {

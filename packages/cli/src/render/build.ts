@@ -106,9 +106,32 @@ function renderSummary(b: BuildSummary, style: Style): string {
   ].join('\n')
 }
 
+interface GentooDependencyView {
+  target: string
+  packages: { cpv: string; dependencies: { atom: string; how: string; cpv?: string; debian?: string; program?: { name: string; version: string } }[]; blockers: string[] }[]
+  builds: { cpv: string }[]
+}
+
+/** The dependencies of a gentoo build: how each atom is satisfied, and what is built first. */
+function renderGentooDependencies(g: GentooDependencyView, style: Style): string {
+  const lines = [`Dependencies of ${style.bold(g.target)}:`]
+  for (const p of g.packages) {
+    if (p.dependencies.length === 0) continue
+    if (p.cpv !== g.target) lines.push(`  ${p.cpv}:`)
+    for (const d of p.dependencies) {
+      const how = d.how === 'grafted' ? `grafted (${d.program?.name} ${d.program?.version})` : d.how === 'host' ? `provided by the host (${d.debian})` : d.how === 'provided' ? `provided ([build] gentoo-provided ${d.cpv})` : d.how === 'build' ? `to build: ${d.cpv}` : style.red('unmet')
+      lines.push(`  ${p.cpv !== g.target ? '  ' : ''}${d.atom}  ${how}`)
+    }
+  }
+  if (g.builds.length > 0) lines.push(`Built first: ${g.builds.map((b) => b.cpv).join(', ')}`)
+  return lines.join('\n')
+}
+
 export function renderBuildResult(r: BuildResultView, style: Style): string {
   // An ecosystem build (--source) has no recipe summary: the install result says it all.
   const parts = r.build ? [renderSummary(r.build, style)] : []
+  const gentoo = (r as unknown as { gentooDependencies?: GentooDependencyView }).gentooDependencies
+  if (gentoo && gentoo.packages.some((p) => p.dependencies.length > 0)) parts.push(renderGentooDependencies(gentoo, style))
   if (r.dependencies && (r.dependencies.grafted.length > 0 || r.dependencies.dryRun)) parts.push(renderInstallResult(r.dependencies, style))
   if (r.fleet && r.build) parts.push(`${style.green('from the fleet cache')} ${r.fleet.registry}:${r.fleet.tag} (fingerprint ${r.build.fingerprint.slice(0, 16)}; not built)`)
   if (r.install) parts.push(renderInstallResult(r.install, style))

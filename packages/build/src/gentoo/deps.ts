@@ -1,0 +1,125 @@
+/**
+ * The dependencies of an ebuild for the USE it is built with, and how each is satisfied before
+ * Portage runs (docs/gentoo.md, "Dependencies"):
+ *
+ * 1. the ebuild's DEPEND, BDEPEND, RDEPEND, PDEPEND and IDEPEND are reduced by the Gentoo
+ *    adapter's dependency reduction (USE conditionals, `|| ( … )` alternatives, blockers apart);
+ * 2. each atom, in this order: a program nip grafted in this root from the gentoo source (built
+ *    by `nip build --source gentoo` or from a binhost) whose CPV matches → `grafted`; a CPV of
+ *    `[build] gentoo-provided` → `provided`; a CPV the host provides (the shipped table of
+ *    hostPackages.ts checked against dpkg's status) → `host`; the ebuild repository has a
+ *    matching version → `build` (built first, then grafted); otherwise `unmet`;
+ * 3. an `|| ( … )` group takes the first alternative already satisfied, else the first one the
+ *    repository can build, else it is unmet (naming every alternative).
+ * Blockers are listed, not enforced (nothing nip grafts is installed into Portage's ROOT).
+ * Everything satisfied is written to the namespace's `/etc/portage/profile/package.provided`, so
+ * emerge's own resolver checks the same graph.
+ */
+import { atomMatches, parseAtom, reduceDependencies, type EbuildMetadata } from '@nip/adapter-gentoo'
+
+export const DEP_CLASSES = ['DEPEND', 'BDEPEND', 'RDEPEND', 'PDEPEND', 'IDEPEND'] as const
+export type DepClass = (typeof DEP_CLASSES)[number]
+
+export interface EbuildDependency {
+  /** The atom, or `|| ( a b )` for a group of alternatives. */
+  atom: string
+  /** The alternatives in order (one for a plain atom). */
+  alternatives: string[]
+  classes: DepClass[]
+}
+
+/** The ebuild's dependencies with `use` enabled; the same atom in several classes is one entry. */
+export function ebuildDependencies(md: Pick<EbuildMetadata, 'depend' | 'bdepend' | 'rdepend' | 'pdepend' | 'idepend' | 'eapi'>, use: Iterable<string>): { dependencies: EbuildDependency[]; blockers: string[] } {
+  const enabled = [...use]
+  const byAtom = new Map<string, EbuildDependency>()
+  const blockers = new Set<string>()
+  const strings: Record<DepClass, string> = { DEPEND: md.depend, BDEPEND: md.bdepend, RDEPEND: md.rdepend, PDEPEND: md.pdepend, IDEPEND: md.idepend }
+  for (const cls of DEP_CLASSES) {
+    const text = strings[cls] ?? ''
+    if (!text.trim()) continue
+    const reduced = reduceDependencies(text, enabled, md.eapi)
+    for (const b of reduced.conflicts) blockers.add(b)
+    for (const d of reduced.dependencies) {
+      const alternatives = d.anyOf && d.anyOf.length > 0 ? d.anyOf.map((a) => a.raw) : [d.raw]
+      const key = d.raw
+      const seen = byAtom.get(key)
+      if (seen) {
+        if (!seen.classes.includes(cls)) seen.classes.push(cls)
+      } else byAtom.set(key, { atom: key, alternatives, classes: [cls] })
+    }
+  }
+  return { dependencies: [...byAtom.values()], blockers: [...blockers] }
+}
+
+/** A package that satisfies atoms without a build: grafted by nip, configured, or on the host. */
+export interface KnownPackage {
+  cpv: string
+  slot?: string
+  how: 'grafted' | 'provided' | 'host'
+  /** For `grafted`: the program in this root. */
+  program?: { name: string; version: string }
+  /** For `host`: the Debian package and version it was read from. */
+  debian?: string
+}
+
+export type DecisionKind = 'grafted' | 'provided' | 'host' | 'build' | 'unmet'
+
+export interface DependencyDecision {
+  atom: string
+  classes: DepClass[]
+  how: DecisionKind
+  /** The alternative chosen (the atom itself for a plain atom). */
+  chosen?: string
+  /** The CPV that satisfies it (grafted, provided, host) or the one to build. */
+  cpv?: string
+  program?: { name: string; version: string }
+  debian?: string
+}
+
+const HOW_ORDER: KnownPackage['how'][] = ['grafted', 'provided', 'host']
+
+/** Whether `cpv` (with its slot when known) matches the atom text; false for an atom that does not parse. */
+export function cpvMatches(atomText: string, pkg: { cpv: string; slot?: string }): boolean {
+  const atom = parseAtom(atomText, { allowRepo: true })
+  if (!atom || atom.blocker) return false
+  return atomMatches(atom, { cpv: pkg.cpv, ...(pkg.slot ? { slot: pkg.slot } : {}) })
+}
+
+/**
+ * Decides each dependency. `buildable(atom)` answers the CPV the ebuild repository would build
+ * for an atom (its highest matching version), or null.
+ */
+export function decideDependencies(deps: readonly EbuildDependency[], known: readonly KnownPackage[], buildable: (atom: string) => string | null): DependencyDecision[] {
+  return deps.map((d) => {
+    for (const how of HOW_ORDER) {
+      for (const alt of d.alternatives) {
+        const hit = known.find((k) => k.how === how && cpvMatches(alt, k))
+        if (hit) return { atom: d.atom, classes: d.classes, how, chosen: alt, cpv: hit.cpv, ...(hit.program ? { program: hit.program } : {}), ...(hit.debian ? { debian: hit.debian } : {}) }
+      }
+    }
+    for (const alt of d.alternatives) {
+      const cpv = buildable(alt)
+      if (cpv) return { atom: d.atom, classes: d.classes, how: 'build' as const, chosen: alt, cpv }
+    }
+    return { atom: d.atom, classes: d.classes, how: 'unmet' as const }
+  })
+}
+
+/** The lines of `package.provided`: every CPV a decision names as satisfied (sorted, once each). */
+export function packageProvided(decisions: readonly DependencyDecision[]): string {
+  const cpvs = [...new Set(decisions.filter((d) => d.how === 'grafted' || d.how === 'provided' || d.how === 'host').map((d) => d.cpv!))].sort()
+  return cpvs.length > 0 ? `# written by nip build --source gentoo: what nip or the host provides\n${cpvs.join('\n')}\n` : ''
+}
+
+/** The CPV of a program nip grafted from the gentoo source, read from its package id; null for another source. */
+export function graftedCpv(row: { source: string; name: string; version: string; package_id: string }): string | null {
+  const head = row.package_id.split(' ')[0]
+  if (row.source === 'build' && head.startsWith('gentoo:')) return head.slice('gentoo:'.length).replace(/#.*$/, '')
+  if (row.source === 'gentoo') {
+    if (head.startsWith('ebuild:')) return head.slice('ebuild:'.length)
+    // `binpkg:<category>/<name>/<file>@@host` or `binpkg:<category>/<file>@@host`
+    const m = /^binpkg:([^/@]+)\//.exec(head)
+    if (m) return `${m[1]}/${row.name}-${row.version}`
+  }
+  return null
+}
