@@ -16,7 +16,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { NipError, decompressStream, readTar, unpackToCas, verifyCleartext, type Limits, type PublicKeyring, type StageTarget, type TreeEntry } from '@nip/core'
 import type { Cas } from '@nip/cas'
-import { isSettingsPath, mapImagePath } from './memberPath.js'
+import { isSettingsPath, mapImagePath, mapPrefixedImagePath } from './memberPath.js'
 
 /** The most bytes a metadata member or the Manifest may have. */
 const MAX_SMALL_MEMBER = 16 * 1024 * 1024
@@ -42,7 +42,11 @@ interface MemberDigest {
  * member's size and hashes, so it authenticates the whole package); without one, a signed
  * Manifest's text is used unverified and the result says it was signed.
  */
-export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; label: string; keyring?: PublicKeyring; stage?: StageTarget }): Promise<GpkgContent> {
+/**
+ * `eprefix`: the image is a Gentoo Prefix build's, installed under that EPREFIX
+ * (mapPrefixedImagePath: `<EPREFIX>/usr/X` → `X`, anything outside the prefix refused).
+ */
+export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; label: string; keyring?: PublicKeyring; stage?: StageTarget; eprefix?: string }): Promise<GpkgContent> {
   const bad = (message: string, data: Record<string, unknown> = {}): NipError =>
     new NipError('ERR_NIP_BAD_PACKAGE', `${opts.label}: ${message}`, {
       hint: 'The binary package is not a valid GPKG; the binhost may be corrupt or hostile.',
@@ -160,7 +164,7 @@ export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; l
       ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
       archive: `${opts.label}:${imageName}`,
       absoluteSymlinks: 'rebase',
-      mapPath: (p) => (p.startsWith('image/') ? mapImagePath(p.slice(6)) : null),
+      mapPath: (p, e) => (p.startsWith('image/') ? (opts.eprefix !== undefined ? mapPrefixedImagePath(p.slice(6), opts.eprefix, e.type) : mapImagePath(p.slice(6))) : null),
       isSettings: isSettingsPath,
     })
     if (again.digest().sha512 !== digests.get(imageName)!.sha512) throw bad('the image archive changed between reads')

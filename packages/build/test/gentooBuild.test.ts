@@ -19,6 +19,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirror } from '@nip/testing'
 import { debianMirrors, poolUrl } from '../src/index.js'
+import { hostDirArgs } from '../src/bwrap.js'
 import { SHARED_GENTOO, gentooRecipe, runNip, runOnTerminal } from './helpers/gentooFixtures.js'
 
 const HOST_PORTAGE_DIRS = ['/etc/portage', '/var/db/pkg', '/var/lib/portage', '/var/cache/edb']
@@ -151,8 +152,8 @@ describe('nip build --source gentoo', function () {
       const d = path.join(root, 'var', 'nip', 'cache', 'build', 'gentoo', 'packages', 'app-misc', 'hello')
       return fs.existsSync(d) ? fs.readdirSync(d).filter((n) => n.endsWith('.gpkg.tar')).sort() : []
     }
-    // Portage builds for prefix /usr: the message catalogues are looked up under the host's
-    // /usr/share/locale, so the test compares the trees' locale files, not translated output.
+    // Run from the link farm of the temporary root (not mounted at /): the compiled-in EPREFIX
+    // /Programs/hello/<version> does not exist on the host, so the messages stay English here.
     const runHello = () => execFileSync(path.join(root, 'System', 'Links', 'Executables', 'hello'), { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } })
     const locales = (version: string) => execFileSync('find', [path.join(root, 'Programs', 'hello', version), '-name', '*.mo'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)
 
@@ -203,6 +204,31 @@ describe('nip build --source gentoo', function () {
       assert.ok(fs.existsSync(path.join(root, 'Programs', 'hello', '2.10-r1~nls', 'share', 'locale', 'de', 'LC_MESSAGES', 'hello.mo')))
       assert.deepEqual(locales('2.10-r1'), [])
       assert.equal(pkgs().length >= 2, true, 'one GPKG per USE set is kept')
+    })
+
+    it('the +nls build is built for its own directory: with the root as /, hello greets in French from its own catalogue', async () => {
+      const dir = path.join(root, 'Programs', 'hello', '2.10-r1~nls')
+      // EPREFIX is the version directory: the locale directory compiled in is the program's own.
+      const binary = fs.readFileSync(path.join(dir, 'bin', 'hello'))
+      assert.ok(binary.includes(Buffer.from('/Programs/hello/2.10-r1~nls/usr/share/locale')), 'the binary names its own locale directory')
+      assert.ok(!binary.includes(Buffer.from('\0/usr/share/locale')), "the binary does not name the host's locale directory")
+      // usr → . makes <EPREFIX>/usr/X the grafted X; grafted by core (the database owns it).
+      assert.equal(fs.readlinkSync(path.join(dir, 'usr')), '.')
+      assert.equal(fs.readlinkSync(path.join(root, 'Programs', 'hello', '2.10-r1', 'usr')), '.')
+      assert.ok(fs.existsSync(path.join(dir, 'usr', 'share', 'locale', 'fr', 'LC_MESSAGES', 'hello.mo')))
+      const owns = await nip(['owns', path.join(dir, 'usr'), '--json'])
+      assert.equal(owns.status, 0, owns.stdout + owns.stderr)
+      assert.match(JSON.stringify(owns.json.result), /2\.10-r1~nls/)
+      const verify = await nip(['verify', 'hello', '--json'])
+      assert.equal(verify.status, 0, verify.stdout + verify.stderr)
+      // The root mounted as /: the host's /usr and /lib read-only, the root's Programs and System.
+      // gettext uses LANGUAGE under any locale but C; C.UTF-8 needs no generated locale.
+      const run = (version: string) =>
+        execFileSync('bwrap', [...hostDirArgs(['usr', 'bin', 'lib', 'lib64']), '--dev', '/dev', '--proc', '/proc', '--ro-bind', path.join(root, 'Programs'), '/Programs', '--ro-bind', path.join(root, 'System'), '/System', '--clearenv', '--setenv', 'PATH', '/System/Links/Executables:/usr/bin', '--setenv', 'LANG', 'C.UTF-8', '--setenv', 'LANGUAGE', 'fr', '--', `/Programs/hello/${version}/bin/hello`], { encoding: 'utf8' }).trim()
+      // (fr.po puts a no-break space before the "!")
+      assert.match(run('2.10-r1~nls'), /^Bonjour, le monde\s!$/)
+      // The -nls build has no catalogue and stays English under the same environment.
+      assert.equal(run('2.10-r1'), 'Hello, world!')
     })
 
     it('a second build with the same USE is reused (no emerge)', async () => {

@@ -39,10 +39,10 @@ import { appendLog, closeLog, makeWorkDir, mkdirp, openLog, removeTree, writeJso
 import { META_KEYS, profileName, repoBuildable, resolveEbuild, type ResolvedEbuild } from './ebuild.js'
 import { decideDependencies, ebuildDependencies, graftedCpv, packageProvided, type DependencyDecision, type KnownPackage } from './deps.js'
 import { hostProvided, readDpkgStatus } from './hostPackages.js'
-import { portageMetadata, runEmerge } from './namespace.js'
+import { eprefixOf, portageMetadata, runEmerge } from './namespace.js'
 
 export const GENTOO_PREFIX = 'gentoo:'
-const SCHEMA = 'nip-gentoo-build/1'
+const SCHEMA = 'nip-gentoo-build/2'
 
 interface GentooTool {
   program: string
@@ -99,6 +99,8 @@ export interface GentooPlan {
   ebuild: ResolvedEbuild
   name: string
   version: string
+  /** Portage's EPREFIX for this build: the version directory it is grafted into (`/Programs/<name>/<version>`). */
+  eprefix: string
   fingerprint: string
   /** How each dependency the ebuild declares (with this USE) is satisfied (deps.ts). */
   dependencies: DependencyDecision[]
@@ -149,8 +151,10 @@ export function planGentoo(spec: { atom: string; version?: string; variants: str
   // What the build sees of its dependencies is part of the fingerprint: the grafted programs'
   // tree digests and the versions the host or the configuration provide.
   const depDoc = dependencies.map((d) => [d.atom, d.how, d.cpv ?? '', d.program ? (known.find((k) => k.program?.name === d.program!.name && k.program.version === d.program!.version)?.digest ?? '') : ''])
-  const doc = JSON.stringify([SCHEMA, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest, tool.repoDigest], bwrapVersion(), ...(depDoc.length > 0 ? [depDoc] : [])])
-  return { tool, ebuild, name: ebuild.md.cpv.name, version, fingerprint: blake3Hex(Buffer.from(doc)), dependencies, blockers }
+  // The EPREFIX (the version directory) is compiled into the program: part of the fingerprint.
+  const eprefix = eprefixOf(ebuild.md.cpv.name, version)
+  const doc = JSON.stringify([SCHEMA, eprefix, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest, tool.repoDigest], bwrapVersion(), ...(depDoc.length > 0 ? [depDoc] : [])])
+  return { tool, ebuild, name: ebuild.md.cpv.name, version, eprefix, fingerprint: blake3Hex(Buffer.from(doc)), dependencies, blockers }
 }
 
 function specOf(name: string, version?: string): { atom: string; version?: string } {
@@ -320,6 +324,18 @@ async function fetchDistfiles(plan: GentooPlan, ctx: AdapterContext, settings: B
   return dir
 }
 
+/**
+ * The program was built for `<EPREFIX>/usr` and is grafted with `usr/X` as `X`: a `usr → .`
+ * symlink in the version directory makes the compiled-in `<EPREFIX>/usr/share/locale` (and every
+ * other `<EPREFIX>/usr/…` path) resolve inside the tree. It is one entry of the tree core
+ * grafts, so the database owns it and verify checks it.
+ */
+export function withUsrLink(entries: TreeEntry[]): TreeEntry[] {
+  if (entries.some((e) => e.path === 'usr')) throw new NipError('ERR_NIP_BAD_PACKAGE', 'The binary package holds both usr/ and a top-level usr entry.', { hint: 'The ebuild installs into <EPREFIX>/usr/usr; nothing was grafted.' })
+  const out = [...entries, { path: 'usr', type: 'symlink' as const, mode: 0o777, target: '.' }]
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+}
+
 function listGpkgs(dir: string): Set<string> {
   const out = new Set<string>()
   if (!existsSync(dir)) return out
@@ -368,12 +384,12 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
     const made = [...listGpkgs(gpkgDir)].filter((n) => !before.has(n)).sort()
     if (made.length !== 1) throw new NipError('ERR_NIP_BUILD_FAILED', `emerge of ${cpv.cpv} wrote ${made.length} new binary packages in ${gpkgDir}, not one.`, { hint: `Read the log: ${log}; nothing was grafted.`, data: { made, log } })
     const file = path.join(gpkgDir, made[0])
-    const content = await readGpkg(file, { cas: ctx.cas, limits: ctx.limits, label: made[0] })
+    const content = await readGpkg(file, { cas: ctx.cas, limits: ctx.limits, label: made[0], eprefix: plan.eprefix })
     const builtUse = (content.metadata.get('USE') ?? '').split(/\s+/).filter(Boolean)
     const wanted = plan.ebuild.use.enabled.filter((f) => plan.ebuild.use.iuse.includes(f))
     const wrong = plan.ebuild.use.iuse.filter((f) => wanted.includes(f) !== builtUse.includes(f))
     if (wrong.length > 0) throw new NipError('ERR_NIP_BUILD_FAILED', `${made[0]} was built with USE "${builtUse.join(' ')}", not the planned ${plan.ebuild.useWords.join(' ')}.`, { hint: `Read the log: ${log}; nothing was grafted.`, data: { wrong, log } })
-    entries = content.entries
+    entries = withUsrLink(content.entries)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     appendLog(fd, `\n## done in ${seconds.toFixed(1)} s: ${made[0]}, ${entries.length} entries\n`)
   } finally {
