@@ -183,6 +183,34 @@ describe('binary package readers refuse malformed input', () => {
     )
   })
 
+  it('gpkg of a Prefix build: <EPREFIX>/usr/X is X, <EPREFIX>/etc/X is Settings/X, anything outside the prefix is refused', async () => {
+    const E = 'Programs/hello/2.10-r1~nls'
+    const gpkg = async (imageMembers: { path: string; content?: string; type?: 'dir' }[]) => {
+      const image = await buildTar(imageMembers.map((m) => (m.type === 'dir' ? { path: m.path, type: 'dir' as const } : { path: m.path, content: m.content ?? '' })))
+      const meta = await buildTar([{ path: 'metadata/PF', content: 'hello-2.10-r1\n' }])
+      const manifest = [manifestLine('gpkg-1', Buffer.alloc(0)), manifestLine('metadata.tar', meta), manifestLine('image.tar', image)].join('\n')
+      return gpkgWith([{ path: 'x-1/gpkg-1', content: '' }, { path: 'x-1/metadata.tar', content: meta }, { path: 'x-1/image.tar', content: image }, { path: 'x-1/Manifest', content: manifest }])
+    }
+    const opts = { cas, limits: DEFAULT_LIMITS, label: 't', eprefix: `/${E}` }
+    const ok = await readGpkg(await gpkg([
+      { path: 'image/Programs', type: 'dir' },
+      { path: 'image/Programs/hello', type: 'dir' },
+      { path: `image/${E}`, type: 'dir' },
+      { path: `image/${E}/usr`, type: 'dir' },
+      { path: `image/${E}/usr/bin/hello`, content: 'elf' },
+      { path: `image/${E}/usr/share/locale/fr/LC_MESSAGES/hello.mo`, content: 'mo' },
+      { path: `image/${E}/etc/hello.conf`, content: 'conf' },
+    ]), opts)
+    assert.deepEqual(ok.entries.filter((e) => e.type === 'file').map((e) => [e.path, e.settings === true]), [
+      ['Settings/hello.conf', true],
+      ['bin/hello', false],
+      ['share/locale/fr/LC_MESSAGES/hello.mo', false],
+    ])
+    assert.ok(!ok.entries.some((e) => e.path.startsWith('Programs') || e.path === 'usr'), 'the directories leading to the prefix are the tree root')
+    await assert.rejects(readGpkg(await gpkg([{ path: `image/${E}/usr/bin/hello`, content: 'x' }, { path: 'image/usr/bin/hello', content: 'x' }]), opts), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_BAD_PACKAGE' && /outside its prefix/.test(e.message))
+    await assert.rejects(readGpkg(await gpkg([{ path: 'image/Programs/hello/other', content: 'x' }]), opts), isNip('ERR_NIP_BAD_PACKAGE'))
+  })
+
   it('binhost index: refuses a newer VERSION and entries without a valid CPV', () => {
     assert.throws(() => parseBinhostIndex('VERSION: 1\n\nCPV: a/b-1\n'), /newer/)
     assert.throws(() => parseBinhostIndex('VERSION: 0\n\nCPV: not-a-cpv\n'), /CPV/)

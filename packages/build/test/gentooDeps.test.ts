@@ -31,7 +31,8 @@ import path from 'node:path'
 import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirror } from '@nip/testing'
 import { cpvMatches, decideDependencies, ebuildDependencies, gentooVersionOfDebian, graftedCpv, hostProvided, packageProvided, parseDpkgStatus, type KnownPackage } from '../src/index.js'
 import { planGentoo } from '../src/index.js'
-import { runEmerge } from '../src/gentoo/namespace.js'
+import { dependencyDirs, eprefixOf, runEmerge } from '../src/gentoo/namespace.js'
+import { withPrefixLinks } from '../src/gentoo/gentooBuild.js'
 import { SHARED_GENTOO, gentooRecipe, runNip } from './helpers/gentooFixtures.js'
 
 const long = process.env.NIP_LONG_TESTS === '1'
@@ -89,6 +90,33 @@ describe('gentoo build dependencies (pure parts)', () => {
     assert.deepEqual(old.map((d) => [d.how, d.cpv]), [['build', 'dev-libs/g-2.1']])
     assert.equal(packageProvided(out), '# written by nip build --source gentoo: what nip or the host provides\ndev-libs/g-1.2\ndev-libs/p-3\nsys-libs/zlib-1.2.13\n')
     assert.equal(packageProvided([]), '')
+  })
+
+  it("the prefix: usr → . always, etc → ../Settings only with configuration, and a tree holding either name is refused", () => {
+    assert.equal(eprefixOf('hello', '2.10-r1~nls'), '/Programs/hello/2.10-r1~nls')
+    const bin = { path: 'bin', type: 'dir' as const, mode: 0o755 }
+    const exe = { path: 'bin/hello', type: 'file' as const, mode: 0o755, blob: 'k', size: 1 }
+    assert.deepEqual(withPrefixLinks([bin, exe]).map((e) => [e.path, e.type, e.target ?? '']), [['bin', 'dir', ''], ['bin/hello', 'file', ''], ['usr', 'symlink', '.']])
+    const conf = { path: 'Settings/hello.conf', type: 'file' as const, mode: 0o644, blob: 'c', size: 1, settings: true }
+    assert.deepEqual(withPrefixLinks([{ path: 'Settings', type: 'dir', mode: 0o755 }, conf, bin, exe]).filter((e) => e.type === 'symlink').map((e) => [e.path, e.target]), [['etc', '../Settings'], ['usr', '.']])
+    assert.throws(() => withPrefixLinks([{ path: 'usr', type: 'dir', mode: 0o755 }]), (e: Error & { code?: string }) => e.code === 'ERR_NIP_BAD_PACKAGE')
+    assert.throws(() => withPrefixLinks([conf, { path: 'etc/x', type: 'file', mode: 0o644, blob: 'x', size: 1 }]), (e: Error & { code?: string }) => e.code === 'ERR_NIP_BAD_PACKAGE')
+  })
+
+  it("binds each dependency's version directory, never the root's Programs, and refuses one that is the build's own directory", () => {
+    const programs = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-eprefix-'))
+    try {
+      for (const [name, version] of [['libnipgreet', '1.0'], ['hello', '2.10-r1']]) {
+        fs.mkdirSync(path.join(programs, name, version, 'lib64'), { recursive: true })
+        fs.writeFileSync(path.join(programs, name, version, 'lib64', `lib${name}.so.1`), '')
+        fs.symlinkSync(version, path.join(programs, name, 'Current'))
+      }
+      assert.deepEqual(dependencyDirs(programs, ['libnipgreet'], '/Programs/nipgreet/1.0'), [{ inside: '/Programs/libnipgreet/1.0', host: path.join(programs, 'libnipgreet', '1.0') }])
+      assert.deepEqual(dependencyDirs(programs, ['hello'], '/Programs/hello/2.10-r1~nls').map((d) => d.inside), ['/Programs/hello/2.10-r1'], 'another version of the same name is a different directory')
+      assert.throws(() => dependencyDirs(programs, ['hello'], '/Programs/hello/2.10-r1'), (e: Error & { code?: string }) => e.code === 'ERR_NIP_BAD_SPEC')
+    } finally {
+      fs.rmSync(programs, { recursive: true, force: true })
+    }
   })
 
   it('reads the CPV of programs grafted from the gentoo source, and of nothing else', () => {
@@ -172,6 +200,9 @@ src_compile() {
 
 src_install() {
 \temake DESTDIR="\${D}" PREFIX="\${EPREFIX}/usr" LIBDIR="\${EPREFIX}/usr/$(get_libdir)" install
+\techo "greeting = hello" > "\${T}/nipgreet.conf" || die
+\tinsinto /etc
+\tdoins "\${T}/nipgreet.conf"
 }
 `)
 const APP_EBUILD = ebuild(`DESCRIPTION="greets through libnipgreet"
@@ -402,6 +433,17 @@ describe('nip build --source gentoo with dependencies', function () {
       assert.deepEqual(visible('nipgreet'), ['1.0', 'Current'])
       assert.ok(fs.existsSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'include', 'nipgreet.h')))
       assert.ok(fs.existsSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'lib64', 'pkgconfig', 'nipgreet.pc')))
+      // Built for its own directory (EPREFIX): the .pc file names it, and <EPREFIX>/usr/X and
+      // <EPREFIX>/etc/X resolve in the grafted tree (usr → ., etc → ../Settings).
+      const pc = fs.readFileSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'lib64', 'pkgconfig', 'nipgreet.pc'), 'utf8')
+      assert.match(pc, /^prefix=\/Programs\/libnipgreet\/1\.0\/usr$/m)
+      assert.match(pc, /^libdir=\/Programs\/libnipgreet\/1\.0\/usr\/lib64$/m)
+      assert.ok(fs.existsSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'usr', 'include', 'nipgreet.h')))
+      assert.equal(fs.readFileSync(path.join(root, 'Programs', 'libnipgreet', 'Settings', 'nipgreet.conf'), 'utf8'), 'greeting = hello\n')
+      assert.equal(fs.readlinkSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'etc')), '../Settings')
+      assert.equal(fs.readFileSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'etc', 'nipgreet.conf'), 'utf8'), 'greeting = hello\n')
+      assert.ok(!fs.existsSync(path.join(root, 'Programs', 'nipgreet', '1.0', 'etc')), 'no etc link without configuration')
+      assert.equal(fs.readlinkSync(path.join(root, 'Programs', 'nipgreet', '1.0', 'usr')), '.')
       const out = execFileSync(path.join(root, 'System', 'Links', 'Executables', 'nipgreet'), { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
       assert.equal(out.trim(), 'Hello from libnipgreet 1.0')
       // emerge ran without --nodeps, with package.provided naming what nip satisfied.

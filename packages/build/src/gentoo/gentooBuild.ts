@@ -327,13 +327,22 @@ async function fetchDistfiles(plan: GentooPlan, ctx: AdapterContext, settings: B
 /**
  * The program was built for `<EPREFIX>/usr` and is grafted with `usr/X` as `X`: a `usr → .`
  * symlink in the version directory makes the compiled-in `<EPREFIX>/usr/share/locale` (and every
- * other `<EPREFIX>/usr/…` path) resolve inside the tree. It is one entry of the tree core
- * grafts, so the database owns it and verify checks it.
+ * other `<EPREFIX>/usr/…` path) resolve inside the tree. Configuration (`<EPREFIX>/etc/X`) is
+ * grafted as `Settings/X`, in the program's `Settings` beside its versions: when there is any,
+ * an `etc → ../Settings` symlink makes the compiled-in `<EPREFIX>/etc` resolve there. Both are
+ * entries of the tree core grafts, so the database owns them and verify checks them.
  */
-export function withUsrLink(entries: TreeEntry[]): TreeEntry[] {
-  if (entries.some((e) => e.path === 'usr')) throw new NipError('ERR_NIP_BAD_PACKAGE', 'The binary package holds both usr/ and a top-level usr entry.', { hint: 'The ebuild installs into <EPREFIX>/usr/usr; nothing was grafted.' })
-  const out = [...entries, { path: 'usr', type: 'symlink' as const, mode: 0o777, target: '.' }]
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+export function withPrefixLinks(entries: TreeEntry[]): TreeEntry[] {
+  const links: TreeEntry[] = [{ path: 'usr', type: 'symlink', mode: 0o777, target: '.' }]
+  if (entries.some((e) => e.settings === true)) links.push({ path: 'etc', type: 'symlink', mode: 0o777, target: '../Settings' })
+  const taken = entries.find((e) => links.some((l) => e.path === l.path || e.path.startsWith(`${l.path}/`)))
+  if (taken) {
+    throw new NipError('ERR_NIP_BAD_PACKAGE', `The binary package holds ${taken.path} at the top of the program, where nip puts its ${taken.path.split('/')[0]} link.`, {
+      hint: 'The ebuild installs into <EPREFIX>/usr/usr or <EPREFIX>/usr/etc; nothing was grafted.',
+      data: { path: taken.path },
+    })
+  }
+  return [...entries, ...links].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
 function listGpkgs(dir: string): Set<string> {
@@ -389,7 +398,7 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
     const wanted = plan.ebuild.use.enabled.filter((f) => plan.ebuild.use.iuse.includes(f))
     const wrong = plan.ebuild.use.iuse.filter((f) => wanted.includes(f) !== builtUse.includes(f))
     if (wrong.length > 0) throw new NipError('ERR_NIP_BUILD_FAILED', `${made[0]} was built with USE "${builtUse.join(' ')}", not the planned ${plan.ebuild.useWords.join(' ')}.`, { hint: `Read the log: ${log}; nothing was grafted.`, data: { wrong, log } })
-    entries = withUsrLink(content.entries)
+    entries = withPrefixLinks(content.entries)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     appendLog(fd, `\n## done in ${seconds.toFixed(1)} s: ${made[0]}, ${entries.length} entries\n`)
   } finally {
