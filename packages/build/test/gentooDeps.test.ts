@@ -429,7 +429,7 @@ describe('nip build --source gentoo with dependencies', function () {
     it('builds and grafts libnipgreet first, then nipgreet, which runs from the link farm and prints the library string', async () => {
       const r = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreet', '--yes', '--json'])
       assert.equal(r.status, 0, r.stdout + r.stderr)
-      assert.deepEqual(visible('libnipgreet'), ['1.0', 'Current'])
+      assert.deepEqual(visible('libnipgreet'), ['1.0', 'Current', 'Settings'])
       assert.deepEqual(visible('nipgreet'), ['1.0', 'Current'])
       assert.ok(fs.existsSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'include', 'nipgreet.h')))
       assert.ok(fs.existsSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'lib64', 'pkgconfig', 'nipgreet.pc')))
@@ -457,7 +457,7 @@ describe('nip build --source gentoo with dependencies', function () {
       assert.match(JSON.stringify(why.json.result), /nipgreet/)
       const rm = await nip(['remove', 'libnipgreet', '--yes', '--json'])
       assert.notEqual(rm.status, 0, 'a dependency of a grafted program is not removed silently')
-      assert.deepEqual(visible('libnipgreet'), ['1.0', 'Current'])
+      assert.deepEqual(visible('libnipgreet'), ['1.0', 'Current', 'Settings'])
     })
 
     it("Portage's own resolver checks the graph: without package.provided, emerge refuses nipgreet", async () => {
