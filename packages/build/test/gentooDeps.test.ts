@@ -32,7 +32,8 @@ import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirro
 import { cpvMatches, decideDependencies, ebuildDependencies, gentooVersionOfDebian, graftedCpv, hostProvided, packageProvided, parseDpkgStatus, type KnownPackage } from '../src/index.js'
 import { planGentoo } from '../src/index.js'
 import { dependencyDirs, eprefixOf, runEmerge } from '../src/gentoo/namespace.js'
-import { withPrefixLinks } from '../src/gentoo/gentooBuild.js'
+import { programDirName, withPrefixLinks } from '../src/gentoo/gentooBuild.js'
+import { Database } from '@nip/core'
 import { SHARED_GENTOO, gentooRecipe, runNip } from './helpers/gentooFixtures.js'
 
 const long = process.env.NIP_LONG_TESTS === '1'
@@ -101,6 +102,21 @@ describe('gentoo build dependencies (pure parts)', () => {
     assert.deepEqual(withPrefixLinks([{ path: 'Settings', type: 'dir', mode: 0o755 }, conf, bin, exe]).filter((e) => e.type === 'symlink').map((e) => [e.path, e.target]), [['etc', '../Settings'], ['usr', '.']])
     assert.throws(() => withPrefixLinks([{ path: 'usr', type: 'dir', mode: 0o755 }]), (e: Error & { code?: string }) => e.code === 'ERR_NIP_BAD_PACKAGE')
     assert.throws(() => withPrefixLinks([conf, { path: 'etc/x', type: 'file', mode: 0o644, blob: 'x', size: 1 }]), (e: Error & { code?: string }) => e.code === 'ERR_NIP_BAD_PACKAGE')
+  })
+
+  it('the prefix uses the directory a program is already grafted under (its case), else the package name', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-eprefix-db-'))
+    try {
+      const dbPath = path.join(dir, 'nip.sqlite')
+      assert.equal(programDirName({ dbPath }, 'hello'), 'hello', 'no database yet')
+      const db = Database.openWriter(dbPath)
+      db.insertProgram({ name: 'Hello', version: '2.9', source: 'test', packageId: 'Hello', treeDigest: 'd', explicit: true, size: 0, txn: 't', entries: [], dependencies: [] })
+      db.close()
+      assert.equal(programDirName({ dbPath }, 'hello'), 'Hello')
+      assert.equal(programDirName({ dbPath }, 'nipgreet'), 'nipgreet')
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("binds each dependency's version directory, never the root's Programs, and refuses one that is the build's own directory", () => {

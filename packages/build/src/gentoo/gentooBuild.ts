@@ -129,6 +129,20 @@ export function knownPackages(settings: BuildSettings, layout: Layout, dpkgStatu
   return out
 }
 
+/**
+ * The directory name core grafts a program named `name` under: a program already grafted under
+ * another case of the name keeps its directory (`Hello` for `hello`), as the transaction does.
+ */
+export function programDirName(layout: Pick<Layout, 'dbPath'>, name: string): string {
+  let db: Database | null = null
+  try {
+    db = Database.openReader(layout.dbPath)
+    return db?.programsNamed(name)[0]?.name ?? name
+  } finally {
+    db?.close()
+  }
+}
+
 export function planGentoo(spec: { atom: string; version?: string; variants: string[] }, ctx: Pick<AdapterContext, 'config' | 'layout'>): GentooPlan {
   const settings = readBuildSettings(ctx.config)
   const tool = gentooTool(settings, ctx.layout)
@@ -152,7 +166,7 @@ export function planGentoo(spec: { atom: string; version?: string; variants: str
   // tree digests and the versions the host or the configuration provide.
   const depDoc = dependencies.map((d) => [d.atom, d.how, d.cpv ?? '', d.program ? (known.find((k) => k.program?.name === d.program!.name && k.program.version === d.program!.version)?.digest ?? '') : ''])
   // The EPREFIX (the version directory) is compiled into the program: part of the fingerprint.
-  const eprefix = eprefixOf(ebuild.md.cpv.name, version)
+  const eprefix = eprefixOf(programDirName(ctx.layout, ebuild.md.cpv.name), version)
   const doc = JSON.stringify([SCHEMA, eprefix, ebuild.md.cpv.cpv, blake3Hex(Buffer.from(ebuild.text)), blake3Hex(Buffer.from(ebuild.manifest)), profileFiles, ebuild.useWords, [tool.program, tool.version, tool.digest, tool.repoDigest], bwrapVersion(), ...(depDoc.length > 0 ? [depDoc] : [])])
   return { tool, ebuild, name: ebuild.md.cpv.name, version, eprefix, fingerprint: blake3Hex(Buffer.from(doc)), dependencies, blockers }
 }

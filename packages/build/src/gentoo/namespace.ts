@@ -174,7 +174,7 @@ export async function runEmerge(opts: { plan: GentooPlan; work: string; distdir:
   }
   const { plan } = opts
   prepareWork(opts.work, { portage: plan.tool.portage, profileName: plan.ebuild.profileName }, opts.jobs, { ...(opts.provided ? { provided: opts.provided } : {}), ...(opts.programsDir ? { programsDir: opts.programsDir } : {}), ...(opts.depPrograms ? { depPrograms: opts.depPrograms } : {}) })
-  const eprefix = eprefixOf(plan.name, plan.version)
+  const eprefix = plan.eprefix
   const depDirs = opts.depPrograms && opts.depPrograms.length > 0 && opts.programsDir ? dependencyDirs(opts.programsDir, opts.depPrograms, eprefix) : []
   const env: Record<string, string> = { ...baseEnv(eprefix), USE: plan.ebuild.useWords.join(' ') }
   const args = namespaceArgs({ work: opts.work, portage: plan.tool.portage, repo: plan.tool.repo, distdir: opts.distdir, pkgdir: opts.pkgdir, eprefix, depDirs })
