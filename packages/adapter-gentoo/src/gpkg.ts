@@ -163,8 +163,11 @@ export async function readGpkg(file: string, opts: { cas: Cas; limits: Limits; l
       limits: opts.limits,
       ...(opts.stage !== undefined ? { stage: opts.stage } : {}),
       archive: `${opts.label}:${imageName}`,
+      // The image's top directory (`image/`) is stripped before an absolute symlink is rebased,
+      // so `/usr/lib/libx.so.1` (or `<EPREFIX>/usr/lib/…`) is rebased against the installed tree.
+      stripComponents: 1,
       absoluteSymlinks: 'rebase',
-      mapPath: (p, e) => (p.startsWith('image/') ? (opts.eprefix !== undefined ? mapPrefixedImagePath(p.slice(6), opts.eprefix, e.type) : mapImagePath(p.slice(6))) : null),
+      mapPath: (p, e) => (opts.eprefix !== undefined ? mapPrefixedImagePath(p, opts.eprefix, e.type) : mapImagePath(p)),
       isSettings: isSettingsPath,
     })
     if (again.digest().sha512 !== digests.get(imageName)!.sha512) throw bad('the image archive changed between reads')

@@ -183,10 +183,10 @@ describe('binary package readers refuse malformed input', () => {
     )
   })
 
-  it('gpkg of a Prefix build: <EPREFIX>/usr/X is X, <EPREFIX>/etc/X is Settings/X, anything outside the prefix is refused', async () => {
+  it('gpkg of a Prefix build: <EPREFIX>/usr/X is X, <EPREFIX>/etc/X is Settings/X, absolute links into the prefix rebased, anything outside the prefix refused', async () => {
     const E = 'Programs/hello/2.10-r1~nls'
-    const gpkg = async (imageMembers: { path: string; content?: string; type?: 'dir' }[]) => {
-      const image = await buildTar(imageMembers.map((m) => (m.type === 'dir' ? { path: m.path, type: 'dir' as const } : { path: m.path, content: m.content ?? '' })))
+    const gpkg = async (imageMembers: { path: string; content?: string; type?: 'dir' | 'symlink'; target?: string }[]) => {
+      const image = await buildTar(imageMembers.map((m) => (m.type === 'dir' ? { path: m.path, type: 'dir' as const } : m.type === 'symlink' ? { path: m.path, type: 'symlink' as const, target: m.target ?? '' } : { path: m.path, content: m.content ?? '' })))
       const meta = await buildTar([{ path: 'metadata/PF', content: 'hello-2.10-r1\n' }])
       const manifest = [manifestLine('gpkg-1', Buffer.alloc(0)), manifestLine('metadata.tar', meta), manifestLine('image.tar', image)].join('\n')
       return gpkgWith([{ path: 'x-1/gpkg-1', content: '' }, { path: 'x-1/metadata.tar', content: meta }, { path: 'x-1/image.tar', content: image }, { path: 'x-1/Manifest', content: manifest }])
@@ -209,6 +209,19 @@ describe('binary package readers refuse malformed input', () => {
     assert.ok(!ok.entries.some((e) => e.path.startsWith('Programs') || e.path === 'usr'), 'the directories leading to the prefix are the tree root')
     await assert.rejects(readGpkg(await gpkg([{ path: `image/${E}/usr/bin/hello`, content: 'x' }, { path: 'image/usr/bin/hello', content: 'x' }]), opts), (e: unknown) => e instanceof NipError && e.code === 'ERR_NIP_BAD_PACKAGE' && /outside its prefix/.test(e.message))
     await assert.rejects(readGpkg(await gpkg([{ path: 'image/Programs/hello/other', content: 'x' }]), opts), isNip('ERR_NIP_BAD_PACKAGE'))
+    // An absolute symlink into the prefix (dosym without -r) is rebased against the installed
+    // tree; one to the host's /usr leaves the program and is refused.
+    const linked = await readGpkg(await gpkg([
+      { path: `image/${E}/usr/lib64/libx.so.1`, content: 'so' },
+      { path: `image/${E}/usr/lib64/libx.so`, type: 'symlink', target: `/${E}/usr/lib64/libx.so.1` },
+      { path: `image/${E}/usr/bin/hi`, type: 'symlink', target: `/${E}/usr/share/hi/hi.sh` },
+      { path: `image/${E}/usr/share/hi/hi.sh`, content: 'echo hi' },
+    ]), opts)
+    assert.deepEqual(linked.entries.filter((e) => e.type === 'symlink').map((e) => [e.path, e.target]), [['bin/hi', '../share/hi/hi.sh'], ['lib64/libx.so', 'libx.so.1']])
+    await assert.rejects(readGpkg(await gpkg([{ path: `image/${E}/usr/bin/py`, type: 'symlink', target: '/usr/bin/python3' }]), opts), isNip('ERR_NIP_UNSAFE_SYMLINK'))
+    // The same for a binhost's package (no prefix): /usr/lib64/libx.so.1 is the tree's lib64/libx.so.1.
+    const plain = await readGpkg(await gpkg([{ path: 'image/usr/lib64/libx.so.1', content: 'so' }, { path: 'image/usr/lib64/libx.so', type: 'symlink', target: '/usr/lib64/libx.so.1' }]), { cas, limits: DEFAULT_LIMITS, label: 't' })
+    assert.deepEqual(plain.entries.filter((e) => e.type === 'symlink').map((e) => [e.path, e.target]), [['lib64/libx.so', 'libx.so.1']])
   })
 
   it('binhost index: refuses a newer VERSION and entries without a valid CPV', () => {

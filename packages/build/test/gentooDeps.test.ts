@@ -219,6 +219,7 @@ src_install() {
 \techo "greeting = hello" > "\${T}/nipgreet.conf" || die
 \tinsinto /etc
 \tdoins "\${T}/nipgreet.conf"
+\tdosym "\${EPREFIX}/usr/$(get_libdir)/libnipgreet.so.1" "/usr/$(get_libdir)/libnipgreet-abs.so"
 }
 `)
 const APP_EBUILD = ebuild(`DESCRIPTION="greets through libnipgreet"
@@ -460,6 +461,8 @@ describe('nip build --source gentoo with dependencies', function () {
       assert.equal(fs.readFileSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'etc', 'nipgreet.conf'), 'utf8'), 'greeting = hello\n')
       assert.ok(!fs.existsSync(path.join(root, 'Programs', 'nipgreet', '1.0', 'etc')), 'no etc link without configuration')
       assert.equal(fs.readlinkSync(path.join(root, 'Programs', 'nipgreet', '1.0', 'usr')), '.')
+      // An absolute symlink into the prefix (dosym without -r) is grafted relative.
+      assert.equal(fs.readlinkSync(path.join(root, 'Programs', 'libnipgreet', '1.0', 'lib64', 'libnipgreet-abs.so')), 'libnipgreet.so.1')
       const out = execFileSync(path.join(root, 'System', 'Links', 'Executables', 'nipgreet'), { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
       assert.equal(out.trim(), 'Hello from libnipgreet 1.0')
       // emerge ran without --nodeps, with package.provided naming what nip satisfied.
