@@ -9,8 +9,11 @@
  *
  * NIP_LONG_TESTS=1 (as root, each emerge is tens of seconds): real emerge of app-misc/hello 2.10
  * with +nls and -nls (the distfile from the Debian mirror of the host's apt sources), both grafted
- * and run from the link farm, differing in their locale files; the same USE again is reused; a
- * killed build leaves nothing visible.
+ * and run from the link farm, differing in their locale files; the +nls build is built for its own
+ * directory (EPREFIX): its binary names /Programs/hello/2.10-r1~nls/usr/share/locale, `usr → .`
+ * is grafted and owned, and run with the root mounted as / under LANGUAGE=fr it greets in French
+ * (the -nls build stays English); the same USE again is reused; a killed build leaves nothing
+ * visible.
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'

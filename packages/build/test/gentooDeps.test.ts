@@ -18,7 +18,10 @@
  * nipgreet (emerge without --nodeps, package.provided naming libnipgreet), whose program runs
  * from System/Links/Executables and prints the library's string; nip why shows the dependency
  * and removal is refused; the same plan with an empty package.provided is refused by emerge's own
- * resolver; a second build reuses both. Also (as root): the metadata of an ebuild inheriting an
+ * resolver; a second build reuses both. Both are built for their own directories (EPREFIX): the
+ * library's .pc file names /Programs/libnipgreet/1.0/usr, its configuration is grafted into
+ * Settings and reached through `etc → ../Settings`, an absolute dosym into the prefix is grafted
+ * relative. Pure parts also: the usr/etc links, the dependency binds, the directory name's case. Also (as root): the metadata of an ebuild inheriting an
  * eclass is read through Portage (the eclass's flag and dependency seen); a current md5-cache
  * entry is used and a stale one is not.
  */

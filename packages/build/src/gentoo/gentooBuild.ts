@@ -16,7 +16,11 @@
  *   (ERR_NIP_UNSATISFIED_DEPENDENCY before anything runs); what is satisfied becomes the
  *   namespace's package.provided and emerge runs without --nodeps; the grafted programs are the
  *   built program's recorded dependencies and are seen by the build through a link view.
- * The fingerprint covers the ebuild's bytes, the Manifest, the profile's files, the USE words,
+ * - prefix: Portage's EPREFIX is the version directory the program is grafted into
+ *   (`/Programs/<name>/<version>`, namespace.ts), so the paths compiled in are the program's own;
+ *   the image's `<EPREFIX>/usr/X` is grafted as `X` (readGpkg's `eprefix`) beside a `usr → .`
+ *   link (and `etc → ../Settings` with configuration): withPrefixLinks.
+ * The fingerprint covers the EPREFIX, the ebuild's bytes, the Manifest, the profile's files, the USE words,
  * the Portage and repository tree digest (the gentoo-tools program), and bubblewrap's version.
  * GPKGs are kept in `<cache>/build/gentoo/packages` (binpkg-multi-instance: one per USE set).
  */
