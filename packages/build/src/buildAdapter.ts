@@ -23,7 +23,8 @@ import type { Executor } from './executor.js'
 import { debianMirrors } from './mirror.js'
 import { findRecipe, listRecipes } from './recipe.js'
 import { readBuildSettings } from './settings.js'
-import { bootstrapRecipeDirs, toolTree } from './bootstrap/tools.js'
+import { bootstrapRecipeDirs, findOnPath, toolTree } from './bootstrap/tools.js'
+import { imageTree, makeImage, planImage } from './bootstrap/image.js'
 import { loadBootstrapRecipe } from './bootstrap/recipe.js'
 import { ecosystemOf, ecosystemResolve, ecosystemDescribe, ecosystemFetch } from './ecosystem.js'
 
@@ -119,6 +120,19 @@ export class BuildAdapter implements SourceAdapter {
     const settings = readBuildSettings(ctx.config)
     if (ref.id.startsWith(BOOTSTRAP_PREFIX)) {
       const recipe = loadBootstrapRecipe(bootstrapRecipeDirs(settings, ctx.layout), ref.id.slice(BOOTSTRAP_PREFIX.length).replace(/@.*$/, ''), settings)
+      if (recipe.image) {
+        // A Podman image (bootstrap/image.ts): made or pulled, checked and tagged; the tree records it.
+        const plan = planImage(recipe, {
+          settings,
+          mirrors: debianMirrors(ctx.sourceConfig?.('debian') ?? {}),
+          oci: ctx.sourceConfig?.('oci') ?? {},
+          commands: { debootstrap: findOnPath('debootstrap'), unshare: findOnPath('unshare'), setpriv: findOnPath('setpriv') },
+          root: process.getuid?.() === 0,
+        })
+        if (!plan.available || !plan.way) throw new NipError('ERR_NIP_NOT_AVAILABLE', `${recipe.name}: ${plan.detail}`, { hint: `nip bootstrap info ${recipe.name} shows the other ways.`, data: { tool: recipe.name } })
+        const record = await makeImage(recipe, { layout: ctx.layout, socket: settings.podmanSocket, way: plan.way, reporter: ctx.reporter, ...(ctx.signal ? { signal: ctx.signal } : {}) })
+        return { ref, entries: imageTree(record, ctx.cas) }
+      }
       const entries = await toolTree(recipe, { layout: ctx.layout, cas: ctx.cas, limits: ctx.limits, reporter: ctx.reporter, mirrors: settings.bootstrapMirrors, ...(ctx.signal ? { signal: ctx.signal } : {}) })
       return { ref, entries }
     }

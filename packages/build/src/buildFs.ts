@@ -33,6 +33,16 @@ export function makeWorkDir(parent: string, label: string): string {
   return dir
 }
 
+/** A fresh, empty directory `<parent>/<label>-<random>` (a staging directory an external tool fills). */
+export function makeStagingDir(parent: string, label: string): string {
+  mkdirp(parent)
+  const dir = path.join(parent, `${label}-${randomBytes(4).toString('hex')}`)
+  const cfs = cfsFor(dir)
+  if (cfs !== undefined) cfs.mkdirNew(dir)
+  else mkdirSync(dir)
+  return dir
+}
+
 export function removeTree(dir: string): void {
   const cfs = cfsFor(dir)
   if (cfs !== undefined) cfs.rm(dir, { recursive: true, force: true })

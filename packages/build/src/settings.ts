@@ -11,6 +11,8 @@
  *   executor = "bwrap"    or "podman" (`nip build --container`)
  *   podman-socket = PATH  Podman's API socket (default /run/podman/podman.sock as root, else $XDG_RUNTIME_DIR/podman/podman.sock)
  *   image = NAME          the Podman image holding the toolchain (default localhost/nip-build:bookworm)
+ *   container-image = REF where `nip bootstrap install container` pulls the build image from
+ *                         (HOST[:PORT]/PATH:TAG or …@sha256:DIGEST) instead of making it with debootstrap
  *   bootstrap-recipe-dirs = [...]  directories searched for bootstrap recipes (nip bootstrap) before
  *                         those `nip bootstrap update-recipes` fetched and the shipped `bootstrap/`
  *   bootstrap-recipes-url = URL    where `nip bootstrap update-recipes` fetches `index.json`
@@ -34,6 +36,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NipError } from '@nip/core'
+import { parseImageReference, type ImageReference } from './bootstrap/imageRef.js'
 
 export interface BuildSettings {
   recipeDirs: string[]
@@ -48,6 +51,8 @@ export interface BuildSettings {
   executor: 'bwrap' | 'podman'
   podmanSocket: string
   image: string
+  /** `container-image`: the registry reference the container bootstrap pulls instead of running debootstrap. */
+  containerImage?: ImageReference
   bootstrapRecipeDirs: string[]
   bootstrapRecipesUrl?: string
   bootstrapRecipesKey?: string
@@ -136,6 +141,7 @@ export function readBuildSettings(table: Record<string, unknown>): BuildSettings
     executor: executorOf(table.executor),
     podmanSocket: str(table, 'podman-socket') ?? defaultSocket(),
     image: str(table, 'image') ?? 'localhost/nip-build:bookworm',
+    ...(str(table, 'container-image') ? { containerImage: parseImageReference(str(table, 'container-image')!) } : {}),
     bootstrapRecipeDirs: strings(table, 'bootstrap-recipe-dirs').map((d) => path.resolve(d)),
     ...(str(table, 'bootstrap-recipes-url') ? { bootstrapRecipesUrl: str(table, 'bootstrap-recipes-url') } : {}),
     ...(str(table, 'bootstrap-recipes-key') ? { bootstrapRecipesKey: path.resolve(str(table, 'bootstrap-recipes-key')!) } : {}),

@@ -75,7 +75,7 @@ export const SOURCE_KEYS: Readonly<Record<string, readonly string[]>> = {
   pkgsrc: ['repositories', 'machine-arch', 'verified-installation', 'gpg-keyring', 'retries', 'timeout'],
   pacman: ['repositories', 'keyring', 'siglevel', 'architecture', 'parallel-downloads', 'use-host-config', 'retries', 'timeout'],
   gentoo: ['repository', 'profile', 'binhosts', 'binhost', 'use', 'accept-keywords', 'package-use', 'keyring', 'retries', 'timeout'],
-  build: ['recipe-dirs', 'profile-dirs', 'profiles', 'variants', 'cflags', 'ldflags', 'jobs', 'rebuild', 'keep-work', 'executor', 'podman-socket', 'image', 'bootstrap-recipe-dirs', 'bootstrap-recipes-url', 'bootstrap-recipes-key', 'distfile-mirrors', 'gentoo-profile', 'gentoo-provided', 'gentoo-host-packages', 'bootstrap-mirrors', 'gentoo-repository', 'gentoo-repository-key', 'gentoo-repository-signature-url'],
+  build: ['recipe-dirs', 'profile-dirs', 'profiles', 'variants', 'cflags', 'ldflags', 'jobs', 'rebuild', 'keep-work', 'executor', 'podman-socket', 'image', 'container-image', 'bootstrap-recipe-dirs', 'bootstrap-recipes-url', 'bootstrap-recipes-key', 'distfile-mirrors', 'gentoo-profile', 'gentoo-provided', 'gentoo-host-packages', 'bootstrap-mirrors', 'gentoo-repository', 'gentoo-repository-key', 'gentoo-repository-signature-url'],
   debian: ['host-sources', 'apt-dir', 'sources', 'keyrings', 'architecture', 'host-packages', 'dpkg-status', 'check-valid-until', 'relocate', 'retries', 'timeout'],
   oci: ['registries', 'push-to', 'trusted-public-keys', 'secret-key-files', 'require-sigs', 'insecure-registries', 'credentials', 'retries', 'timeout', 'chunk-size', 'jobs'],
 }
@@ -88,7 +88,7 @@ const ADAPTER_KEYS: Readonly<Record<string, string>> = {
   pkgsrc: 'repositories ({ url, priority, mirrors }), machine-arch, verified-installation, gpg-keyring, retries, timeout (docs/pkgsrc.md)',
   pacman: 'repositories ({ name, servers, siglevel }), keyring, siglevel, architecture, parallel-downloads, use-host-config, retries, timeout (docs/pacman.md)',
   gentoo: 'repository metadata, profiles, binhosts and USE settings (docs/gentoo.md)',
-  build: 'recipe-dirs, profile-dirs, profiles, variants, cflags, ldflags, jobs, rebuild, keep-work, executor, podman-socket, image (docs/build.md); bootstrap-recipe-dirs, bootstrap-recipes-url, bootstrap-recipes-key, bootstrap-mirrors, distfile-mirrors, gentoo-profile, gentoo-provided, gentoo-host-packages, gentoo-repository, gentoo-repository-key, gentoo-repository-signature-url (docs/bootstrap.md)',
+  build: 'recipe-dirs, profile-dirs, profiles, variants, cflags, ldflags, jobs, rebuild, keep-work, executor, podman-socket, image (docs/build.md); container-image, bootstrap-recipe-dirs, bootstrap-recipes-url, bootstrap-recipes-key, bootstrap-mirrors, distfile-mirrors, gentoo-profile, gentoo-provided, gentoo-host-packages, gentoo-repository, gentoo-repository-key, gentoo-repository-signature-url (docs/bootstrap.md)',
   debian: 'host-sources, apt-dir, sources ({ uri, suite, components, signed-by, mirrors }), keyrings, architecture, host-packages, dpkg-status, check-valid-until, relocate, retries, timeout (docs/debian.md)',
 }
 

@@ -16,6 +16,11 @@
  *                                <tool>-repository = DIR|URL` or `--repository`): a directory copied
  *                                into the tree, or a snapshot archive verified by its OpenPGP
  *                                signature (it changes daily, so it has no pinned hash)
+ *   [image] suite, variant,      or the tool is a Podman image nip makes (image.ts): a debootstrap
+ *     include, check             root file system of `suite` (`variant`, with the `include`d
+ *                                packages) imported through Podman's API, or pulled from `[build]
+ *                                container-image`; `check` is the command it must run; the image is
+ *                                tagged as `[container] image` (required with [image])
  *   [install] available, reason  whether nip can install it here (and why not)
  *   [container] image, build     the Podman image to use instead
  *   [manual] steps = [...]       the manual instructions
@@ -56,6 +61,15 @@ export interface BootstrapRepository {
   location?: RepositorySetting
 }
 
+/** How nip makes a Podman image (`[image]`): a debootstrap root file system, or a pull of `[build] container-image`. */
+export interface BootstrapImage {
+  suite: string
+  variant: string
+  include: string[]
+  /** The command the image must run (exit 0) before nip tags it. */
+  check: string[]
+}
+
 export interface BootstrapRecipe {
   name: string
   summary: string
@@ -67,6 +81,7 @@ export interface BootstrapRecipe {
   sources: BootstrapSource[]
   packages: string[]
   repository?: BootstrapRepository
+  image?: BootstrapImage
   installable: boolean
   notInstallable?: string
   container?: { image: string; build: string[] }
@@ -77,6 +92,8 @@ export interface BootstrapRecipe {
 
 const NAME = /^[a-z][a-z0-9-]*$/
 const SHA256 = /^[0-9a-f]{64}$/
+/** A local image name: `[HOST[:PORT]/]PATH[:TAG]`, lowercase path components (what `podman tag` accepts). */
+export const IMAGE_NAME = /^(?:[a-z0-9.-]+(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$/
 const REL = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/+-]+$/
 
 export function parseBootstrapRecipe(file: string, text: string): BootstrapRecipe {
@@ -120,16 +137,35 @@ export function parseBootstrapRecipe(file: string, text: string): BootstrapRecip
     }
     repoTable.done()
   }
+  const imageTable = top.table_('image')
+  let imageRecipe: BootstrapImage | undefined
+  if (imageTable) {
+    const pkg = /^[a-z0-9][a-z0-9+.-]+$/
+    const include = imageTable.strings('include')
+    const bad = include.find((p) => !pkg.test(p))
+    if (bad !== undefined) throw toml.error('image.include', `${JSON.stringify(bad)} is not a Debian package name`)
+    const check = imageTable.strings('check')
+    imageRecipe = {
+      suite: imageTable.requiredString('suite', { pattern: /^[a-z][a-z0-9-]*$/, what: 'a Debian suite or code name (bookworm)' }),
+      variant: imageTable.string('variant', { pattern: /^(minbase|buildd|fakechroot|-)$/, what: 'a debootstrap variant (minbase, buildd, fakechroot, -)' }) ?? 'minbase',
+      include,
+      check: check.length > 0 ? check : ['gcc', '--version'],
+    }
+    imageTable.done()
+    if (sources.length > 0 || packages.length > 0 || repository) throw toml.error('image', 'a tool is either an image or a tree ([[source]], [[package]], [repository]), not both')
+  }
   const install = top.table_('install')
   const installable = install?.boolean('available') ?? true
   const reason = install?.string('reason')
   install?.done()
-  if (installable && sources.length === 0 && packages.length === 0 && !repository) throw toml.error('source', 'an installable tool needs [[source]] or [[package]] entries', 'Or set [install] available = false with a reason.')
+  if (installable && sources.length === 0 && packages.length === 0 && !repository && !imageRecipe) throw toml.error('source', 'an installable tool needs [[source]] or [[package]] entries (or [image])', 'Or set [install] available = false with a reason.')
   if (!installable && !reason) throw toml.error('install.reason', 'is required when available = false')
   const container = top.table_('container')
   const image = container?.requiredString('image')
   const build = container?.strings('build') ?? []
   container?.done()
+  if (imageRecipe && !image) throw toml.error('container.image', 'is required with [image]: it is the name nip tags the image with')
+  if (image !== undefined && !IMAGE_NAME.test(image)) throw toml.error('container.image', `${JSON.stringify(image)} is not an image name (HOST/PATH[:TAG], lowercase)`)
   const manual = top.table_('manual')
   const steps = manual?.strings('steps') ?? []
   manual?.done()
@@ -144,6 +180,7 @@ export function parseBootstrapRecipe(file: string, text: string): BootstrapRecip
     sources,
     packages,
     ...(repository ? { repository } : {}),
+    ...(imageRecipe ? { image: imageRecipe } : {}),
     installable,
     ...(reason ? { notInstallable: reason } : {}),
     ...(image ? { container: { image, build } } : {}),

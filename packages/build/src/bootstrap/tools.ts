@@ -2,8 +2,9 @@
  * The detection chain of a bootstrap tool and the tree nip grafts for it.
  *
  * Detection, in order (docs/bootstrap.md): the tool's commands on the host's PATH → the tool
- * grafted by nip in this root (its program's Current version) → the container image in Podman →
- * manual instructions → other sources. The choices offered when the tool is missing are
+ * grafted by nip in this root (its program's Current version) → the container image in Podman
+ * (asked through its API socket) → manual instructions → other sources. A tool that is itself a
+ * Podman image (`[image]`, image.ts) is "on the host" when Podman has the image. The choices offered when the tool is missing are
  * `install` (when the recipe can install here), `container` (when Podman has the image),
  * `manual`, and `source:<id>` for each alternative; the first available of install, container,
  * manual is the recommended one.
@@ -13,13 +14,15 @@
  * transaction, so it lives under the root's /Programs, is owned in the DB, removable with
  * `nip bootstrap remove` and listed by `nip doctor`; nothing is written to the host's /usr.
  */
-import { execFileSync } from 'node:child_process'
 import { accessSync, constants, createReadStream, existsSync, readFileSync, readlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { Cas } from '@nip/cas'
 import { Database, NipError, download, readKeyring, unpackToCas, verifyDetached, type Layout, type Limits, type Reporter, type TreeEntry } from '@nip/core'
 import { buildPaths } from '../builder.js'
-import { shippedDir, type BuildSettings } from '../settings.js'
+import { debianMirrors } from '../mirror.js'
+import { PodmanApi, socketHint } from '../podmanApi.js'
+import { readBuildSettings, shippedDir, type BuildSettings } from '../settings.js'
+import { planImage, readImageRecord, type ImageRecord } from './image.js'
 import { listBootstrapRecipes, loadBootstrapRecipe, type BootstrapRecipe, type BootstrapSource } from './recipe.js'
 import { repositoryTree } from './repository.js'
 
@@ -42,6 +45,8 @@ export interface Detection {
   host: { found: boolean; commands: Record<string, string | null>; needs: Record<string, string | null> }
   nip: { installed: boolean; version?: string; dir?: string }
   container: { image?: string; available: boolean; detail: string }
+  /** For a tool that is a Podman image (`[image]`): whether Podman has it, and nip's record of it. */
+  image?: { name: string; present: boolean; id?: string; detail: string; way?: 'registry' | 'debootstrap'; record?: ImageRecord }
   choices: BootstrapChoice[]
   recommended: ChoiceId
   recipe: string
@@ -95,27 +100,69 @@ export function graftedTool(layout: Layout, program: string): { version: string;
   return { version, dir: layout.versionDir(program, version) }
 }
 
-function podmanImage(image: string): { available: boolean; detail: string } {
-  const podman = findOnPath('podman')
-  if (!podman) return { available: false, detail: 'Podman is not installed.' }
+/** What detection needs besides the recipe: the build settings and the tables of `[debian]` (mirrors) and `[oci]` (insecure registries). */
+export interface BootstrapContext {
+  settings: BuildSettings
+  mirrors: string[]
+  oci: Record<string, unknown>
+}
+
+/** The context from the configuration's source tables. */
+export function bootstrapContext(table: (id: string) => Record<string, unknown>): BootstrapContext {
+  return { settings: readBuildSettings(table('build')), mirrors: debianMirrors(table('debian')), oci: table('oci') }
+}
+
+async function podmanImage(socket: string, image: string): Promise<{ available: boolean; detail: string; id?: string }> {
+  const api = new PodmanApi(socket)
+  const p = await api.ping(3000)
+  if ('error' in p) return { available: false, detail: `Podman's API socket ${socket} does not answer (${p.error}).` }
   try {
-    execFileSync(podman, ['image', 'exists', image], { stdio: 'ignore', timeout: 20_000 })
-    return { available: true, detail: `Podman has the image ${image}.` }
-  } catch {
-    return { available: false, detail: `Podman does not have the image ${image}.` }
+    const info = await api.inspect(image)
+    return info ? { available: true, detail: `Podman has the image ${image} (${info.id.slice(0, 19)}).`, id: info.id } : { available: false, detail: `Podman does not have the image ${image}.` }
+  } catch (e) {
+    return { available: false, detail: (e as Error).message }
   }
 }
 
-export function detectTool(recipe: BootstrapRecipe, layout: Layout, opts: { probeContainer?: boolean } = {}): Detection {
+export async function detectTool(recipe: BootstrapRecipe, layout: Layout, opts: { probeContainer?: boolean; context?: BootstrapContext } = {}): Promise<Detection> {
   const commands = Object.fromEntries(recipe.commands.map((c) => [c, findOnPath(c)]))
   const needs = Object.fromEntries(recipe.needs.map((c) => [c, findOnPath(c)]))
   const hostFound = recipe.commands.length > 0 && Object.values(commands).every((p) => p !== null)
   const grafted = graftedTool(layout, recipe.program)
+  const socket = opts.context?.settings.podmanSocket ?? readBuildSettings({}).podmanSocket
+  const probed = recipe.container && opts.probeContainer !== false ? await podmanImage(socket, recipe.container.image) : undefined
   const container = recipe.container
-    ? opts.probeContainer === false
-      ? { image: recipe.container.image, available: false, detail: 'not probed' }
-      : { image: recipe.container.image, ...podmanImage(recipe.container.image) }
+    ? probed
+      ? { image: recipe.container.image, available: probed.available, detail: probed.detail }
+      : { image: recipe.container.image, available: false, detail: 'not probed' }
     : { available: false, detail: 'The recipe names no container image.' }
+  const manual: BootstrapChoice = { id: 'manual', label: 'Show the manual steps', available: true, detail: recipe.manual.length > 0 ? `${recipe.manual.length} steps` : 'See docs/bootstrap.md.' }
+  const others = recipe.alternatives.map((a) => ({ id: `source:${a}` as ChoiceId, label: `Try another source (${a})`, available: true, detail: `nip install --source ${a} …` }))
+  const base = { tool: recipe.name, summary: recipe.summary, version: recipe.version, program: recipe.program, nip: grafted ? { installed: true, version: grafted.version, dir: grafted.dir } : { installed: false }, container, recipe: recipe.file }
+  if (recipe.image) {
+    // The tool is the image itself: "on the host" is Podman having it; there is no container choice.
+    const ctx = opts.context ?? { settings: readBuildSettings({}), mirrors: [], oci: {} }
+    const plan = planImage(recipe, { settings: ctx.settings, mirrors: ctx.mirrors, oci: ctx.oci, commands: { debootstrap: findOnPath('debootstrap'), unshare: findOnPath('unshare'), setpriv: findOnPath('setpriv') }, root: process.getuid?.() === 0 })
+    const record = grafted ? readImageRecord(grafted.dir) : null
+    const present = probed?.available === true
+    const answers = probed !== undefined && !/does not answer/.test(probed.detail)
+    const install: BootstrapChoice = {
+      id: 'install',
+      label: plan.way?.way === 'registry' ? `Pull the build image (${plan.way.reference.pull})` : `Make the build image with debootstrap (${recipe.container!.image})`,
+      available: plan.available && (answers || probed === undefined),
+      detail: plan.available && probed !== undefined && !answers ? `${plan.detail} But ${probed.detail} ${socketHint(socket)}` : plan.detail,
+    }
+    // For the build image, the other source is the build source in bubblewrap.
+    const choices = [install, manual, ...others.map((o) => (o.id === 'source:build' ? { ...o, label: 'Build in bubblewrap instead', detail: 'nip build without --container ([build] executor = "bwrap")' } : o))]
+    return {
+      ...base,
+      status: grafted ? 'nip' : present ? 'host' : 'missing',
+      host: { found: !grafted && present, commands, needs },
+      image: { name: recipe.container!.image, present, ...(probed?.id ? { id: probed.id } : {}), detail: probed?.detail ?? 'not probed', ...(plan.way ? { way: plan.way.way } : {}), ...(record ? { record } : {}) },
+      choices,
+      recommended: install.available ? 'install' : 'manual',
+    }
+  }
   const missingNeeds = Object.entries(needs).filter(([, p]) => p === null).map(([c]) => c)
   const repo = recipe.repository
   const noRepository = repo !== undefined && repo.location === undefined
@@ -132,24 +179,12 @@ export function detectTool(recipe: BootstrapRecipe, layout: Layout, opts: { prob
   const choices: BootstrapChoice[] = [
     { id: 'install', label: `Install minimal tools (${recipe.program} ${recipe.version}) into this root`, available: recipe.installable && !noRepository && missingNeeds.length === 0, detail: installDetail },
     { id: 'container', label: `Use a container${recipe.container ? ` (${recipe.container.image})` : ''}`, available: container.available, detail: container.detail },
-    { id: 'manual', label: 'Show the manual steps', available: true, detail: recipe.manual.length > 0 ? `${recipe.manual.length} steps` : 'See docs/bootstrap.md.' },
-    ...recipe.alternatives.map((a) => ({ id: `source:${a}` as ChoiceId, label: `Try another source (${a})`, available: true, detail: `nip install --source ${a} …` })),
+    manual,
+    ...others,
   ]
-  const recommended = (choices.find((c) => c.available && c.id !== 'manual' && !c.id.startsWith('source:')) ?? choices.find((c) => c.id === 'manual')!).id
+  const recommended = (choices.find((c) => c.available && c.id !== 'manual' && !c.id.startsWith('source:')) ?? manual).id
   const status = hostFound ? 'host' : grafted ? 'nip' : container.available ? 'container' : 'missing'
-  return {
-    tool: recipe.name,
-    summary: recipe.summary,
-    version: recipe.version,
-    program: recipe.program,
-    status,
-    host: { found: hostFound, commands, needs },
-    nip: grafted ? { installed: true, version: grafted.version, dir: grafted.dir } : { installed: false },
-    container,
-    choices,
-    recommended,
-    recipe: recipe.file,
-  }
+  return { ...base, status, host: { found: hostFound, commands, needs }, choices, recommended }
 }
 
 /**

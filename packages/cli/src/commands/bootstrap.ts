@@ -17,7 +17,7 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
     tool: Args.string({ description: 'The tool (gentoo, nix, pkgsrc, container).' }),
   }
   static override flags = {
-    force: Flags.boolean({ description: 'install: install into the root even when the tool is already on the host.' }),
+    force: Flags.boolean({ description: 'install: install into the root even when the tool is already on the host (the container image: make or pull it again). remove: drop the record of the container image even when Podman cannot be asked.' }),
     choice: Flags.string({ description: 'install: take this choice instead of asking (install, container, manual, source:ID).', helpValue: 'CHOICE' }),
     repository: Flags.string({ description: "install: the tool's repository, a directory or a snapshot URL (overrides [build] TOOL-repository).", helpValue: 'DIR|URL' }),
   }
@@ -46,13 +46,14 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
     }
     const [build, core] = await Promise.all([import('@nip/build'), import('@nip/core')])
     const loaded = await this.loadConfig()
-    const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
+    const context = build.bootstrapContext((id) => loaded.config.sources.find((s) => s.id === id)?.table ?? {})
+    const settings = context.settings
     const layout = new core.Layout(loaded.config)
     const dirs = build.bootstrapRecipeDirs(settings, layout)
     const command = this.commandLine
     switch (action) {
       case 'list':
-        return { kind: 'list', tools: build.listTools(settings, layout).map((r) => build.detectTool(r, layout)) }
+        return { kind: 'list', tools: await Promise.all(build.listTools(settings, layout).map((r) => build.detectTool(r, layout, { context }))) }
       case 'recipes':
         return {
           kind: 'recipes',
@@ -63,7 +64,7 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         return { kind: 'update', ...(await build.updateRecipes({ settings, layout, reporter: this.reporter })) }
       case 'info': {
         const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
-        return { kind: 'info', detection: build.detectTool(recipe, layout), manual: recipe.manual, sources: recipe.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, into: s.into })), packages: recipe.packages }
+        return { kind: 'info', detection: await build.detectTool(recipe, layout, { context }), manual: recipe.manual, sources: recipe.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, into: s.into })), packages: recipe.packages }
       }
       case 'remove': {
         const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
@@ -71,18 +72,33 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         if (!grafted) {
           throw new core.NipError('ERR_NIP_NOT_INSTALLED', `nip has not installed ${recipe.name} (${recipe.program}) in this root.`, { hint: 'nip bootstrap list shows where each tool was found; a tool on the host is not nip\'s to remove.', data: { tool: recipe.name, program: recipe.program } })
         }
+        // An image goes first (through Podman's API), then its record: a remove killed between the
+        // two leaves a record doctor reports, and running remove again finishes it.
+        let image: { removed: boolean; detail: string } | undefined
+        const record = recipe.image ? build.readImageRecord(grafted.dir) : null
+        if (record) {
+          try {
+            image = await build.removeImage(settings.podmanSocket, record)
+          } catch (e) {
+            if (!flags.force) throw e
+            image = { removed: false, detail: `${(e as Error).message} The record was dropped anyway (--force); remove ${record.image} from Podman yourself.` }
+          }
+        }
         const nip = await this.openNip()
         const removed = await nip.remove([recipe.program], { command, kind: 'bootstrap' })
-        return { kind: 'remove', tool: recipe.name, program: recipe.program, version: grafted.version, removed }
+        return { kind: 'remove', tool: recipe.name, program: recipe.program, version: grafted.version, removed, ...(image ? { image } : {}) }
       }
       case 'install': {
         const recipe = build.loadBootstrapRecipe(dirs, args.tool!, settings)
         if (flags.repository !== undefined && !recipe.repository) throw await this.usageError(`${recipe.name} takes no --repository (its recipe has no [repository]).`, `Example: nip bootstrap install gentoo --repository DIR.`, { tool: recipe.name })
-        const detection = build.detectTool(recipe, layout)
-        // --repository on a tool nip installed: install it again with that repository.
-        const again = flags.force || (flags.repository !== undefined && detection.status === 'nip')
+        const detection = await build.detectTool(recipe, layout, { context })
+        // --repository on a tool nip installed: install it again with that repository. An image
+        // nip recorded that Podman no longer has is made again.
+        const lostImage = detection.status === 'nip' && detection.image !== undefined && !detection.image.present && !/does not answer/.test(detection.image.detail)
+        const again = flags.force || (flags.repository !== undefined && detection.status === 'nip') || lostImage
         if ((detection.status === 'host' || detection.status === 'nip') && !again) {
-          return { kind: 'install', detection, chosen: null, outcome: detection.status === 'host' ? `${recipe.name} is already on the host (${Object.values(detection.host.commands).join(', ')}); nothing to do (--force installs it into the root anyway).` : `${recipe.name} is already installed by nip (${recipe.program} ${detection.nip.version}).` }
+          const onHost = detection.image ? `Podman already has the image ${detection.image.name} (${detection.image.id?.slice(0, 19) ?? 'present'}), not made by nip` : `${recipe.name} is already on the host (${Object.values(detection.host.commands).join(', ')})`
+          return { kind: 'install', detection, chosen: null, outcome: detection.status === 'host' ? `${onHost}; nothing to do (--force installs it into the root anyway).` : `${recipe.name} is already installed by nip (${recipe.program} ${detection.nip.version}${detection.image?.record ? `: image ${detection.image.record.id.slice(0, 19)}` : ''}).` }
         }
         let chosen: string | null = null
         if (flags.choice !== undefined) {
@@ -91,7 +107,7 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         } else if (this.globals.yes) chosen = detection.recommended
         else if (this.globals.interactive) {
           const { chooseBootstrap } = await import('../bootstrapMenu.js')
-          chosen = await chooseBootstrap(detection, `${recipe.name} is not on this host. What should nip do?`)
+          chosen = await chooseBootstrap(detection, lostImage ? `Podman no longer has the image ${detection.image!.name} nip made. What should nip do?` : `${recipe.name} is not on this host. What should nip do?`)
         }
         if (chosen === null) return { kind: 'install', detection, chosen: null, outcome: `${recipe.name} is missing; nothing was done. Choose with --yes (recommended: ${detection.recommended}) or --choice.` }
         const choice = detection.choices.find((c) => c.id === chosen)!
@@ -100,7 +116,9 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
           const nip = await this.openNip()
           const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${recipe.name}`]
           const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(again ? { reinstall: true } : {}) })
-          return { kind: 'install', detection: build.detectTool(recipe, layout, { probeContainer: false }), chosen, install: result, outcome: `${recipe.name}: ${recipe.program} grafted into this root.` }
+          const after = await build.detectTool(recipe, layout, { context, probeContainer: recipe.image !== undefined })
+          const made = after.image?.record
+          return { kind: 'install', detection: after, chosen, install: result, outcome: made ? `${recipe.name}: ${made.image} is the image ${made.id.slice(0, 19)} (${made.from === 'registry' ? `pulled from ${made.reference}` : `debootstrap ${made.suite} from ${made.mirror}`}; ${made.check.output}), recorded as ${recipe.program} ${recipe.version}.` : `${recipe.name}: ${recipe.program} grafted into this root.` }
         }
         if (chosen === 'container') return { kind: 'install', detection, chosen, outcome: `Build in the container ${detection.container.image}: nip build --container … (docs/build.md).` }
         if (chosen === 'manual') return { kind: 'install', detection, chosen, manual: recipe.manual, outcome: `Manual steps for ${recipe.name}:` }

@@ -28,6 +28,8 @@ export default class Build extends BaseCommand<BuildCommandResult> {
   }
 
   private configFlags: Record<string, unknown> | undefined
+  /** Set when the bootstrap chain chose bubblewrap over --container. */
+  private forcedExecutor = false
 
   protected override async loadConfig(): Promise<LoadedConfig> {
     const core = await import('@nip/core')
@@ -53,8 +55,8 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
     const buildFlags: Record<string, unknown> = {}
     if (flags.rebuild) buildFlags.rebuild = true
-    if (flags.container) buildFlags.executor = 'podman'
-    if (Object.keys(buildFlags).length > 0) this.configFlags = { build: buildFlags }
+    if (flags.container && !this.forcedExecutor) buildFlags.executor = 'podman'
+    if (Object.keys(buildFlags).length > 0) this.configFlags = { ...(this.configFlags ?? {}), build: { ...((this.configFlags?.build as Record<string, unknown>) ?? {}), ...buildFlags } }
     const build = await import('@nip/build')
     const core = await import('@nip/core')
     const loaded = await this.loadConfig()
@@ -62,6 +64,10 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const settings = build.readBuildSettings(table('build'))
     if (flags['list-variants']) return recipeView(build, settings, name)
     const layout = new core.Layout(loaded.config)
+    if (settings.executor === 'podman' && (await this.buildImage(settings, layout, table, flags['dry-run'] === true)) === 'bwrap') {
+      // The chain's other source: the same build in bubblewrap.
+      return this.rerunWith({ executor: 'bwrap' })
+    }
     const plan = await build.planBuild({ settings, layout, name, words: variants })
     if (flags.check) {
       const result = await build.checkBuild(plan, { layout, settings, mirrors: build.debianMirrors(table('debian')), reporter: this.reporter })
@@ -109,6 +115,58 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const install = await nip.install([target], opts)
     const pushed = flags.push ? await this.pushBuild(final, layout, nip, table('oci')) : undefined
     return { kind: 'build', build: summary, ...(dependencies ? { dependencies } : {}), install, ...(fleet ? { fleet } : {}), ...(pushed ? { pushed } : {}) }
+  }
+
+  /**
+   * `--container` (executor podman) when Podman lacks the build image that nip's `container`
+   * bootstrap tool makes: the bootstrap chain (docs/bootstrap.md) — with --yes its recommended
+   * choice, on a terminal its menu: make or pull the image (then build in it), the manual steps,
+   * or build in bubblewrap instead. A socket that does not answer, or an image of the user's own
+   * naming (`[build] image` other than the recipe's), is left to the executor's own error.
+   */
+  private async buildImage(settings: import('@nip/build').BuildSettings, layout: Layout, table: (id: string) => Record<string, unknown>, dryRun: boolean): Promise<'ready' | 'bwrap'> {
+    const [build, core] = await Promise.all([import('@nip/build'), import('@nip/core')])
+    const api = new build.PodmanApi(settings.podmanSocket)
+    if ('error' in (await api.ping(5000)) || (await api.inspect(settings.image))) return 'ready'
+    let recipe: import('@nip/build').BootstrapRecipe
+    try {
+      recipe = build.loadBootstrapRecipe(build.bootstrapRecipeDirs(settings, layout), 'container', settings)
+    } catch {
+      return 'ready'
+    }
+    if (!recipe.image || recipe.container?.image !== settings.image) return 'ready'
+    const detection = await build.detectTool(recipe, layout, { context: build.bootstrapContext(table) })
+    const install = detection.choices.find((c) => c.id === 'install')
+    let chosen: string | null = null
+    if (this.globals.yes) chosen = detection.recommended
+    else if (this.globals.interactive) {
+      const { chooseBootstrap } = await import('../bootstrapMenu.js')
+      chosen = await chooseBootstrap(detection, `Building in a container needs the image ${settings.image}, which Podman does not have. What should nip do?`)
+    }
+    if (chosen === 'install' && install?.available) {
+      if (dryRun) {
+        this.reporter.emit({ type: 'info', message: `Podman has no image ${settings.image}: a build would first run nip bootstrap install container (${install.detail})` })
+        return 'ready'
+      }
+      const nip = await this.openNip()
+      await nip.install([`build:bootstrap:${recipe.name}`], { command: this.commandLine, kind: 'bootstrap', source: 'build', question: false, ...(detection.status === 'nip' ? { reinstall: true } : {}) })
+      return 'ready'
+    }
+    if (chosen?.startsWith('source:') && chosen.slice('source:'.length) === 'build') return 'bwrap'
+    if (chosen === 'manual') {
+      throw new core.NipError('ERR_NIP_TOOL_MISSING', `Make the build image ${settings.image} by hand, then build again:\n${recipe.manual.map((m, i) => `  ${i + 1}. ${m}`).join('\n')}`, { hint: `nip bootstrap info ${recipe.name} shows these steps again${install?.available ? '' : `; nip cannot make it here: ${install?.detail}`}.`, data: { tool: recipe.name, image: settings.image, chosen } })
+    }
+    throw new core.NipError('ERR_NIP_TOOL_MISSING', `Building in a container needs the image ${settings.image}, and Podman does not have it.`, {
+      hint: `Run nip bootstrap install ${recipe.name} (${install?.available ? install.detail : `not possible here: ${install?.detail}`}), or pass --yes to do it now; nip bootstrap info ${recipe.name} shows every way.`,
+      data: { tool: recipe.name, image: settings.image, choices: detection.choices, recommended: detection.recommended },
+    })
+  }
+
+  /** Runs this command again with other `[build]` flags (the chain chose another executor). */
+  private async rerunWith(build: Record<string, unknown>): Promise<BuildCommandResult> {
+    this.configFlags = { ...(this.configFlags ?? {}), build: { ...((this.configFlags?.build as Record<string, unknown>) ?? {}), ...build } }
+    this.forcedExecutor = true
+    return this.execute()
   }
 
   /** Looks the fingerprint up in each configured fleet cache, in order; pulls (verified) and records the first hit. */
@@ -163,7 +221,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const layout = new core.Layout(loaded.config)
     const settings = build.readBuildSettings(loaded.config.sources.find((s) => s.id === 'build')?.table ?? {})
     const recipe = build.loadBootstrapRecipe(build.bootstrapRecipeDirs(settings, layout), source, settings)
-    const detection = build.detectTool(recipe, layout, { probeContainer: false })
+    const detection = await build.detectTool(recipe, layout, { probeContainer: false })
     const usable = source === 'nix' ? detection.status === 'host' || detection.status === 'nip' : detection.status === 'nip'
     if (!usable) {
       const installable = detection.choices.find((c) => c.id === 'install')?.available === true
@@ -194,7 +252,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     if (source === 'nix') {
       if (variants.length > 0) throw await this.usageError(`nix builds take no variant words (${variants.join(' ')}).`, 'Write the choices into the expression.', { variants })
       if (flags['dry-run']) return { kind: 'build', ecosystem: source, file: nodePath.resolve(bare), tools: detection.status } as unknown as BuildCommandResult
-      const current = build.detectTool(recipe, layout, { probeContainer: false })
+      const current = await build.detectTool(recipe, layout, { probeContainer: false })
       // The tools installed into this root win over the host's: the user put them there.
       const toolBin = current.nip.installed && current.nip.dir ? nodePath.join(current.nip.dir, 'bin') : undefined
       const out = await build.nixBuild({ file: bare, layout, reporter: this.reporter, ...(toolBin ? { toolBin } : {}) })

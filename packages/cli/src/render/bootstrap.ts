@@ -7,15 +7,15 @@ export type BootstrapView =
   | { kind: 'info'; detection: Detection; manual: string[]; sources: { role: string; url: string; sha256: string; into: string }[]; packages: string[] }
   | { kind: 'recipes'; dirs: string[]; recipes: { tool: string; version: string; file: string; installable: boolean; sources: { role: string; url: string; sha256: string; signed: boolean }[]; packages: string[] }[] }
   | { kind: 'update'; url: string; signed: boolean; files: { path: string; sha256: string }[]; dir: string }
-  | { kind: 'remove'; tool: string; program: string; version: string; removed: RemoveResult }
+  | { kind: 'remove'; tool: string; program: string; version: string; removed: RemoveResult; image?: { removed: boolean; detail: string } }
   | { kind: 'install'; detection: Detection; chosen: string | null; outcome: string; install?: InstallResult; manual?: string[] }
 
 function where(d: Detection): string {
   switch (d.status) {
     case 'host':
-      return `on the host (${Object.values(d.host.commands).join(', ')})`
+      return d.image ? `in Podman (${d.image.name}, not made by nip)` : `on the host (${Object.values(d.host.commands).join(', ')})`
     case 'nip':
-      return `installed by nip (${d.program} ${d.nip.version})`
+      return d.image?.record ? `installed by nip (${d.image.record.image}, image ${d.image.record.id.slice(0, 19)}${d.image.present ? '' : ' — missing from Podman'})` : `installed by nip (${d.program} ${d.nip.version})`
     case 'container':
       return `as a container image (${d.container.image})`
     default:
@@ -40,6 +40,11 @@ export function renderBootstrap(v: BootstrapView, style: Style): string {
       for (const [c, p] of Object.entries(d.host.needs)) lines.push(`  needs ${c}: ${p ?? style.yellow('not on PATH')}`)
       for (const s of v.sources) lines.push(`  source ${s.role}: ${s.url} → ${s.into}\n    sha256 ${s.sha256}`)
       for (const p of v.packages) lines.push(`  package: ${p}`)
+      if (d.image) {
+        lines.push(`  image:   ${d.image.name}: ${d.image.detail}`)
+        const r = d.image.record
+        if (r) lines.push(`  made:    ${r.from === 'registry' ? `pulled from ${r.reference}${r.digest ? ` (${r.digest})` : ''}` : `debootstrap ${r.variant} ${r.suite} from ${r.mirror}`}; ${r.check.command.join(' ')}: ${r.check.output}`)
+      }
       lines.push('  choices (* recommended):', ...choices(d, style))
       if (v.manual.length > 0) lines.push('  manual steps:', ...v.manual.map((m, i) => `    ${i + 1}. ${m}`))
       return lines.join('\n')
@@ -52,7 +57,7 @@ export function renderBootstrap(v: BootstrapView, style: Style): string {
     case 'update':
       return `Updated ${v.files.length} bootstrap recipe files from ${v.url}${v.signed ? ' (index signature verified)' : ' (no signing key configured: hashes only)'} into ${v.dir}.`
     case 'remove':
-      return `Removed ${v.tool} (${v.program} ${v.version}) from this root.`
+      return `Removed ${v.tool} (${v.program} ${v.version}) from this root.${v.image ? `\n${v.image.detail}` : ''}`
     case 'install': {
       const lines = [v.outcome]
       if (v.chosen === null && v.detection.status === 'missing') lines.push('Choices (* recommended):', ...choices(v.detection, style))
