@@ -115,7 +115,9 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         if (chosen === 'install') {
           const nip = await this.openNip()
           const specs = recipe.packages.length > 0 ? recipe.packages : [`build:bootstrap:${recipe.name}`]
-          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(again ? { reinstall: true } : {}) })
+          // An image is always made afresh: a record a kept generation holds would be revived
+          // without the image it names.
+          const result = await nip.install(specs, { command, kind: 'bootstrap', ...(recipe.packages.length > 0 ? {} : { source: 'build' }), ...(again || recipe.image ? { reinstall: true } : {}) })
           const after = await build.detectTool(recipe, layout, { context, probeContainer: recipe.image !== undefined })
           const made = after.image?.record
           return { kind: 'install', detection: after, chosen, install: result, outcome: made ? `${recipe.name}: ${made.image} is the image ${made.id.slice(0, 19)} (${made.from === 'registry' ? `pulled from ${made.reference}` : `debootstrap ${made.suite} from ${made.mirror}`}; ${made.check.output}), recorded as ${recipe.program} ${recipe.version}.` : `${recipe.name}: ${recipe.program} grafted into this root.` }

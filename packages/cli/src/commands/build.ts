@@ -149,7 +149,7 @@ export default class Build extends BaseCommand<BuildCommandResult> {
         return 'ready'
       }
       const nip = await this.openNip()
-      await nip.install([`build:bootstrap:${recipe.name}`], { command: this.commandLine, kind: 'bootstrap', source: 'build', question: false, ...(detection.status === 'nip' ? { reinstall: true } : {}) })
+      await nip.install([`build:bootstrap:${recipe.name}`], { command: this.commandLine, kind: 'bootstrap', source: 'build', question: false, reinstall: true })
       return 'ready'
     }
     if (chosen?.startsWith('source:') && chosen.slice('source:'.length) === 'build') return 'bwrap'
