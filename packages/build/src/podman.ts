@@ -59,7 +59,7 @@ export class PodmanExecutor implements Executor {
       const info = await docker.getImage(this.opts.image).inspect()
       this.imageId = info.Id
     } catch {
-      return { ok: false, detail: `The build image ${this.opts.image} is not in Podman's store. Import one, e.g.: debootstrap --variant=minbase --include=build-essential bookworm DIR <mirror>; tar -C DIR -c . | podman import - ${this.opts.image}` }
+      return { ok: false, detail: `The build image ${this.opts.image} is not in Podman's store. nip bootstrap install container makes localhost/nip-build:bookworm; or import one, e.g.: debootstrap --variant=minbase --include=build-essential bookworm DIR <mirror>; tar -C DIR -c . | podman import - ${this.opts.image}` }
     }
     return { ok: true, detail: `${this.version}, image ${this.opts.image} (${this.imageId})` }
   }
