@@ -151,11 +151,17 @@ export class PodmanApi {
     }
   }
 
-  /** Ids of the images carrying every label given (`key=value`). */
+  /**
+   * Ids of the images carrying every label given (`key=value`). Podman 4.3 answers nothing when
+   * the filter names two labels, so it is asked for the first and the rest are checked here.
+   */
   async withLabels(labels: string[], opts: { dangling?: boolean } = {}): Promise<{ id: string; tags: string[] }[]> {
     const docker = await this.client()
-    const list = await docker.listImages({ filters: { label: labels, ...(opts.dangling ? { dangling: ['true'] } : {}) } })
-    return list.map((i) => ({ id: imageId(i.Id), tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>') }))
+    const list = await docker.listImages({ filters: { label: labels.slice(0, 1), ...(opts.dangling ? { dangling: ['true'] } : {}) } })
+    const want = labels.map((l) => l.split('=', 2) as [string, string])
+    return list
+      .filter((i) => want.every(([k, v]) => (i.Labels ?? {})[k] === v))
+      .map((i) => ({ id: imageId(i.Id), tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>') }))
   }
 
   /** Runs `cmd` in a fresh container of `image` (no network, no capabilities, read-only root) and returns its exit status and output. */

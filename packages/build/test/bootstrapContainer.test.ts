@@ -316,7 +316,7 @@ function processesNaming(needle: string): string[] {
     const id = record().id
     // Someone takes the name away (the image stays under another name).
     assert.equal(podman(['tag', image, `localhost/nip-keep-${tag}:x`]).status, 0)
-    assert.equal(podman(['untag', image]).status, 0)
+    assert.equal(podman(['untag', image, image]).status, 0)
     try {
       const bad = (await nip(['doctor'])).json.result.findings.find((f: any) => f.check === 'bootstrap-tools')
       assert.equal(bad.severity, 'warning')
@@ -326,7 +326,7 @@ function processesNaming(needle: string): string[] {
       assert.equal((await containerTool()).image.present, false)
     } finally {
       assert.equal(podman(['tag', id, image]).status, 0)
-      assert.equal(podman(['untag', `localhost/nip-keep-${tag}:x`]).status, 0)
+      assert.equal(podman(['untag', image, `localhost/nip-keep-${tag}:x`]).status, 0)
     }
     assert.equal((await nip(['doctor'])).json.result.findings.find((f: any) => f.check === 'bootstrap-tools').severity, 'ok')
   })
