@@ -404,6 +404,47 @@ function processesNaming(needle: string): string[] {
     assert.equal((await nip(['bootstrap', 'remove', 'container', '--yes'], pinned)).status, 0)
   })
 
+  it('on a terminal the menu offers pulling the image, the manual steps and bubblewrap; Enter pulls it', async function () {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      console.log('      (skipped: script(1) from util-linux is not installed)')
+      this.skip()
+    }
+    const conf = config('menu', `container-image = "${registryHost}/nip/build-${tag}:bookworm"\n[oci]\ninsecure-registries = ["${registryHost}"]\n`)
+    const cmd = [process.execPath, path.join(REPO, 'packages', 'cli', 'bin', 'run.js'), 'bootstrap', 'install', 'container', '--root', root, '--config', conf].map((a) => `'${a}'`).join(' ')
+    // Answers are typed when the prompts appear: Enter on the menu, Enter on the confirmation.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: home, env: { ...process.env, HOME: home, NIP_CONFIG: '', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] })
+      let out = ''
+      let menu = false
+      let confirm = false
+      child.stdout.on('data', (d) => {
+        out += d
+        if (!menu && out.includes('What should nip do?')) {
+          menu = true
+          child.stdin.write('\r')
+        }
+        if (!confirm && /Graft .*(\[Y\/n\]|\(Y\/n\))/.test(out)) {
+          confirm = true
+          child.stdin.write('\r')
+        }
+      })
+      const guard = setTimeout(() => child.kill('SIGKILL'), 300_000)
+      child.on('error', reject)
+      child.on('close', () => {
+        clearTimeout(guard)
+        resolve(out)
+      })
+    })
+    const out = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    assert.match(out, /What should nip do\?/)
+    assert.match(out, /Pull the build image/)
+    assert.match(out, /Show the manual steps/)
+    assert.match(out, /Build in bubblewrap instead/)
+    assert.equal(record()?.from, 'registry', out)
+    assert.equal(imageId(image), record().id)
+    assert.equal((await nip(['bootstrap', 'remove', 'container', '--yes'], conf)).status, 0)
+  })
+
   it('nip build --container --yes without the image runs the bootstrap (a pull here), then builds in it', async () => {
     const conf = config('build-pull', `container-image = "${registryHost}/nip/build-${tag}:bookworm"\n[oci]\ninsecure-registries = ["${registryHost}"]\n`)
     const r = await nip(['build', 'hello', '--container', '--yes'], conf)

@@ -9,8 +9,8 @@ type Action = (typeof ACTIONS)[number]
 export default class Bootstrap extends BaseCommand<BootstrapView> {
   static override summary = "Find, install or remove an ecosystem's build tools (gentoo, nix, pkgsrc, container) for nip build --source."
   static override description =
-    'ACTION is one of list, install TOOL, remove TOOL, info TOOL, recipes, update-recipes. Each tool is looked for on the host, then among the programs nip grafted, then as a container image; when missing, install offers to install minimal tools into this root, to use a container, to show the manual steps, or to try another source (a menu on a terminal, the recommended choice with --yes, the choices as data with --json). Tools are grafted under the root like any program and never into the host. See docs/bootstrap.md.'
-  static override examples = ['<%= config.bin %> bootstrap list', '<%= config.bin %> bootstrap info gentoo', '<%= config.bin %> bootstrap install gentoo --yes', '<%= config.bin %> bootstrap remove gentoo', '<%= config.bin %> bootstrap update-recipes']
+    'ACTION is one of list, install TOOL, remove TOOL, info TOOL, recipes, update-recipes. Each tool is looked for on the host, then among the programs nip grafted, then as a container image; when missing, install offers to install minimal tools into this root (for container: to make the Podman build image through its API, from debootstrap or pulled from [build] container-image), to use a container, to show the manual steps, or to try another source (a menu on a terminal, the recommended choice with --yes, the choices as data with --json). Tools are grafted under the root like any program and never into the host. See docs/bootstrap.md.'
+  static override examples = ['<%= config.bin %> bootstrap list', '<%= config.bin %> bootstrap info gentoo', '<%= config.bin %> bootstrap install gentoo --yes', '<%= config.bin %> bootstrap install container --yes', '<%= config.bin %> bootstrap remove gentoo', '<%= config.bin %> bootstrap update-recipes']
   static override mutates = true
   static override args = {
     action: Args.string({ description: 'list | install | remove | info | recipes | update-recipes', required: true, options: [...ACTIONS] }),
@@ -58,7 +58,7 @@ export default class Bootstrap extends BaseCommand<BootstrapView> {
         return {
           kind: 'recipes',
           dirs,
-          recipes: build.listTools(settings, layout).map((r) => ({ tool: r.name, version: r.version, file: r.file, installable: r.installable, sources: r.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, signed: s.signatureUrl !== undefined })), packages: r.packages })),
+          recipes: build.listTools(settings, layout).map((r) => ({ tool: r.name, version: r.version, file: r.file, installable: r.installable, sources: r.sources.map((s) => ({ role: s.role, url: s.url, sha256: s.sha256, signed: s.signatureUrl !== undefined })), packages: r.packages, ...(r.image && r.container ? { image: { name: r.container.image, ...r.image } } : {}) })),
         }
       case 'update-recipes':
         return { kind: 'update', ...(await build.updateRecipes({ settings, layout, reporter: this.reporter })) }

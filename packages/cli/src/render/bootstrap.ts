@@ -5,7 +5,7 @@ import type { Style } from './style.js'
 export type BootstrapView =
   | { kind: 'list'; tools: Detection[] }
   | { kind: 'info'; detection: Detection; manual: string[]; sources: { role: string; url: string; sha256: string; into: string }[]; packages: string[] }
-  | { kind: 'recipes'; dirs: string[]; recipes: { tool: string; version: string; file: string; installable: boolean; sources: { role: string; url: string; sha256: string; signed: boolean }[]; packages: string[] }[] }
+  | { kind: 'recipes'; dirs: string[]; recipes: { tool: string; version: string; file: string; installable: boolean; sources: { role: string; url: string; sha256: string; signed: boolean }[]; packages: string[]; image?: { name: string; suite: string; variant: string; include: string[]; check: string[] } }[] }
   | { kind: 'update'; url: string; signed: boolean; files: { path: string; sha256: string }[]; dir: string }
   | { kind: 'remove'; tool: string; program: string; version: string; removed: RemoveResult; image?: { removed: boolean; detail: string } }
   | { kind: 'install'; detection: Detection; chosen: string | null; outcome: string; install?: InstallResult; manual?: string[] }
@@ -52,7 +52,7 @@ export function renderBootstrap(v: BootstrapView, style: Style): string {
     case 'recipes':
       return [
         `Searched in order: ${v.dirs.join(', ')}`,
-        ...v.recipes.map((r) => [`${style.bold(r.tool)} ${r.version}${r.installable ? '' : style.dim(' (manual only)')}  ${r.file}`, ...r.sources.map((s) => `  ${s.role}: ${s.url}\n    sha256 ${s.sha256}${s.signed ? ' (signed)' : ''}`), ...r.packages.map((p) => `  package ${p}`)].join('\n')),
+        ...v.recipes.map((r) => [`${style.bold(r.tool)} ${r.version}${r.installable ? '' : style.dim(' (manual only)')}  ${r.file}`, ...r.sources.map((s) => `  ${s.role}: ${s.url}\n    sha256 ${s.sha256}${s.signed ? ' (signed)' : ''}`), ...r.packages.map((p) => `  package ${p}`), ...(r.image ? [`  image ${r.image.name}: debootstrap ${r.image.variant} ${r.image.suite}${r.image.include.length > 0 ? ` with ${r.image.include.join(', ')}` : ''} (or [build] container-image); check: ${r.image.check.join(' ')}`] : [])].join('\n')),
       ].join('\n')
     case 'update':
       return `Updated ${v.files.length} bootstrap recipe files from ${v.url}${v.signed ? ' (index signature verified)' : ' (no signing key configured: hashes only)'} into ${v.dir}.`
