@@ -161,6 +161,38 @@ describe('nip bootstrap container: configuration and plan', function () {
   })
 })
 
+/**
+ * Runs nip on a pseudo-terminal (`script -qec`): at the menu types `menuKeys`, at a yes/no
+ * question Enter. Returns what the terminal showed.
+ */
+function onTerminal(args: string[], menuKeys: string[], cwd = os.tmpdir()): Promise<string> {
+  const cmd = [process.execPath, path.join(REPO, 'packages', 'cli', 'bin', 'run.js'), ...args].map((a) => `'${a}'`).join(' ')
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd, env: { ...process.env, HOME: cwd, NIP_CONFIG: '', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    let menu = false
+    let confirm = false
+    child.stdout.on('data', (d) => {
+      out += d
+      if (!menu && out.includes('What should nip do?')) {
+        menu = true
+        for (const k of menuKeys) child.stdin.write(k)
+      }
+      if (menu && !confirm && /(\[Y\/n\]|\(Y\/n\))/.test(out.slice(out.lastIndexOf('What should nip do?')))) {
+        confirm = true
+        child.stdin.write('\r')
+      }
+    })
+    // A prompt that never comes must not hang the suite.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 300_000)
+    child.on('error', reject)
+    child.on('close', () => {
+      clearTimeout(guard)
+      resolve(out)
+    })
+  })
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer()
@@ -410,31 +442,7 @@ function processesNaming(needle: string): string[] {
       this.skip()
     }
     const conf = config('menu', `container-image = "${registryHost}/nip/build-${tag}:bookworm"\n[oci]\ninsecure-registries = ["${registryHost}"]\n`)
-    const cmd = [process.execPath, path.join(REPO, 'packages', 'cli', 'bin', 'run.js'), 'bootstrap', 'install', 'container', '--root', root, '--config', conf].map((a) => `'${a}'`).join(' ')
-    // Answers are typed when the prompts appear: Enter on the menu, Enter on the confirmation.
-    const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: home, env: { ...process.env, HOME: home, NIP_CONFIG: '', TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] })
-      let out = ''
-      let menu = false
-      let confirm = false
-      child.stdout.on('data', (d) => {
-        out += d
-        if (!menu && out.includes('What should nip do?')) {
-          menu = true
-          child.stdin.write('\r')
-        }
-        if (!confirm && /Graft .*(\[Y\/n\]|\(Y\/n\))/.test(out)) {
-          confirm = true
-          child.stdin.write('\r')
-        }
-      })
-      const guard = setTimeout(() => child.kill('SIGKILL'), 300_000)
-      child.on('error', reject)
-      child.on('close', () => {
-        clearTimeout(guard)
-        resolve(out)
-      })
-    })
+    const stdout = await onTerminal(['bootstrap', 'install', 'container', '--root', root, '--config', conf], ['\r'], home)
     const out = stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
     assert.match(out, /What should nip do\?/)
     assert.match(out, /Pull the build image/)
@@ -488,5 +496,22 @@ function processesNaming(needle: string): string[] {
     assert.deepEqual(staged(), [])
     // Nothing debootstrap mounted inside it outlived the namespace.
     assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(dir))
+  })
+
+  it('nip build --container on a terminal without the image: choosing bubblewrap builds there instead', async function () {
+    if (spawnSync('script', ['--version']).status !== 0 || !has('bwrap')) {
+      console.log('      (skipped: script(1) or bubblewrap is not installed)')
+      this.skip()
+    }
+    assert.equal(imageId(image), null)
+    // The menu: make the image (recommended), the manual steps, bubblewrap: two down, Enter.
+    const shown = (await onTerminal(['build', 'hello', '-nls', '--container', '--rebuild', '--root', root], ['\x1b[B', '\x1b[B', '\r'], home)).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    assert.match(shown, /needs the image/)
+    assert.match(shown, /Build in bubblewrap instead/)
+    const logs = fs.readdirSync(path.join(root, 'var', 'log', 'nip', 'build', 'hello')).map((n) => path.join(root, 'var', 'log', 'nip', 'build', 'hello', n))
+    const newest = logs.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
+    assert.match(fs.readFileSync(newest, 'utf8'), /# executor bwrap/, shown)
+    assert.equal(imageId(image), null, 'no image was made')
+    assert.equal(record(), null)
   })
 })
