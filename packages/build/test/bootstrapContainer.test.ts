@@ -296,6 +296,10 @@ function processesNaming(needle: string): string[] {
     fs.writeFileSync(path.join(root, 'etc', 'nip', 'nip.conf'), fs.readFileSync(config('main'), 'utf8'))
   })
 
+  afterEach(() => {
+    if (beside) assertUnchanged(beside, besideBefore, 'the directory beside the root')
+  })
+
   after(async () => {
     if (service?.pid) process.kill(service.pid, 'SIGTERM')
     if (registry?.pid) process.kill(registry.pid, 'SIGTERM')

@@ -28,8 +28,6 @@ export default class Build extends BaseCommand<BuildCommandResult> {
   }
 
   private configFlags: Record<string, unknown> | undefined
-  /** Set when the bootstrap chain chose bubblewrap over --container. */
-  private forcedExecutor = false
 
   protected override async loadConfig(): Promise<LoadedConfig> {
     const core = await import('@nip/core')
@@ -55,18 +53,20 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const name = spec.replace(/^build:/, '').replace(/@.*$/, '')
     const buildFlags: Record<string, unknown> = {}
     if (flags.rebuild) buildFlags.rebuild = true
-    if (flags.container && !this.forcedExecutor) buildFlags.executor = 'podman'
+    if (flags.container) buildFlags.executor = 'podman'
     if (Object.keys(buildFlags).length > 0) this.configFlags = { ...(this.configFlags ?? {}), build: { ...((this.configFlags?.build as Record<string, unknown>) ?? {}), ...buildFlags } }
     const build = await import('@nip/build')
     const core = await import('@nip/core')
-    const loaded = await this.loadConfig()
+    let loaded = await this.loadConfig()
     const table = (id: string) => loaded.config.sources.find((s) => s.id === id)?.table ?? {}
-    const settings = build.readBuildSettings(table('build'))
+    let settings = build.readBuildSettings(table('build'))
     if (flags['list-variants']) return recipeView(build, settings, name)
     const layout = new core.Layout(loaded.config)
     if (settings.executor === 'podman' && (await this.buildImage(settings, layout, table, flags['dry-run'] === true)) === 'bwrap') {
       // The chain's other source: the same build in bubblewrap.
-      return this.rerunWith({ executor: 'bwrap' })
+      this.configFlags = { ...(this.configFlags ?? {}), build: { ...((this.configFlags?.build as Record<string, unknown>) ?? {}), executor: 'bwrap' } }
+      loaded = await this.loadConfig()
+      settings = build.readBuildSettings(table('build'))
     }
     const plan = await build.planBuild({ settings, layout, name, words: variants })
     if (flags.check) {
@@ -160,13 +160,6 @@ export default class Build extends BaseCommand<BuildCommandResult> {
       hint: `Run nip bootstrap install ${recipe.name} (${install?.available ? install.detail : `not possible here: ${install?.detail}`}), or pass --yes to do it now; nip bootstrap info ${recipe.name} shows every way.`,
       data: { tool: recipe.name, image: settings.image, choices: detection.choices, recommended: detection.recommended },
     })
-  }
-
-  /** Runs this command again with other `[build]` flags (the chain chose another executor). */
-  private async rerunWith(build: Record<string, unknown>): Promise<BuildCommandResult> {
-    this.configFlags = { ...(this.configFlags ?? {}), build: { ...((this.configFlags?.build as Record<string, unknown>) ?? {}), ...build } }
-    this.forcedExecutor = true
-    return this.execute()
   }
 
   /** Looks the fingerprint up in each configured fleet cache, in order; pulls (verified) and records the first hit. */
