@@ -14,6 +14,7 @@ export { GentooAdapter }
 export { compareVersions, parseVersion, isValidVersion } from './version.js'
 export { parseCpv } from './cpv.js'
 export { parseAtom, isValidAtom } from './atom.js'
+export type { Atom, UseDep } from './atom.js'
 export { atomMatches, matchFromList } from './atomMatch.js'
 export { reduceDependencies } from './dependencies.js'
 export type { ReducedDependencies } from './dependencies.js'

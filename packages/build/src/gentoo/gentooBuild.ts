@@ -41,7 +41,7 @@ import { recordPath } from '../bootstrap/repository.js'
 import { buildLogPath, tailLines } from '../buildLog.js'
 import { appendLog, closeLog, makeWorkDir, mkdirp, openLog, removeTree, writeJsonAtomic } from '../buildFs.js'
 import { META_KEYS, profileName, repoBuildable, resolveEbuild, type ResolvedEbuild } from './ebuild.js'
-import { decideDependencies, ebuildDependencies, graftedCpv, packageProvided, type DependencyDecision, type KnownPackage } from './deps.js'
+import { atomUseDeps, buildRecordOf, decideDependencies, ebuildDependencies, graftedCpv, graftedUse, knownSatisfies, packageProvided, type DependencyDecision, type GentooBuildRecord, type KnownPackage } from './deps.js'
 import { hostProvided, readDpkgStatus } from './hostPackages.js'
 import { eprefixOf, portageMetadata, runEmerge } from './namespace.js'
 
@@ -123,7 +123,11 @@ export function knownPackages(settings: BuildSettings, layout: Layout, dpkgStatu
     db = Database.openReader(layout.dbPath)
     for (const row of db?.activePrograms() ?? []) {
       const cpv = graftedCpv(row)
-      if (cpv) out.push({ cpv, how: 'grafted', program: { name: row.name, version: row.version }, digest: row.tree_digest })
+      if (!cpv) continue
+      // A program nip built: its build record (SLOT, USE, IUSE from the GPKG) when it is kept.
+      const rec = row.source === 'build' ? buildRecord(layout, row.package_id) : null
+      const facts: Partial<KnownPackage> = rec && rec.cpv === cpv ? { slot: rec.slot, subSlot: rec.subSlot, use: rec.use, iuse: rec.iuse } : graftedUse(row)
+      out.push({ cpv, how: 'grafted', ...facts, program: { name: row.name, version: row.version }, digest: row.tree_digest })
     }
   } finally {
     db?.close()
@@ -131,6 +135,18 @@ export function knownPackages(settings: BuildSettings, layout: Layout, dpkgStatu
   for (const cpv of settings.gentooProvided) out.push({ cpv, how: 'provided' })
   if (settings.gentooHostPackages) for (const h of hostProvided(readDpkgStatus(dpkgStatus))) out.push({ cpv: h.cpv, how: 'host', debian: h.debian })
   return out
+}
+
+/** The record a gentoo build keeps beside its stored output (`gentoo:<cpv>#<fingerprint>`), or null. */
+export function buildRecord(layout: Layout, packageId: string): GentooBuildRecord | null {
+  const m = /^gentoo:[^#\s]+#([0-9a-f]+)/.exec(packageId)
+  if (!m) return null
+  try {
+    const rec = (JSON.parse(readFileSync(path.join(buildPaths(layout).outputs, `${m[1]}.json`), 'utf8')) as { gentoo?: GentooBuildRecord }).gentoo
+    return rec && typeof rec.slot === 'string' && Array.isArray(rec.use) && Array.isArray(rec.iuse) ? rec : null
+  } catch {
+    return null
+  }
 }
 
 /**
@@ -254,6 +270,8 @@ export interface GentooDependencyStep {
   version: string
   cpv: string
   requiredBy: string
+  /** The USE words the dependents' atoms require (`+flag`, `-flag`), added to its default USE. */
+  variants: string[]
 }
 
 export interface GentooDependencyPlan {
@@ -264,44 +282,134 @@ export interface GentooDependencyPlan {
   builds: GentooDependencyStep[]
 }
 
+/** A flag a dependent's atom requires of a package to build, and which atom requires it. */
+interface UseRequirement {
+  on: boolean
+  atom: string
+  requiredBy: string
+}
+
+function useConflict(message: string, hint: string, data: Record<string, unknown>): NipError {
+  return new NipError('ERR_NIP_VARIANT_CONFLICT', message, { hint, data })
+}
+
 /**
- * The dependency graph of a gentoo build: every `build` decision is planned in turn (its default
- * USE), depth first, so `builds` lists dependencies before dependents. A cycle is
+ * The dependency graph of a gentoo build: every `build` decision is planned in turn, depth first,
+ * so `builds` lists dependencies before dependents. A dependency is built with its default USE
+ * plus the flags the atoms naming it require (`[a,-b]`; a flag outside its IUSE is met by a
+ * `(+)`/`(-)` default or refused), checked by the same USE semantics as the command line
+ * (unknown, masked, forced flags, REQUIRED_USE): a refusal names the requiring atom. Two atoms
+ * requiring a flag on and off are ERR_NIP_VARIANT_CONFLICT naming both. A cycle is
  * ERR_NIP_DEPENDENCY_CYCLE; atoms nothing satisfies anywhere in the graph are one
- * ERR_NIP_UNSATISFIED_DEPENDENCY naming them all — both before anything is built.
+ * ERR_NIP_UNSATISFIED_DEPENDENCY naming them all — all before anything is built.
  */
 export function planGentooDependencies(spec: { atom: string; version?: string; variants: string[] }, ctx: Pick<AdapterContext, 'config' | 'layout'>): GentooDependencyPlan {
   const top = planGentoo(spec, ctx)
-  const packages: GentooDependencyPlan['packages'] = []
-  const builds: GentooDependencyStep[] = []
-  const unmet: { atom: string; requiredBy: string; how: string }[] = []
-  const done = new Set<string>()
-  const visit = (plan: GentooPlan, stack: string[]) => {
-    const cpv = plan.ebuild.md.cpv.cpv
-    packages.push({ cpv, metadata: plan.ebuild.metadataFrom, dependencies: plan.dependencies, blockers: plan.blockers })
-    for (const d of plan.dependencies) {
-      if (d.how === 'unmet') unmet.push({ atom: d.atom, requiredBy: cpv, how: d.how })
-      if (d.how !== 'build') continue
-      const dep = d.cpv!
-      if (stack.includes(dep) || dep === cpv) {
-        const cycle = [...stack.slice(stack.indexOf(dep) < 0 ? stack.length : stack.indexOf(dep)), cpv, dep]
-        throw new NipError('ERR_NIP_DEPENDENCY_CYCLE', `The ebuilds' dependencies form a cycle: ${cycle.join(' → ')}.`, {
-          hint: 'Break it with [build] gentoo-provided (list one of them as provided), or graft one of them first; nothing was built.',
-          data: { cycle },
-        })
+  // The flags required of each CPV to build, gathered over the whole graph: a requirement found
+  // after its package was planned restarts the walk with it (each restart adds a flag, so it ends).
+  const required = new Map<string, Map<string, UseRequirement>>()
+  const plans = new Map<string, GentooPlan>()
+  const require = (cpv: string, atom: string, requiredBy: string): boolean => {
+    let flags = required.get(cpv)
+    if (!flags) required.set(cpv, (flags = new Map()))
+    let added = false
+    for (const u of atomUseDeps(atom)) {
+      const on = u.prefix !== '-'
+      const had = flags.get(u.flag)
+      if (had && had.on !== on) {
+        throw useConflict(
+          `Two dependencies require ${cpv} with USE flag ${u.flag} both on and off:\n  ${had.atom} (required by ${had.requiredBy})\n  ${atom} (required by ${requiredBy})`,
+          'One package cannot be built with a flag on and off; build one of the dependents on its own, or list the package in [build] gentoo-provided; nothing was built.',
+          { package: cpv, flag: u.flag, atoms: [{ atom: had.atom, requiredBy: had.requiredBy }, { atom, requiredBy }] },
+        )
       }
-      if (done.has(dep)) continue
-      const parsed = parseCpv(dep)!
-      const { category, name, version } = parsed
-      const sub = planGentoo({ atom: `${category}/${name}`, version, variants: [] }, ctx)
-      visit(sub, [...stack, cpv])
-      done.add(dep)
-      builds.push({ atom: `${category}/${name}`, version, cpv: dep, requiredBy: cpv })
+      if (!had) {
+        flags.set(u.flag, { on, atom, requiredBy })
+        added = true
+      }
     }
+    return added
   }
-  visit(top, [])
-  if (unmet.length > 0) throw unmetError(unmet)
-  return { target: top.ebuild.md.cpv.cpv, packages, builds }
+  const planDependency = (cpv: string): GentooPlan => {
+    const { category, name, version } = parseCpv(cpv)!
+    const atom = `${category}/${name}`
+    const flags = required.get(cpv) ?? new Map<string, UseRequirement>()
+    const key = `${cpv} ${[...flags].map(([f, r]) => (r.on ? `+${f}` : `-${f}`)).sort().join(' ')}`
+    const seen = plans.get(key)
+    if (seen) return seen
+    const base = planGentoo({ atom, version, variants: [] }, ctx)
+    const iuse = new Set(base.ebuild.use.iuse)
+    const variants: string[] = []
+    for (const [flag, r] of flags) {
+      if (iuse.has(flag)) {
+        variants.push(r.on ? `+${flag}` : `-${flag}`)
+        continue
+      }
+      // Outside IUSE: the atom's `(+)`/`(-)` default decides (Portage's semantics); none refuses.
+      const dep = atomUseDeps(r.atom).find((u) => u.flag === flag)
+      if (!dep || dep.fallback === '' || (dep.fallback === '(+)') !== r.on) {
+        throw useConflict(`${r.atom} (required by ${r.requiredBy}) requires USE flag ${flag} ${r.on ? 'on' : 'off'}, which ${cpv} ${dep?.fallback ? `does not have; its default ${dep.fallback} says otherwise` : 'does not have'}.`, `${cpv} has the USE flags: ${[...iuse].join(', ') || 'none'}; nothing was built.`, { package: cpv, flag, atom: r.atom, requiredBy: r.requiredBy })
+      }
+    }
+    variants.sort()
+    let plan: GentooPlan
+    try {
+      plan = variants.length === 0 ? base : planGentoo({ atom, version, variants }, ctx)
+    } catch (e) {
+      if (!(e instanceof NipError) || e.code !== 'ERR_NIP_BAD_SPEC') throw e
+      const by = [...flags.values()].filter((r, i, all) => all.findIndex((x) => x.atom === r.atom && x.requiredBy === r.requiredBy) === i)
+      throw useConflict(`${cpv} cannot be built with the USE its dependents require (${variants.join(' ')}):\n${by.map((r) => `  ${r.atom} (required by ${r.requiredBy})`).join('\n')}\n${e.message}`, `${e.hint ?? ''} Nothing was built.`.trim(), { package: cpv, variants, atoms: by, cause: e.data ?? {} })
+    }
+    // What the profile forces or masks may still differ: the plan must meet every atom.
+    const facts: KnownPackage = { cpv, how: 'grafted', slot: plan.ebuild.md.slot, subSlot: plan.ebuild.md.subSlot, use: plan.ebuild.use.enabled.filter((f) => plan.ebuild.use.iuse.includes(f)), iuse: plan.ebuild.use.iuse }
+    for (const r of flags.values()) {
+      if (!knownSatisfies(r.atom, facts)) throw useConflict(`${cpv} built with USE "${plan.ebuild.useWords.join(' ')}" does not meet ${r.atom} (required by ${r.requiredBy}).`, 'The profile forces or masks a flag the atom requires; nothing was built.', { package: cpv, atom: r.atom, requiredBy: r.requiredBy, use: plan.ebuild.useWords })
+    }
+    plans.set(key, plan)
+    return plan
+  }
+  for (;;) {
+    const packages: GentooDependencyPlan['packages'] = []
+    const builds: GentooDependencyStep[] = []
+    const unmet: { atom: string; requiredBy: string; how: string }[] = []
+    const done = new Set<string>()
+    let restart = false
+    const visit = (plan: GentooPlan, stack: string[]) => {
+      const cpv = plan.ebuild.md.cpv.cpv
+      packages.push({ cpv, metadata: plan.ebuild.metadataFrom, dependencies: plan.dependencies, blockers: plan.blockers })
+      for (const d of plan.dependencies) {
+        if (restart) return
+        if (d.how === 'unmet') unmet.push({ atom: d.atom, requiredBy: cpv, how: d.how })
+        if (d.how !== 'build') continue
+        const dep = d.cpv!
+        if (stack.includes(dep) || dep === cpv) {
+          const cycle = [...stack.slice(stack.indexOf(dep) < 0 ? stack.length : stack.indexOf(dep)), cpv, dep]
+          throw new NipError('ERR_NIP_DEPENDENCY_CYCLE', `The ebuilds' dependencies form a cycle: ${cycle.join(' → ')}.`, {
+            hint: 'Break it with [build] gentoo-provided (list one of them as provided), or graft one of them first; nothing was built.',
+            data: { cycle },
+          })
+        }
+        if (require(dep, d.chosen ?? d.atom, cpv) && done.has(dep)) {
+          restart = true
+          return
+        }
+        if (done.has(dep)) continue
+        const sub = planDependency(dep)
+        visit(sub, [...stack, cpv])
+        if (restart) return
+        done.add(dep)
+        const { category, name, version } = parseCpv(dep)!
+        const flags = required.get(dep) ?? new Map<string, UseRequirement>()
+        const iuse = sub.ebuild.use.iuse
+        const variants = [...flags].filter(([f]) => iuse.includes(f)).map(([f, r]) => (r.on ? `+${f}` : `-${f}`)).sort()
+        builds.push({ atom: `${category}/${name}`, version, cpv: dep, requiredBy: cpv, variants })
+      }
+    }
+    visit(top, [])
+    if (restart) continue
+    if (unmet.length > 0) throw unmetError(unmet)
+    return { target: top.ebuild.md.cpv.cpv, packages, builds }
+  }
 }
 
 function gentooPaths(layout: Layout) {
@@ -393,6 +501,7 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
   const work = makeWorkDir(buildPaths(ctx.layout).work, `gentoo-${plan.name}-${plan.fingerprint.slice(0, 12)}`)
   const fd = openLog(log)
   let entries: TreeEntry[]
+  let record: GentooBuildRecord
   try {
     appendLog(fd, `# nip build --source gentoo ${cpv.cpv}\n# USE ${plan.ebuild.useWords.join(' ')}\n# fingerprint ${plan.fingerprint}\n# portage ${plan.tool.program} ${plan.tool.version}\n`)
     ctx.reporter.emit({ type: 'info', message: `emerge --buildpkg =${cpv.cpv} (USE="${plan.ebuild.useWords.join(' ')}")` })
@@ -416,6 +525,7 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
     const wanted = plan.ebuild.use.enabled.filter((f) => plan.ebuild.use.iuse.includes(f))
     const wrong = plan.ebuild.use.iuse.filter((f) => wanted.includes(f) !== builtUse.includes(f))
     if (wrong.length > 0) throw new NipError('ERR_NIP_BUILD_FAILED', `${made[0]} was built with USE "${builtUse.join(' ')}", not the planned ${plan.ebuild.useWords.join(' ')}.`, { hint: `Read the log: ${log}; nothing was grafted.`, data: { wrong, log } })
+    record = buildRecordOf(cpv.cpv, content.metadata)
     entries = withPrefixLinks(content.entries)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     appendLog(fd, `\n## done in ${seconds.toFixed(1)} s: ${made[0]}, ${entries.length} entries\n`)
@@ -423,7 +533,9 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
     closeLog(fd)
     if (!settings.keepWork) removeTree(work)
   }
-  const rec: StoredOutput = { fingerprint: plan.fingerprint, name: plan.name, version: plan.version, digest: '', entries, builtAt: new Date().toISOString(), log }
+  // The SLOT and USE of the build are kept with its output: later plans match `:slot` and USE
+  // dependencies against the grafted program through them (knownPackages).
+  const rec: StoredOutput & { gentoo: GentooBuildRecord } = { fingerprint: plan.fingerprint, name: plan.name, version: plan.version, digest: '', entries, builtAt: new Date().toISOString(), log, gentoo: record }
   writeJsonAtomic(path.join(buildPaths(ctx.layout).outputs, `${plan.fingerprint}.json`), rec)
   return { ref, entries }
 }

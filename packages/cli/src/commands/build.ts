@@ -267,8 +267,9 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     if (flags['dry-run']) return { kind: 'build', ecosystem: source, gentooDependencies: deps, install: await nip.install([full], { ...opts, dryRun: true }) } as unknown as BuildCommandResult
     const built: unknown[] = []
     for (const step of deps.builds) {
-      this.reporter.emit({ type: 'info', message: `${deps.target} depends on ${step.cpv} (for ${step.requiredBy}): building it first.` })
-      built.push(await nip.install([`build:gentoo:${step.atom}@${step.version}`], { command: this.commandLine, source: 'build', dependencies: [step.atom.split('/')[1].toLowerCase()], question: `Build and graft ${step.cpv}, a dependency of ${deps.target}?` }))
+      this.reporter.emit({ type: 'info', message: `${deps.target} depends on ${step.cpv}${step.variants?.length ? ` (USE ${step.variants.join(' ')})` : ''} (for ${step.requiredBy}): building it first.` })
+      // With the USE flags the dependents' atoms require (`dev-libs/foo[bar]` → +bar) added to its default USE.
+      built.push(await nip.install([[`build:gentoo:${step.atom}@${step.version}`, ...(step.variants ?? [])].join(' ')], { command: this.commandLine, source: 'build', dependencies: [step.atom.split('/')[1].toLowerCase()], question: `Build and graft ${step.cpv}, a dependency of ${deps.target}?` }))
     }
     return { kind: 'build', ecosystem: source, gentooDependencies: deps, ...(built.length > 0 ? { built } : {}), install: await nip.install([full], opts) } as unknown as BuildCommandResult
   }

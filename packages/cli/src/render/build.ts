@@ -109,7 +109,7 @@ function renderSummary(b: BuildSummary, style: Style): string {
 interface GentooDependencyView {
   target: string
   packages: { cpv: string; dependencies: { atom: string; how: string; cpv?: string; debian?: string; program?: { name: string; version: string } }[]; blockers: string[] }[]
-  builds: { cpv: string }[]
+  builds: { cpv: string; variants?: string[] }[]
 }
 
 /** The dependencies of a gentoo build: how each atom is satisfied, and what is built first. */
@@ -123,7 +123,7 @@ function renderGentooDependencies(g: GentooDependencyView, style: Style): string
       lines.push(`  ${p.cpv !== g.target ? '  ' : ''}${d.atom}  ${how}`)
     }
   }
-  if (g.builds.length > 0) lines.push(`Built first: ${g.builds.map((b) => b.cpv).join(', ')}`)
+  if (g.builds.length > 0) lines.push(`Built first: ${g.builds.map((b) => (b.variants && b.variants.length > 0 ? `${b.cpv} (USE ${b.variants.join(' ')})` : b.cpv)).join(', ')}`)
   return lines.join('\n')
 }
 
