@@ -32,7 +32,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { snapshotDir, assertUnchanged, startMirror, type DirSnapshot, type Mirror } from '@nip/testing'
-import { cpvMatches, decideDependencies, ebuildDependencies, gentooVersionOfDebian, graftedCpv, hostProvided, packageProvided, parseDpkgStatus, type KnownPackage } from '../src/index.js'
+import { buildRecordOf, cpvMatches, decideDependencies, ebuildDependencies, gentooVersionOfDebian, graftedCpv, graftedUse, hostProvided, knownPackages, knownSatisfies, packageProvided, parseDpkgStatus, readBuildSettings, type KnownPackage } from '../src/index.js'
 import { planGentoo } from '../src/index.js'
 import { dependencyDirs, eprefixOf, runEmerge } from '../src/gentoo/namespace.js'
 import { programDirName, withPrefixLinks } from '../src/gentoo/gentooBuild.js'
@@ -94,6 +94,96 @@ describe('gentoo build dependencies (pure parts)', () => {
     assert.deepEqual(old.map((d) => [d.how, d.cpv]), [['build', 'dev-libs/g-2.1']])
     assert.equal(packageProvided(out), '# written by nip build --source gentoo: what nip or the host provides\ndev-libs/g-1.2\ndev-libs/p-3\nsys-libs/zlib-1.2.13\n')
     assert.equal(packageProvided([]), '')
+  })
+
+  it('USE dependencies: a grafted build meets them through its recorded USE and IUSE, else it does not; provided and host entries ignore them', () => {
+    const built: KnownPackage = { cpv: 'dev-libs/a-1.0', how: 'grafted', use: ['x'], iuse: ['x', 'y'], program: { name: 'a', version: '1.0~x' } }
+    assert.equal(knownSatisfies('dev-libs/a[x]', built), true)
+    assert.equal(knownSatisfies('dev-libs/a[y]', built), false, 'a flag it was built without')
+    assert.equal(knownSatisfies('dev-libs/a[-y]', built), true)
+    assert.equal(knownSatisfies('dev-libs/a[-x]', built), false)
+    assert.equal(knownSatisfies('>=dev-libs/a-1.0[x,-y]', built), true)
+    assert.equal(knownSatisfies('dev-libs/a[z]', built), false, 'a flag outside IUSE without a default')
+    assert.equal(knownSatisfies('dev-libs/a[z(+)]', built), true, '(+): outside IUSE counts as on')
+    assert.equal(knownSatisfies('dev-libs/a[z(-)]', built), false, '(-): outside IUSE counts as off')
+    assert.equal(knownSatisfies('dev-libs/a[-z(-)]', built), true)
+    // Nothing known about its USE: it meets plain atoms only.
+    const bare: KnownPackage = { cpv: 'dev-libs/a-1.0', how: 'grafted' }
+    assert.equal(knownSatisfies('dev-libs/a', bare), true)
+    assert.equal(knownSatisfies('dev-libs/a[x]', bare), false)
+    // A binhost program: the flags its id names, on or off; others are unknown.
+    const bin: KnownPackage = { cpv: 'dev-libs/a-1.0', how: 'grafted', use: ['x'], off: ['y'] }
+    assert.equal(knownSatisfies('dev-libs/a[x,-y]', bin), true)
+    assert.equal(knownSatisfies('dev-libs/a[y]', bin), false)
+    assert.equal(knownSatisfies('dev-libs/a[w]', bin), false, 'an unnamed flag is unknown')
+    assert.equal(knownSatisfies('dev-libs/a[-w]', bin), false, 'an unnamed flag is unknown, off or not')
+    // package.provided semantics (Portage's match_from_list keeps entries that carry no USE).
+    for (const how of ['provided', 'host'] as const) {
+      assert.equal(knownSatisfies('dev-libs/a[x,-y]', { cpv: 'dev-libs/a-1.0', how }), true)
+      assert.equal(knownSatisfies('>=dev-libs/a-2[x]', { cpv: 'dev-libs/a-1.0', how }), false, 'the version still counts')
+    }
+  })
+
+  it('decides a grafted build without the required flag as to build, and one with it as grafted', () => {
+    const known: KnownPackage[] = [{ cpv: 'dev-libs/libnipgreet-1.0', how: 'grafted', use: [], iuse: ['extra'], program: { name: 'libnipgreet', version: '1.0' } }]
+    const deps = ebuildDependencies(md({ depend: '>=dev-libs/libnipgreet-1.0[extra] dev-libs/libnipgreet' }), []).dependencies
+    const out = decideDependencies(deps, known, () => 'dev-libs/libnipgreet-1.0')
+    assert.deepEqual(out.map((d) => [d.atom, d.how]), [['>=dev-libs/libnipgreet-1.0[extra]', 'build'], ['dev-libs/libnipgreet', 'grafted']])
+    known.push({ cpv: 'dev-libs/libnipgreet-1.0', how: 'grafted', use: ['extra'], iuse: ['extra'], program: { name: 'libnipgreet', version: '1.0~extra' } })
+    const again = decideDependencies(deps, known, () => 'dev-libs/libnipgreet-1.0')
+    assert.deepEqual(again.map((d) => [d.how, d.program?.version]), [['grafted', '1.0~extra'], ['grafted', '1.0']])
+    // Conditional USE dependencies are evaluated against the parent's USE by the reduction.
+    const cond = ebuildDependencies(md({ depend: 'dev-libs/libnipgreet[extra?]' }), ['extra']).dependencies
+    assert.deepEqual(cond.map((d) => d.atom), ['dev-libs/libnipgreet[extra]'])
+    assert.deepEqual(decideDependencies(cond, known.slice(0, 1), () => null).map((d) => d.how), ['unmet'])
+    const off = ebuildDependencies(md({ depend: 'dev-libs/libnipgreet[extra?]' }), []).dependencies
+    assert.deepEqual(decideDependencies(off, known.slice(0, 1), () => null).map((d) => d.how), ['grafted'])
+  })
+
+  it('slots: a recorded SLOT and sub-slot must match :slot and :slot/sub; an unknown one matches any', () => {
+    const k: KnownPackage = { cpv: 'dev-libs/a-2.1', how: 'grafted', slot: '2', subSlot: '2.1' }
+    assert.equal(knownSatisfies('dev-libs/a:2', k), true)
+    assert.equal(knownSatisfies('dev-libs/a:1', k), false)
+    assert.equal(knownSatisfies('dev-libs/a:2/2.1', k), true)
+    assert.equal(knownSatisfies('dev-libs/a:2/3', k), false)
+    assert.equal(knownSatisfies('dev-libs/a:=', k), true)
+    assert.equal(knownSatisfies('dev-libs/a:1', { cpv: 'dev-libs/a-2.1', how: 'grafted' }), true, 'slot unknown (a binhost program)')
+    const d = decideDependencies(ebuildDependencies(md({ depend: 'dev-libs/a:3' }), []).dependencies, [k], () => 'dev-libs/a-3.0')
+    assert.deepEqual(d.map((x) => [x.how, x.cpv]), [['build', 'dev-libs/a-3.0']])
+  })
+
+  it("reads a build's record from the GPKG metadata, and the USE a package id tells", () => {
+    const rec = buildRecordOf('dev-libs/a-2.1', new Map([['SLOT', '2/2.1'], ['IUSE', '+x y -z'], ['USE', 'amd64 x elibc_glibc z']]))
+    assert.deepEqual(rec, { cpv: 'dev-libs/a-2.1', slot: '2', subSlot: '2.1', use: ['x', 'z'], iuse: ['x', 'y', 'z'] })
+    assert.deepEqual(buildRecordOf('dev-libs/a-1', new Map([['SLOT', '0']])), { cpv: 'dev-libs/a-1', slot: '0', subSlot: '0', use: [], iuse: [] })
+    assert.deepEqual(graftedUse({ source: 'build', version: '1.0-r1~nls~ssl', package_id: 'gentoo:dev-libs/a-1.0-r1#ab' }), { use: ['nls', 'ssl'] })
+    assert.deepEqual(graftedUse({ source: 'build', version: '1.0', package_id: 'gentoo:dev-libs/a-1.0#ab' }), { use: [] })
+    assert.deepEqual(graftedUse({ source: 'gentoo', version: '1.3', package_id: 'binpkg:sys-libs/zlib/zlib-1.3-1.gpkg.tar@@https://binhost.example +minizip -static-libs' }), { use: ['minizip'], off: ['static-libs'] })
+    assert.deepEqual(graftedUse({ source: 'debian', version: '1', package_id: 'zlib1g_1' }), {})
+  })
+
+  it('knownPackages: a program nip built carries the SLOT and USE of its build record; without the record, its version words', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nip-known-'))
+    try {
+      const layout = { dbPath: path.join(dir, 'nip.sqlite'), cacheDir: path.join(dir, 'cache') } as unknown as Parameters<typeof knownPackages>[1]
+      const db = Database.openWriter(layout.dbPath)
+      db.insertProgram({ name: 'a', version: '2.1~x', source: 'build', packageId: 'gentoo:dev-libs/a-2.1#00ff', treeDigest: 'd', explicit: true, size: 0, txn: 't', entries: [], dependencies: [] })
+      db.insertProgram({ name: 'b', version: '1.0~y', source: 'build', packageId: 'gentoo:dev-libs/b-1.0#11ee', treeDigest: 'd', explicit: true, size: 0, txn: 't', entries: [], dependencies: [] })
+      db.close()
+      fs.mkdirSync(path.join(dir, 'cache', 'build', 'outputs'), { recursive: true })
+      fs.writeFileSync(path.join(dir, 'cache', 'build', 'outputs', '00ff.json'), JSON.stringify({ fingerprint: '00ff', gentoo: { cpv: 'dev-libs/a-2.1', slot: '2', subSlot: '2.1', use: ['x'], iuse: ['x', 'y'] } }))
+      const known = knownPackages(readBuildSettings({ 'gentoo-host-packages': false }), layout)
+      const a = known.find((k) => k.cpv === 'dev-libs/a-2.1')!
+      assert.deepEqual([a.slot, a.subSlot, a.use, a.iuse], ['2', '2.1', ['x'], ['x', 'y']])
+      assert.equal(knownSatisfies('dev-libs/a:2[x,-y]', a), true)
+      assert.equal(knownSatisfies('dev-libs/a:1', a), false)
+      const b = known.find((k) => k.cpv === 'dev-libs/b-1.0')!
+      assert.deepEqual([b.slot, b.use, b.iuse], [undefined, ['y'], undefined])
+      assert.equal(knownSatisfies('dev-libs/b[y]', b), true)
+      assert.equal(knownSatisfies('dev-libs/b[-z]', b), false, 'without the record, a flag not in its version words is unknown')
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("the prefix: usr → . always, etc → ../Settings only with configuration, and a tree holding either name is refused", () => {
