@@ -265,7 +265,8 @@ describe('gentoo build dependencies (pure parts)', () => {
 
 // ---- the repository and distfiles made by the test --------------------------------------------
 
-const LIB_C = '#include "nipgreet.h"\nconst char *nipgreet(void) { return "Hello from libnipgreet 1.0"; }\n'
+// USE=extra (-DNIPGREET_EXTRA) changes what the library says.
+const LIB_C = '#include "nipgreet.h"\n#ifdef NIPGREET_EXTRA\nconst char *nipgreet(void) { return "Hello from libnipgreet 1.0, with extra"; }\n#else\nconst char *nipgreet(void) { return "Hello from libnipgreet 1.0"; }\n#endif\n'
 const LIB_H = '#ifndef NIPGREET_H\n#define NIPGREET_H\nconst char *nipgreet(void);\n#endif\n'
 const LIB_PC = 'prefix=@PREFIX@\nlibdir=@LIBDIR@\nincludedir=${prefix}/include\n\nName: nipgreet\nDescription: a greeting\nVersion: 1.0\nLibs: -L${libdir} -lnipgreet\nCflags: -I${includedir}\n'
 const LIB_MK = [
@@ -285,26 +286,28 @@ const LIB_MK = [
 ].join('\n')
 const APP_C = '#include <stdio.h>\n#include <nipgreet.h>\nint main(void) { puts(nipgreet()); return 0; }\n'
 // pkg-config must find the library's .pc file through the build's view of its dependencies.
-const APP_MK = [
+const appMakefile = (bin: string) => [
   'PREFIX ?= /usr',
   'CC ?= cc',
-  'all: nipgreet',
-  'nipgreet: main.c',
+  `all: ${bin}`,
+  `${bin}: main.c`,
   '\tpkg-config --exists nipgreet',
   '\t$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ main.c $$(pkg-config --libs-only-l nipgreet)',
   'install: all',
   '\tinstall -d $(DESTDIR)$(PREFIX)/bin',
-  '\tinstall -m 0755 nipgreet $(DESTDIR)$(PREFIX)/bin/',
+  `\tinstall -m 0755 ${bin} $(DESTDIR)$(PREFIX)/bin/`,
   '',
 ].join('\n')
+const APP_MK = appMakefile('nipgreet')
 
 function ebuild(body: string): string {
   return `EAPI=8\n\nHOMEPAGE="https://nip.invalid/"\nSRC_URI="https://nip.invalid/\${P}.tar.gz"\nLICENSE="MIT"\nSLOT="0"\nKEYWORDS="~amd64"\n${body}`
 }
 const LIB_EBUILD = ebuild(`DESCRIPTION="a tiny greeting library"
+IUSE="extra"
 
 src_compile() {
-\temake CC=gcc LIBDIR="\${EPREFIX}/usr/$(get_libdir)"
+\temake CC=gcc LIBDIR="\${EPREFIX}/usr/$(get_libdir)" CPPFLAGS="$(usex extra -DNIPGREET_EXTRA '')"
 }
 
 src_install() {
@@ -318,6 +321,21 @@ src_install() {
 const APP_EBUILD = ebuild(`DESCRIPTION="greets through libnipgreet"
 DEPEND=">=dev-libs/libnipgreet-1.0 dev-libs/nipconf"
 RDEPEND=">=dev-libs/libnipgreet-1.0"
+BDEPEND="virtual/pkgconfig"
+
+src_compile() {
+\temake CC=gcc
+}
+
+src_install() {
+\temake DESTDIR="\${D}" PREFIX="\${EPREFIX}/usr" install
+}
+`)
+
+// The same program, requiring the library built with USE=extra.
+const APPX_EBUILD = ebuild(`DESCRIPTION="greets through libnipgreet built with extra"
+DEPEND=">=dev-libs/libnipgreet-1.0[extra]"
+RDEPEND=">=dev-libs/libnipgreet-1.0[extra]"
 BDEPEND="virtual/pkgconfig"
 
 src_compile() {
@@ -343,6 +361,7 @@ const manifestLine = (name: string, data: Buffer) => `DIST ${name} ${data.length
 function makeRepo(dir: string): { tarball: Buffer; distfiles: Record<string, Buffer> } {
   const lib = tarGz(dir, 'libnipgreet-1.0', { 'nipgreet.c': LIB_C, 'nipgreet.h': LIB_H, 'nipgreet.pc.in': LIB_PC, Makefile: LIB_MK })
   const app = tarGz(dir, 'nipgreet-1.0', { 'main.c': APP_C, Makefile: APP_MK })
+  const appx = tarGz(dir, 'nipgreetx-1.0', { 'main.c': APP_C, Makefile: appMakefile('nipgreetx') })
   const tree = path.join(dir, 'repo-src')
   const repo = path.join(tree, 'repo')
   fs.mkdirSync(repo, { recursive: true })
@@ -355,6 +374,15 @@ function makeRepo(dir: string): { tarball: Buffer; distfiles: Record<string, Buf
   }
   put('dev-libs/libnipgreet', { 'libnipgreet-1.0.ebuild': LIB_EBUILD, Manifest: manifestLine('libnipgreet-1.0.tar.gz', lib) })
   put('app-misc/nipgreet', { 'nipgreet-1.0.ebuild': APP_EBUILD, Manifest: manifestLine('nipgreet-1.0.tar.gz', app) })
+  put('app-misc/nipgreetx', { 'nipgreetx-1.0.ebuild': APPX_EBUILD, Manifest: manifestLine('nipgreetx-1.0.tar.gz', appx) })
+  // USE dependencies: a flag the dependency's REQUIRED_USE forbids, a flag it lacks, a (+)
+  // default for one it lacks, and two dependents wanting libnipgreet's extra on and off.
+  const plain = (description: string, more: string) => `EAPI=8\nDESCRIPTION="${description}"\nSLOT="0"\nKEYWORDS="~amd64"\n${more}`
+  put('dev-libs/nipstrict', { 'nipstrict-1.0.ebuild': plain('one of two', 'IUSE="fast +safe"\nREQUIRED_USE="^^ ( fast safe )"\n'), Manifest: '' })
+  put('app-misc/needsfast', { 'needsfast-1.0.ebuild': plain('needs fast', 'DEPEND="dev-libs/nipstrict[fast]"\n'), Manifest: '' })
+  put('app-misc/needsnoflag', { 'needsnoflag-1.0.ebuild': plain('needs a flag nipstrict lacks', 'DEPEND="dev-libs/nipstrict[nosuch]"\n'), Manifest: '' })
+  put('app-misc/needsdefault', { 'needsdefault-1.0.ebuild': plain('defaults and a flag off', 'DEPEND="dev-libs/nipstrict[nosuch(+),-fast]"\n'), Manifest: '' })
+  put('app-misc/wantsplain', { 'wantsplain-1.0.ebuild': plain('wants the plain library and nipgreetx', 'DEPEND="dev-libs/libnipgreet[-extra] app-misc/nipgreetx"\n'), Manifest: '' })
   put('app-misc/needsnosuch', { 'needsnosuch-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs what nothing has"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="dev-libs/nosuch >=dev-libs/nosuch2-3"\n', Manifest: '' })
   put('app-misc/needszlib', { 'needszlib-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs zlib"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND=">=sys-libs/zlib-1.2"\n', Manifest: '' })
   put('app-misc/cyca', { 'cyca-1.0.ebuild': 'EAPI=8\nDESCRIPTION="a"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="app-misc/cycb"\n', Manifest: '' })
@@ -373,7 +401,7 @@ function makeRepo(dir: string): { tarball: Buffer; distfiles: Record<string, Buf
   fs.writeFileSync(path.join(repo, 'metadata', 'md5-cache', 'app-misc', 'stale-1.0'), entry('0'.repeat(32)))
   const out = path.join(dir, 'gentoo-repo.tar.gz')
   execFileSync('tar', ['-C', tree, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-czf', out, 'repo'])
-  return { tarball: fs.readFileSync(out), distfiles: { 'libnipgreet-1.0.tar.gz': lib, 'nipgreet-1.0.tar.gz': app } }
+  return { tarball: fs.readFileSync(out), distfiles: { 'libnipgreet-1.0.tar.gz': lib, 'nipgreet-1.0.tar.gz': app, 'nipgreetx-1.0.tar.gz': appx } }
 }
 
 describe('nip build --source gentoo with dependencies', function () {
@@ -497,6 +525,48 @@ describe('nip build --source gentoo with dependencies', function () {
     assert.equal(r.json?.error?.code, 'ERR_NIP_UNSATISFIED_DEPENDENCY', r.stdout + r.stderr)
     assert.match(r.json.error.message, /dev-libs\/nipconf/)
     assert.doesNotMatch(r.json.error.message, /libnipgreet/)
+  })
+
+  it('USE dependencies: the plan builds libnipgreet with +extra for an atom requiring [extra]', async function () {
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreetx', '--dry-run', '--yes', '--json'])
+    if (!hasPkgconf) {
+      assert.equal(r.json?.error?.code, 'ERR_NIP_UNSATISFIED_DEPENDENCY', r.stdout + r.stderr)
+      console.log('      (skipped: pkgconf is not installed on this host, so virtual/pkgconfig is unmet)')
+      this.skip()
+    }
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    const plan = r.json.result.gentooDependencies
+    assert.deepEqual(plan.packages[0].dependencies.find((d: { atom: string }) => d.atom === '>=dev-libs/libnipgreet-1.0[extra]')?.how, 'build')
+    assert.deepEqual(plan.builds.map((b: { cpv: string; variants: string[] }) => [b.cpv, b.variants]), [['dev-libs/libnipgreet-1.0', ['+extra']]])
+    const human = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreetx', '--dry-run', '--yes'])
+    assert.match(human.stdout, /Built first: dev-libs\/libnipgreet-1\.0 \(USE \+extra\)/)
+    assert.deepEqual(visible('libnipgreet'), [])
+  })
+
+  it("USE dependencies: a (+) default meets a flag the dependency lacks, and -flag is added to its default USE", async () => {
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/needsdefault', '--dry-run', '--yes', '--json'])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.deepEqual(r.json.result.gentooDependencies.builds.map((b: { cpv: string; variants: string[] }) => [b.cpv, b.variants]), [['dev-libs/nipstrict-1.0', ['-fast']]])
+  })
+
+  it("USE dependencies: a flag the dependency's REQUIRED_USE forbids, or one it lacks, is refused naming the atom", async () => {
+    const fast = await nip(['build', '--source', 'gentoo', 'app-misc/needsfast', '--dry-run', '--yes', '--json'])
+    assert.equal(fast.json?.error?.code, 'ERR_NIP_VARIANT_CONFLICT', fast.stdout + fast.stderr)
+    assert.match(fast.json.error.message, /dev-libs\/nipstrict\[fast\] \(required by app-misc\/needsfast-1\.0\)/)
+    assert.match(fast.json.error.message, /\+fast/)
+    const none = await nip(['build', '--source', 'gentoo', 'app-misc/needsnoflag', '--dry-run', '--yes', '--json'])
+    assert.equal(none.json?.error?.code, 'ERR_NIP_VARIANT_CONFLICT', none.stdout + none.stderr)
+    assert.match(none.json.error.message, /dev-libs\/nipstrict\[nosuch\] \(required by app-misc\/needsnoflag-1\.0\) requires USE flag nosuch on/)
+    assert.deepEqual(visible('nipstrict'), [])
+    assert.equal(workDirs(), '')
+  })
+
+  it('USE dependencies: two dependents requiring a flag on and off are refused, naming both atoms', async () => {
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/wantsplain', '--dry-run', '--yes', '--json'])
+    assert.equal(r.json?.error?.code, 'ERR_NIP_VARIANT_CONFLICT', r.stdout + r.stderr)
+    assert.match(r.json.error.message, /dev-libs\/libnipgreet\[-extra\] \(required by app-misc\/wantsplain-1\.0\)/)
+    assert.match(r.json.error.message, />=dev-libs\/libnipgreet-1\.0\[extra\] \(required by app-misc\/nipgreetx-1\.0\)/)
+    assert.deepEqual([...visible('libnipgreet'), ...visible('nipgreetx'), ...visible('wantsplain')], [])
   })
 
   it('reads metadata from a current md5-cache entry, and not from a stale one', async () => {
