@@ -55,7 +55,8 @@ export function planLinkView(programsDir: string, programs: readonly string[], p
     }
   }
   for (const p of programs) {
-    const current = path.join(programsDir, p, 'Current')
+    // `name` is the program's Current version; `name/version` that version directory.
+    const current = p.includes('/') ? path.join(programsDir, p) : path.join(programsDir, p, 'Current')
     for (const part of parts) walk(path.join(current, part), part)
   }
   for (const d of dangling) {

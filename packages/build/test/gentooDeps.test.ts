@@ -222,6 +222,10 @@ describe('gentoo build dependencies (pure parts)', () => {
       }
       assert.deepEqual(dependencyDirs(programs, ['libnipgreet'], '/Programs/nipgreet/1.0'), [{ inside: '/Programs/libnipgreet/1.0', host: path.join(programs, 'libnipgreet', '1.0') }])
       assert.deepEqual(dependencyDirs(programs, ['hello'], '/Programs/hello/2.10-r1~nls').map((d) => d.inside), ['/Programs/hello/2.10-r1'], 'another version of the same name is a different directory')
+      // `name/version`: that version directory, Current or not.
+      fs.mkdirSync(path.join(programs, 'libnipgreet', '1.0~extra', 'lib64'), { recursive: true })
+      fs.writeFileSync(path.join(programs, 'libnipgreet', '1.0~extra', 'lib64', 'libnipgreet.so.1'), '')
+      assert.deepEqual(dependencyDirs(programs, ['libnipgreet/1.0~extra'], '/Programs/nipgreetx/1.0'), [{ inside: '/Programs/libnipgreet/1.0~extra', host: path.join(programs, 'libnipgreet', '1.0~extra') }])
       assert.throws(() => dependencyDirs(programs, ['hello'], '/Programs/hello/2.10-r1'), (e: Error & { code?: string }) => e.code === 'ERR_NIP_BAD_SPEC')
     } finally {
       fs.rmSync(programs, { recursive: true, force: true })
@@ -672,6 +676,30 @@ describe('nip build --source gentoo with dependencies', function () {
       assert.deepEqual(gpkgs(), before)
       const out = execFileSync(path.join(root, 'System', 'Links', 'Executables', 'nipgreet'), { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
       assert.equal(out.trim(), 'Hello from libnipgreet 1.0')
+    })
+
+    it('an atom requiring libnipgreet[extra]: the grafted build without extra does not satisfy it; libnipgreet is built with +extra, then the dependent prints the extra text', async () => {
+      const besideNow = snapshotDir(beside)
+      const r = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreetx', '--yes', '--json'])
+      assert.equal(r.status, 0, r.stdout + r.stderr)
+      const plan = r.json.result.gentooDependencies
+      assert.deepEqual(plan.builds.map((b: { cpv: string; variants: string[] }) => [b.cpv, b.variants]), [['dev-libs/libnipgreet-1.0', ['+extra']]])
+      assert.deepEqual(visible('libnipgreet'), ['1.0', '1.0~extra', 'Current', 'Settings'])
+      assert.deepEqual(visible('nipgreetx'), ['1.0', 'Current'])
+      const out = execFileSync(path.join(root, 'System', 'Links', 'Executables', 'nipgreetx'), { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } })
+      assert.equal(out.trim(), 'Hello from libnipgreet 1.0, with extra')
+      // The build's record (from the GPKG's metadata): SLOT and USE, which later plans match against.
+      const outputs = path.join(root, 'var', 'nip', 'cache', 'build', 'outputs')
+      const records = fs.readdirSync(outputs).map((f) => JSON.parse(fs.readFileSync(path.join(outputs, f), 'utf8')) as { version: string; gentoo?: { slot: string; use: string[]; iuse: string[] } })
+      assert.deepEqual(records.find((x) => x.version === '1.0~extra')?.gentoo, { cpv: 'dev-libs/libnipgreet-1.0', slot: '0', subSlot: '0', use: ['extra'], iuse: ['extra'] })
+      assert.deepEqual(records.find((x) => x.version === '1.0')?.gentoo?.use, [])
+      // Now the grafted +extra build satisfies the atom: nothing more to build.
+      const again = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreetx', '--dry-run', '--yes', '--json'])
+      assert.equal(again.status, 0, again.stdout + again.stderr)
+      const d = again.json.result.gentooDependencies.packages[0].dependencies.find((x: { atom: string }) => x.atom === '>=dev-libs/libnipgreet-1.0[extra]')
+      assert.deepEqual([d.how, d.program?.version], ['grafted', '1.0~extra'])
+      assert.deepEqual(again.json.result.gentooDependencies.builds, [])
+      assertUnchanged(beside, besideNow, 'the directory beside the root')
     })
   })
 })

@@ -506,7 +506,8 @@ export async function fetch(ref: PackageRef, ctx: AdapterContext, _executor: Exe
     appendLog(fd, `# nip build --source gentoo ${cpv.cpv}\n# USE ${plan.ebuild.useWords.join(' ')}\n# fingerprint ${plan.fingerprint}\n# portage ${plan.tool.program} ${plan.tool.version}\n`)
     ctx.reporter.emit({ type: 'info', message: `emerge --buildpkg =${cpv.cpv} (USE="${plan.ebuild.useWords.join(' ')}")` })
     const provided = packageProvided(plan.dependencies)
-    const depPrograms = [...new Set(plan.dependencies.filter((d) => d.how === 'grafted' && d.program).map((d) => d.program!.name))]
+    // The very version directories the decisions chose (a build meeting `[extra]` need not be Current).
+    const depPrograms = [...new Set(plan.dependencies.filter((d) => d.how === 'grafted' && d.program).map((d) => `${d.program!.name}/${d.program!.version}`))]
     if (provided) appendLog(fd, `# package.provided:\n${provided.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => `#   ${l}`).join('\n')}\n`)
     const outcome = await runEmerge({ plan, work, distdir, pkgdir, logFd: fd, jobs: settings.jobs, provided, programsDir: ctx.layout.programsDir, depPrograms, ...(ctx.signal ? { signal: ctx.signal } : {}) })
     if (outcome.exitCode !== 0) {

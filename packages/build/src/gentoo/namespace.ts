@@ -132,7 +132,7 @@ export function dependencyDirs(programsDir: string, depPrograms: readonly string
   }
   for (const p of depPrograms) {
     try {
-      add(realpathSync(path.join(programsDir, p, 'Current')))
+      add(realpathSync(p.includes('/') ? path.join(programsDir, p) : path.join(programsDir, p, 'Current')))
     } catch {
       // not grafted: nothing to bind
     }
