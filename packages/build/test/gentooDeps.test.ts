@@ -386,6 +386,7 @@ function makeRepo(dir: string): { tarball: Buffer; distfiles: Record<string, Buf
   put('app-misc/needsfast', { 'needsfast-1.0.ebuild': plain('needs fast', 'DEPEND="dev-libs/nipstrict[fast]"\n'), Manifest: '' })
   put('app-misc/needsnoflag', { 'needsnoflag-1.0.ebuild': plain('needs a flag nipstrict lacks', 'DEPEND="dev-libs/nipstrict[nosuch]"\n'), Manifest: '' })
   put('app-misc/needsdefault', { 'needsdefault-1.0.ebuild': plain('defaults and a flag off', 'DEPEND="dev-libs/nipstrict[nosuch(+),-fast]"\n'), Manifest: '' })
+  put('app-misc/wantsboth', { 'wantsboth-1.0.ebuild': plain('wants nipstrict with safe, and needsdefault', 'DEPEND="dev-libs/nipstrict[safe] app-misc/needsdefault"\n'), Manifest: '' })
   put('app-misc/wantsplain', { 'wantsplain-1.0.ebuild': plain('wants the plain library and nipgreetx', 'DEPEND="dev-libs/libnipgreet[-extra] app-misc/nipgreetx"\n'), Manifest: '' })
   put('app-misc/needsnosuch', { 'needsnosuch-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs what nothing has"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND="dev-libs/nosuch >=dev-libs/nosuch2-3"\n', Manifest: '' })
   put('app-misc/needszlib', { 'needszlib-1.0.ebuild': 'EAPI=8\nDESCRIPTION="needs zlib"\nSLOT="0"\nKEYWORDS="~amd64"\nDEPEND=">=sys-libs/zlib-1.2"\n', Manifest: '' })
@@ -563,6 +564,12 @@ describe('nip build --source gentoo with dependencies', function () {
     assert.match(none.json.error.message, /dev-libs\/nipstrict\[nosuch\] \(required by app-misc\/needsnoflag-1\.0\) requires USE flag nosuch on/)
     assert.deepEqual(visible('nipstrict'), [])
     assert.equal(workDirs(), '')
+  })
+
+  it('USE dependencies: requirements of two dependents that agree are merged into one build of the dependency', async () => {
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/wantsboth', '--dry-run', '--yes', '--json'])
+    assert.equal(r.status, 0, r.stdout + r.stderr)
+    assert.deepEqual(r.json.result.gentooDependencies.builds.map((b: { cpv: string; variants: string[] }) => [b.cpv, b.variants]), [['dev-libs/nipstrict-1.0', ['+safe', '-fast']], ['app-misc/needsdefault-1.0', []]])
   })
 
   it('USE dependencies: two dependents requiring a flag on and off are refused, naming both atoms', async () => {
