@@ -21,7 +21,12 @@
  * resolver; a second build reuses both. Both are built for their own directories (EPREFIX): the
  * library's .pc file names /Programs/libnipgreet/1.0/usr, its configuration is grafted into
  * Settings and reached through `etc → ../Settings`, an absolute dosym into the prefix is grafted
- * relative. Pure parts also: the usr/etc links, the dependency binds, the directory name's case. Also (as root): the metadata of an ebuild inheriting an
+ * relative. USE dependencies: dev-libs/libnipgreet has IUSE="extra" (changing what it prints);
+ * app-misc/nipgreetx requires `>=dev-libs/libnipgreet-1.0[extra]`: the grafted build without
+ * extra does not satisfy it, libnipgreet is built with +extra (1.0~extra) and nipgreetx prints the
+ * extra text; dry runs show the flags planned, merged requirements, and the refusals
+ * (REQUIRED_USE, a missing flag, on against off). Pure parts also: USE and slot matching of known
+ * packages, build records, the usr/etc links, the dependency binds, the directory name's case. Also (as root): the metadata of an ebuild inheriting an
  * eclass is read through Portage (the eclass's flag and dependency seen); a current md5-cache
  * entry is used and a stale one is not.
  */

@@ -5,10 +5,13 @@
  * 1. the ebuild's DEPEND, BDEPEND, RDEPEND, PDEPEND and IDEPEND are reduced by the Gentoo
  *    adapter's dependency reduction (USE conditionals, `|| ( … )` alternatives, blockers apart);
  * 2. each atom, in this order: a program nip grafted in this root from the gentoo source (built
- *    by `nip build --source gentoo` or from a binhost) whose CPV matches → `grafted`; a CPV of
+ *    by `nip build --source gentoo` or from a binhost) whose CPV, slot (when recorded) and USE
+ *    meet the atom (knownSatisfies: the adapter's USE-dependency matching) → `grafted`; a CPV of
  *    `[build] gentoo-provided` → `provided`; a CPV the host provides (the shipped table of
  *    hostPackages.ts checked against dpkg's status) → `host`; the ebuild repository has a
  *    matching version → `build` (built first, then grafted); otherwise `unmet`;
+ *    `provided` and `host` entries ignore USE dependencies and slots, as Portage does for
+ *    package.provided entries (match_from_list keeps candidates that carry no USE or slot);
  * 3. an `|| ( … )` group takes the first alternative already satisfied, else the first one the
  *    repository can build, else it is unmet (naming every alternative).
  * Blockers are listed, not enforced (nothing nip grafts is installed into Portage's ROOT).

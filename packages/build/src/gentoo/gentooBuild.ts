@@ -15,7 +15,10 @@
  *   host (hostPackages.ts), to build first (planGentooDependencies, which the CLI walks), or unmet
  *   (ERR_NIP_UNSATISFIED_DEPENDENCY before anything runs); what is satisfied becomes the
  *   namespace's package.provided and emerge runs without --nodeps; the grafted programs are the
- *   built program's recorded dependencies and are seen by the build through a link view.
+ *   built program's recorded dependencies and are seen by the build through a link view (the
+ *   version directory each decision chose). A dependency to build is planned with the USE flags
+ *   its dependents' atoms require; each build keeps its SLOT, USE and IUSE (from the GPKG) in
+ *   its stored output record, which later plans match atoms against.
  * - prefix: Portage's EPREFIX is the version directory the program is grafted into
  *   (`/Programs/<name>/<version>`, namespace.ts), so the paths compiled in are the program's own;
  *   the image's `<EPREFIX>/usr/X` is grafted as `X` (readGpkg's `eprefix`) beside a `usr → .`
