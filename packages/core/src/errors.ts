@@ -67,7 +67,7 @@ export const ERROR_CODES = {
   // builds from source (@nip/build)
   ERR_NIP_RECIPE_INVALID: { exit: 65, summary: 'A recipe or profile file is malformed or breaks the schema (the message names file, line and key).' },
   ERR_NIP_VARIANT_UNKNOWN: { exit: 64, summary: 'A variant word names neither a variant of the recipe nor a profile.' },
-  ERR_NIP_VARIANT_CONFLICT: { exit: 64, summary: 'Variant words contradict each other, or violate a variant\'s conflicts clause.' },
+  ERR_NIP_VARIANT_CONFLICT: { exit: 64, summary: 'Variant words contradict each other, or violate a variant\'s conflicts clause (for a gentoo build: the USE flags dependents\' atoms require of a dependency contradict each other or its USE rules).' },
   ERR_NIP_VARIANT_REQUIRES: { exit: 64, summary: 'A chosen variant requires another setting that is not chosen.' },
   ERR_NIP_EXECUTOR_MISSING: { exit: 69, summary: 'The build executor (bubblewrap) is not installed or cannot run.' },
   ERR_NIP_BUILD_FAILED: { exit: 5, summary: 'A build step failed; nothing was grafted (the message shows the log\'s last lines and path).' },
