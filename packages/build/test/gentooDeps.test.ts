@@ -553,6 +553,22 @@ describe('nip build --source gentoo with dependencies', function () {
     assert.deepEqual(visible('libnipgreet'), [])
   })
 
+  it('one question for the whole chain, asked before anything is built: declining (end of input) builds and grafts nothing', async function () {
+    if (!hasPkgconf) {
+      console.log('      (skipped: pkgconf is not installed on this host, so virtual/pkgconfig is unmet)')
+      this.skip()
+    }
+    const r = await nip(['build', '--source', 'gentoo', 'app-misc/nipgreetx'])
+    assert.equal(r.status, 1, r.stdout + r.stderr)
+    // Named once, with the dependency's required USE, before the target; no second question.
+    assert.equal((r.stdout + r.stderr).match(/Build and graft/g)?.length, 1, r.stdout + r.stderr)
+    assert.match(r.stdout + r.stderr, /Build and graft dev-libs\/libnipgreet-1\.0 \(USE \+extra\) and then app-misc\/nipgreetx-1\.0\?/)
+    assert.match(r.stderr, /Nothing was changed\./)
+    assert.deepEqual([...visible('libnipgreet'), ...visible('nipgreetx')], [])
+    assert.equal(workDirs(), '')
+    assert.deepEqual(gpkgs(), [])
+  })
+
   it("USE dependencies: a (+) default meets a flag the dependency lacks, and -flag is added to its default USE", async () => {
     const r = await nip(['build', '--source', 'gentoo', 'app-misc/needsdefault', '--dry-run', '--yes', '--json'])
     assert.equal(r.status, 0, r.stdout + r.stderr)

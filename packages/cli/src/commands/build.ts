@@ -266,12 +266,23 @@ export default class Build extends BaseCommand<BuildCommandResult> {
     const deps = build.planGentooDependencies({ atom: at < 0 ? bare : bare.slice(0, at), ...(at < 0 ? {} : { version: bare.slice(at + 1) }), variants }, { config: buildCfg, layout })
     if (flags['dry-run']) return { kind: 'build', ecosystem: source, gentooDependencies: deps, install: await nip.install([full], { ...opts, dryRun: true }) } as unknown as BuildCommandResult
     const built: unknown[] = []
+    // One question for the whole chain (the dependencies to build, then the target), asked before
+    // anything is built; the installs below then ask nothing more.
+    const chain = deps.builds.length > 0
+    if (chain) {
+      const words = (cpv: string, use?: string[]) => (use && use.length > 0 ? `${cpv} (USE ${use.join(' ')})` : cpv)
+      const names = [...deps.builds.map((s) => words(s.cpv, s.variants)), words(deps.target, variants)]
+      const message = `Build and graft ${names.slice(0, -1).join(', ')} and then ${names[names.length - 1]}?`
+      if (!(await this.reporter.confirm({ id: 'install', message, default: true }))) {
+        throw new core.NipError('ERR_NIP_ABORTED', 'Nothing was changed.', { hint: 'Answer yes (or pass --yes) to go ahead.' })
+      }
+    }
     for (const step of deps.builds) {
       this.reporter.emit({ type: 'info', message: `${deps.target} depends on ${step.cpv}${step.variants?.length ? ` (USE ${step.variants.join(' ')})` : ''} (for ${step.requiredBy}): building it first.` })
       // With the USE flags the dependents' atoms require (`dev-libs/foo[bar]` → +bar) added to its default USE.
-      built.push(await nip.install([[`build:gentoo:${step.atom}@${step.version}`, ...(step.variants ?? [])].join(' ')], { command: this.commandLine, source: 'build', dependencies: [step.atom.split('/')[1].toLowerCase()], question: `Build and graft ${step.cpv}, a dependency of ${deps.target}?` }))
+      built.push(await nip.install([[`build:gentoo:${step.atom}@${step.version}`, ...(step.variants ?? [])].join(' ')], { command: this.commandLine, source: 'build', dependencies: [step.atom.split('/')[1].toLowerCase()], question: false }))
     }
-    return { kind: 'build', ecosystem: source, gentooDependencies: deps, ...(built.length > 0 ? { built } : {}), install: await nip.install([full], opts) } as unknown as BuildCommandResult
+    return { kind: 'build', ecosystem: source, gentooDependencies: deps, ...(built.length > 0 ? { built } : {}), install: await nip.install([full], chain ? { ...opts, question: false } : opts) } as unknown as BuildCommandResult
   }
 
   protected override renderHuman(result: BuildCommandResult, style: Style): string {
