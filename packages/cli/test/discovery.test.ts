@@ -156,6 +156,14 @@ describe('help and discovery', function () {
     assert.deepEqual(json('why', 'Hello').env.result.chains, [])
     assert.match(run('why', 'Hello').stdout, /Hello 1\.0 was asked for \(explicit\)\./)
     assert.equal(json('why', 'nothing').env.error.code, 'ERR_NIP_NOT_INSTALLED')
+    // A grafted name mistyped: the grafted names a typo away, in every command that names a program.
+    for (const args of [['why', 'Helo'], ['files', 'hello-data'], ['remove', 'Helo', '--yes'], ['verify', 'Hlelo'], ['list', 'Helo'], ['pin', 'Helo'], ['upgrade', 'Helo'], ['switch', 'Helo', '1.0']]) {
+      const e = json(...args).env.error
+      assert.equal(e.code, 'ERR_NIP_NOT_INSTALLED', args.join(' '))
+      assert.match(e.hint, /^Did you mean Hello(Data)?\? /, args.join(' '))
+    }
+    assert.deepEqual(json('why', 'Helo').env.error.data.suggestions, ['Hello'])
+    assert.equal(json('why', 'zzzzzz').env.error.data.suggestions, undefined)
 
     const names = (...flags: string[]) => (json('list', ...flags).env.result as { name: string }[]).map((p) => p.name)
     assert.deepEqual(names('--explicit'), ['Hello'])

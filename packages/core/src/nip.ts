@@ -64,6 +64,7 @@ import { rankSearchHits } from './searchRank.js'
 import { DEFAULT_INDEX_MAX_AGE, updateSources, type UpdateResult } from './update.js'
 import { outdatedOf, runUpgrade, type OutdatedResult, type UpgradeOptions, type UpgradeResult } from './upgrade.js'
 import { RESERVE_BYTES, keepReserve, releaseReserve } from './reserve.js'
+import { graftedNameHint } from './suggest.js'
 
 export class Nip {
   readonly layout: Layout
@@ -284,7 +285,8 @@ export class Nip {
     const db = this.reader()
     const kept = opts.name ? (db?.programsNamed(opts.name) ?? []) : (db?.programs() ?? [])
     if (opts.name && kept.length === 0) {
-      throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint: 'nip list --all shows every kept version.', data: { name: opts.name } })
+      const { hint, suggestions } = graftedNameHint((db?.programs() ?? []).map((r) => r.name), opts.name, 'nip list --all shows every kept version.')
+      throw new NipError('ERR_NIP_NOT_INSTALLED', `${opts.name} is not grafted.`, { hint, data: { name: opts.name, ...(suggestions ? { suggestions } : {}) } })
     }
     let rows = opts.all ? kept : kept.filter((r) => r.active === 1)
     if (db && opts.filter) {

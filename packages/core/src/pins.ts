@@ -6,6 +6,7 @@
 import type { PinResult } from './api.js'
 import type { Database, ProgramRow } from './db/database.js'
 import { NipError } from './errors.js'
+import { graftedNameHint } from './suggest.js'
 
 /** NAME (its Current version, else its only active one) or NAME@VERSION (any kept version). */
 export function findPinTarget(db: Database, spec: string): ProgramRow {
@@ -16,7 +17,7 @@ export function findPinTarget(db: Database, spec: string): ProgramRow {
   const p = version !== undefined ? rows.find((r) => r.version === version) : (rows.find((r) => r.current === 1) ?? (rows.length === 1 ? rows[0] : undefined))
   if (!p) {
     throw new NipError('ERR_NIP_NOT_INSTALLED', version ? `${name} ${version} is not grafted.` : `${name} has no Current version to pin.`, {
-      hint: rows.length ? `Grafted versions of ${name}: ${rows.map((r) => r.version).join(', ')} (pin one with NAME@VERSION).` : 'nip list shows what is grafted.',
+      hint: rows.length ? `Grafted versions of ${name}: ${rows.map((r) => r.version).join(', ')} (pin one with NAME@VERSION).` : graftedNameHint(db.programs().map((r) => r.name), name, 'nip list shows what is grafted.').hint,
       data: { name, ...(version ? { version } : {}) },
     })
   }

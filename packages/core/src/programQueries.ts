@@ -8,6 +8,7 @@ import type { Database, ProgramRow } from './db/database.js'
 import type { Layout } from './layout.js'
 import { NipError } from './errors.js'
 import { planAutoremove } from './autoremove.js'
+import { graftedNameHint } from './suggest.js'
 
 export type ListFilter = 'explicit' | 'deps' | 'orphans'
 
@@ -32,7 +33,10 @@ export interface WhyResult {
 export function requireCurrent(db: Database | null, name: string): ProgramRow {
   const rows = db?.activeNamed(name) ?? []
   const row = rows.find((r) => r.current === 1) ?? rows[rows.length - 1]
-  if (!row) throw new NipError('ERR_NIP_NOT_INSTALLED', `${name} is not grafted.`, { hint: 'nip list shows what is grafted.', data: { name } })
+  if (!row) {
+    const { hint, suggestions } = graftedNameHint((db?.programs() ?? []).map((p) => p.name), name, 'nip list shows what is grafted.')
+    throw new NipError('ERR_NIP_NOT_INSTALLED', `${name} is not grafted.`, { hint, data: { name, ...(suggestions ? { suggestions } : {}) } })
+  }
   return row
 }
 

@@ -48,3 +48,12 @@ export function closest(word: string, candidates: Iterable<string>, options: Clo
     .slice(0, options.limit ?? 3)
     .map((x) => x.c)
 }
+
+/**
+ * The hint for a program name nothing is grafted under: the grafted names a typo away
+ * (`Did you mean gentoo-tools?`), else `otherwise`. `suggestions` goes into the error's data.
+ */
+export function graftedNameHint(grafted: Iterable<string>, name: string, otherwise: string): { hint: string; suggestions?: string[] } {
+  const near = closest(name, grafted)
+  return near.length > 0 ? { hint: `Did you mean ${near.join(', ')}? ${otherwise}`, suggestions: near } : { hint: otherwise }
+}

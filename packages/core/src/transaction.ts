@@ -38,6 +38,7 @@ import { membersOf, recordGeneration, requireGeneration } from './generations.js
 import { checkedPayload } from './stateCheck.js'
 import { RESERVE_BYTES } from './reserve.js'
 import { classifyPlan, refusalError, refusalLine } from './upgrade.js'
+import { graftedNameHint } from './suggest.js'
 
 export interface EngineOptions {
   db: Database
@@ -446,9 +447,10 @@ export class Engine {
       const rows = db.activeNamed(name).filter((p) => version === undefined || p.version === version)
       if (rows.length === 0) {
         const have = db.activeNamed(name).map((p) => p.version)
+        const near = have.length ? null : graftedNameHint(db.programs().filter((p) => p.active === 1).map((p) => p.name), name, 'nip list shows what is grafted.')
         throw new NipError('ERR_NIP_NOT_INSTALLED', version ? `${name} ${version} is not grafted.` : `${name} is not grafted.`, {
-          hint: have.length ? `Grafted versions: ${have.join(', ')}.` : 'nip list shows what is grafted.',
-          data: { name, version },
+          hint: have.length ? `Grafted versions: ${have.join(', ')}.` : near!.hint,
+          data: { name, version, ...(near?.suggestions ? { suggestions: near.suggestions } : {}) },
         })
       }
       for (const r of rows) victims.set(r.id, r)
@@ -533,9 +535,10 @@ export class Engine {
     const target = db.program(name, version)
     if (!target || target.active === 0) {
       const have = db.activeNamed(name).map((p) => p.version)
+      const near = have.length ? null : graftedNameHint(db.programs().filter((p) => p.active === 1).map((p) => p.name), name, `Graft it first: nip install ${name}@${version}.`)
       throw new NipError('ERR_NIP_NOT_INSTALLED', `${name} ${version} is not grafted.`, {
-        hint: have.length ? `Grafted versions of ${name}: ${have.join(', ')}.` : `Graft it first: nip install ${name}@${version}.`,
-        data: { name, version, installed: have },
+        hint: have.length ? `Grafted versions of ${name}: ${have.join(', ')}.` : near!.hint,
+        data: { name, version, installed: have, ...(near?.suggestions ? { suggestions: near.suggestions } : {}) },
       })
     }
     const from = db.currentProgram(target.name)

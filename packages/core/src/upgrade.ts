@@ -25,6 +25,7 @@ import type { PlanItem } from './planner.js'
 import { isVariantWord, parseSpec } from './spec.js'
 import type { Engine } from './transaction.js'
 import { compareVersionsNatural } from './versionOrder.js'
+import { graftedNameHint } from './suggest.js'
 
 export type PlannedChange = NonNullable<PlannedProgram['change']>
 
@@ -124,7 +125,7 @@ export function upgradeTargets(db: Pick<Database, 'programs' | 'activeNamed' | '
     if (row === undefined) {
       const kept = db.activeNamed(n)
       throw new NipError('ERR_NIP_NOT_INSTALLED', `${n} is not grafted.`, {
-        hint: kept.length > 0 ? `No version of ${n} is Current (nip switch).` : 'nip upgrade upgrades grafted programs; nip install grafts new ones.',
+        hint: kept.length > 0 ? `No version of ${n} is Current (nip switch).` : graftedNameHint(db.programs().filter((p) => p.active === 1).map((p) => p.name), n, 'nip upgrade upgrades grafted programs; nip install grafts new ones.').hint,
         data: { name: n },
       })
     }

@@ -25,6 +25,7 @@ import type { Layout } from './layout.js'
 import type { Reporter } from './reporter.js'
 import { NipError } from './errors.js'
 import { lstatOrNull } from './linkFarm.js'
+import { graftedNameHint } from './suggest.js'
 
 export interface VerifyContext {
   db: Database
@@ -42,7 +43,10 @@ export async function verifyPrograms(ctx: VerifyContext, names: string[], opts: 
     rows = []
     for (const n of names) {
       const found = db.activeNamed(n)
-      if (found.length === 0) throw new NipError('ERR_NIP_NOT_INSTALLED', `${n} is not grafted.`, { hint: 'nip list shows what is grafted.', data: { name: n } })
+      if (found.length === 0) {
+        const { hint, suggestions } = graftedNameHint(db.programs().map((p) => p.name), n, 'nip list shows what is grafted.')
+        throw new NipError('ERR_NIP_NOT_INSTALLED', `${n} is not grafted.`, { hint, data: { name: n, ...(suggestions ? { suggestions } : {}) } })
+      }
       rows.push(...found)
     }
   }
