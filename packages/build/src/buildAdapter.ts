@@ -73,6 +73,11 @@ export class BuildAdapter implements SourceAdapter {
     }
   }
 
+  /** The recipe names (for "did you mean"). */
+  async *names(ctx: AdapterContext): AsyncIterable<string> {
+    yield* listRecipes(readBuildSettings(ctx.config).recipeDirs).keys()
+  }
+
   async resolve(spec: PackageSpec, ctx: AdapterContext): Promise<PackageRef[]> {
     if (spec.source !== this.id || spec.file) return []
     if (spec.name.startsWith(BOOTSTRAP_PREFIX)) {
