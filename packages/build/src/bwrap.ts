@@ -19,6 +19,8 @@ import { SANDBOX } from './plan.js'
 import { toolchainVersions } from './toolchain.js'
 
 const TOP_LEVEL = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
+/** `/usr` and the top-level directories beside it that a namespace with the host's system shows read-only. */
+export const HOST_SYSTEM_DIRS: readonly string[] = ['usr', ...TOP_LEVEL]
 
 /**
  * The host's top-level directories, read-only, as bubblewrap arguments: a directory is bound, a

@@ -11,13 +11,12 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { hostDirArgs } from './bwrap.js'
+import { HOST_SYSTEM_DIRS, hostDirArgs } from './bwrap.js'
 import { NipError, type Layout, type Reporter } from '@nip/core'
 import { buildPaths } from './builder.js'
 import { appendLog, closeLog, mkdirp, openLog, writeFileConfined } from './buildFs.js'
 import { buildLogDir } from './buildLog.js'
 
-const TOP = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
 const INSIDE = { dir: '/nip/nix', src: '/nip/src' }
 
 export interface NixBuildResult {
@@ -34,7 +33,7 @@ export function nixPaths(layout: Layout) {
 
 function namespace(opts: { base: string; store: string; srcDir: string; toolDir?: string; programsDir: string }): string[] {
   const args = ['--unshare-all', '--uid', '0', '--gid', '0', '--die-with-parent', '--new-session', '--tmpfs', '/']
-  args.push(...hostDirArgs(TOP))
+  args.push(...hostDirArgs(HOST_SYSTEM_DIRS))
   args.push('--dir', '/etc')
   for (const f of ['/etc/passwd', '/etc/group', '/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/nsswitch.conf', '/etc/ssl']) if (existsSync(f)) args.push('--ro-bind', f, f)
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--bind', opts.base, INSIDE.dir, '--bind', path.join(opts.store, 'nix'), '/nix', '--ro-bind', opts.srcDir, INSIDE.src)

@@ -90,34 +90,45 @@ export class PodmanExecutor implements Executor {
       NetworkDisabled: true,
       HostConfig: { NetworkMode: 'none', Binds: binds, CapDrop: ['ALL'], ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,size=4g' }, SecurityOpt: ['no-new-privileges'] },
     })
-    const onAbort = () => void container.kill().catch(() => undefined)
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true })
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, done) {
-          writeSync(opts.logFd, chunk)
-          done()
-        },
-      })
-      docker.modem.demuxStream(stream, sink, sink)
-      const ended = new Promise<void>((resolve) => {
-        stream.on('end', resolve)
-        stream.on('close', resolve)
-        stream.on('error', () => resolve())
-      })
-      await container.start()
-      const result = (await container.wait()) as { StatusCode: number }
-      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))])
+    const exitCode = await runContainer(docker, container, (chunk) => writeSync(opts.logFd, chunk), opts.signal, async (status) => {
       // A status the step did not give itself (the runtime failed): say what Podman knows.
-      if (result.StatusCode < 0 || result.StatusCode > 255) {
-        const state = (await container.inspect().catch(() => null))?.State
-        writeSync(opts.logFd, `\n## podman: container ended with status ${result.StatusCode}${state ? ` (state ${state.Status}, exit code ${state.ExitCode}${state.Error ? `, error: ${state.Error}` : ''}${state.OOMKilled ? ', killed for lack of memory' : ''})` : ''}\n`)
-      }
-      return { exitCode: result.StatusCode, signal: opts.signal?.aborted ? 'SIGTERM' : null }
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort)
-      await container.remove({ force: true }).catch(() => undefined)
-    }
+      if (status >= 0 && status <= 255) return
+      const state = (await container.inspect().catch(() => null))?.State
+      writeSync(opts.logFd, `\n## podman: container ended with status ${status}${state ? ` (state ${state.Status}, exit code ${state.ExitCode}${state.Error ? `, error: ${state.Error}` : ''}${state.OOMKilled ? ', killed for lack of memory' : ''})` : ''}\n`)
+    })
+    return { exitCode, signal: opts.signal?.aborted ? 'SIGTERM' : null }
+  }
+}
+
+/**
+ * Runs a created container to its end and returns its status: its output (stdout and stderr,
+ * demultiplexed) goes to `write`, an abort kills it, `before` sees the status while the container
+ * still exists, and the container is removed afterwards whatever happens.
+ */
+export async function runContainer(docker: Docker, container: Docker.Container, write: (chunk: Buffer) => void, signal?: AbortSignal, before?: (status: number) => Promise<void>): Promise<number> {
+  const onAbort = () => void container.kill().catch(() => undefined)
+  signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true })
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        write(chunk)
+        done()
+      },
+    })
+    docker.modem.demuxStream(stream, sink, sink)
+    const ended = new Promise<void>((resolve) => {
+      stream.on('end', resolve)
+      stream.on('close', resolve)
+      stream.on('error', () => resolve())
+    })
+    await container.start()
+    const result = (await container.wait()) as { StatusCode: number }
+    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))])
+    await before?.(result.StatusCode)
+    return result.StatusCode
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
+    await container.remove({ force: true }).catch(() => undefined)
   }
 }

@@ -9,9 +9,10 @@
  * Errors are NipErrors: a socket that does not answer is ERR_NIP_EXECUTOR_MISSING with the way
  * to start it; what Podman refuses carries Podman's own message.
  */
-import { Writable, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type Docker from 'dockerode'
 import { NipError } from '@nip/core'
+import { runContainer } from './podman.js'
 
 /** libpod endpoints need a version prefix; every Podman 4 and later serves this one. */
 const LIBPOD = '/v4.0.0/libpod'
@@ -168,31 +169,11 @@ export class PodmanApi {
   async run(image: string, cmd: string[], opts: { signal?: AbortSignal } = {}): Promise<{ exitCode: number; output: string }> {
     const docker = await this.client()
     const container = await docker.createContainer({ Image: image, Cmd: cmd, NetworkDisabled: true, HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'] } })
-    const onAbort = () => void container.kill().catch(() => undefined)
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true })
-      let output = ''
-      const sink = new Writable({
-        write(chunk: Buffer, _enc, done) {
-          if (output.length < 1 << 16) output += chunk.toString('utf8')
-          done()
-        },
-      })
-      docker.modem.demuxStream(stream, sink, sink)
-      const ended = new Promise<void>((resolve) => {
-        stream.on('end', resolve)
-        stream.on('close', resolve)
-        stream.on('error', () => resolve())
-      })
-      await container.start()
-      const result = (await container.wait()) as { StatusCode: number }
-      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))])
-      return { exitCode: result.StatusCode, output }
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort)
-      await container.remove({ force: true }).catch(() => undefined)
-    }
+    let output = ''
+    const exitCode = await runContainer(docker, container, (chunk) => {
+      if (output.length < 1 << 16) output += chunk.toString('utf8')
+    }, opts.signal)
+    return { exitCode, output }
   }
 
   private dial(docker: Docker, o: Record<string, unknown>, what: string): Promise<unknown> {

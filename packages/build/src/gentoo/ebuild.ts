@@ -11,9 +11,10 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { NipError } from '@nip/core'
+import { HOST_SYSTEM_DIRS, hostDirArgs } from '../bwrap.js'
 import { atomMatches, compareVersions, computeEffectiveUse, parseAtom, parseCacheEntry, loadProfile, parsePf, toMetadata, useReduce, type EbuildMetadata, type EffectiveUse, type Profile } from '@nip/adapter-gentoo'
 type Cpv = NonNullable<ReturnType<typeof parsePf>>
 
@@ -63,22 +64,6 @@ export function profileName(repo: string, configured?: string): string {
   throw new NipError('ERR_NIP_CONFIG', `The ebuild repository ${repo} names no amd64 profile in profiles/profiles.desc.`, { hint: 'Set [build] gentoo-profile (a directory under profiles/).', data: { repo } })
 }
 
-function topLevelArgs(): string[] {
-  const args: string[] = []
-  for (const d of ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
-    const p = `/${d}`
-    let st
-    try {
-      st = lstatSync(p)
-    } catch {
-      continue
-    }
-    if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(p), p)
-    else if (st.isDirectory()) args.push('--ro-bind', p, p)
-  }
-  return args
-}
-
 export const META_KEYS = ['EAPI', 'SLOT', 'IUSE', 'REQUIRED_USE', 'SRC_URI', 'KEYWORDS', 'DEPEND', 'RDEPEND', 'BDEPEND', 'PDEPEND', 'IDEPEND', 'LICENSE', 'DESCRIPTION', 'HOMEPAGE', 'RESTRICT', 'PROPERTIES']
 
 export function readEbuildMetadata(file: string, category: string, pf: string, bwrap = 'bwrap'): Record<string, string> {
@@ -87,7 +72,7 @@ export function readEbuildMetadata(file: string, category: string, pf: string, b
   const pr = /-(r\d+)$/.exec(cpv.version)?.[1] ?? 'r0'
   const env: Record<string, string> = { P: `${cpv.name}-${cpv.versionNoRevision}`, PN: cpv.name, PV: cpv.versionNoRevision, PR: pr, PVR: cpv.version, PF: pf, CATEGORY: category }
   const script = `inherit() { :; }; EXPORT_FUNCTIONS() { :; }; source /nip/ebuild || exit 3; for v in ${META_KEYS.join(' ')}; do printf '%s=%s\\0' "$v" "\${!v}"; done`
-  const args = ['--unshare-all', '--die-with-parent', '--new-session', ...topLevelArgs(), '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--ro-bind', file, '/nip/ebuild', '--chdir', '/tmp', '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin']
+  const args = ['--unshare-all', '--die-with-parent', '--new-session', ...hostDirArgs(HOST_SYSTEM_DIRS), '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--ro-bind', file, '/nip/ebuild', '--chdir', '/tmp', '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin']
   for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v)
   let out: string
   try {

@@ -31,13 +31,12 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import path from 'node:path'
-import { hostDirArgs } from '../bwrap.js'
+import { HOST_SYSTEM_DIRS, hostDirArgs } from '../bwrap.js'
 import { planLinkView } from '../linkView.js'
 import { NipError } from '@nip/core'
 import { mkdirp, symlinkConfined, writeFileConfined } from '../buildFs.js'
 import type { GentooPlan } from './gentooBuild.js'
 
-const TOP = ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']
 const OWN_ETC = new Set(['passwd', 'group', 'portage', 'make.conf', 'make.profile'])
 
 export const INSIDE = { portage: '/nip/portage', repo: '/nip/repo', work: '/nip/work', distfiles: '/nip/distfiles', packages: '/nip/packages', deps: '/nip/work/deps', programs: '/Programs' }
@@ -151,7 +150,7 @@ export function dependencyDirs(programsDir: string, depPrograms: readonly string
 
 export function namespaceArgs(opts: { work: string; portage: string; repo: string; distdir: string; pkgdir: string; eprefix: string; depDirs?: { inside: string; host: string }[] }): string[] {
   const args = ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--hostname', 'nip-gentoo', '--tmpfs', '/']
-  args.push(...hostDirArgs(TOP))
+  args.push(...hostDirArgs(HOST_SYSTEM_DIRS))
   args.push('--dir', '/etc')
   for (const n of readdirSync('/etc').sort()) if (!OWN_ETC.has(n)) args.push('--ro-bind', `/etc/${n}`, `/etc/${n}`)
   args.push('--ro-bind', path.join(opts.work, 'passwd'), '/etc/passwd', '--ro-bind', path.join(opts.work, 'group'), '/etc/group')
